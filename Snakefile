@@ -1,0 +1,41 @@
+"""atomprobe: regenerate the tables and figures of the CPD and feature-reconstruction papers.
+
+    snakemake --cores all                                   # default config, runs on a laptop
+    snakemake --cores all --configfile config/paper.yaml    # paper scale (GPU recommended)
+    snakemake --profile profiles/slurm --configfile config/paper.yaml
+"""
+
+import sys
+
+from snakemake.utils import min_version
+
+from atomprobe.config import validate_config
+from atomprobe.errors import AtomprobeError
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config)
+except AtomprobeError as exc:
+    sys.exit(f"atomprobe: {exc}")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/cpd.smk"
+include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/reconstruction.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        lambda wildcards: ALL_OUTPUTS,

@@ -1,0 +1,128 @@
+"""Atomic file writes and parquet tables that carry provenance metadata.
+
+Every parquet written by the pipeline stores a JSON document under the schema metadata key
+``atomprobe``: the caller's metadata (units, column descriptions, ...) plus ``provenance``
+(package versions, a hash of the parameters that produced it, sha256 of its inputs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from atomprobe.errors import DataError
+
+METADATA_KEY = b"atomprobe"
+_TRACKED_PACKAGES = (
+    "atomprobe", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "skmatter", "torch",
+    "torch-geometric", "mace-torch", "e3nn", "torchani", "sevenn", "chgnet", "pymatgen", "ase",
+)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    On any exception the temporary file is removed, so a failed job never leaves a
+    half-written output behind.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """Short stable hash of a JSON-serialisable parameter mapping (key order ignored)."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages whose behaviour the results depend on."""
+    versions = {}
+    for name in _TRACKED_PACKAGES:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+            versions[name] = importlib_metadata.version(name)
+    return versions
+
+
+def provenance(
+    params: Mapping[str, Any] | None = None, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> dict[str, Any]:
+    """Provenance record: package versions, parameter hash and input checksums."""
+    return {
+        "packages": package_versions(),
+        "params_hash": params_hash(params or {}),
+        "params": dict(params or {}),
+        "inputs": {str(p): sha256_file(p) for p in inputs},
+    }
+
+
+def write_parquet(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> None:
+    """Write ``df`` atomically to ``path`` with metadata and provenance in the schema."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    doc = dict(metadata or {})
+    doc["provenance"] = provenance(params, inputs)
+    schema_metadata = dict(table.schema.metadata or {})
+    schema_metadata[METADATA_KEY] = json.dumps(doc, default=str).encode()
+    table = table.replace_schema_metadata(schema_metadata)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``atomprobe`` metadata document of a parquet file ({} if it has none)."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: not a readable parquet file ({exc}); rebuild it") from exc
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def read_parquet(
+    path: str | os.PathLike[str], columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a parquet file written by :func:`write_parquet`: (frame, metadata document)."""
+    meta = read_metadata(path)
+    df = pq.read_table(path, columns=list(columns) if columns is not None else None).to_pandas()
+    return df, meta
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

@@ -1,0 +1,1 @@
+# rules for stage 'cpd' (placeholder until the stage lands)

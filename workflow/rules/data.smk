@@ -1,0 +1,1 @@
+# rules for stage 'data' (placeholder until the stage lands)

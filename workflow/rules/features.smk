@@ -1,0 +1,1 @@
+# rules for stage 'features' (placeholder until the stage lands)

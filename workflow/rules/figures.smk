@@ -1,0 +1,1 @@
+# rules for stage 'figures' (placeholder until the stage lands)

@@ -1,0 +1,1 @@
+# rules for stage 'models' (placeholder until the stage lands)

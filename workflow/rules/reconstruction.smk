@@ -1,0 +1,1 @@
+# rules for stage 'reconstruction' (placeholder until the stage lands)

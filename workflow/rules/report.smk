@@ -1,0 +1,1 @@
+# rules for stage 'report' (placeholder until the stage lands)

@@ -1,0 +1,1 @@
+# rules for stage 'sweeps' (placeholder until the stage lands)
