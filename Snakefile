@@ -19,7 +19,7 @@ configfile: "config/config.yaml"
 
 
 try:
-    validate_config(config)
+    validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
 except AtomprobeError as exc:
     sys.exit(f"atomprobe: {exc}")
 
