@@ -1,0 +1,258 @@
+"""Global and local feature reconstruction errors (GFRE, LFRE) between feature spaces.
+
+Definitions follow paper B (arXiv 2512.05717) and their reference implementation,
+``skmatter.metrics.global_reconstruction_error`` / ``local_reconstruction_error`` with its
+default scaler and estimator:
+
+* X and Y are scaled separately on the training rows: centre every column, then divide by one
+  scalar so that the total variance is 1 (``skmatter.preprocessing.StandardFlexibleScaler``).
+* A linear map W (no intercept) is fitted by ``skmatter.linear_model.Ridge2FoldCV`` with
+  relative alphas ``geomspace(1e-9, 0.9, 20)`` and truncated-SVD ("cutoff") regularisation:
+  singular values of X at or below ``alpha · s_max`` are dropped; alpha is chosen by a 2-fold
+  split (KFold, shuffled with skmatter's seed ``0x5F3759DF``) minimising the output-averaged RMSE.
+* GFRE(X→Y) = ‖Y_test − X_test W‖_F / sqrt(n_test): 0 = Y is a linear function of X,
+  ≈ 1 = nothing of Y is reconstructed (it can exceed 1).
+* LFRE(X→Y): for each test point the same ridge is fitted on its k nearest training points in
+  scaled X, centred on their local means; LFRE is the RMS of the pointwise errors
+  ``‖y_i − (ȳ + (x_i − x̄) W_i)‖``. Paper B uses k = min(dim X, dim Y).
+
+This module reimplements the estimator so that work is shared: every SVD depends on X only, so
+one decomposition serves every target Y (all models, all cumulant orders), and LFRE solves its
+per-point problems as stacked (batched) SVDs instead of a Python loop. ``benchmarks/bench_lfre.py``
+measures it against skmatter; ``tests/test_reconstruction_metrics.py`` checks equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from atomprobe.errors import DataError
+
+RELATIVE_ALPHAS = np.geomspace(1e-9, 0.9, 20)
+CV_RANDOM_STATE = 0x5F3759DF  # skmatter's seed for the 2-fold alpha selection
+ZERO_VARIANCE = 1e-12  # total variance below this cannot be scaled (skmatter's atol)
+
+
+def check_features(X: np.ndarray, what: str, n_rows: int | None = None) -> np.ndarray:
+    """``X`` as a finite float64 (n, d) array; one-line DataError otherwise."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise DataError(f"{what}: expected a 2-D array (n_samples, n_features), got {X.shape}")
+    if n_rows is not None and X.shape[0] != n_rows:
+        raise DataError(
+            f"{what}: has {X.shape[0]} rows but the source has {n_rows}; rows must be the "
+            "same samples in the same order"
+        )
+    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+        raise DataError(f"{what}: contains NaN, inf or non-numeric values; fix the features")
+    return X.astype(np.float64, copy=False)
+
+
+def train_test_indices(n_samples: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split: ``(train_idx, test_idx)``, both sorted; training = the rest."""
+    if not 0 < n_test <= n_samples - 2:
+        raise DataError(
+            f"test size {n_test} needs at least {n_test + 2} samples, got {n_samples}; "
+            "lower the test size in the config"
+        )
+    permutation = np.random.default_rng(seed).permutation(n_samples)
+    return np.sort(permutation[n_test:]), np.sort(permutation[:n_test])
+
+
+def scale_total_variance(
+    train: np.ndarray, test: np.ndarray, what: str = "features"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre on the training mean, divide by sqrt(total training variance) (population)."""
+    mean = train.mean(axis=0)
+    total_variance = ((train - mean) ** 2).mean(axis=0).sum()
+    if total_variance < ZERO_VARIANCE:
+        raise DataError(f"{what}: all columns are constant on the training rows; cannot scale")
+    scale = np.sqrt(total_variance)
+    return (train - mean) / scale, (test - mean) / scale
+
+
+class CutoffRidge2FoldCV:
+    """Stacked ``skmatter.linear_model.Ridge2FoldCV(alpha_type="relative",
+    regularization_method="cutoff")`` for b independent problems of the same shape.
+
+    ``X``: (b, n, d). The SVDs of X and of its two folds are computed once, here; then
+    :meth:`predict` fits any number of targets Y (b, n, d_y), choosing alpha per problem and per
+    target exactly as skmatter does (including its quirk of truncating the final fit at
+    ``s > alpha·s_max`` without the machine-precision cutoff used during cross-validation).
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        alphas: np.ndarray = RELATIVE_ALPHAS,
+        random_state: int = CV_RANDOM_STATE,
+    ) -> None:
+        _, n_samples, n_features = X.shape
+        if n_samples < 4:
+            raise DataError(f"ridge: {n_samples} samples cannot be split into 2 CV folds of 2")
+        fold_a, fold_b = next(
+            KFold(2, shuffle=True, random_state=random_state).split(np.empty((n_samples, 1)))
+        )
+        self.folds = ((fold_a, fold_b), (fold_b, fold_a))  # (fitted rows, held-out rows)
+        self.rcond = max(n_samples, n_features) * np.finfo(np.float64).eps
+        self.fold_svds = [
+            np.linalg.svd(X[:, fitted], full_matrices=False) for fitted, _ in self.folds
+        ]
+        # held-out rows projected on the fitted fold's right singular vectors, divided by s
+        self.held_out_projections = [
+            X[:, held] @ np.swapaxes(vt, 1, 2) / np.where(s > 0, s, 1.0)[:, None, :]
+            for (_, held), (_, s, vt) in zip(self.folds, self.fold_svds, strict=True)
+        ]
+        s_max = np.maximum(self.fold_svds[0][1][:, 0], self.fold_svds[1][1][:, 0])
+        self.thresholds = np.asarray(alphas)[None, :] * s_max[:, None]  # (b, n_alphas)
+        self.svd = np.linalg.svd(X, full_matrices=False)
+
+    def _cv_losses(self, problem: int, Y: np.ndarray) -> np.ndarray:
+        """Mean 2-fold RMSE for every alpha: (n_alphas,)."""
+        directions = []
+        for (fitted, held), (u, s, _), projection in zip(
+            self.folds, self.fold_svds, self.held_out_projections, strict=True
+        ):
+            s = s[problem]
+            n_valid = int((s > self.rcond).sum())
+            ranks = np.minimum(n_valid, (s[None, :] > self.thresholds[problem][:, None]).sum(1))
+            coefficients = u[problem][:, :n_valid].T @ Y[problem][fitted]  # (n_valid, d_y)
+            loss_at_rank = _rmse_by_rank(
+                projection[problem][:, :n_valid], coefficients, Y[problem][held], ranks
+            )
+            directions.append(np.array([loss_at_rank[r] for r in ranks]))
+        return (directions[0] + directions[1]) / 2
+
+    def predict(self, Y: np.ndarray, X_query: np.ndarray) -> np.ndarray:
+        """Fit Y (b, n, d_y) on X, predict at X_query (b, q, d): (b, q, d_y)."""
+        u, s, vt = self.svd
+        predictions = np.empty((Y.shape[0], X_query.shape[1], Y.shape[2]))
+        for problem in range(Y.shape[0]):
+            best = int(np.argmin(self._cv_losses(problem, Y)))
+            rank = int((s[problem] > self.thresholds[problem, best]).sum())
+            weights = (vt[problem][:rank].T / s[problem][:rank]) @ (
+                u[problem][:, :rank].T @ Y[problem]
+            )
+            predictions[problem] = X_query[problem] @ weights
+        return predictions
+
+
+def _rmse_by_rank(
+    projection: np.ndarray, coefficients: np.ndarray, Y_held: np.ndarray, ranks: np.ndarray
+) -> dict[int, float]:
+    """Output-averaged RMSE on held-out rows of the rank-r truncated fit, for each r in ranks.
+
+    ``projection`` (m, r_max) = X_held V / s, ``coefficients`` (r_max, d_y) = Uᵀ Y_fitted: the
+    rank-r prediction is ``projection[:, :r] @ coefficients[:r]``, built up incrementally.
+    """
+    prediction = np.zeros_like(Y_held)
+    done = 0
+    losses = {}
+    for rank in np.unique(ranks):
+        prediction += projection[:, done:rank] @ coefficients[done:rank]
+        done = rank
+        losses[int(rank)] = float(np.mean(np.sqrt(np.mean((Y_held - prediction) ** 2, axis=0))))
+    return losses
+
+
+def _prepare(
+    X: np.ndarray, Ys: Sequence[np.ndarray], train_idx: np.ndarray, test_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Validate, split and scale the source and every target."""
+    X = check_features(X, "source X")
+    targets = [check_features(Y, f"target Y[{i}]", X.shape[0]) for i, Y in enumerate(Ys)]
+    train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
+    if np.intersect1d(train_idx, test_idx).size:
+        raise DataError("train and test indices overlap; pass disjoint index sets")
+    X_train, X_test = scale_total_variance(X[train_idx], X[test_idx], "source X")
+    scaled = [
+        scale_total_variance(Y[train_idx], Y[test_idx], f"target Y[{i}]")
+        for i, Y in enumerate(targets)
+    ]
+    return X_train, X_test, scaled
+
+
+def pointwise_gfre(
+    X: np.ndarray, Ys: Sequence[np.ndarray], train_idx: np.ndarray, test_idx: np.ndarray
+) -> np.ndarray:
+    """Pointwise global errors ‖y_i − x_i W‖ of each target: (n_targets, n_test).
+
+    X: (n, d_x) source; Ys: targets (n, d_y) with the same rows. One SVD set serves all targets.
+    """
+    X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
+    ridge = CutoffRidge2FoldCV(X_train[None])
+    return np.stack(
+        [
+            np.linalg.norm(Y_test - ridge.predict(Y_train[None], X_test[None])[0], axis=1)
+            for Y_train, Y_test in scaled
+        ]
+    )
+
+
+def pointwise_lfre(
+    X: np.ndarray,
+    Ys: Sequence[np.ndarray],
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    n_neighbors: int | None = None,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Pointwise local errors of each target: (n_targets, n_test).
+
+    ``n_neighbors``: k, the training points around each test point (default, paper B:
+    min(d_x, d_y) per target). Test points are processed ``batch_size`` at a time as stacked
+    SVDs of their (k, d_x) neighbourhoods, each shared by every target with the same k.
+    """
+    X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
+    ks = [n_neighbors or min(X.shape[1], Y_train.shape[1]) for Y_train, _ in scaled]
+    if max(ks) > X_train.shape[0]:
+        raise DataError(f"LFRE: k={max(ks)} neighbours > {X_train.shape[0]} training points")
+    errors = np.empty((len(scaled), X_test.shape[0]))
+    train_sq_norms = (X_train**2).sum(axis=1)
+    for start in range(0, X_test.shape[0], batch_size):
+        query = X_test[start : start + batch_size]
+        sq_dist = train_sq_norms + (query**2).sum(axis=1)[:, None] - 2 * query @ X_train.T
+        for k in sorted(set(ks)):
+            nearest = np.argpartition(sq_dist, k - 1, axis=1)[:, :k]
+            nearest = np.take_along_axis(
+                nearest, np.argsort(np.take_along_axis(sq_dist, nearest, 1), axis=1), 1
+            )
+            local_X = X_train[nearest]  # (b, k, d_x), nearest first
+            local_X_mean = local_X.mean(axis=1, keepdims=True)
+            ridge = CutoffRidge2FoldCV(local_X - local_X_mean)
+            for t, (Y_train, Y_test) in enumerate(scaled):
+                if ks[t] != k:
+                    continue
+                local_Y = Y_train[nearest]
+                local_Y_mean = local_Y.mean(axis=1, keepdims=True)
+                predicted = local_Y_mean + ridge.predict(
+                    local_Y - local_Y_mean, query[:, None, :] - local_X_mean
+                )
+                errors[t, start : start + len(query)] = np.linalg.norm(
+                    Y_test[start : start + len(query)] - predicted[:, 0], axis=1
+                )
+    return errors
+
+
+def root_mean_square(pointwise: np.ndarray) -> np.ndarray:
+    """GFRE/LFRE from pointwise errors (..., n_test): sqrt(mean of squares) over the last axis."""
+    return np.sqrt(np.mean(np.square(pointwise), axis=-1))
+
+
+def gfre(X: np.ndarray, Y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray) -> float:
+    """GFRE(X→Y) of one pair (see the module docstring)."""
+    return float(root_mean_square(pointwise_gfre(X, [Y], train_idx, test_idx))[0])
+
+
+def lfre(
+    X: np.ndarray,
+    Y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    n_neighbors: int | None = None,
+) -> float:
+    """LFRE(X→Y) of one pair; k = ``n_neighbors`` or min(d_x, d_y)."""
+    return float(root_mean_square(pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors))[0])
