@@ -26,6 +26,10 @@ Step = Callable[[Paths, Paths, dict[str, Any], int], None]
 
 # step name -> "module:function"; each stage's owner registers its steps here.
 STEPS: dict[str, str] = {
+    "qm9_archive": "atomprobe.data.qm9:qm9_archive",
+    "qm9": "atomprobe.data.qm9:qm9",
+    "qm9_splits": "atomprobe.data.splits:splits",
+    "mp": "atomprobe.data.mp:mp",
 }
 
 log = logging.getLogger("atomprobe")

@@ -1,0 +1,356 @@
+"""QM9 (Ramakrishnan et al., Sci. Data 1, 140022, 2014) as a structure table.
+
+Two sources give the same rows and values for the molecules they share:
+
+* ``qm9pack``: the PyPI package ``qm9pack`` 1.0.3, which ships the 130,831 characterised
+  molecules (QM9 without the 3,054 of ``uncharacterized.txt``) as CSV in the archive's units.
+  Its CSV files are read directly; the package is not imported (it imports ``pkg_resources``).
+* ``archive``: the published ``dsgdb9nsd.xyz.tar.bz2`` (133,885 XYZ files), parsed from the
+  original extended-XYZ layout, including its Mathematica exponent notation ``1.2*^-6``.
+
+Energies are converted from hartree to eV with CODATA 2018 (``scipy.constants``); the other
+targets keep QM9's units. ``smiles`` is the GDB-17 SMILES (first field of the SMILES line,
+the one qm9pack ships).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import re
+import tarfile
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from ase.data import atomic_numbers
+from scipy.constants import physical_constants
+from tqdm.auto import tqdm
+
+from atomprobe.cli import Paths
+from atomprobe.data.download import download
+from atomprobe.data.structures import hill_formula, null_column, ragged_column
+from atomprobe.errors import ConfigError, DataError
+from atomprobe.io import write_parquet
+
+log = logging.getLogger(__name__)
+
+HARTREE_TO_EV: float = physical_constants["Hartree energy in eV"][0]  # 27.211386245988 (2018)
+N_MOLECULES = 133_885  # gdb indices 1 … 133,885
+SOURCES = ("qm9pack", "archive")
+
+# The 15 numbers after "gdb <index>" on line 2 of every XYZ file, in order.
+XYZ_PROPERTIES = (
+    "rot_a",
+    "rot_b",
+    "rot_c",
+    "mu",
+    "alpha",
+    "homo",
+    "lumo",
+    "gap",
+    "r2",
+    "zpve",
+    "u0",
+    "u",
+    "h",
+    "g",
+    "cv",
+)
+# Output targets -> unit after conversion. Hartree targets are multiplied by HARTREE_TO_EV.
+TARGETS = {
+    "homo": "eV",
+    "lumo": "eV",
+    "gap": "eV",
+    "mu": "D",
+    "alpha": "bohr^3",
+    "r2": "bohr^2",
+    "zpve": "eV",
+    "u0": "eV",
+    "u": "eV",
+    "h": "eV",
+    "g": "eV",
+    "cv": "cal/(mol K)",
+}
+HARTREE_TARGETS = ("homo", "lumo", "gap", "zpve", "u0", "u", "h", "g")
+# qm9pack CSV column -> target (values in the archive's units)
+QM9PACK_TARGETS = {
+    "Dipole_debye": "mu",
+    "Polarizability_bohr3": "alpha",
+    "HOMO_au": "homo",
+    "LUMO_au": "lumo",
+    "HOMO_LUMO_gap_au": "gap",
+    "R2_bohr2": "r2",
+    "ZPVE_au": "zpve",
+    "InternalEnergy_0K_au": "u0",
+    "InternalEnergy_298K_au": "u",
+    "Enthalphy_298K_au": "h",
+    "GibbsFreeEnergy_298K_au": "g",
+    "Heatcapacity_Cv_cal_mol_K": "cv",
+}
+QM9PACK_FILES = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
+QM9PACK_VERSION = "1.0.3"
+
+
+@dataclass(frozen=True)
+class Molecule:
+    """One QM9 molecule as read from a source, properties still in the archive's units."""
+
+    index: int  # gdb index, 1 … 133,885
+    numbers: np.ndarray  # (n_atoms,) int8 atomic numbers
+    positions: np.ndarray  # (n_atoms, 3) float64, Å
+    properties: dict[str, float]  # TARGETS keys; energies in hartree
+    smiles: str  # GDB-17 SMILES
+
+
+def uncharacterized_indices() -> frozenset[int]:
+    """The 3,054 gdb indices that QM9 flags as failing its geometry consistency check.
+
+    Shipped in ``resources/qm9/uncharacterized_indices.txt`` (provenance in the README there).
+    """
+    text = files("atomprobe.data").joinpath("resources/qm9/uncharacterized_indices.txt")
+    lines = text.read_text().splitlines()
+    return frozenset(int(line) for line in lines if line and not line.startswith("#"))
+
+
+def _float(token: str) -> float:
+    """Parse a number of the QM9 archive, which writes exponents as ``1.2*^-6``."""
+    return float(token.replace("*^", "e"))
+
+
+def parse_xyz(text: str, name: str = "<xyz>") -> Molecule:
+    """Parse one file of the QM9 archive (``dsgdb9nsd_NNNNNN.xyz``).
+
+    Layout: atom count; ``gdb <index>`` and the 15 properties of :data:`XYZ_PROPERTIES`;
+    one line per atom (symbol, x, y, z in Å, Mulliken charge); harmonic frequencies;
+    GDB-17 and B3LYP SMILES; Corina and B3LYP InChI.
+    """
+    lines = text.splitlines()
+    try:
+        n_atoms = int(lines[0])
+        header = lines[1].split()
+        if header[0] != "gdb" or len(header) != 2 + len(XYZ_PROPERTIES):
+            raise ValueError(f"line 2 has {len(header)} fields, expected 'gdb <index>' + 15")
+        values = dict(zip(XYZ_PROPERTIES, map(_float, header[2:]), strict=True))
+        atom_fields = [line.split() for line in lines[2 : 2 + n_atoms]]
+        numbers = np.array([atomic_numbers[f[0]] for f in atom_fields], dtype=np.int8)
+        positions = np.array([[_float(v) for v in f[1:4]] for f in atom_fields], dtype=np.float64)
+        smiles = lines[3 + n_atoms].split()[0]
+    except (IndexError, KeyError, ValueError) as exc:
+        raise DataError(f"{name}: not a QM9 XYZ file ({exc}); the archive may be corrupt") from exc
+    if positions.shape != (n_atoms, 3):
+        raise DataError(f"{name}: {n_atoms} atoms announced, {len(positions)} read")
+    properties = {key: values[key] for key in TARGETS}
+    return Molecule(int(header[1]), numbers, positions, properties, smiles)
+
+
+def read_archive(
+    path: str | Path, indices: Collection[int] | None = None, progress: bool = True
+) -> Iterator[Molecule]:
+    """Stream the molecules of ``dsgdb9nsd.xyz.tar.bz2`` (only ``indices`` if given)."""
+    wanted = None if indices is None else set(indices)
+    try:
+        with tarfile.open(path, mode="r|bz2") as archive:
+            bar = tqdm(
+                archive, total=N_MOLECULES, desc="QM9 archive", unit="mol", disable=not progress
+            )
+            for member in bar:
+                if not member.isfile() or not member.name.endswith(".xyz"):
+                    continue
+                index = int(Path(member.name).stem.rsplit("_", 1)[-1])
+                if wanted is not None and index not in wanted:
+                    continue
+                handle = archive.extractfile(member)
+                assert handle is not None  # a regular file always has content
+                yield parse_xyz(handle.read().decode(), name=f"{path}:{member.name}")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(
+            f"{path}: not a readable tar.bz2 archive ({exc}); delete it and download it again"
+        ) from exc
+
+
+def qm9pack_dir() -> Path:
+    """The ``data`` folder of the installed qm9pack (found without importing the package)."""
+    spec = importlib.util.find_spec("qm9pack")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "data.qm9.source: qm9pack is not installed; pip install qm9pack==1.0.3 or set "
+            "data.qm9.source: archive"
+        )
+    version = importlib.metadata.version("qm9pack")
+    if version != QM9PACK_VERSION:
+        raise ConfigError(
+            f"qm9pack {version} is installed, atomprobe reads {QM9PACK_VERSION}; "
+            f"pip install qm9pack=={QM9PACK_VERSION}"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def qm9pack_files() -> list[Path]:
+    """The CSV files of qm9pack that hold the molecules (for provenance checksums)."""
+    return [qm9pack_dir() / name for name in QM9PACK_FILES]
+
+
+_LIST_SEPARATORS = re.compile(r"[\[\]',\s]+")
+
+
+def _list_tokens(text: str) -> list[str]:
+    """The items of qm9pack's list cells, e.g. ``"['C','H']"`` or ``"[[0.,1.,2.1997E-6]]"``."""
+    return [token for token in _LIST_SEPARATORS.split(text) if token]
+
+
+def read_qm9pack(
+    indices: Collection[int] | None = None, progress: bool = True
+) -> Iterator[Molecule]:
+    """Yield the molecules shipped by qm9pack (only ``indices`` if given), in index order."""
+    columns = ["Index", "SMILES", "Elements", "XYZ_Ang", *QM9PACK_TARGETS]
+    wanted = None if indices is None else set(indices)
+    for path in tqdm(qm9pack_files(), desc="qm9pack CSV", unit="file", disable=not progress):
+        # round_trip: the same correctly rounded floats as Python's float() on the archive text
+        frame = pd.read_csv(
+            path,
+            usecols=columns,
+            float_precision="round_trip",
+            dtype={"SMILES": str, "Elements": str, "XYZ_Ang": str},
+        )
+        if wanted is not None:
+            frame = frame[frame["Index"].isin(wanted)]
+        targets = frame[list(QM9PACK_TARGETS)].rename(columns=QM9PACK_TARGETS)
+        for index, smiles, elements, xyz, props in zip(
+            frame["Index"],
+            frame["SMILES"],
+            frame["Elements"],
+            frame["XYZ_Ang"],
+            targets.to_dict("records"),
+            strict=True,
+        ):
+            numbers = np.array([atomic_numbers[s] for s in _list_tokens(elements)], dtype=np.int8)
+            coordinates = [float(token) for token in _list_tokens(xyz)]
+            positions = np.array(coordinates, dtype=np.float64).reshape(len(numbers), 3)
+            yield Molecule(int(index), numbers, positions, props, smiles)
+
+
+def qm9pack_indices() -> np.ndarray:
+    """Sorted gdb indices of the molecules in qm9pack, shape (130831,)."""
+    parts = [pd.read_csv(path, usecols=["Index"])["Index"] for path in qm9pack_files()]
+    return np.sort(pd.concat(parts).to_numpy())
+
+
+def molecules_to_frame(molecules: Iterator[Molecule]) -> pd.DataFrame:
+    """The structure table (docs/formats.md) of some molecules, sorted by gdb index.
+
+    Columns: id (``qm9:<index>``), formula, smiles, numbers, positions, cell (null), pbc
+    (False), then the targets of :data:`TARGETS` with hartree converted to eV.
+    """
+    mols = sorted(molecules, key=lambda m: m.index)
+    if not mols:
+        raise DataError("no QM9 molecules were read; check data.qm9.source")
+    n = len(mols)
+    frame = pd.DataFrame(
+        {
+            "id": [f"qm9:{m.index}" for m in mols],
+            "formula": [hill_formula(m.numbers) for m in mols],
+            "smiles": [m.smiles for m in mols],
+        }
+    )
+    frame["numbers"] = ragged_column([m.numbers for m in mols], pa.int8())
+    frame["positions"] = ragged_column([m.positions for m in mols], pa.float64())
+    frame["cell"] = null_column(n, pa.list_(pa.list_(pa.float64())))
+    frame["pbc"] = np.zeros(n, dtype=bool)
+    for target in TARGETS:
+        values = np.array([m.properties[target] for m in mols], dtype=np.float64)
+        frame[target] = values * HARTREE_TO_EV if target in HARTREE_TARGETS else values
+    return frame
+
+
+def load_molecules(
+    source: str,
+    archive: str | Path | None = None,
+    exclude_uncharacterized: bool = True,
+    indices: Collection[int] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """QM9 as a structure table from ``source`` (``qm9pack`` or ``archive``).
+
+    Args:
+        source: where the molecules come from (see the module docstring).
+        archive: path of ``dsgdb9nsd.xyz.tar.bz2``; needed for ``source="archive"``.
+        exclude_uncharacterized: drop the 3,054 molecules of ``uncharacterized.txt``.
+            qm9pack does not contain them, so ``False`` needs the archive.
+        indices: read only these gdb indices (tests and quick looks); default all.
+        progress: show tqdm progress bars.
+    """
+    if source not in SOURCES:
+        raise ConfigError(f"data.qm9.source: {source!r} is unknown; use one of {SOURCES}")
+    excluded = uncharacterized_indices()
+    if source == "qm9pack":
+        if not exclude_uncharacterized:
+            raise ConfigError(
+                "data.qm9.exclude_uncharacterized: false needs data.qm9.source: archive "
+                "(qm9pack ships only the 130,831 characterised molecules)"
+            )
+        molecules = read_qm9pack(indices, progress)
+    else:
+        if archive is None:
+            raise ConfigError(
+                "data.qm9.source: archive needs the archive path; set data.qm9.archive"
+            )
+        molecules = read_archive(archive, indices, progress)
+    if exclude_uncharacterized:
+        molecules = (m for m in molecules if m.index not in excluded)
+    frame = molecules_to_frame(molecules)
+    if source == "qm9pack" and indices is None and len(frame) != N_MOLECULES - len(excluded):
+        raise DataError(
+            f"qm9pack gave {len(frame)} molecules, expected "
+            f"{N_MOLECULES - len(excluded)}; reinstall qm9pack=={QM9PACK_VERSION}"
+        )
+    return frame
+
+
+def qm9(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step ``qm9``: write ``outputs["structures"]`` from ``params`` (config ``data.qm9``)."""
+    source = params["source"]
+    archive = inputs.get("archive") or None
+    assert archive is None or isinstance(archive, str)
+    exclude = params["exclude_uncharacterized"]
+    frame = load_molecules(source, archive, exclude)
+    log.info("QM9 from %s: %d molecules", source, len(frame))
+    metadata = {
+        "dataset": "qm9",
+        "source": source,
+        "n_rows": len(frame),
+        "targets": TARGETS,
+        "exclude_uncharacterized": exclude,
+        "hartree_to_ev": HARTREE_TO_EV,
+        "smiles": "GDB-17 SMILES (first SMILES of each QM9 XYZ file)",
+        "reference": "Ramakrishnan et al., Sci. Data 1, 140022 (2014); data CC0",
+    }
+    inputs_for_provenance = [archive] if archive else qm9pack_files()
+    if source == "qm9pack":
+        metadata["qm9pack_version"] = QM9PACK_VERSION
+    assert isinstance(outputs["structures"], str)
+    write_parquet(frame, outputs["structures"], metadata, params, inputs_for_provenance)
+
+
+def qm9_archive(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step ``qm9_archive``: download ``params["archive"]["url"]`` to ``outputs["archive"]``."""
+    spec = params["archive"]
+    if not spec.get("checksum"):
+        raise ConfigError(
+            "data.qm9.archive.checksum is empty; set it to 'md5:…' or 'sha256:…' "
+            "of dsgdb9nsd.xyz.tar.bz2 as published on figshare"
+        )
+    assert isinstance(outputs["archive"], str)
+    download(
+        spec["url"],
+        outputs["archive"],
+        spec["checksum"],
+        retries=spec["retries"],
+        timeout=spec["timeout_s"],
+    )

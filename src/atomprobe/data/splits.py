@@ -1,0 +1,92 @@
+"""Reproducible train/val/test/probe splits of a structure table.
+
+Models are trained on ``train``/``val``/``test``; features are extracted and probed on
+``probe``. With ``disjoint=True`` the four sets are drawn without overlap from one random
+permutation, so no probed structure was seen in training. With ``disjoint=False`` train/val/test
+are drawn as before and ``probe`` independently from all structures; an id may then appear twice
+in the table (e.g. once as ``train`` and once as ``probe``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atomprobe.cli import Paths
+from atomprobe.errors import ConfigError
+from atomprobe.io import read_parquet, write_parquet
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test", "probe")
+
+
+def make_splits(
+    ids: Sequence[str],
+    sizes: dict[str, int],
+    seed: int,
+    disjoint: bool = True,
+    key: str = "data.splits",
+) -> pd.DataFrame:
+    """Draw the splits.
+
+    Args:
+        ids: structure ids, unique.
+        sizes: number of structures for each of ``train``, ``val``, ``test``, ``probe``.
+        seed: seed of the random draw (numpy ``SeedSequence``; same seed, same splits).
+        disjoint: draw probe disjoint from train/val/test (see the module docstring).
+        key: config key named in error messages.
+
+    Returns:
+        Frame with columns ``id`` and ``split``, rows grouped by split in :data:`SPLITS` order,
+        and within a split in the order of ``ids``.
+    """
+    ids_array = np.asarray(ids, dtype=object)
+    n = len(ids_array)
+    counts = [int(sizes[name]) for name in SPLITS]
+    training = sum(counts[:3])
+    needed = training + counts[3] if disjoint else max(training, counts[3])
+    if needed > n:
+        raise ConfigError(
+            f"{key}: sizes {dict(zip(SPLITS, counts, strict=True))} need {needed} structures "
+            f"({'disjoint' if disjoint else 'probe may overlap'}), only {n} exist; lower them"
+        )
+    split_rng, probe_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    order = split_rng.permutation(n)
+    bounds = np.cumsum([0, *counts])
+    chosen = [order[bounds[i] : bounds[i + 1]] for i in range(3)]
+    if disjoint:
+        chosen.append(order[bounds[3] : bounds[4]])
+    else:
+        chosen.append(probe_rng.choice(n, size=counts[3], replace=False))
+    frames = [
+        pd.DataFrame({"id": ids_array[np.sort(rows)], "split": name})
+        for name, rows in zip(SPLITS, chosen, strict=True)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def splits(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: split the ids of ``inputs["structures"]`` with ``params`` (``data.<dataset>``)."""
+    structures = inputs["structures"]
+    assert isinstance(structures, str) and isinstance(outputs["splits"], str)
+    frame, meta = read_parquet(structures, columns=["id"])
+    cfg = params["splits"]
+    dataset = meta.get("dataset", "?")
+    table = make_splits(
+        frame["id"].tolist(), cfg, cfg["seed"], cfg["disjoint"], key=f"data.{dataset}.splits"
+    )
+    counts = table["split"].value_counts().reindex(list(SPLITS)).to_dict()
+    log.info("%s splits: %s", dataset, counts)
+    metadata = {
+        "dataset": dataset,
+        "seed": cfg["seed"],
+        "disjoint": cfg["disjoint"],
+        "sizes": counts,
+        "n_structures": len(frame),
+    }
+    write_parquet(table, outputs["splits"], metadata, params=cfg, inputs=[structures])

@@ -1,0 +1,120 @@
+"""Read the structure tables ``results/data/{dataset}.parquet`` and iterate their structures.
+
+The table layout is fixed in ``docs/formats.md``: one row per structure with ``id``,
+``formula``, ``numbers``, ``positions`` (Å), ``cell`` (Å, null for molecules), ``pbc`` and the
+target columns listed (with units) in the metadata ``targets``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import ase
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from ase.data import chemical_symbols
+from ase.formula import Formula
+
+from atomprobe.errors import DataError
+from atomprobe.io import read_parquet
+
+STRUCTURE_COLUMNS = ("id", "formula", "numbers", "positions", "cell", "pbc")
+
+
+@dataclass(frozen=True)
+class StructureArrays:
+    """One structure as plain arrays."""
+
+    id: str
+    numbers: np.ndarray  # (n_atoms,) int64 atomic numbers
+    positions: np.ndarray  # (n_atoms, 3) float64 Cartesian coordinates, Å
+    cell: np.ndarray | None  # (3, 3) float64 lattice vectors as rows, Å; None for molecules
+    pbc: bool
+
+
+def hill_formula(numbers: Sequence[int] | np.ndarray) -> str:
+    """Hill formula (C, then H, then the others alphabetically), e.g. ``C7H10O2``."""
+    return Formula.from_list([chemical_symbols[int(z)] for z in numbers]).format("hill")
+
+
+def load_structures(path: str | os.PathLike[str], ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a structure table; with ``ids``, only those rows, in the order given.
+
+    The frame's ``attrs["atomprobe"]`` holds the file's metadata (``dataset``, ``targets`` with
+    units, ``source``, provenance).
+    """
+    df, meta = read_parquet(path)
+    missing_columns = [c for c in STRUCTURE_COLUMNS if c not in df.columns]
+    if missing_columns:
+        raise DataError(
+            f"{path}: not a structure table (missing columns {missing_columns}); rebuild it "
+            "with the 'qm9' or 'mp' rule"
+        )
+    if ids is not None:
+        wanted = list(ids)
+        df = df.set_index("id", drop=False)
+        absent = [i for i in wanted if i not in df.index]
+        if absent:
+            raise DataError(f"{path}: {len(absent)} requested ids are absent, e.g. {absent[:3]}")
+        df = df.loc[wanted].reset_index(drop=True)
+    df.attrs["atomprobe"] = meta
+    return df
+
+
+def iter_arrays(df: pd.DataFrame) -> Iterator[StructureArrays]:
+    """Yield each row of a structure table as :class:`StructureArrays`."""
+    for sid, numbers, positions, cell, pbc in zip(
+        df["id"], df["numbers"], df["positions"], df["cell"], df["pbc"], strict=True
+    ):
+        yield StructureArrays(
+            id=sid,
+            numbers=np.asarray(numbers, dtype=np.int64),
+            positions=np.stack(positions).astype(np.float64),
+            cell=None if cell is None else np.stack(cell).astype(np.float64),
+            pbc=bool(pbc),
+        )
+
+
+def to_atoms(structure: StructureArrays) -> ase.Atoms:
+    """The structure as ``ase.Atoms`` (``info["id"]`` holds its id)."""
+    atoms = ase.Atoms(
+        numbers=structure.numbers,
+        positions=structure.positions,
+        cell=structure.cell,
+        pbc=structure.pbc,
+    )
+    atoms.info["id"] = structure.id
+    return atoms
+
+
+def iter_atoms(df: pd.DataFrame) -> Iterator[ase.Atoms]:
+    """Yield each row of a structure table as ``ase.Atoms``."""
+    for structure in iter_arrays(df):
+        yield to_atoms(structure)
+
+
+def ragged_column(arrays: Sequence[np.ndarray], value_type: pa.DataType) -> pd.Series:
+    """Pack per-structure arrays of shape (n_i,) or (n_i, d) into an Arrow-backed Series.
+
+    Rank-1 arrays become ``list<value_type>``, rank-2 arrays ``list<list<value_type>>`` (one
+    inner list per row of the array). Built from one flat buffer, without Python-level lists.
+    """
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int32, count=len(arrays))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    if not arrays or np.ndim(arrays[0]) == 1:
+        flat = np.concatenate([np.asarray(a).ravel() for a in arrays]) if arrays else []
+        values: pa.Array = pa.array(flat, type=value_type)
+    else:
+        width = np.shape(arrays[0])[1]
+        flat = np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
+        inner_offsets = np.arange(0, flat.size + 1, width, dtype=np.int32)
+        values = pa.ListArray.from_arrays(inner_offsets, pa.array(flat, type=value_type))
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, values)))
+
+
+def null_column(length: int, value_type: pa.DataType) -> pd.Series:
+    """An Arrow-backed Series of ``length`` nulls of ``value_type`` (e.g. ``cell`` of molecules)."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.nulls(length, type=value_type)))
