@@ -1,0 +1,120 @@
+"""How the features of training checkpoints approach those of the final model (paper B).
+
+For every saved epoch: GFRE(checkpoint → final), GFRE(final → checkpoint) and linear CKA,
+on the pooled last-layer features of the same structures. Both GFREs falling to 0 (and CKA
+rising to 1) means the checkpoint's feature space has converged to the final one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from atomprobe.analyses.reconstruction import (
+    FeatureSet,
+    align_rows,
+    as_path_list,
+    gfre,
+    load_structure_features,
+    model_and_dataset,
+    train_test_indices,
+)
+from atomprobe.analyses.similarity import linear_cka
+from atomprobe.errors import DataError
+from atomprobe.io import read_parquet, write_parquet
+
+CONVERGENCE_COLUMNS = {
+    "model": "trained model",
+    "dataset": "dataset of the structures",
+    "epoch": "training epoch of the checkpoint",
+    "metric": "gfre_checkpoint_to_final, gfre_final_to_checkpoint or cka",
+    "value": "dimensionless (GFRE: 0 = reconstructed exactly; CKA: 1 = same up to rotation/scale)",
+    "n_train": "training structures of the GFRE map",
+    "n_test": "test structures (GFRE) / all structures (CKA: n_train + n_test)",
+}
+
+
+def checkpoint_convergence(
+    checkpoints: pd.DataFrame, final: FeatureSet, n_test: int, seed: int
+) -> pd.DataFrame:
+    """Convergence metrics per epoch.
+
+    checkpoints: DataFrame[epoch, id, feature columns...] (pooled features per checkpoint);
+    final: the final model's pooled features. Rows are matched by structure id.
+    """
+    missing = {"epoch", "id"} - set(checkpoints.columns)
+    if missing:
+        raise DataError(f"checkpoint features: missing columns {sorted(missing)}")
+    feature_columns = [c for c in checkpoints.columns if c not in ("epoch", "id")]
+    rows = []
+    for epoch, part in checkpoints.groupby("epoch", sort=True):
+        checkpoint = FeatureSet(
+            final.model,
+            final.dataset,
+            part["id"].astype(str).to_numpy(),
+            part[feature_columns].to_numpy(dtype=np.float32),
+        )
+        _, (C, H) = align_rows([checkpoint, final])
+        train_idx, test_idx = train_test_indices(len(C), n_test, seed)
+        sizes = {"n_train": len(train_idx), "n_test": len(test_idx)}
+        values = {
+            "gfre_checkpoint_to_final": (gfre(C, H, train_idx, test_idx), sizes),
+            "gfre_final_to_checkpoint": (gfre(H, C, train_idx, test_idx), sizes),
+            "cka": (linear_cka(C, H), {"n_train": 0, "n_test": len(C)}),
+        }
+        rows += [
+            {"epoch": int(epoch), "metric": metric, "value": value, **counts}
+            for metric, (value, counts) in values.items()
+        ]
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "model", final.model)
+    frame.insert(1, "dataset", final.dataset)
+    return frame
+
+
+def convergence(
+    inputs: Mapping[str, str | list[str]],
+    outputs: Mapping[str, str | list[str]],
+    params: dict[str, Any],
+    threads: int,
+) -> None:
+    """Step: checkpoint → final feature convergence of every trained model.
+
+    inputs: ``checkpoints`` (``{model}/{dataset}_checkpoints.parquet``) and ``final`` (the
+    pooled features of the same models and datasets, any order); outputs: ``convergence``;
+    params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``convergence``).
+    """
+    checkpoint_paths = as_path_list(inputs["checkpoints"])
+    final_paths = as_path_list(inputs["final"])
+    finals = {}
+    for path in final_paths:
+        fs = load_structure_features(path, params["layer"])
+        finals[(fs.model, fs.dataset)] = fs
+    frames = []
+    with threadpool_limits(threads):
+        for path in checkpoint_paths:
+            key = model_and_dataset(path)
+            if key not in finals:
+                raise DataError(f"{path}: no final features of model {key[0]} on {key[1]} given")
+            checkpoints, _ = read_parquet(path)
+            frames.append(
+                checkpoint_convergence(
+                    checkpoints, finals[key], params["convergence"]["test_size"], params["seed"]
+                )
+            )
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=list(CONVERGENCE_COLUMNS))
+    )
+    write_parquet(
+        frame,
+        outputs["convergence"],
+        {"analysis": "convergence", "columns": CONVERGENCE_COLUMNS},
+        params=params,
+        inputs=[*checkpoint_paths, *final_paths],
+    )

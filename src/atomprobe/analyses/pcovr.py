@@ -1,0 +1,114 @@
+"""Principal covariates regression (PCovR) maps of feature spaces, as in paper B.
+
+PCovR (``skmatter.decomposition.PCovR``) finds a low-dimensional projection that mixes
+variance of the features (PCA, ``mixing=1``) with linear regression of a target
+(``mixing=0``); paper B draws 2-D maps with ``mixing=0.5``. Features are centred and divided by
+one scalar so their total variance is 1 (as for GFRE); the target is standardised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from skmatter.decomposition import PCovR
+from threadpoolctl import threadpool_limits
+
+from atomprobe.analyses.reconstruction import (
+    as_path_list,
+    check_features,
+    load_structure_features,
+)
+from atomprobe.errors import DataError
+from atomprobe.io import read_parquet, write_parquet
+
+PCOVR_COLUMNS = {
+    "model": "model whose pooled features are projected",
+    "dataset": "dataset of the structures",
+    "target": "property the projection regresses on (column of the structures parquet)",
+    "id": "structure id",
+    "pcovr_1": "first PCovR coordinate (scaled-feature units)",
+    "pcovr_2": "second PCovR coordinate (scaled-feature units)",
+    "y": "target value, in the unit of the structures parquet (see its metadata 'targets')",
+}
+
+
+def pcovr_map(
+    H: np.ndarray, y: np.ndarray, n_components: int = 2, mixing: float = 0.5
+) -> np.ndarray:
+    """PCovR coordinates (n, n_components) of features H (n, d) regressed on target y (n,)."""
+    H = check_features(H, "PCovR features")
+    y = check_features(np.asarray(y).reshape(-1, 1), "PCovR target", H.shape[0])[:, 0]
+    centred = H - H.mean(axis=0)
+    total_std = np.sqrt((centred**2).mean(axis=0).sum())
+    if total_std == 0 or y.std() == 0:
+        raise DataError("PCovR: features or target are constant; nothing to project")
+    y_scaled = (y - y.mean()) / y.std()
+    model = PCovR(mixing=mixing, n_components=n_components, random_state=0)
+    return model.fit(centred / total_std, y_scaled).transform(centred / total_std)
+
+
+def pcovr(
+    inputs: Mapping[str, str | list[str]],
+    outputs: Mapping[str, str | list[str]],
+    params: dict[str, Any],
+    threads: int,
+) -> None:
+    """Step: 2-D PCovR map of every model's pooled features, per dataset.
+
+    inputs: ``structure`` pooled feature files, ``structures`` one structures parquet per
+    dataset (``results/data/{dataset}.parquet``); outputs: ``pcovr``; params: the config
+    ``reconstruction`` section (uses ``layer`` and ``pcovr``).
+    """
+    cfg = params["pcovr"]
+    feature_paths = as_path_list(inputs["structure"])
+    structure_paths = as_path_list(inputs["structures"])
+    targets = {}
+    for path in structure_paths:
+        frame, meta = read_parquet(path)
+        dataset = str(meta.get("dataset"))
+        if dataset not in cfg["targets"]:
+            continue
+        target = cfg["targets"][dataset]
+        if target not in frame.columns:
+            raise DataError(
+                f"{path}: no target column {target!r}; set reconstruction.pcovr.targets.{dataset}"
+                f" to one of {sorted(meta.get('targets', {}))}"
+            )
+        targets[dataset] = frame.set_index("id")[target]
+    frames = []
+    with threadpool_limits(threads):
+        for path in feature_paths:
+            fs = load_structure_features(path, params["layer"])
+            if fs.dataset not in targets:
+                continue
+            y = targets[fs.dataset].reindex(fs.keys).to_numpy(dtype=np.float64)
+            known = np.isfinite(y)
+            coordinates = pcovr_map(fs.values[known], y[known], 2, cfg["mixing"])
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "model": fs.model,
+                        "dataset": fs.dataset,
+                        "target": cfg["targets"][fs.dataset],
+                        "id": fs.keys[known],
+                        "pcovr_1": coordinates[:, 0],
+                        "pcovr_2": coordinates[:, 1],
+                        "y": y[known],
+                    }
+                )
+            )
+    if not frames:
+        raise DataError(
+            "PCovR: no feature file matches a dataset in reconstruction.pcovr.targets "
+            f"({sorted(cfg['targets'])}); add its dataset there"
+        )
+    write_parquet(
+        pd.concat(frames, ignore_index=True),
+        outputs["pcovr"],
+        {"analysis": "pcovr", "mixing": cfg["mixing"], "columns": PCOVR_COLUMNS},
+        params=params,
+        inputs=[*feature_paths, *structure_paths],
+    )

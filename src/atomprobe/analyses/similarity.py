@@ -1,0 +1,160 @@
+"""Representation similarity between two feature matrices of the same samples.
+
+* Linear CKA (Kornblith et al., ICML 2019): ``HSIC(X, Y) / sqrt(HSIC(X, X) HSIC(Y, Y))`` with
+  linear kernels on column-centred features; 1 for feature spaces equal up to an orthogonal
+  transform and an isotropic scaling. The biased estimator is ``‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)``;
+  the debiased one replaces each HSIC by the unbiased estimator of Song et al. (JMLR 2012), so
+  that independent features give ≈ 0 instead of a positive, sample-size-dependent value.
+* Mutual k-nearest-neighbour alignment (Huh et al., ICML 2024): for each sample, the fraction
+  of its k nearest neighbours in X (Euclidean, itself excluded) that are also among its k
+  nearest neighbours in Y, averaged over samples. 1 = same neighbourhoods; random ≈ k/(n−1).
+
+Both are computed in feature space (cost O(n·d²) for CKA), never with n×n Gram matrices.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
+
+from atomprobe.analyses.reconstruction import (
+    align_rows,
+    as_path_list,
+    check_features,
+    group_by_dataset,
+    load_structure_features,
+)
+from atomprobe.errors import DataError
+from atomprobe.io import write_parquet
+
+
+def _unbiased_hsic(X: np.ndarray, Y: np.ndarray) -> float:
+    """Unbiased HSIC (Song et al. 2012, eq. 5) of linear kernels, without forming n×n Grams.
+
+    With K̃ = XXᵀ and L̃ = YYᵀ with zeroed diagonals:
+    ``[tr(K̃L̃) + 1ᵀK̃1·1ᵀL̃1/((n−1)(n−2)) − 2/(n−2)·1ᵀK̃L̃1] / (n(n−3))``.
+    """
+    n = X.shape[0]
+    k_diag = np.einsum("ij,ij->i", X, X)
+    l_diag = np.einsum("ij,ij->i", Y, Y)
+    trace_kl = np.linalg.norm(X.T @ Y) ** 2 - k_diag @ l_diag
+    k_rowsum = X @ X.sum(axis=0) - k_diag  # K̃ 1
+    l_rowsum = Y @ Y.sum(axis=0) - l_diag  # L̃ 1
+    total = (
+        trace_kl
+        + k_rowsum.sum() * l_rowsum.sum() / ((n - 1) * (n - 2))
+        - 2 / (n - 2) * (k_rowsum @ l_rowsum)
+    )
+    return float(total / (n * (n - 3)))
+
+
+def linear_cka(X: np.ndarray, Y: np.ndarray, debiased: bool = False) -> float:
+    """Linear CKA between X (n, d_x) and Y (n, d_y), rows = the same samples."""
+    X = check_features(X, "CKA X")
+    Y = check_features(Y, "CKA Y", X.shape[0])
+    if debiased and X.shape[0] < 4:
+        raise DataError(f"debiased CKA needs at least 4 samples, got {X.shape[0]}")
+    X = X - X.mean(axis=0)
+    Y = Y - Y.mean(axis=0)
+    if debiased:
+        cross = _unbiased_hsic(X, Y)
+        self_x, self_y = _unbiased_hsic(X, X), _unbiased_hsic(Y, Y)
+        denominator = np.sqrt(self_x * self_y) if min(self_x, self_y) > 0 else 0.0
+    else:
+        cross = np.linalg.norm(Y.T @ X) ** 2
+        denominator = np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y)
+    if denominator <= 0:
+        raise DataError("CKA: a feature matrix is constant over the samples; CKA is undefined")
+    return float(cross / denominator)
+
+
+def nearest_neighbors(X: np.ndarray, k: int) -> np.ndarray:
+    """Indices (n, k) of the k nearest other rows of X (Euclidean), nearest first."""
+    if not 0 < k < X.shape[0]:
+        raise DataError(f"mutual kNN: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
+    return NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
+
+
+def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10) -> float:
+    """Mutual k-nearest-neighbour alignment between X (n, d_x) and Y (n, d_y), in [0, 1]."""
+    X = check_features(X, "mutual kNN X")
+    Y = check_features(Y, "mutual kNN Y", X.shape[0])
+    neighbors_x, neighbors_y = nearest_neighbors(X, k), nearest_neighbors(Y, k)
+    # a row's k neighbours are distinct, so |A ∩ B| = number of entries of A found in B
+    shared = (neighbors_x[:, :, None] == neighbors_y[:, None, :]).any(axis=2).sum(axis=1)
+    return float(shared.mean() / k)
+
+
+SIMILARITY_COLUMNS = {
+    "model_a": "first model",
+    "model_b": "second model (both orders are listed; every metric is symmetric)",
+    "dataset": "dataset of the structures",
+    "metric": "cka (linear), cka_debiased (linear, unbiased HSIC) or mutual_knn",
+    "value": "similarity, dimensionless (1 = same up to rotation and scale / same neighbours)",
+    "n_samples": "structures compared",
+    "k": "neighbours per structure for mutual_knn (empty for CKA)",
+}
+
+
+def pairwise_similarity(
+    names: Sequence[str], matrices: Sequence[np.ndarray], k: int
+) -> pd.DataFrame:
+    """CKA (biased and debiased) and mutual kNN for every ordered pair, diagonal included."""
+    rows = []
+    for i, j in itertools.combinations_with_replacement(range(len(names)), 2):
+        X, Y = matrices[i], matrices[j]
+        values = {
+            "cka": (linear_cka(X, Y), None),
+            "cka_debiased": (linear_cka(X, Y, debiased=True), None),
+            "mutual_knn": (mutual_knn(X, Y, k), k),
+        }
+        for a, b in {(i, j), (j, i)}:
+            rows += [
+                {
+                    "model_a": names[a],
+                    "model_b": names[b],
+                    "metric": metric,
+                    "value": value,
+                    "n_samples": len(X),
+                    "k": k_used,
+                }
+                for metric, (value, k_used) in values.items()
+            ]
+    return pd.DataFrame(rows)
+
+
+def similarity(
+    inputs: Mapping[str, str | list[str]],
+    outputs: Mapping[str, str | list[str]],
+    params: dict[str, Any],
+    threads: int,
+) -> None:
+    """Step: CKA and mutual kNN between the pooled features of every model pair, per dataset.
+
+    inputs: ``structure`` pooled feature files; outputs: ``similarity`` parquet;
+    params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``similarity``).
+    """
+    paths = as_path_list(inputs["structure"])
+    cfg = params["similarity"]
+    frames = []
+    with threadpool_limits(threads):
+        feature_sets = [load_structure_features(p, params["layer"]) for p in paths]
+        for dataset, group in group_by_dataset(feature_sets).items():
+            _, matrices = align_rows(group, cfg["n_samples"], params["seed"])
+            frame = pairwise_similarity([fs.model for fs in group], matrices, cfg["k"])
+            frame.insert(2, "dataset", dataset)
+            frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True).astype({"k": "Int64"})
+    write_parquet(
+        frame,
+        outputs["similarity"],
+        {"analysis": "similarity", "columns": SIMILARITY_COLUMNS},
+        params=params,
+        inputs=list(paths),
+    )
