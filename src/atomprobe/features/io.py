@@ -1,0 +1,184 @@
+"""Read and write feature tables: pooled per structure and per atom (see docs/formats.md).
+
+A feature table is a parquet with an ``id`` column (and ``atom``, ``Z`` for per-atom tables)
+followed by one float32 column per feature, named ``l{layer}.{stream}.L{L}.c{channel:04d}``.
+Its metadata ``columns`` holds one dict per feature column,
+``{name, layer, layer_name, stream, L, channel}``, so analyses select "layer 2, L=1" or
+"the vector stream" by value instead of parsing names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from atomprobe.errors import DataError
+from atomprobe.io import read_metadata, read_parquet, write_parquet
+
+COLUMN_KEYS = ("name", "layer", "layer_name", "stream", "L", "channel")
+ATOM_INDEX_COLUMNS = ("id", "atom", "Z")
+
+PathLike = str | os.PathLike[str]
+
+
+def column_name(layer: int, stream: str, L: int, channel: int) -> str:
+    """Feature column name, e.g. ``column_name(2, "scalar", 0, 5) == "l2.scalar.L0.c0005"``."""
+    return f"l{layer}.{stream}.L{L}.c{channel:04d}"
+
+
+def _complete_columns(columns: Sequence[Mapping[str, Any]], n_features: int) -> list[dict]:
+    """Check the column descriptions against ``n_features``; fill in missing names."""
+    if len(columns) != n_features:
+        raise DataError(
+            f"feature columns: {len(columns)} descriptions for {n_features} feature columns; "
+            "pass one dict per column of H"
+        )
+    completed = []
+    for i, col in enumerate(columns):
+        missing = [k for k in COLUMN_KEYS[1:] if k not in col]
+        if missing:
+            raise DataError(f"feature column {i}: missing keys {missing}; give {COLUMN_KEYS}")
+        entry = {
+            "layer": int(col["layer"]),
+            "layer_name": str(col["layer_name"]),
+            "stream": str(col["stream"]),
+            "L": int(col["L"]),
+            "channel": int(col["channel"]),
+        }
+        expected = column_name(entry["layer"], entry["stream"], entry["L"], entry["channel"])
+        name = str(col.get("name", expected))
+        if name != expected:
+            raise DataError(f"feature column {i}: name {name!r} should be {expected!r}")
+        completed.append({"name": name, **entry})
+    names = [c["name"] for c in completed]
+    if len(set(names)) != len(names):
+        raise DataError("feature columns: duplicate (layer, stream, L, channel); make them unique")
+    return completed
+
+
+def _feature_matrix(H: np.ndarray, n_rows: int, what: str) -> np.ndarray:
+    H = np.asarray(H)
+    if H.ndim != 2 or H.shape[0] != n_rows:
+        raise DataError(f"{what}: expected shape ({n_rows}, d), got {H.shape}")
+    H = H.astype(np.float32, copy=False)
+    if not np.isfinite(H).all():
+        raise DataError(f"{what}: contains NaN or inf; check the model outputs")
+    return H
+
+
+def write_features(
+    path: PathLike,
+    ids: Sequence[str],
+    H: np.ndarray,
+    columns: Sequence[Mapping[str, Any]],
+    metadata: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    inputs: Sequence[PathLike] = (),
+) -> None:
+    """Write pooled features H (n_structures, d) float32 for structures ``ids``.
+
+    ``columns``: one dict per column of H with keys layer, layer_name, stream, L, channel
+    (``name`` is derived if absent). ``metadata``: model, family, dataset, pooling, invariant, ...
+    """
+    ids = [str(i) for i in ids]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"{path}: structure ids are not unique")
+    H = _feature_matrix(H, len(ids), f"{path}: H")
+    cols = _complete_columns(columns, H.shape[1])
+    frame = pd.concat(
+        [pd.DataFrame({"id": ids}), pd.DataFrame(H, columns=[c["name"] for c in cols])], axis=1
+    )
+    write_parquet(frame, path, {**metadata, "columns": cols}, params=params, inputs=inputs)
+
+
+def feature_columns(path: PathLike) -> pd.DataFrame:
+    """The column descriptions of a feature table: DataFrame[name, layer, layer_name, stream, L,
+    channel], in file order."""
+    meta = read_metadata(path)
+    if "columns" not in meta:
+        raise DataError(f"{path}: no 'columns' metadata; write it with atomprobe.features.io")
+    return pd.DataFrame(meta["columns"], columns=list(COLUMN_KEYS))
+
+
+def select_columns(
+    columns: pd.DataFrame,
+    layer: int | str | None = None,
+    L: int | None = None,
+    stream: str | None = None,
+) -> pd.DataFrame:
+    """Rows of ``columns`` matching every given filter; ``layer="last"`` is the highest layer."""
+    mask = np.ones(len(columns), dtype=bool)
+    if layer == "last":
+        layer = int(columns["layer"].max())
+    elif layer is not None and not isinstance(layer, int | np.integer):
+        raise DataError(f"layer={layer!r}: expected None, an int or 'last'")
+    if layer is not None:
+        mask &= columns["layer"].to_numpy() == layer
+    if L is not None:
+        mask &= columns["L"].to_numpy() == L
+    if stream is not None:
+        mask &= columns["stream"].to_numpy() == stream
+    selected = columns[mask].reset_index(drop=True)
+    if selected.empty:
+        available = sorted(set(zip(columns["layer"], columns["stream"], columns["L"], strict=True)))
+        raise DataError(
+            f"no feature columns with layer={layer}, L={L}, stream={stream}; "
+            f"available (layer, stream, L): {available}"
+        )
+    return selected
+
+
+def read_features(
+    path: PathLike,
+    layer: int | str | None = None,
+    L: int | None = None,
+    stream: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Pooled features, optionally one layer / irrep order / stream.
+
+    Returns ``(ids (n,) str, H (n, d) float32, columns DataFrame (d rows))``.
+    """
+    columns = select_columns(feature_columns(path), layer, L, stream)
+    frame, _ = read_parquet(path, ["id", *columns["name"]])
+    H = frame[list(columns["name"])].to_numpy(dtype=np.float32)
+    return frame["id"].to_numpy(dtype=str), H, columns
+
+
+def write_atom_features(
+    path: PathLike,
+    ids: Sequence[str],
+    atom: np.ndarray,
+    Z: np.ndarray,
+    F: np.ndarray,
+    columns: Sequence[Mapping[str, Any]],
+    metadata: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    inputs: Sequence[PathLike] = (),
+) -> None:
+    """Write per-atom features F (n_atoms, d) float32; row i is atom ``atom[i]`` (0-based index
+    within its structure) of structure ``ids[i]`` with atomic number ``Z[i]``."""
+    n_atoms = len(ids)
+    atom, Z = np.asarray(atom, dtype=np.int32), np.asarray(Z, dtype=np.int16)
+    if atom.shape != (n_atoms,) or Z.shape != (n_atoms,):
+        raise DataError(f"{path}: ids, atom and Z must all have length {n_atoms}")
+    F = _feature_matrix(F, n_atoms, f"{path}: F")
+    cols = _complete_columns(columns, F.shape[1])
+    index = pd.DataFrame({"id": [str(i) for i in ids], "atom": atom, "Z": Z})
+    frame = pd.concat([index, pd.DataFrame(F, columns=[c["name"] for c in cols])], axis=1)
+    write_parquet(frame, path, {**metadata, "columns": cols}, params=params, inputs=inputs)
+
+
+def read_atom_features(path: PathLike) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Per-atom features: ``(index DataFrame[id, atom, Z], F (n_atoms, d) float32, columns)``."""
+    columns = feature_columns(path)
+    names = list(columns["name"])
+    missing = set(ATOM_INDEX_COLUMNS) - set(pq.read_schema(path).names)
+    if missing:
+        raise DataError(f"{path}: missing per-atom columns {sorted(missing)}")
+    frame, _ = read_parquet(path, [*ATOM_INDEX_COLUMNS, *names])
+    return frame[list(ATOM_INDEX_COLUMNS)], frame[names].to_numpy(dtype=np.float32), columns

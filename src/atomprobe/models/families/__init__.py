@@ -1,0 +1,47 @@
+"""The model families atomprobe knows: registry family name -> implementation and capabilities.
+
+Each entry names a :class:`atomprobe.models.base.ModelFamily` subclass as ``"module:Class"``;
+it is imported only when a model of that family is built or loaded, so reading the registry
+(e.g. while Snakemake parses the workflow) stays cheap. To add a family: write the class and
+add one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from atomprobe.errors import ConfigError
+from atomprobe.models.base import ModelFamily
+
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    """implementation: ``"module:Class"`` of the ModelFamily; trainable: can be built and
+    trained on QM9 here; supports_periodic: handles periodic cells (Materials Project)."""
+
+    implementation: str
+    trainable: bool
+    supports_periodic: bool
+
+
+_PKG = "atomprobe.models.families"
+FAMILIES: dict[str, FamilyInfo] = {
+    "schnet": FamilyInfo(f"{_PKG}.pyg:SchNetFamily", trainable=True, supports_periodic=False),
+    "dimenetpp": FamilyInfo(f"{_PKG}.pyg:DimeNetPPFamily", trainable=True, supports_periodic=False),
+    "visnet": FamilyInfo(f"{_PKG}.pyg:ViSNetFamily", trainable=True, supports_periodic=False),
+    "painn": FamilyInfo(f"{_PKG}.painn:PaiNNFamily", trainable=True, supports_periodic=False),
+}
+
+
+def family_info(name: str) -> FamilyInfo:
+    """Capabilities of family ``name``; ConfigError naming the known families otherwise."""
+    if name not in FAMILIES:
+        raise ConfigError(f"unknown model family {name!r}; known families: {sorted(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def get_family(name: str) -> ModelFamily:
+    """Import and instantiate the ModelFamily of ``name``."""
+    module_name, class_name = family_info(name).implementation.split(":")
+    return getattr(importlib.import_module(module_name), class_name)()
