@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from atomprobe.cli import Paths
 from atomprobe.data.download import download
-from atomprobe.data.structures import hill_formula, null_column, ragged_column
+from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_parquet
 
@@ -261,7 +261,7 @@ def molecules_to_frame(molecules: Iterator[Molecule]) -> pd.DataFrame:
     )
     frame["numbers"] = ragged_column([m.numbers for m in mols], pa.int8())
     frame["positions"] = ragged_column([m.positions for m in mols], pa.float64())
-    frame["cell"] = null_column(n, pa.list_(pa.list_(pa.float64())))
+    frame["cell"] = pd.Series([None] * n, dtype=object)
     frame["pbc"] = np.zeros(n, dtype=bool)
     for target in TARGETS:
         values = np.array([m.properties[target] for m in mols], dtype=np.float64)

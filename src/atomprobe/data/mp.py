@@ -1,0 +1,268 @@
+"""A reproducible Materials Project subset as a structure table.
+
+Sources:
+
+* ``offline`` (default): the 1,112 MP-20 crystals shipped in
+  ``resources/mp20_sample/`` (provenance, licence and sha256 in its README), or a folder with
+  the same three files named by ``data.mp.offline_dir``.
+* ``api``: the official ``mp-api`` client; the key is read from the environment variable
+  ``MP_API_KEY`` and is never logged or written. Matching material ids are listed first, a
+  seeded sample of ``size`` of them is drawn, and only those documents are fetched.
+
+Both apply the same selection criteria (``max_sites``, ``energy_above_hull_max``,
+``formation_energy_max``) and the same seeded draw. Density and volume per atom are computed
+from the structures with pymatgen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import requests
+from pymatgen.core import Structure
+from tqdm.auto import tqdm
+
+from atomprobe.cli import Paths
+from atomprobe.data.structures import hill_formula, ragged_column
+from atomprobe.errors import ConfigError, DataError
+from atomprobe.io import sha256_file, write_parquet
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("offline", "api")
+API_KEY_VARIABLE = "MP_API_KEY"
+TARGETS = {
+    "band_gap": "eV",
+    "formation_energy_per_atom": "eV/atom",
+    "density": "g/cm^3",
+    "volume_per_atom": "Å^3",
+}
+# The shipped sample: file name -> sha256 (as in resources/mp20_sample/README.md).
+OFFLINE_FILES = {
+    "train.csv.gz": "2bfa2639811544e0c8f4b3508e7fedb310e989e434cb87f923aafe891b10702d",
+    "val.csv.gz": "388a74595cda881bb88864f9fb0cfdc23d28f514d3e8aede67090eefdcd6bc78",
+    "test.csv.gz": "997569c8d58445917be3349a2dabbaa8f6c3e97bfd1b0271d51d54d4193a0886",
+}
+API_FIELDS = ["material_id", "structure", "band_gap", "formation_energy_per_atom"]
+HOW_TO_GET_DATA = (
+    f"set {API_KEY_VARIABLE} and data.mp.source: api, or point data.mp.offline_dir at a folder "
+    f"with {', '.join(OFFLINE_FILES)} (the MP-20 sample shipped with atomprobe)"
+)
+
+
+def shipped_offline_dir() -> Path:
+    """The folder of the MP-20 sample shipped inside the package."""
+    return Path(str(files("atomprobe.data").joinpath("resources/mp20_sample")))
+
+
+def read_offline(directory: str | Path | None = None) -> pd.DataFrame:
+    """The offline sample, checksums verified: columns ``material_id``, ``band_gap``,
+    ``formation_energy_per_atom``, ``e_above_hull``, ``cif``; one row per distinct material.
+    """
+    folder = Path(directory) if directory is not None else shipped_offline_dir()
+    parts = []
+    for name, expected in OFFLINE_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{path}: the offline MP sample is missing; {HOW_TO_GET_DATA}")
+        if sha256_file(path) != expected:
+            raise DataError(
+                f"{path}: sha256 differs from the published {expected[:12]}…; the copy is "
+                "corrupt or edited — restore it from resources/mp20_sample"
+            )
+        parts.append(pd.read_csv(path))
+    frame = pd.concat(parts, ignore_index=True)
+    columns = ["material_id", "band_gap", "formation_energy_per_atom", "e_above_hull", "cif"]
+    return frame[columns].drop_duplicates("material_id").reset_index(drop=True)
+
+
+def draw_subset(ids: Sequence[str], size: int, seed: int) -> list[str]:
+    """``size`` ids drawn with ``seed`` from the sorted ids (all of them if fewer), sorted."""
+    pool = sorted(ids)
+    if size >= len(pool):
+        return pool
+    chosen = np.random.default_rng(seed).choice(len(pool), size=size, replace=False)
+    return [pool[i] for i in np.sort(chosen)]
+
+
+def _structure_from_cif(cif: str, material_id: str) -> Structure:
+    """Parse one CIF with pymatgen's defaults (which snap coordinates within 1e-4 of ideal
+    values such as 1/3 exactly onto them; that notice is silenced, any other warning kept)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*rounded to ideal values")
+        try:
+            return Structure.from_str(cif, fmt="cif")
+        except (ValueError, KeyError, IndexError) as exc:
+            raise DataError(f"{material_id}: CIF cannot be parsed ({exc})") from exc
+
+
+def structures_to_frame(
+    material_ids: Sequence[str],
+    structures: Sequence[Structure],
+    band_gap: Iterable[float],
+    formation_energy_per_atom: Iterable[float],
+) -> pd.DataFrame:
+    """The MP structure table (docs/formats.md), in the order given.
+
+    Columns: id, formula, numbers, positions (Å), cell (Å, rows), pbc, species, frac_coords,
+    lattice (3 × 3 matrix, Å; equal to ``cell``), band_gap, formation_energy_per_atom,
+    density, volume_per_atom. ``Structure(lattice, species, frac_coords)`` rebuilds each row.
+    """
+    for material_id, structure in zip(material_ids, structures, strict=True):
+        if not structure.is_ordered:
+            raise DataError(f"{material_id}: structure has partial occupancies; not supported")
+    numbers = [np.array(s.atomic_numbers, dtype=np.int8) for s in structures]
+    lattices = [s.lattice.matrix for s in structures]
+    matrix_type = pa.float64()
+    frame = pd.DataFrame(
+        {
+            "id": list(material_ids),
+            "formula": [hill_formula(z) for z in numbers],
+        }
+    )
+    frame["numbers"] = ragged_column(numbers, pa.int8())
+    frame["positions"] = ragged_column([s.cart_coords for s in structures], matrix_type)
+    frame["cell"] = ragged_column(lattices, matrix_type)
+    frame["pbc"] = np.ones(len(frame), dtype=bool)
+    frame["species"] = ragged_column(
+        [np.array([site.specie.symbol for site in s], dtype=object) for s in structures],
+        pa.string(),
+    )
+    frame["frac_coords"] = ragged_column([s.frac_coords for s in structures], matrix_type)
+    frame["lattice"] = ragged_column(lattices, matrix_type)
+    frame["band_gap"] = np.asarray(list(band_gap), dtype=np.float64)
+    frame["formation_energy_per_atom"] = np.asarray(list(formation_energy_per_atom), np.float64)
+    frame["density"] = np.array([s.density for s in structures], dtype=np.float64)
+    frame["volume_per_atom"] = np.array([s.volume / len(s) for s in structures], np.float64)
+    return frame
+
+
+def load_offline(
+    directory: str | Path | None,
+    size: int,
+    seed: int,
+    criteria: dict[str, float],
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Structure table of a seeded subset of the offline sample that meets ``criteria``."""
+    raw = read_offline(directory)
+    selected = raw["e_above_hull"] <= criteria["energy_above_hull_max"]
+    selected &= raw["formation_energy_per_atom"] <= criteria["formation_energy_max"]
+    raw = raw[selected].set_index("material_id")
+    structures = {
+        material_id: _structure_from_cif(cif, material_id)
+        for material_id, cif in tqdm(
+            raw["cif"].items(), total=len(raw), desc="MP CIF", unit="cif", disable=not progress
+        )
+    }
+    eligible = [m for m, s in structures.items() if len(s) <= criteria["max_sites"]]
+    chosen = draw_subset(eligible, size, seed)
+    rows = raw.loc[chosen]
+    return structures_to_frame(
+        chosen,
+        [structures[m] for m in chosen],
+        rows["band_gap"],
+        rows["formation_energy_per_atom"],
+    )
+
+
+def load_api(
+    size: int,
+    seed: int,
+    criteria: dict[str, float],
+    endpoint: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Structure table of a seeded subset of the Materials Project fetched with ``mp-api``."""
+    api_key = os.environ.get(API_KEY_VARIABLE, "")
+    if not api_key:
+        raise ConfigError(
+            f"data.mp.source: api needs the environment variable "
+            f"{API_KEY_VARIABLE}; {HOW_TO_GET_DATA}"
+        )
+    from mp_api.client import MPRester  # imported here: slow, and only this source needs it
+    from mp_api.client.core.client import MPRestError
+
+    query = {
+        "num_sites": (1, int(criteria["max_sites"])),
+        "energy_above_hull": (0.0, float(criteria["energy_above_hull_max"])),
+        "formation_energy": (None, float(criteria["formation_energy_max"])),
+    }
+    try:
+        with MPRester(
+            api_key=api_key,
+            endpoint=endpoint,
+            use_document_model=False,
+            mute_progress_bars=not progress,
+        ) as rester:
+            summary = rester.materials.summary
+            listed = summary.search(**query, fields=["material_id"])
+            chosen = draw_subset([str(doc["material_id"]) for doc in listed], size, seed)
+            docs = summary.search(material_ids=chosen, fields=API_FIELDS) if chosen else []
+    except (MPRestError, requests.RequestException) as exc:
+        message = str(exc).replace(api_key, "<MP_API_KEY>").splitlines()[0]
+        raise DataError(f"Materials Project API request failed: {message}") from exc
+    by_id = {str(doc["material_id"]): doc for doc in docs}
+    missing = [m for m in chosen if m not in by_id]
+    if missing:
+        raise DataError(
+            f"Materials Project API did not return {len(missing)} listed materials, "
+            f"e.g. {missing[:3]}; run again"
+        )
+    structures = [Structure.from_dict(by_id[m]["structure"]) for m in chosen]
+    return structures_to_frame(
+        chosen,
+        structures,
+        [by_id[m]["band_gap"] for m in chosen],
+        [by_id[m]["formation_energy_per_atom"] for m in chosen],
+    )
+
+
+def load_mp(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
+    """Structure table for the config section ``data.mp`` (see config/README.md)."""
+    source = params["source"]
+    if source not in SOURCES:
+        raise ConfigError(f"data.mp.source: {source!r} is unknown; use one of {SOURCES}")
+    criteria = params["criteria"]
+    if source == "offline":
+        return load_offline(
+            params.get("offline_dir"), params["size"], params["seed"], criteria, progress
+        )
+    return load_api(params["size"], params["seed"], criteria, params.get("endpoint"), progress)
+
+
+def mp(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step ``mp``: write ``outputs["structures"]`` from ``params`` (config ``data.mp``)."""
+    frame = load_mp(params)
+    source = params["source"]
+    metadata: dict[str, Any] = {
+        "dataset": "mp",
+        "source": source,
+        "n_rows": len(frame),
+        "n_requested": params["size"],
+        "targets": TARGETS,
+        "criteria": params["criteria"],
+        "reference": "Materials Project (Jain et al., APL Materials 1, 011002, 2013); CC BY 4.0",
+    }
+    if len(frame) < params["size"]:
+        metadata["note"] = (
+            f"{source} source has only {len(frame)} structures meeting the criteria; "
+            f"all were taken instead of {params['size']}"
+        )
+        log.warning(metadata["note"])
+    provenance_inputs: list[str | Path] = []
+    if source == "offline":
+        folder = Path(params.get("offline_dir") or shipped_offline_dir())
+        provenance_inputs = [folder / name for name in OFFLINE_FILES]
+        metadata["offline_sample"] = "MP-20 subset (CDVAE benchmark data), 1,112 crystals"
+    assert isinstance(outputs["structures"], str)
+    write_parquet(frame, outputs["structures"], metadata, params, provenance_inputs)
