@@ -1,0 +1,136 @@
+"""GFRE / LFRE: equality with scikit-matter, known answers and identities.
+
+Equality tolerance: 1e-10 absolute on the pointwise errors (the errors are O(1)). The
+implementation reproduces skmatter's arithmetic (same scaling, fold split, SVD truncation and
+alpha choice); only the order of floating-point sums differs, giving ~1e-15 differences. Alpha
+choices could in principle differ when two CV losses tie to ~1e-15, which random data never does.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from skmatter.linear_model import Ridge2FoldCV
+from skmatter.metrics import (
+    global_reconstruction_error,
+    pointwise_global_reconstruction_error,
+    pointwise_local_reconstruction_error,
+)
+
+from atomprobe.analyses.reconstruction import (
+    RELATIVE_ALPHAS,
+    CutoffRidge2FoldCV,
+    cumulant_features,
+    cumulant_order_gfre,
+    gfre,
+    lfre,
+    pointwise_gfre,
+    pointwise_lfre,
+    train_test_indices,
+)
+from atomprobe.errors import DataError
+
+TOLERANCE = 1e-10
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """Source X (240, 9) and a partly nonlinear target Y (240, 6), plus a split."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 9)) * rng.uniform(0.1, 3, size=9)
+    Y = np.tanh(X[:, :6] @ rng.normal(size=(6, 6))) + 0.2 * rng.normal(size=(240, 6))
+    train_idx, test_idx = train_test_indices(240, 60, seed=0)
+    return X, Y, train_idx, test_idx
+
+
+def test_gfre_equals_skmatter(pair):
+    X, Y, train_idx, test_idx = pair
+    ours = pointwise_gfre(X, [Y, X], train_idx, test_idx)
+    for got, target in zip(ours, (Y, X), strict=True):
+        expected = pointwise_global_reconstruction_error(
+            X, target, train_idx=train_idx, test_idx=test_idx
+        )
+        np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+    assert gfre(X, Y, train_idx, test_idx) == pytest.approx(
+        global_reconstruction_error(X, Y, train_idx=train_idx, test_idx=test_idx), abs=TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("n_neighbors", [None, 20])
+def test_lfre_equals_skmatter(pair, n_neighbors):
+    X, Y, train_idx, test_idx = pair
+    test_idx = test_idx[:30]  # skmatter's per-point loop is the slow part of this test
+    k = n_neighbors or min(X.shape[1], Y.shape[1])
+    expected = pointwise_local_reconstruction_error(X, Y, k, train_idx=train_idx, test_idx=test_idx)
+    got = pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors, batch_size=7)[0]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+
+
+def test_stacked_ridge_equals_skmatter_ridge_per_problem():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3, 30, 5))
+    Y = X @ rng.normal(size=(5, 2)) + 0.3 * rng.normal(size=(3, 30, 2))
+    query = rng.normal(size=(3, 4, 5))
+    got = CutoffRidge2FoldCV(X).predict(Y, query)
+    for b in range(3):
+        reference = Ridge2FoldCV(
+            alphas=RELATIVE_ALPHAS,
+            alpha_type="relative",
+            regularization_method="cutoff",
+            random_state=0x5F3759DF,
+            scoring="neg_root_mean_squared_error",
+        ).fit(X[b], Y[b])
+        np.testing.assert_allclose(got[b], reference.predict(query[b]), atol=TOLERANCE)
+
+
+def test_self_reconstruction_is_zero_and_noise_is_one(pair):
+    X, _, train_idx, test_idx = pair
+    noise = np.random.default_rng(2).normal(size=(len(X), 5))
+    assert gfre(X, X, train_idx, test_idx) < 1e-8
+    # with the paper's k = min(d_x, d_y) = 9 the 9 centred neighbours span only 8 dimensions,
+    # so even X → X is not exact locally; with enough neighbours it is
+    assert lfre(X, X, train_idx, test_idx, n_neighbors=40) < 1e-8
+    assert lfre(X, X, train_idx, test_idx) > 0.05
+    assert 0.9 < gfre(X, noise, train_idx, test_idx) < 1.2
+    assert 0.9 < lfre(X, noise, train_idx, test_idx) < 1.5
+
+
+def test_higher_cumulant_orders_reconstruct_lower_ones_exactly():
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 9, size=260)
+    ids = np.repeat([f"s{i}" for i in range(len(sizes))], sizes)
+    F = rng.normal(size=(len(ids), 3)) + rng.normal(size=(len(sizes), 3)).repeat(sizes, axis=0)
+    kept_ids, phi, n_dropped = cumulant_features(pd.DataFrame({"id": ids}), F, max_order=4)
+    assert n_dropped == int((sizes == 1).sum()) and len(kept_ids) == int((sizes > 1).sum())
+    table = cumulant_order_gfre(phi, 4, n_test=50, seed=0).set_index(
+        ["source_order", "target_order"]
+    )["value"]
+    for K in range(1, 5):
+        for K_target in range(1, K + 1):
+            assert table[(K, K_target)] < 1e-8
+    assert table[(1, 4)] > 0.2 and table[(2, 3)] > 0.1
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "message"),
+    [
+        (np.full((20, 3), np.nan), np.ones((20, 2)), "NaN"),
+        (np.ones((20, 3)), np.ones((19, 2)), "has 19 rows but the source has 20"),
+        (np.ones(20), np.ones((20, 2)), "2-D"),
+    ],
+)
+def test_bad_input_raises_one_line_data_error(X, Y, message):
+    with pytest.raises(DataError, match=message) as error:
+        gfre(X, Y, np.arange(10), np.arange(10, 20))
+    assert "\n" not in str(error.value)
+
+
+def test_constant_features_and_too_small_test_sets_are_data_errors():
+    with pytest.raises(DataError, match="constant"):
+        gfre(
+            np.ones((20, 3)),
+            np.random.default_rng(0).normal(size=(20, 2)),
+            np.arange(10),
+            np.arange(10, 20),
+        )
+    with pytest.raises(DataError, match="test size 50"):
+        train_test_indices(40, 50, seed=0)
