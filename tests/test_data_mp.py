@@ -89,7 +89,7 @@ def test_corrupt_offline_copy_is_one_line_error(tmp_path):
 
 def test_no_key_and_no_offline_data_says_how_to_provide_either(tmp_path, monkeypatch):
     monkeypatch.delenv("MP_API_KEY", raising=False)
-    with pytest.raises(DataError, match="set MP_API_KEY and data.mp.source: api, or point"):
+    with pytest.raises(DataError, match=r"set MP_API_KEY and data\.mp\.source: api, or point"):
         load_mp(_params(offline_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="needs the environment variable MP_API_KEY"):
         load_mp(_params(source="api"))
@@ -170,9 +170,10 @@ def test_api_path_with_local_server(api_server, monkeypatch, tmp_path):
     df = load_structures(out)
     all_ids = [d["material_id"] for d in API_DOCS]
     assert df["id"].tolist() == draw_subset(all_ids, 3, seed=1)
-    listing = [q for p, q in api_server.queries if p == "/materials/summary/"][0]
+    listing = next(q for p, q in api_server.queries if p == "/materials/summary/")
     assert listing["nsites_max"] == "20" and listing["energy_above_hull_max"] == "0.08"
     assert listing["formation_energy_per_atom_max"] == "2.0"
+    assert "formation_energy_per_atom_min" not in listing  # no lower bound
     docs = {d["material_id"]: d for d in API_DOCS}
     for _, row in df.iterrows():
         reference = Structure.from_dict(docs[row["id"]]["structure"])

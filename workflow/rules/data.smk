@@ -1,1 +1,96 @@
-# rules for stage 'data' (placeholder until the stage lands)
+"""Stage 'data': QM9 and Materials Project structure tables and the QM9 splits.
+
+Tables and columns: docs/formats.md; config keys: config/README.md (## data).
+"""
+
+QM9 = config["data"]["qm9"]
+MP = config["data"]["mp"]
+
+
+rule qm9_archive:
+    output:
+        archive=QM9["archive"]["path"],
+    params:
+        cfg={"archive": QM9["archive"]},
+    log:
+        "logs/data/qm9_archive.log",
+    benchmark:
+        "logs/benchmarks/data/qm9_archive.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=500,
+        runtime=60,
+    threads: 1
+    script:
+        STEP_SCRIPT
+
+
+rule qm9:
+    input:
+        archive=QM9["archive"]["path"] if QM9["source"] == "archive" else [],
+    output:
+        structures="results/data/qm9.parquet",
+    params:
+        cfg={k: QM9[k] for k in ("source", "exclude_uncharacterized")},
+    log:
+        "logs/data/qm9.log",
+    benchmark:
+        "logs/benchmarks/data/qm9.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    threads: 1
+    script:
+        STEP_SCRIPT
+
+
+rule qm9_splits:
+    input:
+        structures="results/data/qm9.parquet",
+    output:
+        splits="results/data/qm9_splits.parquet",
+    params:
+        cfg={"splits": QM9["splits"]},
+    log:
+        "logs/data/qm9_splits.log",
+    benchmark:
+        "logs/benchmarks/data/qm9_splits.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    threads: 1
+    script:
+        STEP_SCRIPT
+
+
+rule mp:
+    output:
+        structures="results/data/mp.parquet",
+    params:
+        cfg=MP,
+    log:
+        "logs/data/mp.log",
+    benchmark:
+        "logs/benchmarks/data/mp.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    threads: 1
+    script:
+        STEP_SCRIPT
+
+
+ALL_OUTPUTS.extend(
+    [
+        "results/data/qm9.parquet",
+        "results/data/qm9_splits.parquet",
+        "results/data/mp.parquet",
+    ]
+)
