@@ -30,6 +30,9 @@ STEPS: dict[str, str] = {
     "qm9": "atomprobe.data.qm9:qm9",
     "qm9_splits": "atomprobe.data.splits:splits",
     "mp": "atomprobe.data.mp:mp",
+    "render_table": "atomprobe.render.steps:render_table",
+    "render_figure": "atomprobe.render.steps:render_figure",
+    "reproduction_report": "atomprobe.render.steps:reproduction_report",
 }
 
 log = logging.getLogger("atomprobe")

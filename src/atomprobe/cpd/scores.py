@@ -1,0 +1,336 @@
+"""Cross-validated CPD scores: R² of probes on H, H_comp and the residual H_geom.
+
+Representations (all fitted on training rows only, except ``geom_v1`` by definition):
+    ``full``     H itself
+    ``comp``     H_comp = Ĉ B, B fitted on each training fold
+    ``geom_v2``  H − Ĉ B, B fitted on each training fold (paper v2)
+    ``geom_v1``  H − QQᵀH, projection on all rows before splitting (paper v1; leaks test rows)
+Probes: ``ridge`` (standardise + ridge, alpha per target by leave-one-out on the training rows),
+``mlp`` (standardise + one hidden layer, target standardised on the training rows),
+``gbt`` (histogram gradient-boosted trees, library defaults). The target is never residualised.
+
+Two implementations give the same ridge numbers: :func:`pipeline_scores` (a scikit-learn
+``Pipeline`` inside ``cross_validate``, any probe) and :func:`ridge_scores` (one SVD per fold and
+representation shared by every alpha and every target). Tests check they agree to 1e-8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import RepeatedKFold, ShuffleSplit, cross_validate
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from atomprobe.cpd.checks import check_probe_inputs
+from atomprobe.cpd.projection import CompositionProjector, join_composition
+from atomprobe.cpd.ridge import DEFAULT_ALPHAS, SharedRidgeCV, alpha_grid
+from atomprobe.errors import ConfigError
+
+REPRESENTATIONS: tuple[str, ...] = ("full", "comp", "geom_v2", "geom_v1")
+PROBES: tuple[str, ...] = ("ridge", "mlp", "gbt")
+SCORE_COLUMNS: dict[str, str] = {
+    "target": "target column probed (never residualised)",
+    "representation": "full = H; comp = H_comp (per fold); geom_v2 = H − H_comp per fold; "
+    "geom_v1 = H − QQᵀH in-sample (paper v1)",
+    "probe": "ridge | mlp | gbt",
+    "repeat": "repeat of the shuffled cross-validation (0-based)",
+    "fold": "fold within the repeat (0-based)",
+    "r2": "out-of-fold R² of the probe on the fold's test rows",
+    "alpha": "ridge penalty chosen on the training rows (NaN for other probes)",
+}
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Everything that fixes a CPD score besides the data (defaults = config defaults).
+
+    ``test_fraction`` None: repeated shuffled K-fold (``n_folds`` × ``n_repeats``); a number:
+    ``n_repeats`` shuffled single train/test splits with that test fraction (paper v1 on MP).
+    """
+
+    n_folds: int = 5
+    n_repeats: int = 1
+    test_fraction: float | None = None
+    seed: int = 0
+    fit_intercept: bool = True
+    alphas: tuple[float, ...] = DEFAULT_ALPHAS
+    mlp_hidden: tuple[int, ...] = (128,)
+    mlp_max_iter: int = 300
+    mlp_early_stopping: bool = True
+    gbt_max_iter: int = 100
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], seed: int, single_split: bool = False):
+        """Settings from the ``cpd`` config section (see config/README.md)."""
+        cv, ridge, mlp, gbt = cfg["cv"], cfg["ridge"], cfg["mlp"], cfg["gbt"]
+        return cls(
+            n_folds=int(cv["n_folds"]),
+            n_repeats=int(cv["n_repeats"]),
+            test_fraction=float(cv["test_fraction"]) if single_split else None,
+            seed=int(seed),
+            fit_intercept=bool(cfg["composition"]["intercept"]),
+            alphas=alpha_grid(*ridge["log10_alpha_range"], int(ridge["n_alphas"])),
+            mlp_hidden=tuple(int(h) for h in mlp["hidden"]),
+            mlp_max_iter=int(mlp["max_iter"]),
+            mlp_early_stopping=bool(mlp["early_stopping"]),
+            gbt_max_iter=int(gbt["max_iter"]),
+        )
+
+    @property
+    def min_rows(self) -> int:
+        """Fewest rows a split can work with (two training rows per fold at least)."""
+        return 4 if self.test_fraction is not None else max(self.n_folds, 2) * 2
+
+
+Split = tuple[int, int, np.ndarray, np.ndarray]
+
+
+def make_splits(n_rows: int, settings: ProbeSettings) -> list[Split]:
+    """Shuffled, seeded splits as ``(repeat, fold, train_rows, test_rows)``."""
+    if settings.test_fraction is not None:
+        splitter = ShuffleSplit(
+            n_splits=settings.n_repeats,
+            test_size=settings.test_fraction,
+            random_state=settings.seed,
+        )
+        folds_per_repeat = 1
+    else:
+        splitter = RepeatedKFold(
+            n_splits=settings.n_folds, n_repeats=settings.n_repeats, random_state=settings.seed
+        )
+        folds_per_repeat = settings.n_folds
+    return [
+        (i // folds_per_repeat, i % folds_per_repeat, train, test)
+        for i, (train, test) in enumerate(splitter.split(np.zeros((n_rows, 1))))
+    ]
+
+
+def make_probe(name: str, settings: ProbeSettings) -> Any:
+    """An unfitted scikit-learn regressor for probe ``name`` (ridge: the reference path)."""
+    if name == "ridge":
+        return make_pipeline(
+            StandardScaler(), RidgeCV(alphas=settings.alphas, alpha_per_target=True)
+        )
+    if name == "mlp":
+        mlp = MLPRegressor(
+            hidden_layer_sizes=settings.mlp_hidden,
+            max_iter=settings.mlp_max_iter,
+            early_stopping=settings.mlp_early_stopping,
+            random_state=settings.seed,
+        )
+        return make_pipeline(
+            StandardScaler(),
+            TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler()),
+        )
+    if name == "gbt":
+        return HistGradientBoostingRegressor(
+            max_iter=settings.gbt_max_iter, random_state=settings.seed
+        )
+    raise ConfigError(f"probe {name!r} is unknown; use one of {PROBES}")
+
+
+def representation_input(
+    H: np.ndarray, C: np.ndarray, representation: str, fit_intercept: bool = True
+) -> tuple[np.ndarray, list[Any]]:
+    """``(X, steps)``: the matrix to cross-validate on and the steps to fit per fold before the
+    probe, for one representation."""
+    k = C.shape[1]
+    if representation == "full":
+        return H, []
+    if representation in ("comp", "geom_v2"):
+        output = "composition" if representation == "comp" else "residual"
+        projector = CompositionProjector(k, "ols", fit_intercept, output)
+        return join_composition(C, H), [projector]
+    if representation == "geom_v1":
+        in_sample = CompositionProjector(k, "qr_insample", fit_intercept)
+        return in_sample.fit_transform(join_composition(C, H)), []
+    raise ConfigError(f"representation {representation!r} is unknown; use {REPRESENTATIONS}")
+
+
+def probe_pipeline(steps: Sequence[Any], probe: str, settings: ProbeSettings) -> Pipeline:
+    """``Pipeline(steps + probe)``; steps are fitted on each training fold by cross_validate."""
+    return make_pipeline(*steps, make_probe(probe, settings))
+
+
+def _rows(
+    target_names: Sequence[str],
+    representation: str,
+    probe: str,
+    split: Split,
+    r2: np.ndarray,
+    alpha: np.ndarray,
+) -> list[dict[str, Any]]:
+    repeat, fold = split[0], split[1]
+    return [
+        {
+            "target": name,
+            "representation": representation,
+            "probe": probe,
+            "repeat": repeat,
+            "fold": fold,
+            "r2": float(r2[j]),
+            "alpha": float(alpha[j]),
+        }
+        for j, name in enumerate(target_names)
+    ]
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
+def pipeline_scores(
+    H: np.ndarray,
+    C: np.ndarray,
+    Y: np.ndarray,
+    target_names: Sequence[str],
+    probe: str,
+    representations: Iterable[str] = REPRESENTATIONS,
+    settings: ProbeSettings = ProbeSettings(),
+) -> pd.DataFrame:
+    """Per-fold R² of any probe by ``cross_validate`` over a fitted-per-fold Pipeline.
+
+    H (n, d) features, C (n, k) composition, Y (n,) or (n, t) targets. Tidy frame with the
+    columns of ``SCORE_COLUMNS`` (alpha is NaN: the reference path does not report it).
+    """
+    H, C, Y = check_probe_inputs(H, C, Y, settings.min_rows, list(target_names))
+    splits = make_splits(H.shape[0], settings)
+    cv = [(train, test) for _, _, train, test in splits]
+    rows: list[dict[str, Any]] = []
+    for representation in representations:
+        X, steps = representation_input(H, C, representation, settings.fit_intercept)
+        for j, name in enumerate(target_names):
+            pipeline = probe_pipeline(steps, probe, settings)
+            result = cross_validate(pipeline, X, Y[:, j], cv=cv, scoring="r2", n_jobs=1)
+            for split, r2 in zip(splits, result["test_score"], strict=True):
+                rows += _rows(
+                    [name], representation, probe, split, np.array([r2]), np.array([np.nan])
+                )
+    return _frame(rows)
+
+
+def _fold_matrices(
+    H: np.ndarray,
+    XC: np.ndarray,
+    in_sample_residual: np.ndarray | None,
+    representation: str,
+    train: np.ndarray,
+    test: np.ndarray,
+    settings: ProbeSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test matrices of one representation on one fold (projection fitted on
+    the training rows only, except geom_v1)."""
+    if representation == "full":
+        return H[train], H[test]
+    if representation == "geom_v1":
+        return in_sample_residual[train], in_sample_residual[test]
+    output = "composition" if representation == "comp" else "residual"
+    projector = CompositionProjector(
+        XC.shape[1] - H.shape[1], "ols", settings.fit_intercept, output
+    )
+    projector.fit(XC[train])
+    return projector.transform(XC[train]), projector.transform(XC[test])
+
+
+def ridge_scores(
+    H: np.ndarray,
+    C: np.ndarray,
+    Y: np.ndarray,
+    target_names: Sequence[str],
+    representations: Iterable[str] = REPRESENTATIONS,
+    settings: ProbeSettings = ProbeSettings(),
+) -> pd.DataFrame:
+    """Per-fold ridge R² for every target and representation: the fast path.
+
+    Same numbers as ``pipeline_scores(..., probe="ridge")``, but one SVD per (fold,
+    representation) serves every alpha of the grid and every target. Columns: SCORE_COLUMNS.
+    """
+    H, C, Y = check_probe_inputs(H, C, Y, settings.min_rows, list(target_names))
+    representations = list(representations)
+    unknown = set(representations) - set(REPRESENTATIONS)
+    if unknown:
+        raise ConfigError(f"representations {sorted(unknown)} unknown; use {REPRESENTATIONS}")
+    XC = join_composition(C, H)
+    in_sample = None
+    if "geom_v1" in representations:
+        in_sample = representation_input(H, C, "geom_v1", settings.fit_intercept)[0]
+    rows: list[dict[str, Any]] = []
+    for split in make_splits(H.shape[0], settings):
+        _, _, train, test = split
+        for representation in representations:
+            X_train, X_test = _fold_matrices(
+                H, XC, in_sample, representation, train, test, settings
+            )
+            model = SharedRidgeCV(settings.alphas).fit(X_train, Y[train])
+            r2 = r2_score(Y[test], model.predict(X_test), multioutput="raw_values")
+            rows += _rows(target_names, representation, "ridge", split, r2, model.alpha_)
+    return _frame(rows)
+
+
+def cpd_scores(
+    H: np.ndarray,
+    C: np.ndarray,
+    Y: np.ndarray,
+    target_names: Sequence[str],
+    probes: Iterable[str] = PROBES,
+    representations: Iterable[str] = REPRESENTATIONS,
+    settings: ProbeSettings = ProbeSettings(),
+) -> pd.DataFrame:
+    """Per-fold R² of every probe on every representation (ridge via the fast path)."""
+    representations = list(representations)
+    frames = [
+        ridge_scores(H, C, Y, target_names, representations, settings)
+        if probe == "ridge"
+        else pipeline_scores(H, C, Y, target_names, probe, representations, settings)
+        for probe in probes
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else _frame([])
+
+
+def summarize(
+    scores: pd.DataFrame,
+    method: str = "bootstrap",
+    level: float = 0.95,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Mean R² and a confidence interval per score (all columns but repeat/fold/r2/alpha).
+
+    ``method="bootstrap"``: percentile interval of the mean over the per-fold values resampled
+    with replacement; ``"repeats"``: percentile interval of the per-repeat means (needs
+    several CV repeats). Folds share training rows, so either interval is approximate.
+    """
+    if method not in ("bootstrap", "repeats"):
+        raise ConfigError(f"confidence interval method {method!r}: use bootstrap or repeats")
+    keys = [c for c in scores.columns if c not in ("repeat", "fold", "r2", "alpha")]
+    rng = np.random.default_rng(seed)
+    tail = (1.0 - level) / 2.0
+    records = []
+    for key, group in scores.groupby(keys, sort=False, dropna=False):
+        values = group["r2"].to_numpy()
+        if method == "bootstrap":
+            draws = rng.choice(values, size=(n_bootstrap, values.size)).mean(axis=1)
+        else:
+            draws = group.groupby("repeat")["r2"].mean().to_numpy()
+        low, high = np.quantile(draws, [tail, 1.0 - tail])
+        records.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "r2_mean": values.mean(),
+                "r2_std": values.std(ddof=1) if values.size > 1 else np.nan,
+                "ci_low": low,
+                "ci_high": high,
+                "n_scores": values.size,
+            }
+        )
+    return pd.DataFrame(records)

@@ -1,0 +1,1 @@
+"""Render stage: tables, figures and the reproduction report from cached parquet results."""

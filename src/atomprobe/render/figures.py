@@ -1,0 +1,362 @@
+"""The paper's figures, drawn from cached results only, in the house style of ``style``.
+
+Each ``figure_*`` function takes the loaded results and the ``render`` config section and returns
+a matplotlib Figure; :func:`atomprobe.render.style.save_figure` writes it as PDF and PNG. Means
+and intervals come from :mod:`atomprobe.render.aggregate`, exactly as in the tables. A missing
+model or analysis becomes a labelled empty panel, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from atomprobe.render.aggregate import summarise
+from atomprobe.render.inputs import Results, require_columns
+from atomprobe.render.style import (
+    SEQUENTIAL_CMAP,
+    annotate_heatmap,
+    bar_style,
+    line_styles,
+    new_figure,
+    placeholder,
+)
+from atomprobe.render.tables import (
+    NOT_RUN,
+    REPRESENTATION_LABELS,
+    REPRESENTATIONS,
+    _filter,
+    reported_layer_scores,
+)
+
+R2_LABEL = "R² (cross-validated, dimensionless)"
+
+
+def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
+    unit = cfg["target_units"].get(target)
+    return f"{target} ({unit})" if unit else target
+
+
+def _grouped_bars(
+    ax: Axes, summary: pd.DataFrame, categories: Sequence[str], series: Sequence[str],
+    category_col: str, series_col: str, category_labels: Sequence[str],
+    series_labels: Mapping[str, str],
+) -> None:
+    """Bars with CI error bars: one group per category, one bar per series inside it."""
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(categories))
+    for i, name in enumerate(series):
+        part = summary.loc[summary[series_col] == name].set_index(category_col)
+        part = part.reindex(list(categories))
+        mean = part["mean"].to_numpy(dtype=float)
+        err = np.vstack([mean - part["ci_low"].to_numpy(dtype=float),
+                         part["ci_high"].to_numpy(dtype=float) - mean])
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, np.nan_to_num(mean), width,
+               yerr=np.nan_to_num(err), label=series_labels.get(name, name),
+               error_kw={"elinewidth": 0.8, "ecolor": "0.0"}, **bar_style(i))
+    ax.set_xticks(x, category_labels, rotation=30, ha="right")
+    ax.axhline(0.0, color="0.0", linewidth=0.6)
+
+
+def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Grouped bars: R²_full, R²_comp, R²_geom v2/v1 per model for the main target."""
+    target = cfg["main_target"]
+    scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
+                     target=target, probe="ridge", group="all")
+    models = [m for m in results.model_order() if m in set(scores["model"])]
+    fig, axes = new_figure(width=max(6.5, 0.75 * len(models) + 2), height=3.4)
+    ax = axes[0, 0]
+    if not models:
+        placeholder(ax, f"{NOT_RUN}: no CPD scores for {target} on {cfg['dataset']}")
+        return fig
+    summary = summarise(scores, ["model", "representation"], level=cfg["ci_level"])
+    _grouped_bars(ax, summary, models, REPRESENTATIONS, "model", "representation",
+                  [results.label(m) for m in models], REPRESENTATION_LABELS)
+    ax.set_ylabel(R2_LABEL)
+    ax.set_title(f"Linear accessibility of {_target_label(target, cfg)}, "
+                 f"Ridge probe, {cfg['layer']} layer; bars: {cfg['ci_level']:.0%} CI")
+    ax.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
+    return fig
+
+
+def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Per-layer profiles of R²_full and R²_geom v2 for the main target, one line per model."""
+    target = cfg["main_target"]
+    scores = _filter(results.cpd, dataset=cfg["dataset"], target=target, probe="ridge",
+                     group="all", representation=["full", "geom_v2"]) if not results.cpd.empty \
+        else results.cpd
+    fig, axes = new_figure(ncols=2, width=7.5, height=3.4, sharey=True)
+    if scores.empty:
+        for ax in axes[0]:
+            placeholder(ax, f"{NOT_RUN}: no CPD scores for {target}")
+        return fig
+    summary = summarise(scores, ["model", "representation", "layer"], level=cfg["ci_level"])
+    models = [m for m in results.model_order() if m in set(summary["model"])]
+    for ax, representation in zip(axes[0], ("full", "geom_v2"), strict=True):
+        for model, style in zip(models, line_styles(), strict=False):
+            part = summary.loc[(summary["model"] == model)
+                               & (summary["representation"] == representation)]
+            part = part.sort_values("layer")
+            ax.plot(part["layer"], part["mean"], label=results.label(model), **style)
+            ax.fill_between(part["layer"].to_numpy(dtype=float),
+                            part["ci_low"].to_numpy(dtype=float),
+                            part["ci_high"].to_numpy(dtype=float), color="0.5", alpha=0.15,
+                            linewidth=0)
+        ax.set_title(REPRESENTATION_LABELS[representation])
+        ax.set_xlabel("layer (interaction block index)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0, 0].set_ylabel(f"R² of {_target_label(target, cfg)} (Ridge)")
+    axes[0, 1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return fig
+
+
+def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Bars of R² from one channel group (L0/L1, scalar/vector) per target."""
+    routing = cfg["routing"]
+    targets = list(routing["targets"])
+    groups = [g for gs in routing["groups"].values() for g in gs]
+    scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
+                     probe="ridge", representation=routing["representation"], target=targets,
+                     group=groups) if not results.cpd.empty else results.cpd
+    fig, axes = new_figure(ncols=len(targets), width=3.4 * len(targets), height=3.3, sharey=True)
+    summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
+    summary["bar"] = summary["model"] + "|" + summary["group"]
+    bars = [f"{m}|{g}" for m in results.model_order() for g in groups
+            if f"{m}|{g}" in set(summary["bar"])]
+    for ax, target in zip(axes[0], targets, strict=True):
+        part = summary.loc[summary["target"] == target]
+        if part.empty:
+            placeholder(ax, f"{NOT_RUN}: no channel-group scores for {target}")
+            continue
+        x = np.arange(len(bars))
+        indexed = part.set_index("bar").reindex(bars)
+        mean = indexed["mean"].to_numpy(dtype=float)
+        err = np.vstack([mean - indexed["ci_low"].to_numpy(dtype=float),
+                         indexed["ci_high"].to_numpy(dtype=float) - mean])
+        for i, bar in enumerate(bars):
+            group_index = groups.index(bar.split("|")[1])
+            ax.bar(x[i], np.nan_to_num(mean[i]), 0.7, yerr=np.nan_to_num(err[:, i : i + 1]),
+                   error_kw={"elinewidth": 0.8}, **bar_style(group_index % 2 * 2))
+        ax.set_xticks(x, [f"{results.label(b.split('|')[0])}\n{b.split('|')[1]}" for b in bars],
+                      rotation=0)
+        ax.axhline(0.0, color="0.0", linewidth=0.6)
+        ax.set_title(_target_label(target, cfg))
+    axes[0, 0].set_ylabel(R2_LABEL)
+    return fig
+
+
+def _heatmap(ax: Axes, frame: pd.DataFrame, row: str, col: str, value: str,
+             order: Sequence[str] | None = None, vmin: float | None = 0.0,
+             vmax: float | None = None) -> None:
+    """Annotated heatmap of ``value`` with rows ``row`` and columns ``col``."""
+    matrix = frame.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
+    labels = list(order) if order is not None else sorted(set(matrix.index) | set(matrix.columns))
+    matrix = matrix.reindex(index=[x for x in labels if x in matrix.index or order is not None],
+                            columns=[x for x in labels if x in matrix.columns or order is not None])
+    values = matrix.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
+    annotate_heatmap(ax, values)
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=40,
+                  ha="right")
+    ax.set_yticks(range(matrix.shape[0]), [str(r) for r in matrix.index])
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax, shrink=0.85, label=value)
+
+
+def _analysis_or_placeholder(results: Results, name: str, axes: np.ndarray) -> pd.DataFrame | None:
+    frame = results.analysis(name)
+    if frame is None or frame.empty:
+        for ax in axes.ravel():
+            placeholder(ax, f"{NOT_RUN}: results/analyses/{name}.parquet was not produced")
+        return None
+    return frame
+
+
+def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Ridge learning curves R²(N) per model, and the Spearman ρ of each N's model ranking."""
+    fig, axes = new_figure(ncols=2, width=8.0, height=3.3)
+    frame = _analysis_or_placeholder(results, "sample_efficiency", axes)
+    if frame is None:
+        return fig
+    require_columns(frame, ("model", "target", "n_train", "r2"),
+                    "results/analyses/sample_efficiency.parquet")
+    target = cfg["main_target"] if cfg["main_target"] in set(frame["target"]) else \
+        sorted(set(frame["target"]))[0]
+    frame = frame.loc[frame["target"] == target]
+    summary = summarise(frame, ["model", "n_train"], level=cfg["ci_level"])
+    ax = axes[0, 0]
+    models = [m for m in results.model_order() if m in set(summary["model"])]
+    for model, style in zip(models, line_styles(), strict=False):
+        part = summary.loc[summary["model"] == model].sort_values("n_train")
+        ax.errorbar(part["n_train"], part["mean"],
+                    yerr=np.nan_to_num(np.vstack([part["mean"] - part["ci_low"],
+                                                  part["ci_high"] - part["mean"]])),
+                    label=results.label(model), capsize=2, elinewidth=0.7, **style)
+    ax.set_xscale("log")
+    ax.set_xlabel("training molecules N (log scale)")
+    ax.set_ylabel(f"R² of {_target_label(target, cfg)} (Ridge)")
+    ax.legend(frameon=False, fontsize=7)
+    rho = spearman_by_n(summary)
+    ax = axes[0, 1]
+    ax.plot(rho["n_train"], rho["spearman"], color="0.0", marker="o", markersize=4)
+    for n, value in zip(rho["n_train"], rho["spearman"], strict=True):
+        ax.annotate(f"{value:.2f}", (n, value), textcoords="offset points", xytext=(0, 5),
+                    ha="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_ylim(-1.05, 1.15)
+    ax.set_xlabel("training molecules N (log scale)")
+    ax.set_ylabel("Spearman ρ vs ranking at largest N")
+    return fig
+
+
+def spearman_by_n(summary: pd.DataFrame) -> pd.DataFrame:
+    """Spearman ρ between the model ranking (by mean R²) at each N and at the largest N.
+
+    ``summary``: columns ``model, n_train, mean`` → frame ``n_train, spearman, n_models``.
+    """
+    from scipy.stats import spearmanr
+
+    wide = summary.pivot_table(index="model", columns="n_train", values="mean")
+    reference = wide[wide.columns.max()]
+    rows = []
+    for n in wide.columns:
+        both = wide[[n]].assign(ref=reference).dropna()
+        rho = spearmanr(both[n], both["ref"]).statistic if len(both) >= 2 else np.nan
+        rows.append({"n_train": n, "spearman": float(rho), "n_models": len(both)})
+    return pd.DataFrame(rows, columns=["n_train", "spearman", "n_models"])
+
+
+def figure_reconstruction(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """GFRE and LFRE heatmaps across models (rows = source X, columns = target Y)."""
+    fig, axes = new_figure(ncols=2, width=9.0, height=4.0)
+    for ax, name in zip(axes[0], ("gfre", "lfre"), strict=True):
+        frame = results.analysis(name)
+        if frame is None or frame.empty:
+            placeholder(ax, f"{NOT_RUN}: results/analyses/{name}.parquet was not produced")
+            continue
+        require_columns(frame, ("source", "target", name), f"results/analyses/{name}.parquet")
+        frame = frame.assign(source=frame["source"].map(results.label),
+                             target=frame["target"].map(results.label))
+        order = [results.label(m) for m in results.model_order()
+                 if results.label(m) in set(frame["source"]) | set(frame["target"])]
+        _heatmap(ax, frame, "source", "target", name, order=order, vmin=0.0, vmax=1.0)
+        ax.set_title(f"{name.upper()}(source → target); 0 = fully reconstructed")
+        ax.set_xlabel("target features Y")
+        ax.set_ylabel("source features X")
+    return fig
+
+
+def figure_cumulants(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """GFRE between cumulant-pooled features of orders K (rows) and K′ (columns), per model."""
+    frame = results.analysis("cumulants")
+    models = sorted(set(frame["model"])) if frame is not None and not frame.empty else []
+    models = [m for m in results.model_order() if m in models]
+    fig, axes = new_figure(ncols=max(len(models), 1), width=3.4 * max(len(models), 1),
+                           height=3.4)
+    if not models:
+        placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/cumulants.parquet was not produced")
+        return fig
+    require_columns(frame, ("model", "source_order", "target_order", "gfre"),
+                    "results/analyses/cumulants.parquet")
+    for ax, model in zip(axes[0], models, strict=True):
+        part = frame.loc[frame["model"] == model]
+        orders = sorted(set(part["source_order"]) | set(part["target_order"]))
+        _heatmap(ax, part, "source_order", "target_order", "gfre", order=orders, vmin=0.0,
+                 vmax=1.0)
+        ax.set_title(results.label(model))
+        ax.set_xlabel("target order K′ of φ(K′)")
+        ax.set_ylabel("source order K of φ(K)")
+    return fig
+
+
+def figure_pcovr(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """PCovR maps (2 components) of each model's features, points coloured by the target."""
+    frame = results.analysis("pcovr")
+    models = [m for m in results.model_order()
+              if frame is not None and not frame.empty and m in set(frame["model"])]
+    ncols = min(max(len(models), 1), 4)
+    nrows = max(1, -(-len(models) // ncols))
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=2.6 * ncols + 0.8,
+                           height=2.5 * nrows)
+    if not models:
+        placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/pcovr.parquet was not produced")
+        return fig
+    require_columns(frame, ("model", "target", "pc1", "pc2", "y"),
+                    "results/analyses/pcovr.parquet")
+    target = sorted(set(frame["target"]))[0]
+    if cfg["main_target"] in set(frame["target"]):
+        target = cfg["main_target"]
+    frame = frame.loc[frame["target"] == target]
+    vmin, vmax = np.nanpercentile(frame["y"], [1, 99])
+    for ax in axes.ravel()[len(models):]:
+        ax.set_axis_off()
+    for ax, model in zip(axes.ravel(), models, strict=False):
+        part = frame.loc[frame["model"] == model]
+        points = ax.scatter(part["pc1"], part["pc2"], c=part["y"], cmap=SEQUENTIAL_CMAP,
+                            vmin=vmin, vmax=vmax, s=4, linewidths=0, rasterized=True)
+        ax.set_title(results.label(model))
+        ax.set_xlabel("PCov 1")
+        ax.set_ylabel("PCov 2")
+        ax.grid(False)
+    fig.colorbar(points, ax=axes.ravel().tolist(), shrink=0.8, label=_target_label(target, cfg))
+    return fig
+
+
+def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Linear CKA and mutual-kNN alignment between every pair of models."""
+    frame = results.analysis("similarity")
+    metrics = sorted(set(frame["metric"])) if frame is not None and not frame.empty else []
+    fig, axes = new_figure(ncols=max(len(metrics), 1), width=4.5 * max(len(metrics), 1),
+                           height=4.0)
+    if not metrics:
+        placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/similarity.parquet was not produced")
+        return fig
+    require_columns(frame, ("model_a", "model_b", "metric", "value"),
+                    "results/analyses/similarity.parquet")
+    frame = frame.assign(model_a=frame["model_a"].map(results.label),
+                         model_b=frame["model_b"].map(results.label))
+    order = [results.label(m) for m in results.model_order()
+             if results.label(m) in set(frame["model_a"]) | set(frame["model_b"])]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        _heatmap(ax, frame.loc[frame["metric"] == metric], "model_a", "model_b", "value",
+                 order=order, vmin=0.0, vmax=1.0)
+        ax.set_title(f"{metric} (1 = identical)")
+    return fig
+
+
+def figure_convergence(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """GFRE from each training checkpoint's features to the final model's, per model."""
+    fig, axes = new_figure(width=5.5, height=3.3)
+    frame = _analysis_or_placeholder(results, "convergence", axes)
+    if frame is None:
+        return fig
+    require_columns(frame, ("model", "epoch", "gfre"), "results/analyses/convergence.parquet")
+    ax = axes[0, 0]
+    models = [m for m in results.model_order() if m in set(frame["model"])]
+    for model, style in zip(models, line_styles(), strict=False):
+        part = frame.loc[frame["model"] == model].groupby("epoch", as_index=False)["gfre"].mean()
+        ax.plot(part["epoch"], part["gfre"], label=results.label(model), **style)
+    ax.set_xlabel("training epoch of the checkpoint")
+    ax.set_ylabel("GFRE(checkpoint → final)")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+    return fig
+
+
+FigureBuilder = Callable[[Results, Mapping[str, Any]], Figure]
+FIGURES: dict[str, FigureBuilder] = {
+    "gradient": figure_gradient,
+    "layers": figure_layers,
+    "routing": figure_routing,
+    "sample_efficiency": figure_sample_efficiency,
+    "reconstruction": figure_reconstruction,
+    "cumulants": figure_cumulants,
+    "pcovr": figure_pcovr,
+    "similarity": figure_similarity,
+    "convergence": figure_convergence,
+}

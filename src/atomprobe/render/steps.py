@@ -1,0 +1,69 @@
+"""Pipeline steps of the render stage: one table, one figure, or the reproduction report.
+
+``params`` is the ``render`` config section plus ``item`` (which table or figure) and, for the
+report, ``run`` (config files and model selection, printed in the report header). Inputs are the
+cached results only (see :mod:`atomprobe.render.inputs`); :data:`NEEDS` says which ones each item
+reads, so the workflow wires exactly those and a change to one analysis re-renders only its
+figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from atomprobe.cli import Paths
+from atomprobe.errors import ConfigError
+from atomprobe.io import write_text
+from atomprobe.render.figures import FIGURES
+from atomprobe.render.inputs import load_results
+from atomprobe.render.reproduction import reproduction_frame, to_markdown
+from atomprobe.render.style import save_figure
+from atomprobe.render.tables import TABLES, write_table
+
+ALL_ANALYSES = (
+    "isomers", "control", "sample_efficiency", "gfre", "lfre", "similarity", "cumulants",
+    "pcovr", "convergence",
+)
+# item -> the inputs it reads: "registry", "cpd" and analysis names
+NEEDS: dict[str, tuple[str, ...]] = {
+    **{name: ("registry", "cpd") for name in TABLES},
+    "table4_control": ("registry", "control"),
+    "table5_isomers": ("registry", "isomers"),
+    **{name: ("registry", "cpd") for name in ("gradient", "layers", "routing")},
+    "sample_efficiency": ("registry", "sample_efficiency"),
+    "reconstruction": ("registry", "gfre", "lfre"),
+    "cumulants": ("registry", "cumulants"),
+    "pcovr": ("registry", "pcovr"),
+    "similarity": ("registry", "similarity"),
+    "convergence": ("registry", "convergence"),
+    "reproduction": ("registry", "cpd", *ALL_ANALYSES),
+}
+
+
+def _item(params: Mapping[str, Any], known: Mapping[str, Any]) -> str:
+    item = params.get("item")
+    if item not in known:
+        raise ConfigError(f"render item {item!r} is unknown; use one of {sorted(known)}")
+    return item
+
+
+def render_table(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Build table ``params['item']`` and write outputs ``csv``, ``md`` and ``tex``."""
+    table = TABLES[_item(params, TABLES)](load_results(inputs), params)
+    write_table(table, outputs["csv"], outputs["md"], outputs["tex"])
+
+
+def render_figure(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Draw figure ``params['item']`` and write outputs ``pdf`` and ``png``."""
+    figure = FIGURES[_item(params, FIGURES)](load_results(inputs), params)
+    save_figure(figure, outputs["pdf"], outputs["png"], dpi=params["dpi"])
+
+
+def reproduction_report(
+    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
+) -> None:
+    """Evaluate every claim; write ``md`` (the report) and ``csv`` (the same rows)."""
+    frame = reproduction_frame(load_results(inputs), params)
+    write_text(outputs["md"], to_markdown(frame, params, params.get("run", {})))
+    write_text(outputs["csv"], frame.to_csv(index=False))

@@ -1,0 +1,108 @@
+"""One figure style for every plot: readable in greyscale, saved as PDF and PNG together.
+
+Categories are told apart by grey level *and* hatch (bars) or marker and line style (lines), so a
+black-and-white print keeps every distinction; continuous values use ``cividis``, whose lightness
+rises monotonically.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from atomprobe.io import atomic_path
+
+SEQUENTIAL_CMAP = "cividis"
+# fill grey level (0 = black, 1 = white) and hatch per category, in order of use
+BAR_FILLS = ("0.15", "0.55", "0.85", "1.0", "0.35", "0.7")
+BAR_HATCHES = ("", "", "", "///", "..", "xx")
+LINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+LINE_STYLES = ("-", "--", ":", "-.")
+
+RC_PARAMS = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "grid.color": "0.88",
+    "grid.linewidth": 0.6,
+    "axes.axisbelow": True,
+    "hatch.linewidth": 0.6,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,  # embed TrueType: text stays selectable and editable
+    "errorbar.capsize": 2,
+}
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.5, height: float = 3.2,
+               **kwargs) -> tuple[Figure, np.ndarray]:
+    """A figure in the house style with an (nrows × ncols) array of axes."""
+    with plt.rc_context(RC_PARAMS):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kwargs)
+    return fig, axes
+
+
+def bar_style(index: int) -> dict[str, str]:
+    """Face colour, hatch and edge colour of the ``index``-th bar category."""
+    return {
+        "color": BAR_FILLS[index % len(BAR_FILLS)],
+        "hatch": BAR_HATCHES[index % len(BAR_HATCHES)],
+        "edgecolor": "0.0",
+        "linewidth": 0.6,
+    }
+
+
+def line_styles() -> Iterator[dict[str, str]]:
+    """Endless (marker, line style, grey) combinations for one line per category."""
+    greys = ("0.0", "0.45")
+    for marker, linestyle, grey in zip(
+        itertools.cycle(LINE_MARKERS), itertools.cycle(LINE_STYLES), itertools.cycle(greys),
+        strict=False,
+    ):
+        yield {"marker": marker, "linestyle": linestyle, "color": grey, "markersize": 4,
+               "linewidth": 1.1, "markerfacecolor": "white" if grey != "0.0" else grey}
+
+
+def annotate_heatmap(ax: Axes, values: np.ndarray, fmt: str = "{:.2f}") -> None:
+    """Write each finite cell value; white text on dark cells, black on light ones."""
+    image = ax.images[-1]
+    for (row, col), value in np.ndenumerate(values):
+        if not np.isfinite(value):
+            ax.text(col, row, "–", ha="center", va="center", fontsize=7, color="0.3")
+            continue
+        red, green, blue, _ = image.cmap(image.norm(value))
+        luminance = 0.299 * red + 0.587 * green + 0.114 * blue
+        ax.text(col, row, fmt.format(value), ha="center", va="center", fontsize=7,
+                color="black" if luminance > 0.5 else "white")
+
+
+def placeholder(ax: Axes, message: str) -> None:
+    """Mark a panel whose input is absent, instead of failing the whole figure."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, color="0.2",
+            transform=ax.transAxes)
+
+
+def save_figure(fig: Figure, pdf: str | Path, png: str | Path, dpi: int = 200) -> None:
+    """Write ``fig`` atomically as PDF and PNG, then close it."""
+    with plt.rc_context(RC_PARAMS):
+        for path, fmt in ((pdf, "pdf"), (png, "png")):
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi)
+    plt.close(fig)

@@ -1,0 +1,499 @@
+"""The paper's tables, built from cached results and written as CSV, Markdown and LaTeX.
+
+Each builder takes the loaded :class:`~atomprobe.render.inputs.Results` and the ``render``
+config section and returns a :class:`Table`: ``numbers`` (tidy, numeric: what the CSV holds and
+what tests compare with the parquet files) and ``display`` (formatted ``mean [low, high]`` cells
+for Markdown and LaTeX). Every mean and interval comes from :mod:`atomprobe.render.aggregate`.
+A model, target or analysis that was not run gets a "not run" cell, never a crash.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atomprobe.errors import ConfigError
+from atomprobe.io import write_text
+from atomprobe.render.aggregate import paired_difference, summarise
+from atomprobe.render.inputs import Results, require_columns
+
+NOT_RUN = "not run"
+REPRESENTATIONS = ("full", "comp", "geom_v2", "geom_v1")
+REPRESENTATION_LABELS = {
+    "full": "R²_full",
+    "comp": "R²_comp",
+    "geom_v2": "R²_geom v2 (per fold)",
+    "geom_v1": "R²_geom v1 (in-sample)",
+}
+REPRESENTATION_NAMES = {
+    "full": "full features H",
+    "comp": "composition projection H_comp",
+    "geom_v2": "composition residual, per-fold projection (v2)",
+    "geom_v1": "composition residual, in-sample projection (v1)",
+}
+PROBES = ("ridge", "mlp", "gbt")
+
+
+@dataclass
+class Table:
+    """One rendered table: numeric content for CSV, formatted content for Markdown/LaTeX."""
+
+    name: str
+    title: str
+    numbers: pd.DataFrame
+    display: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def format_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """``0.782 [0.751, 0.813]``; without an interval just the mean; NaN mean → "not run"."""
+    if mean is None or not math.isfinite(mean):
+        return NOT_RUN
+    text = f"{mean:.{digits}f}"
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+def _markdown_cell(value: object) -> str:
+    return str(value).replace("|", r"\|")
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub-flavoured Markdown: a heading, the table, then the notes."""
+    columns = [str(c) for c in table.display.columns]
+    lines = [f"### {table.title}", "", "| " + " | ".join(columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    lines += [
+        "| " + " | ".join(_markdown_cell(v) for v in row) + " |"
+        for row in table.display.itertuples(index=False)
+    ]
+    lines += ["", *(f"- {note}" for note in table.notes)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "²": r"\textsuperscript{2}", "−": "--", "–": "--", "ρ": r"$\rho$", "≈": r"$\approx$",
+    "→": r"$\to$", "Δ": r"$\Delta$",
+}
+
+
+def latex_escape(text: object) -> str:
+    """Escape LaTeX special characters (and the few Unicode symbols our labels use)."""
+    return "".join(_LATEX_ESCAPES.get(char, char) for char in str(text))
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs ``table`` environment with caption and notes below."""
+    n_cols = len(table.display.columns)
+    lines = [
+        r"\begin{table}[ht]", r"\centering", r"\small",
+        rf"\caption{{{latex_escape(table.title)}}}", rf"\label{{tab:{table.name}}}",
+        r"\begin{tabular}{" + "l" * n_cols + "}", r"\toprule",
+        " & ".join(latex_escape(c) for c in table.display.columns) + r" \\", r"\midrule",
+    ]
+    lines += [
+        " & ".join(latex_escape(v) for v in row) + r" \\"
+        for row in table.display.itertuples(index=False)
+    ]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.notes:
+        lines += [r"\par\smallskip\footnotesize " + " ".join(latex_escape(n) for n in table.notes)]
+    lines += [r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: Table, csv: str | Path, md: str | Path, tex: str | Path) -> None:
+    """Write the three files of ``table`` atomically."""
+    write_text(csv, table.numbers.to_csv(index=False))
+    write_text(md, to_markdown(table))
+    write_text(tex, to_latex(table))
+
+
+# ---------------------------------------------------------------- selection helpers
+
+
+def _filter(df: pd.DataFrame, **conditions: Any) -> pd.DataFrame:
+    """Rows where every column equals the value (or is in it, for lists/tuples/sets)."""
+    mask = np.ones(len(df), dtype=bool)
+    for column, wanted in conditions.items():
+        values = df[column]
+        if isinstance(wanted, list | tuple | set):
+            mask &= values.isin(list(wanted)).to_numpy()
+        else:
+            mask &= (values == wanted).to_numpy()
+    return df.loc[mask]
+
+
+def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
+    """CPD rows of the reported layer of each (model, dataset, target).
+
+    ``layer="last"``: the highest layer index of that model. ``layer="best"``: the layer with the
+    highest mean per-fold R²_geom v2 of the Ridge probe on all features (an optimistic choice,
+    made on the same folds it is scored on; the paper's toolkit reports it that way).
+    """
+    if cpd.empty:
+        return cpd
+    keys = ["model", "dataset", "target"]
+    if layer == "last":
+        chosen = cpd.groupby(keys, as_index=False)["layer"].max()
+    elif layer == "best":
+        ranked = _filter(cpd, representation="geom_v2", probe="ridge", group="all")
+        if ranked.empty:
+            return ranked
+        means = ranked.groupby([*keys, "layer"], as_index=False)["r2"].mean()
+        chosen = means.loc[means.groupby(keys)["r2"].idxmax(), [*keys, "layer"]]
+    else:
+        raise ConfigError(f"render.layer: {layer!r} is not one of 'last', 'best'")
+    return cpd.merge(chosen, on=[*keys, "layer"])
+
+
+def _wide(
+    summary: pd.DataFrame, index: Sequence[str], column: str, levels: Sequence[str]
+) -> pd.DataFrame:
+    """Spread ``mean, ci_low, ci_high`` of each ``column`` level into ``{level}_{stat}``."""
+    out = summary[list(index)].drop_duplicates().reset_index(drop=True)
+    for level in levels:
+        part = summary.loc[summary[column] == level, [*index, "mean", "ci_low", "ci_high"]]
+        part = part.rename(columns={s: f"{level}_{s}" for s in ("mean", "ci_low", "ci_high")})
+        out = out.merge(part, on=list(index), how="left")
+    return out
+
+
+def _display_ci(numbers: pd.DataFrame, prefix: str, digits: int) -> list[str]:
+    return [
+        format_ci(row[f"{prefix}_mean"], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"], digits)
+        for _, row in numbers.iterrows()
+    ]
+
+
+def _targets(cpd: pd.DataFrame, dataset: str, cfg: Mapping[str, Any]) -> list[str]:
+    """Targets to tabulate: configured order for this dataset, else main target first."""
+    configured = cfg.get("targets", {}).get(dataset)
+    present = sorted(set(_filter(cpd, dataset=dataset)["target"])) if not cpd.empty else []
+    if configured:
+        return list(configured)
+    main = cfg["main_target"]
+    return ([main] if main in present else []) + [t for t in present if t != main]
+
+
+def _ci_note(cfg: Mapping[str, Any]) -> str:
+    return (
+        f"Mean over folds × repeats with a {cfg['ci_level']:.0%} Student-t interval in brackets; "
+        f"layer: {cfg['layer']}."
+    )
+
+
+def _model_frame(results: Results, models: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"model": list(models), "label": [results.label(m) for m in models]}, dtype=str
+    )
+
+
+# ---------------------------------------------------------------- tables from CPD scores
+
+
+def _representation_table(
+    results: Results, cfg: Mapping[str, Any], dataset: str, models: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(numbers, display) of R²_full / comp / geom v2 / geom v1 per model × target."""
+    digits = cfg["digits"]
+    scores = _filter(
+        reported_layer_scores(results.cpd, cfg["layer"]), dataset=dataset, probe="ridge",
+        group="all",
+    )
+    summary = summarise(scores, ["model", "target", "representation"], level=cfg["ci_level"])
+    layers = scores.groupby(["model", "target"], as_index=False)["layer"].first()
+    folds = summary.loc[summary["representation"] == "geom_v2", ["model", "target", "n"]]
+    grid = pd.DataFrame(
+        [(t, m) for t in _targets(results.cpd, dataset, cfg) for m in models],
+        columns=["target", "model"], dtype=str,
+    )
+    numbers = grid.merge(_model_frame(results, models), on="model")
+    numbers = numbers.merge(_wide(summary, ["model", "target"], "representation",
+                                  REPRESENTATIONS), on=["model", "target"], how="left")
+    numbers = numbers.merge(layers, on=["model", "target"], how="left")
+    numbers = numbers.merge(folds, on=["model", "target"], how="left")
+    numbers.insert(0, "dataset", dataset)
+    display = pd.DataFrame({"Target": numbers["target"], "Model": numbers["label"]})
+    for rep in REPRESENTATIONS:
+        display[REPRESENTATION_LABELS[rep]] = _display_ci(numbers, rep, digits)
+    return numbers, display
+
+
+def table_gradient(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 1: the linear accessibility gradient on molecules."""
+    numbers, display = _representation_table(
+        results, cfg, cfg["dataset"], results.model_order()
+    )
+    return Table(
+        "gradient",
+        f"Linear accessibility gradient ({cfg['dataset']}): Ridge R² on full features, their "
+        "composition projection and the geometric residual",
+        numbers,
+        display,
+        [_ci_note(cfg),
+         "v2: composition projection fitted within each training fold; v1: in-sample QR "
+         "projection on all rows (leaks test rows; see the leakage table)."],
+    )
+
+
+def table_crystals(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 7: Materials Project crystals, models that handle periodic cells."""
+    periodic = results.registry.loc[results.registry["supports_periodic"].astype(bool), "name"]
+    dataset = cfg["crystal_dataset"]
+    scored = set(_filter(results.cpd, dataset=dataset)["model"]) if not results.cpd.empty else set()
+    models = list(periodic) + sorted(scored - set(periodic))
+    numbers, display = _representation_table(results, cfg, dataset, models)
+    return Table(
+        "crystals",
+        f"Materials Project crystals ({dataset}): Ridge R² per target for models that handle "
+        "periodic cells",
+        numbers,
+        display,
+        [_ci_note(cfg)],
+    )
+
+
+def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 2: one architecture trained on the probed target vs on energy."""
+    aligned = cfg["task_alignment"]["aligned_target"]
+    other = cfg["task_alignment"]["other_target"]
+    target, residual, digits = cfg["main_target"], cfg["residual"], cfg["digits"]
+    registry = results.registry
+    trained = registry.loc[registry["source"] == "train"]
+    families = [
+        f for f in dict.fromkeys(trained["family"])
+        if {aligned, other} <= set(trained.loc[trained["family"] == f, "train_target"])
+    ]
+    scores = _filter(
+        reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
+        target=target, probe="ridge", group="all", representation=residual,
+    )
+    rows = []
+    for family in families:
+        members = trained.loc[trained["family"] == family]
+        row: dict[str, Any] = {"family": family}
+        for role, train_target in (("aligned", aligned), ("other", other)):
+            name = members.loc[members["train_target"] == train_target, "name"].iloc[0]
+            row[f"{role}_model"] = name
+            s = summarise(_filter(scores, model=name), ["model"], level=cfg["ci_level"])
+            stats = s.iloc[0] if len(s) else pd.Series(dtype=float)
+            for stat in ("mean", "ci_low", "ci_high"):
+                row[f"{role}_{stat}"] = stats.get(stat, np.nan)
+        pair = scores.loc[scores["model"].isin([row["aligned_model"], row["other_model"]])]
+        diff = paired_difference(pair, [], "model", row["aligned_model"], row["other_model"],
+                                 level=cfg["ci_level"])
+        for stat in ("mean", "ci_low", "ci_high"):
+            row[f"difference_{stat}"] = diff[stat].iloc[0] if len(diff) else np.nan
+        rows.append(row)
+    columns = ["family"] + [
+        f"{p}_{s}" for p in ("aligned", "other", "difference") for s in ("mean", "ci_low",
+                                                                          "ci_high")
+    ]
+    numbers = pd.DataFrame(rows, columns=[*columns[:1], "aligned_model", "other_model",
+                                          *columns[1:]])
+    numbers.insert(1, "target", target)
+    display = pd.DataFrame({
+        "Family": numbers["family"],
+        f"trained on {aligned}": _display_ci(numbers, "aligned", digits),
+        f"trained on {other}": _display_ci(numbers, "other", digits),
+        "difference": _display_ci(numbers, "difference", digits),
+    })
+    notes = [_ci_note(cfg),
+             f"Probe target: {target}; features: {REPRESENTATION_NAMES[residual]}; "
+             "difference paired on identical folds."]
+    if not families:
+        notes.append(f"{NOT_RUN}: no family has models trained on both {aligned} and {other}.")
+    return Table("task_alignment", f"Task alignment: R² of the {target} residual probe for the "
+                 f"same architecture trained on {aligned} vs {other}", numbers, display, notes)
+
+
+def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 3: Ridge vs MLP vs GBT probes on the geometric residual."""
+    target, residual, digits = cfg["main_target"], cfg["residual"], cfg["digits"]
+    scores = _filter(
+        reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
+        target=target, group="all", representation=residual,
+    )
+    models = results.model_order()
+    summary = summarise(scores, ["model", "probe"], level=cfg["ci_level"])
+    numbers = _model_frame(results, models).merge(
+        _wide(summary, ["model"], "probe", PROBES), on="model", how="left")
+    gain = paired_difference(scores, ["model"], "probe", "mlp", "ridge", level=cfg["ci_level"])
+    gain = gain.rename(columns={s: f"mlp_minus_ridge_{s}" for s in ("mean", "ci_low", "ci_high")})
+    numbers = numbers.merge(gain.drop(columns="n"), on="model", how="left")
+    numbers.insert(1, "target", target)
+    display = pd.DataFrame({"Model": numbers["label"]})
+    for probe in PROBES:
+        display[probe.upper() if probe != "ridge" else "Ridge"] = _display_ci(
+            numbers, probe, digits)
+    display["MLP − Ridge"] = _display_ci(numbers, "mlp_minus_ridge", digits)
+    return Table(
+        "probes",
+        f"Linear vs nonlinear probes of {target} on the "
+        f"{REPRESENTATION_NAMES[residual]}",
+        numbers, display,
+        [_ci_note(cfg), "A large MLP − Ridge gap means the information is present but not "
+         "linearly accessible (the paper's ANI-2x contrast)."],
+    )
+
+
+def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 6: irrep routing — R² from channel groups (MACE L0/L1, ViSNet scalar/vector)."""
+    routing = cfg["routing"]
+    targets, representation, digits = routing["targets"], routing["representation"], cfg["digits"]
+    scores = _filter(
+        reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"], probe="ridge",
+        representation=representation, target=targets,
+    )
+    summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
+    registry = results.registry
+    grid = []
+    for family, groups in routing["groups"].items():
+        names = list(registry.loc[registry["family"] == family, "name"]) or [None]
+        grid += [{"family": family, "model": name, "group": group}
+                 for name in names for group in groups]
+    numbers = pd.DataFrame(grid, columns=["family", "model", "group"])
+    numbers["label"] = [results.label(m) if isinstance(m, str) else f"{f} (no model)"
+                        for f, m in zip(numbers["family"], numbers["model"], strict=True)]
+    numbers = numbers.merge(_wide(summary, ["model", "group"], "target", targets),
+                            on=["model", "group"], how="left")
+    display = pd.DataFrame({"Model": numbers["label"], "Channels": numbers["group"]})
+    for target in targets:
+        display[target] = _display_ci(numbers, target, digits)
+    return Table(
+        "routing",
+        f"Irrep routing: Ridge R² from one channel group at a time "
+        f"({REPRESENTATION_NAMES[representation]})",
+        numbers, display,
+        [_ci_note(cfg), "L0 = invariant channels; L1 = per-channel norms of the vector "
+         "channels; scalar/vector = ViSNet's two streams."],
+    )
+
+
+def table_leakage(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 8: in-sample (v1) minus per-fold (v2) R²_geom, every model and target."""
+    digits = cfg["digits"]
+    scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), probe="ridge", group="all",
+                     representation=["geom_v1", "geom_v2"])
+    keys = ["dataset", "target", "model"]
+    summary = summarise(scores, [*keys, "representation"], level=cfg["ci_level"])
+    numbers = _wide(summary, keys, "representation", ("geom_v1", "geom_v2"))
+    leak = paired_difference(scores, keys, "representation", "geom_v1", "geom_v2",
+                             level=cfg["ci_level"])
+    leak = leak.rename(columns={s: f"leakage_{s}" for s in ("mean", "ci_low", "ci_high")})
+    numbers = numbers.merge(leak.drop(columns="n"), on=keys, how="left")
+    order = {m: i for i, m in enumerate(results.model_order())}
+    numbers = numbers.sort_values(
+        ["dataset", "target", "model"], key=lambda s: s.map(order) if s.name == "model" else s
+    ).reset_index(drop=True)
+    numbers.insert(3, "label", [results.label(m) for m in numbers["model"]])
+    display = pd.DataFrame({
+        "Dataset": numbers["dataset"], "Target": numbers["target"], "Model": numbers["label"],
+        "v1 (in-sample)": _display_ci(numbers, "geom_v1", digits),
+        "v2 (per fold)": _display_ci(numbers, "geom_v2", digits),
+        "v1 − v2": _display_ci(numbers, "leakage", digits),
+    })
+    notes = [_ci_note(cfg), "Positive v1 − v2: the in-sample projection lets test rows inform "
+             "the residual and inflates R²_geom."]
+    if numbers.empty:
+        notes.append(f"{NOT_RUN}: no CPD scores with both projections.")
+    return Table("leakage", "Leakage of the in-sample projection: R²_geom v1 − v2", numbers,
+                 display, notes)
+
+
+TableBuilder = Callable[[Results, Mapping[str, Any]], Table]
+
+
+# ---------------------------------------------------------------- tables from analyses
+
+
+def _analysis_table(
+    results: Results, name: str, title: str, columns: Sequence[str]
+) -> Table | None:
+    """An empty "not run" table when analysis ``name`` is absent, else None."""
+    frame = results.analysis(name)
+    if frame is None or frame.empty:
+        return Table(name, title, pd.DataFrame(columns=list(columns)),
+                     pd.DataFrame({"Status": [NOT_RUN]}),
+                     [f"{NOT_RUN}: results/analyses/{name}.parquet was not produced."])
+    require_columns(frame, columns, f"results/analyses/{name}.parquet")
+    return None
+
+
+def table_control(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 4: compositional control — probes on the residual of a purely compositional target."""
+    title = ("Compositional control: probes on the composition residual for a target that is a "
+             "function of composition only")
+    columns = ("model", "representation", "probe", "repeat", "fold", "r2")
+    if (empty := _analysis_table(results, "control", title, columns)) is not None:
+        return empty
+    frame, digits = results.analysis("control"), cfg["digits"]
+    frame = frame.assign(rep_probe=frame["representation"] + ":" + frame["probe"])
+    summary = summarise(frame, ["model", "rep_probe"], level=cfg["ci_level"])
+    levels = [f"{rep}:{probe}" for rep in REPRESENTATIONS for probe in PROBES
+              if f"{rep}:{probe}" in set(summary["rep_probe"])]
+    models = [m for m in results.model_order() if m in set(frame["model"])]
+    numbers = _model_frame(results, models).merge(
+        _wide(summary, ["model"], "rep_probe", levels), on="model", how="left")
+    display = pd.DataFrame({"Model": numbers["label"]})
+    for level in levels:
+        rep, probe = level.split(":")
+        display[f"{probe} on {REPRESENTATION_LABELS[rep].split(' ')[0].replace('R²_', '')}"] = (
+            _display_ci(numbers, level, digits))
+    return Table("control", title, numbers, display, [
+        _ci_note(cfg), "The residual cannot carry this target linearly (Ridge ≈ 0 expected); "
+        "nonlinear probes can still decode composition from it (the paper's inflation)."])
+
+
+def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 5: isomer benchmark — pairwise ranking accuracy from residual vs composition part."""
+    title = ("Isomer benchmark: accuracy of ranking two molecules with the same formula by the "
+             "target (chance = 0.5)")
+    columns = ("model", "target", "representation", "accuracy", "n_groups", "n_pairs")
+    if (empty := _analysis_table(results, "isomers", title, columns)) is not None:
+        return empty
+    frame, digits = results.analysis("isomers"), cfg["digits"]
+    summary = summarise(frame, ["model", "target", "representation"], value="accuracy",
+                        level=cfg["ci_level"])
+    representations = [r for r in REPRESENTATIONS if r in set(summary["representation"])]
+    counts = frame.groupby(["model", "target"], as_index=False)[["n_groups", "n_pairs"]].max()
+    numbers = _wide(summary, ["model", "target"], "representation", representations)
+    numbers = numbers.merge(counts, on=["model", "target"], how="left")
+    order = {m: i for i, m in enumerate(results.model_order())}
+    numbers = numbers.sort_values(["target", "model"], key=lambda s: s.map(order)
+                                  if s.name == "model" else s).reset_index(drop=True)
+    numbers.insert(1, "label", [results.label(m) for m in numbers["model"]])
+    display = pd.DataFrame({"Target": numbers["target"], "Model": numbers["label"]})
+    for rep in representations:
+        display[f"accuracy from {REPRESENTATION_LABELS[rep].split(' ')[0].replace('R²_', '')}"] = (
+            _display_ci(numbers, rep, digits))
+    display["groups"] = numbers["n_groups"].astype("Int64").astype(str)
+    display["pairs"] = numbers["n_pairs"].astype("Int64").astype(str)
+    return Table("isomers", title, numbers, display, [
+        _ci_note(cfg), "Composition is identical within an isomer group, so the composition part "
+        "must sit at chance; groups = formulas with ≥ 2 isomers, pairs = compared pairs."])
+
+
+TABLES: dict[str, TableBuilder] = {
+    "table1_gradient": table_gradient,
+    "table2_task_alignment": table_task_alignment,
+    "table3_probes": table_probes,
+    "table4_control": table_control,
+    "table5_isomers": table_isomers,
+    "table6_routing": table_routing,
+    "table7_crystals": table_crystals,
+    "table8_leakage": table_leakage,
+}

@@ -1,0 +1,200 @@
+"""CPD core: projection identities, leakage, planted-signal answers, fast ridge == scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from atomprobe.cpd import (
+    CompositionProjector,
+    ProbeSettings,
+    SharedRidgeCV,
+    cpd_scores,
+    join_composition,
+    make_splits,
+    pipeline_scores,
+    ridge_scores,
+    summarize,
+)
+from atomprobe.cpd.scores import _fold_matrices
+from atomprobe.errors import DataError
+
+FAST = ProbeSettings(n_folds=5, n_repeats=1, seed=3, mlp_max_iter=200, gbt_max_iter=60)
+
+
+def planted(n: int = 2000, d: int = 30, m: int = 5, tau: float = 0.5, seed: int = 0):
+    """H = composition part + geometric part Z M + small noise; y = Zβ + ε with |β| = 1.
+
+    Z is independent of C, so the best possible R² of y from H_geom is 1 / (1 + τ²).
+    """
+    rng = np.random.default_rng(seed)
+    C = rng.poisson([6.0, 4.0, 1.0], size=(n, 3)).astype(float)
+    Z = rng.normal(size=(n, m))
+    H = (
+        C @ rng.normal(size=(3, d)) * 3
+        + Z @ rng.normal(size=(m, d))
+        + 0.01 * rng.normal(size=(n, d))
+    )
+    beta = rng.normal(size=m)
+    beta /= np.linalg.norm(beta)
+    y_geom = Z @ beta + tau * rng.normal(size=n)
+    y_comp = C @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=n)
+    return H, C, np.c_[y_geom, y_comp], 1.0 / (1.0 + tau**2)
+
+
+def polynomial_control(n: int = 700, seed: int = 1):
+    """A compositional target orthogonal to every cubic in the count c, and features that hold
+    c, c², c³ (nonlinear in composition) plus unrelated noise columns.
+
+    The linear part of H in c is projected out; what is left spans only {c², c³} up to linear
+    terms, orthogonal to y, so a linear probe gets R² ≈ 0 while trees invert c from it.
+    """
+    rng = np.random.default_rng(seed)
+    support = np.arange(7.0)
+    vandermonde = np.vander(support, 5, increasing=True)
+    q, _ = np.linalg.qr(vandermonde)  # orthonormal polynomials under the uniform measure
+    c = rng.integers(0, 7, size=n)
+    y = q[c, 4] * 10 + 0.01 * rng.normal(size=n)
+    powers = np.c_[c, c**2, c**3].astype(float)
+    H = np.c_[powers @ rng.normal(size=(3, 6)), rng.normal(size=(n, 4))]
+    return H, c[:, None].astype(float), y
+
+
+def test_projector_residual_is_orthogonal_to_composition_on_fit_rows():
+    H, C, _, _ = planted(n=300)
+    XC = join_composition(C, H)
+    for mode in ("ols", "qr_insample"):
+        residual = CompositionProjector(3, mode).fit_transform(XC)
+        C_hat = np.c_[np.ones(len(C)), C]
+        assert np.abs(C_hat.T @ residual).max() < 1e-8 * np.abs(C_hat.T @ H).max()
+    ols = CompositionProjector(3, "ols").fit(XC)
+    qr = CompositionProjector(3, "qr_insample").fit(XC)
+    assert np.allclose(ols.transform(XC), qr.transform(XC), atol=1e-9)
+    assert np.allclose(ols.composition_part(XC) + ols.residual(XC), H)
+
+
+def test_projector_handles_rank_deficient_fractions():
+    H, C, _, _ = planted(n=200)
+    fractions = C / C.sum(axis=1, keepdims=True).clip(min=1)  # rows sum to 1 = intercept
+    fractions[fractions.sum(axis=1) == 0, 0] = 1.0
+    XC = join_composition(fractions, H)
+    residual = CompositionProjector(3, "qr_insample").fit_transform(XC)
+    assert np.allclose(residual, CompositionProjector(3, "ols").fit_transform(XC), atol=1e-8)
+
+
+def test_in_sample_projection_refuses_new_rows():
+    H, C, _, _ = planted(n=100)
+    XC = join_composition(C, H)
+    projector = CompositionProjector(3, "qr_insample").fit(XC[:80])
+    with pytest.raises(DataError, match="qr_insample"):
+        projector.transform(XC[80:])
+
+
+def test_isomers_get_identical_composition_part():
+    H, C, _, _ = planted(n=200)
+    C[1] = C[0]  # rows 0 and 1: same formula, different geometry (different H)
+    XC = join_composition(C, H)
+    for mode in ("ols", "qr_insample"):
+        comp = CompositionProjector(3, mode, output="composition").fit_transform(XC)
+        assert not np.allclose(H[0], H[1])
+        assert np.allclose(comp[0], comp[1], atol=1e-10)
+
+
+def test_per_fold_projection_never_sees_test_rows():
+    H, C, _, _ = planted(n=200)
+    _, _, train, test = make_splits(len(H), FAST)[0]
+    XC = join_composition(C, H)
+    perturbed = H.copy()
+    perturbed[test] += np.random.default_rng(0).normal(scale=50, size=(len(test), H.shape[1]))
+    XC_perturbed = join_composition(C, perturbed)
+    in_sample = CompositionProjector(3, "qr_insample").fit_transform(XC)
+    in_sample_perturbed = CompositionProjector(3, "qr_insample").fit_transform(XC_perturbed)
+    for representation in ("comp", "geom_v2"):
+        before = _fold_matrices(H, XC, None, representation, train, test, FAST)[0]
+        after = _fold_matrices(perturbed, XC_perturbed, None, representation, train, test, FAST)[0]
+        assert np.array_equal(before, after)
+    # the paper-v1 in-sample projection does move the training rows: the leak this guards
+    assert not np.allclose(in_sample[train], in_sample_perturbed[train])
+
+
+def test_shared_ridge_equals_sklearn_pipeline():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(150, 12)) @ rng.normal(size=(12, 12)) + 3.0
+    X[:, 4] = 2.0  # a constant column: scaled like scikit-learn does
+    Y = X[:, :3] @ rng.normal(size=(3, 2)) + rng.normal(size=(150, 2))
+    alphas = (1e-3, 1e-1, 1.0, 10.0, 1e3)
+    fast = SharedRidgeCV(alphas).fit(X[:120], Y[:120])
+    reference = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
+    reference.fit(X[:120], Y[:120])
+    assert np.array_equal(fast.alpha_, reference[-1].alpha_)
+    assert np.abs(fast.predict(X[120:]) - reference.predict(X[120:])).max() < 1e-8
+
+
+def test_fast_ridge_scores_equal_pipeline_scores():
+    H, C, Y, _ = planted(n=240, d=15)
+    settings = ProbeSettings(n_folds=4, n_repeats=2, seed=11)
+    fast = ridge_scores(H, C, Y, ["geom", "comp"], settings=settings)
+    reference = pipeline_scores(H, C, Y, ["geom", "comp"], "ridge", settings=settings)
+    keys = ["target", "representation", "probe", "repeat", "fold"]
+    merged = fast.merge(reference, on=keys, suffixes=("_fast", "_sklearn"))
+    assert len(merged) == len(fast) == 2 * 4 * 2 * 4
+    assert np.abs(merged["r2_fast"] - merged["r2_sklearn"]).max() < 1e-8
+
+
+def test_planted_geometric_signal_has_analytic_r2():
+    H, C, Y, analytic = planted()
+    scores = summarize(ridge_scores(H, C, Y, ["geom", "comp"], settings=FAST))
+    r2 = scores.set_index(["target", "representation"])["r2_mean"]
+    assert r2["geom", "geom_v2"] == pytest.approx(analytic, abs=0.03)
+    assert r2["geom", "full"] == pytest.approx(analytic, abs=0.03)
+    assert abs(r2["geom", "comp"]) < 0.02
+    assert abs(r2["comp", "geom_v2"]) < 0.02  # a linear-in-C target leaves nothing behind
+    assert r2["comp", "comp"] > 0.99
+
+
+def test_compositional_control_linear_zero_trees_inflated():
+    H, C, y = polynomial_control()
+    scores = summarize(
+        cpd_scores(H, C, y, ["control"], ("ridge", "gbt"), ("geom_v2",), settings=FAST)
+    )
+    r2 = scores.set_index("probe")["r2_mean"]
+    assert r2["ridge"] < 0.05
+    assert r2["gbt"] > 0.8
+
+
+def test_summary_interval_brackets_the_mean():
+    H, C, Y, _ = planted(n=300, d=10)
+    scores = ridge_scores(H, C, Y, ["a", "b"], ("full",), ProbeSettings(n_folds=3, n_repeats=3))
+    for method in ("bootstrap", "repeats"):
+        summary = summarize(scores, method=method)
+        assert (summary["ci_low"] <= summary["r2_mean"]).all()
+        assert (summary["r2_mean"] <= summary["ci_high"]).all()
+        assert (summary["n_scores"] == 9).all()
+
+
+def test_single_split_scheme():
+    splits = make_splits(100, ProbeSettings(test_fraction=0.2, n_repeats=2))
+    assert [(r, f) for r, f, _, _ in splits] == [(0, 0), (1, 0)]
+    assert all(len(test) == 20 and len(train) == 80 for _, _, train, test in splits)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda H, C, y: (np.where(np.eye(*H.shape, dtype=bool), np.nan, H), C, y), "NaN/inf"),
+        (lambda H, C, y: (np.where(np.eye(*H.shape, dtype=bool), np.inf, H), C, y), "NaN/inf"),
+        (lambda H, C, y: (H, C[:-1], y), "rows"),
+        (lambda H, C, y: (H, C, y[:-2]), "rows"),
+        (lambda H, C, y: (H, C, np.ones_like(y)), "constant"),
+        (lambda H, C, y: (H[:6], C[:6], y[:6]), "at least"),
+    ],
+)
+def test_bad_inputs_raise_one_line_data_errors(change, message):
+    H, C, Y, _ = planted(n=60, d=8)
+    bad_H, bad_C, bad_y = change(H, C, Y[:, 0])
+    with pytest.raises(DataError, match=message) as info:
+        ridge_scores(bad_H, bad_C, bad_y, ["y"], settings=FAST)
+    assert "\n" not in str(info.value)

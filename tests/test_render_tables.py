@@ -1,0 +1,273 @@
+"""Render tables from synthetic parquet results; numbers must equal an independent computation.
+
+``write_synthetic_results`` (also used by the other render tests) writes a small, fully synthetic
+set of cached results in the file formats of docs/formats.md: a registry of eight models, CPD
+scores (3 layers, 4 representations, 3 probes, channel groups, 2 repeats × 5 folds) and every
+cross-model analysis.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from atomprobe.io import write_parquet
+from atomprobe.render.inputs import load_results
+from atomprobe.render.steps import render_table
+from atomprobe.render.tables import TABLES, latex_escape, to_latex, to_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+RENDER_CFG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["render"]
+
+# name, family, source, train_target, supports_periodic, geometric R² level
+MODELS = [
+    ("mace_gap", "mace", "train", "gap", False, 0.60),
+    ("mace_u0", "mace", "train", "u0", False, 0.20),
+    ("painn_gap", "painn", "train", "gap", False, 0.55),
+    ("painn_u0", "painn", "train", "u0", False, 0.30),
+    ("schnet_gap", "schnet", "train", "gap", False, 0.35),
+    ("visnet_gap", "visnet", "train", "gap", False, 0.45),
+    ("ani2x", "ani", "builtin", "none", False, -0.50),
+    ("mace_mp", "mace", "checkpoint", "energy", True, 0.40),
+]
+GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"]}
+REPRESENTATION_OFFSET = {"full": 0.25, "comp": -0.1, "geom_v2": 0.0, "geom_v1": 0.08}
+
+
+def _cpd_rows(rng: np.random.Generator, name: str, family: str, level: float, dataset: str,
+              targets: list[str]) -> pd.DataFrame:
+    rows = []
+    for target in targets:
+        target_shift = 0.0 if target in ("gap", "band_gap") else -0.1
+        for layer in range(3):
+            groups = ["all", *GROUPS.get(family, [])] if dataset == "qm9" else ["all"]
+            for group in groups:
+                for rep, offset in REPRESENTATION_OFFSET.items():
+                    probes = ("ridge", "mlp", "gbt") if group == "all" else ("ridge",)
+                    for probe in probes:
+                        nonlinear = 0.9 - level if probe != "ridge" and level < 0 else 0.05
+                        base = level + offset + target_shift + 0.05 * (layer - 2)
+                        base += 0.0 if probe == "ridge" else nonlinear
+                        base -= 0.05 * (group in ("L1", "vector"))
+                        for repeat in range(2):
+                            for fold in range(5):
+                                rows.append({
+                                    "model": name, "dataset": dataset, "target": target,
+                                    "layer": layer, "group": group, "representation": rep,
+                                    "probe": probe, "repeat": repeat, "fold": fold,
+                                    "r2": base + rng.normal(0, 0.03), "alpha": 1.0,
+                                })
+    return pd.DataFrame(rows)
+
+
+def write_synthetic_results(root: Path, models: list[tuple] = MODELS, analyses: bool = True,
+                            skip_cpd: tuple[str, ...] = ()) -> dict[str, object]:
+    """Write synthetic cached results under ``root``; return the render step's inputs."""
+    rng = np.random.default_rng(0)
+    registry = pd.DataFrame(
+        [{"name": n, "label": n.replace("_", " ").upper(), "family": f, "source": s,
+          "train_target": t, "n_params": 1000, "test_mae": 0.1, "baseline_mae": 1.0,
+          "supports_periodic": p, "note": ""} for n, f, s, t, p, _ in models]
+    )
+    inputs: dict[str, object] = {"registry": str(root / "models" / "registry.parquet"),
+                                 "cpd": []}
+    write_parquet(registry, inputs["registry"])
+    for name, family, _, _, periodic, level in models:
+        if name in skip_cpd:
+            continue
+        path = root / "cpd" / name / "qm9.parquet"
+        write_parquet(_cpd_rows(rng, name, family, level, "qm9", ["gap", "mu"]), path)
+        inputs["cpd"].append(str(path))
+        if periodic:
+            path = root / "cpd" / name / "mp.parquet"
+            write_parquet(_cpd_rows(rng, name, family, level, "mp", ["band_gap", "density"]),
+                          path)
+            inputs["cpd"].append(str(path))
+    if not analyses:
+        return inputs
+    names = [m[0] for m in models]
+    frames = {
+        "control": pd.DataFrame([
+            {"model": m, "target": "control", "representation": rep, "probe": probe,
+             "repeat": 0, "fold": fold,
+             "r2": (0.0 if probe == "ridge" else 0.8) + rng.normal(0, 0.02)}
+            for m in names for rep in ("full", "geom_v2") for probe in ("ridge", "mlp", "gbt")
+            for fold in range(5)]),
+        "isomers": pd.DataFrame([
+            {"model": m, "target": "gap", "representation": rep, "repeat": r,
+             "accuracy": (0.9 if rep == "geom_v2" else 0.5) + rng.normal(0, 0.01),
+             "n_groups": 40, "n_pairs": 500}
+            for m in names for rep in ("geom_v2", "comp") for r in range(3)]),
+        "sample_efficiency": pd.DataFrame([
+            {"model": m, "target": "gap", "n_train": n, "repeat": r,
+             "r2": level * (1 - 50 / (n + 50)) + rng.normal(0, 0.01)}
+            for m, *_, level in models for n in (50, 100, 500, 2000) for r in range(3)]),
+        "gfre": pd.DataFrame([{"source": a, "target": b, "gfre": 0.0 if a == b else 0.6}
+                              for a in names for b in names]),
+        "lfre": pd.DataFrame([{"source": a, "target": b, "lfre": 0.0 if a == b else 0.35}
+                              for a in names for b in names]),
+        "similarity": pd.DataFrame([{"model_a": a, "model_b": b, "metric": metric,
+                                     "value": 1.0 if a == b else 0.5}
+                                    for a in names for b in names for metric in ("cka", "mknn")]),
+        "cumulants": pd.DataFrame([{"model": m, "source_order": k, "target_order": q,
+                                    "gfre": 0.0 if k >= q else 0.1 * (q - k)}
+                                   for m in names[:2] for k in range(1, 9)
+                                   for q in range(1, 9)]),
+        "pcovr": pd.DataFrame([{"model": m, "target": "gap", "id": f"qm9:{i}",
+                                "pc1": rng.normal(), "pc2": rng.normal(), "y": rng.normal(6, 1)}
+                               for m in names for i in range(60)]),
+        "convergence": pd.DataFrame([{"model": m, "epoch": e, "gfre": 0.5 / (1 + e)}
+                                     for m in names[:4] for e in (1, 2, 4, 8)]),
+    }
+    for name, frame in frames.items():
+        path = root / "analyses" / f"{name}.parquet"
+        write_parquet(frame, path)
+        inputs[name] = str(path)
+    return inputs
+
+
+def _render(tmp_path: Path, inputs: dict, name: str, cfg: dict | None = None) -> pd.DataFrame:
+    params = {**copy.deepcopy(cfg or RENDER_CFG), "item": name}
+    outputs = {fmt: str(tmp_path / "out" / f"{name}.{fmt}") for fmt in ("csv", "md", "tex")}
+    render_table(inputs, outputs, params, 1)
+    for path in outputs.values():
+        assert Path(path).stat().st_size > 0
+    return pd.read_csv(outputs["csv"])
+
+
+def _t_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Independent reference: scipy's t interval around the mean."""
+    mean = float(np.mean(values))
+    low, high = stats.t.interval(level, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return mean, low, high
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> dict:
+    return write_synthetic_results(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="module")
+def raw_cpd(synthetic) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in synthetic["cpd"]], ignore_index=True)
+
+
+def test_gradient_table_equals_independent_aggregate(tmp_path, synthetic, raw_cpd):
+    table = _render(tmp_path, synthetic, "table1_gradient")
+    qm9 = raw_cpd[(raw_cpd.dataset == "qm9") & (raw_cpd.probe == "ridge")
+                  & (raw_cpd.group == "all") & (raw_cpd.layer == 2)]
+    assert len(table) == 2 * len(MODELS)
+    assert list(table["target"][: len(MODELS)]) == ["gap"] * len(MODELS)  # main target first
+    for _, row in table.iterrows():
+        for rep in ("full", "comp", "geom_v2", "geom_v1"):
+            values = qm9[(qm9.model == row.model) & (qm9.target == row.target)
+                         & (qm9.representation == rep)]["r2"].to_numpy()
+            mean, low, high = _t_ci(values)
+            assert row[f"{rep}_mean"] == pytest.approx(mean, abs=1e-9)
+            assert row[f"{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
+            assert row[f"{rep}_ci_high"] == pytest.approx(high, abs=1e-9)
+        assert row["n"] == 10 and row["layer"] == 2
+
+
+def test_best_layer_picks_highest_geom_v2(tmp_path, synthetic):
+    table = _render(tmp_path, synthetic, "table1_gradient", {**RENDER_CFG, "layer": "best"})
+    assert set(table["layer"]) == {2}  # synthetic scores rise with depth
+
+
+def test_leakage_is_paired_difference(tmp_path, synthetic, raw_cpd):
+    table = _render(tmp_path, synthetic, "table8_leakage")
+    last = raw_cpd[(raw_cpd.probe == "ridge") & (raw_cpd.group == "all") & (raw_cpd.layer == 2)]
+    wide = last.pivot_table(index=["dataset", "target", "model", "repeat", "fold"],
+                            columns="representation", values="r2")
+    diff = (wide["geom_v1"] - wide["geom_v2"]).groupby(level=[0, 1, 2]).apply(
+        lambda s: _t_ci(s.to_numpy()))
+    assert len(table) == len(diff)
+    for _, row in table.iterrows():
+        mean, low, high = diff[(row.dataset, row.target, row.model)]
+        assert row["leakage_mean"] == pytest.approx(mean, abs=1e-9)
+        assert row["leakage_ci_low"] == pytest.approx(low, abs=1e-9)
+        assert row["leakage_ci_high"] == pytest.approx(high, abs=1e-9)
+        assert row["leakage_mean"] > 0  # synthetic v1 sits 0.08 above v2
+
+
+def test_task_alignment_pairs_families(tmp_path, synthetic, raw_cpd):
+    table = _render(tmp_path, synthetic, "table2_task_alignment")
+    assert list(table["family"]) == ["mace", "painn"]
+    sel = raw_cpd[(raw_cpd.dataset == "qm9") & (raw_cpd.target == "gap") & (raw_cpd.layer == 2)
+                  & (raw_cpd.probe == "ridge") & (raw_cpd.group == "all")
+                  & (raw_cpd.representation == "geom_v2")].set_index(["repeat", "fold"])
+    painn = table.set_index("family").loc["painn"]
+    diff = (sel[sel.model == "painn_gap"]["r2"] - sel[sel.model == "painn_u0"]["r2"]).to_numpy()
+    assert painn["difference_mean"] == pytest.approx(_t_ci(diff)[0], abs=1e-9)
+    assert painn["difference_ci_low"] == pytest.approx(_t_ci(diff)[1], abs=1e-9)
+
+
+def test_probe_and_routing_tables(tmp_path, synthetic, raw_cpd):
+    probes = _render(tmp_path, synthetic, "table3_probes").set_index("model")
+    ani = probes.loc["ani2x"]
+    assert ani["ridge_mean"] < 0 < ani["mlp_mean"]  # the ANI-2x contrast survives rendering
+    routing = _render(tmp_path, synthetic, "table6_routing")
+    assert list(routing["group"]) == ["L0", "L1", "L0", "L1", "L0", "L1", "scalar", "vector"]
+    sel = raw_cpd[(raw_cpd.model == "visnet_gap") & (raw_cpd.group == "vector")
+                  & (raw_cpd.target == "mu") & (raw_cpd.layer == 2)
+                  & (raw_cpd.representation == "geom_v2")]
+    row = routing[(routing.model == "visnet_gap") & (routing.group == "vector")].iloc[0]
+    assert row["mu_mean"] == pytest.approx(sel["r2"].mean(), abs=1e-9)
+
+
+def test_crystals_only_periodic_models(tmp_path, synthetic):
+    table = _render(tmp_path, synthetic, "table7_crystals")
+    assert set(table["model"]) == {"mace_mp"}
+    assert list(table["target"]) == ["band_gap", "density"]
+
+
+def test_analysis_tables(tmp_path, synthetic):
+    control = _render(tmp_path, synthetic, "table4_control").set_index("model")
+    raw = pd.read_parquet(synthetic["control"])
+    ref = raw[(raw.model == "ani2x") & (raw.representation == "geom_v2") & (raw.probe == "gbt")]
+    assert control.loc["ani2x", "geom_v2:gbt_mean"] == pytest.approx(ref["r2"].mean())
+    isomers = _render(tmp_path, synthetic, "table5_isomers")
+    raw = pd.read_parquet(synthetic["isomers"])
+    ref = raw[(raw.model == "schnet_gap") & (raw.representation == "comp")]["accuracy"]
+    row = isomers[isomers.model == "schnet_gap"].iloc[0]
+    assert row["comp_mean"] == pytest.approx(ref.mean())
+    assert row["n_pairs"] == 500
+
+
+def test_missing_model_and_analyses_say_not_run(tmp_path):
+    inputs = write_synthetic_results(tmp_path / "r", analyses=False, skip_cpd=("visnet_gap",))
+    gradient = _render(tmp_path, inputs, "table1_gradient")
+    visnet = gradient[gradient.model == "visnet_gap"]
+    assert len(visnet) == 2 and visnet["geom_v2_mean"].isna().all()
+    md = (tmp_path / "out" / "table1_gradient.md").read_text()
+    assert "| gap | VISNET GAP | not run | not run | not run | not run |" in md
+    routing = _render(tmp_path, inputs, "table6_routing")
+    assert routing[routing.model == "visnet_gap"]["gap_mean"].isna().all()
+    for name in ("table4_control", "table5_isomers"):
+        _render(tmp_path, inputs, name)
+        assert "not run" in (tmp_path / "out" / f"{name}.md").read_text()
+
+
+def test_no_visnet_in_registry_routing_row_not_run(tmp_path):
+    models = [m for m in MODELS if m[1] != "visnet"]
+    inputs = write_synthetic_results(tmp_path / "r", models=models, analyses=False)
+    _render(tmp_path, inputs, "table6_routing")
+    md = (tmp_path / "out" / "table6_routing.md").read_text()
+    assert "| visnet (no model) | scalar | not run | not run |" in md
+
+
+def test_every_table_renders_with_nothing(tmp_path):
+    for name in TABLES:
+        table = TABLES[name](load_results({}), {**RENDER_CFG, "item": name})
+        assert to_markdown(table).startswith("### ")
+        assert r"\begin{tabular}" in to_latex(table)
+
+
+def test_latex_escaping():
+    assert latex_escape("R²_geom 50% & a#b") == r"R\textsuperscript{2}\_geom 50\% \& a\#b"
