@@ -18,6 +18,7 @@ from atomprobe.analyses.reconstruction import (
     FeatureSet,
     align_rows,
     as_path_list,
+    capped_test_size,
     gfre,
     load_structure_features,
     model_and_dataset,
@@ -44,7 +45,8 @@ def checkpoint_convergence(
     """Convergence metrics per epoch.
 
     checkpoints: DataFrame[epoch, id, feature columns...] (pooled features per checkpoint);
-    final: the final model's pooled features. Rows are matched by structure id.
+    final: the final model's pooled features. Rows are matched by structure id; ``n_test`` of
+    them (at most half) are the GFRE test set.
     """
     missing = {"epoch", "id"} - set(checkpoints.columns)
     if missing:
@@ -59,7 +61,7 @@ def checkpoint_convergence(
             part[feature_columns].to_numpy(dtype=np.float32),
         )
         _, (C, H) = align_rows([checkpoint, final])
-        train_idx, test_idx = train_test_indices(len(C), n_test, seed)
+        train_idx, test_idx = train_test_indices(len(C), capped_test_size(len(C), n_test), seed)
         sizes = {"n_train": len(train_idx), "n_test": len(test_idx)}
         values = {
             "gfre_checkpoint_to_final": (gfre(C, H, train_idx, test_idx), sizes),

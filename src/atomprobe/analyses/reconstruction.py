@@ -72,6 +72,11 @@ def train_test_indices(n_samples: int, n_test: int, seed: int) -> tuple[np.ndarr
     return np.sort(permutation[n_test:]), np.sort(permutation[:n_test])
 
 
+def capped_test_size(n_samples: int, requested: int) -> int:
+    """The configured test size, capped so that at least half of the samples train."""
+    return min(requested, n_samples // 2)
+
+
 def scale_total_variance(
     train: np.ndarray, test: np.ndarray, what: str = "features"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -295,10 +300,10 @@ def model_and_dataset(path: str) -> tuple[str, str]:
     return str(meta["model"]), str(meta["dataset"])
 
 
-def load_structure_features(path: str, layer: int | str | None = "last") -> FeatureSet:
-    """Pooled features of one model and dataset (``layer``: "last", an index, or None = all)."""
+def load_structure_features(path: str, layer: int | str = "last") -> FeatureSet:
+    """Pooled features of one model and dataset; ``layer``: "last", an index, or "all"."""
     model, dataset = model_and_dataset(path)
-    ids, H, _ = read_features(path, layer=layer)
+    ids, H, _ = read_features(path, layer=None if layer == "all" else layer)
     return FeatureSet(model, dataset, ids, H)
 
 
@@ -425,7 +430,7 @@ def reconstruction(
                 gfre_frame, lfre_frame = pairwise_errors(
                     [fs.model for fs in group],
                     matrices,
-                    level_cfg["test_size"],
+                    capped_test_size(len(matrices[0]), level_cfg["test_size"]),
                     params["seed"],
                     params["lfre"]["test_size"],
                     params["lfre"]["n_neighbors"],
@@ -503,7 +508,8 @@ def cumulants(
                 len(ids), cfg["max_structures"], replace=False
             )
             phi = phi[np.sort(chosen)]
-        frame = cumulant_order_gfre(phi, cfg["max_order"], cfg["test_size"], params["seed"])
+        n_test = capped_test_size(len(phi), cfg["test_size"])
+        frame = cumulant_order_gfre(phi, cfg["max_order"], n_test, params["seed"])
     frame.insert(0, "model", model)
     frame.insert(1, "dataset", dataset)
     log.info("cumulants: %s/%s, %d single-atom structures dropped", model, dataset, n_dropped)

@@ -1,0 +1,151 @@
+"""The paper-B steps end to end on tiny feature files written with atomprobe.features.io."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from atomprobe.analyses.convergence import convergence
+from atomprobe.analyses.pcovr import pcovr
+from atomprobe.analyses.reconstruction import cumulants, reconstruction
+from atomprobe.analyses.similarity import similarity
+from atomprobe.config import load_yaml, validate_against
+from atomprobe.features.io import column_name, write_atom_features, write_features
+from atomprobe.io import read_parquet, write_parquet
+
+MODELS = ("alpha", "beta", "gamma")
+N_STRUCTURES, D = 150, 5
+
+
+def columns(d: int) -> list[dict]:
+    return [
+        {"layer": 1, "layer_name": "last", "stream": "scalar", "L": 0, "channel": c}
+        for c in range(d)
+    ]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Pooled + per-atom features of three models (beta = a linear map of alpha), structures
+    with a target, and checkpoint features of gamma."""
+    root = tmp_path_factory.mktemp("features")
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 6, size=N_STRUCTURES)
+    ids = np.array([f"qm9:{i}" for i in range(N_STRUCTURES)])
+    atom_ids, atom_index = np.repeat(ids, sizes), np.concatenate([np.arange(s) for s in sizes])
+    latent = rng.normal(size=(len(atom_ids), 4))
+    per_atom = {
+        "alpha": np.tanh(latent @ rng.normal(size=(4, D))),
+        "gamma": np.sin(latent @ rng.normal(size=(4, D))),
+    }
+    per_atom["beta"] = per_atom["alpha"] @ rng.normal(size=(D, D))
+    segment = np.repeat(np.arange(N_STRUCTURES), sizes)
+    paths = {"structure": [], "atoms": []}
+    pooled = {}
+    for model in MODELS:
+        meta = {"model": model, "family": "test", "dataset": "qm9", "pooling": "mean"}
+        pooled[model] = np.stack([per_atom[model][segment == s].mean(0) for s in range(150)])
+        paths["structure"].append(str(root / model / "qm9.parquet"))
+        write_features(paths["structure"][-1], ids, pooled[model], columns(D), meta)
+        paths["atoms"].append(str(root / model / "qm9_atoms.parquet"))
+        write_atom_features(
+            paths["atoms"][-1],
+            atom_ids,
+            atom_index,
+            np.ones(len(atom_ids)),
+            per_atom[model],
+            columns(D),
+            meta,
+        )
+    structures = pd.DataFrame({"id": ids, "gap": pooled["alpha"][:, 0] + 0.1 * sizes})
+    paths["structures"] = str(root / "qm9.parquet")
+    write_parquet(structures, paths["structures"], {"dataset": "qm9", "targets": {"gap": "eV"}})
+    noise = rng.normal(size=pooled["gamma"].shape)
+    checkpoints = pd.concat(
+        [
+            pd.DataFrame({"epoch": epoch, "id": ids}).join(
+                pd.DataFrame(
+                    pooled["gamma"] + scale * noise,
+                    columns=[column_name(1, "scalar", 0, c) for c in range(D)],
+                )
+            )
+            for epoch, scale in ((1, 1.0), (5, 0.1), (10, 0.0))
+        ],
+        ignore_index=True,
+    )
+    paths["checkpoints"] = str(root / "gamma" / "qm9_checkpoints.parquet")
+    write_parquet(checkpoints, paths["checkpoints"], {"model": "gamma", "dataset": "qm9"})
+    return paths, int((sizes == 1).sum())
+
+
+@pytest.fixture(scope="module")
+def params():
+    """The default config section, validated, with sizes for 150 structures."""
+    cfg = load_yaml("config/config.yaml")["reconstruction"]
+    validate_against(cfg, "workflow/schemas/reconstruction.schema.yaml", "reconstruction")
+    cfg["structure"] = {"test_size": 40, "train_size": None}
+    cfg["atom"] = {"test_size": 50, "train_size": 200}
+    cfg["lfre"] = {"n_neighbors": None, "test_size": 20}
+    cfg["cumulants"].update(test_size=30, max_order=3)
+    cfg["similarity"] = {"n_samples": 100, "k": 5}
+    cfg["convergence"] = {"test_size": 40}
+    return cfg
+
+
+def test_reconstruction_step_writes_all_ordered_pairs(files, params, tmp_path):
+    paths, _ = files
+    out = {"gfre": str(tmp_path / "gfre.parquet"), "lfre": str(tmp_path / "lfre.parquet")}
+    reconstruction(paths, out, params, threads=1)
+    gfre, meta = read_parquet(out["gfre"])
+    lfre, _ = read_parquet(out["lfre"])
+    assert set(meta["columns"]) == set(gfre.columns)
+    for frame in (gfre, lfre):
+        assert len(frame) == 2 * len(MODELS) ** 2  # two levels, ordered pairs with diagonal
+        assert set(frame["level"]) == {"structure", "atom"}
+    value = gfre.set_index(["level", "source", "target"])["value"]
+    assert value[("structure", "alpha", "alpha")] < 1e-8
+    assert value[("atom", "alpha", "beta")] < 1e-6  # beta is linear in alpha, atom by atom
+    assert value[("atom", "alpha", "gamma")] > 0.05
+    assert set(lfre["n_test"]) == {20} and set(gfre["n_test"]) == {40, 50}
+
+
+def test_cumulants_step_records_dropped_single_atom_structures(files, params, tmp_path):
+    paths, n_single = files
+    out = {"cumulants": str(tmp_path / "cumulants.parquet")}
+    cumulants({"atoms": paths["atoms"][0]}, out, params, threads=1)
+    frame, meta = read_parquet(out["cumulants"])
+    assert meta["n_single_atom_dropped"] == n_single > 0
+    assert len(frame) == 9 and set(frame["model"]) == {"alpha"}
+    table = frame.set_index(["source_order", "target_order"])["value"]
+    assert table[(3, 1)] < 1e-8 < table[(1, 3)]
+
+
+def test_similarity_pcovr_and_convergence_steps(files, params, tmp_path):
+    paths, _ = files
+    out = {name: str(tmp_path / f"{name}.parquet") for name in ("similarity", "pcovr", "conv")}
+    similarity({"structure": paths["structure"]}, {"similarity": out["similarity"]}, params, 1)
+    frame, _ = read_parquet(out["similarity"])
+    assert len(frame) == 3 * len(MODELS) ** 2
+    diagonal = frame[frame["model_a"] == frame["model_b"]]
+    np.testing.assert_allclose(diagonal["value"], 1.0)
+
+    pcovr(
+        {"structure": paths["structure"], "structures": paths["structures"]},
+        {"pcovr": out["pcovr"]},
+        params,
+        1,
+    )
+    maps, _ = read_parquet(out["pcovr"])
+    assert len(maps) == len(MODELS) * N_STRUCTURES
+    assert maps[["pcovr_1", "pcovr_2", "y"]].notna().all().all()
+
+    convergence(
+        {"checkpoints": paths["checkpoints"], "final": paths["structure"]},
+        {"convergence": out["conv"]},
+        params,
+        1,
+    )
+    conv, _ = read_parquet(out["conv"])
+    gfre = conv[conv["metric"] == "gfre_checkpoint_to_final"].set_index("epoch")["value"]
+    assert gfre[1] > gfre[5] > gfre[10] and gfre[10] < 1e-8
+    cka = conv[conv["metric"] == "cka"].set_index("epoch")["value"]
+    assert cka[10] == pytest.approx(1.0)
