@@ -1,1 +1,165 @@
-# rules for stage 'reconstruction' (placeholder until the stage lands)
+"""Stage 'reconstruction' (paper B): GFRE/LFRE between every ordered model pair, GFRE between
+cumulant-pooling orders, CKA and mutual-kNN similarity, PCovR maps, checkpoint convergence.
+
+Uses MODELS, MODEL_DATASETS, TRAINED_MODELS and features_path(model, dataset) from models.smk.
+Outputs and columns: docs/formats.md; config keys: config/README.md (## reconstruction).
+"""
+
+import sys
+
+RECONSTRUCTION = config["reconstruction"]
+# every (model, dataset) whose features exist, in registry order
+FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
+
+
+def atom_features_path(model, dataset):
+    return f"results/features/{model}/{dataset}_atoms.parquet"
+
+
+def checkpoint_features_path(model, dataset):
+    return f"results/features/{model}/{dataset}_checkpoints.parquet"
+
+
+def reconstruction_params(*keys):
+    """The slice of the section a rule depends on (so editing another key reruns nothing)."""
+    return {key: RECONSTRUCTION[key] for key in keys}
+
+
+def cumulants_model():
+    """The configured model, or the first model run on reconstruction.cumulants.dataset."""
+    cfg = RECONSTRUCTION["cumulants"]
+    candidates = [model for model, dataset in FEATURE_PAIRS if dataset == cfg["dataset"]]
+    if not candidates or (cfg["model"] is not None and cfg["model"] not in candidates):
+        sys.exit(
+            f"atomprobe: config reconstruction.cumulants: model {cfg['model']!r} has no features "
+            f"on dataset {cfg['dataset']!r}; models with features there: {candidates}"
+        )
+    return cfg["model"] or candidates[0]
+
+
+rule reconstruction:
+    input:
+        structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
+        atoms=[atom_features_path(m, d) for m, d in FEATURE_PAIRS],
+    output:
+        gfre="results/analyses/gfre.parquet",
+        lfre="results/analyses/lfre.parquet",
+    params:
+        cfg=reconstruction_params("seed", "layer", "structure", "atom", "lfre"),
+    log:
+        "logs/analyses/reconstruction.log",
+    benchmark:
+        "logs/benchmarks/analyses/reconstruction.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    threads: 2
+    script:
+        STEP_SCRIPT
+
+
+rule cumulants:
+    input:
+        atoms=atom_features_path(cumulants_model(), RECONSTRUCTION["cumulants"]["dataset"]),
+    output:
+        cumulants="results/analyses/cumulants.parquet",
+    params:
+        cfg=reconstruction_params("seed", "cumulants"),
+    log:
+        "logs/analyses/cumulants.log",
+    benchmark:
+        "logs/benchmarks/analyses/cumulants.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    threads: 2
+    script:
+        STEP_SCRIPT
+
+
+rule similarity:
+    input:
+        structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
+    output:
+        similarity="results/analyses/similarity.parquet",
+    params:
+        cfg=reconstruction_params("seed", "layer", "similarity"),
+    log:
+        "logs/analyses/similarity.log",
+    benchmark:
+        "logs/benchmarks/analyses/similarity.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    threads: 2
+    script:
+        STEP_SCRIPT
+
+
+rule pcovr:
+    input:
+        structure=[
+            features_path(m, d)
+            for m, d in FEATURE_PAIRS
+            if d in RECONSTRUCTION["pcovr"]["targets"]
+        ],
+        structures=sorted(
+            {f"results/data/{d}.parquet" for _, d in FEATURE_PAIRS}
+            & {f"results/data/{d}.parquet" for d in RECONSTRUCTION["pcovr"]["targets"]}
+        ),
+    output:
+        pcovr="results/analyses/pcovr.parquet",
+    params:
+        cfg=reconstruction_params("layer", "pcovr"),
+    log:
+        "logs/analyses/pcovr.log",
+    benchmark:
+        "logs/benchmarks/analyses/pcovr.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    threads: 2
+    script:
+        STEP_SCRIPT
+
+
+rule convergence:
+    input:
+        checkpoints=[checkpoint_features_path(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS],
+        final=[features_path(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS],
+    output:
+        convergence="results/analyses/convergence.parquet",
+    params:
+        cfg=reconstruction_params("seed", "layer", "convergence"),
+    log:
+        "logs/analyses/convergence.log",
+    benchmark:
+        "logs/benchmarks/analyses/convergence.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    threads: 2
+    script:
+        STEP_SCRIPT
+
+
+ALL_OUTPUTS.extend(
+    [
+        "results/analyses/gfre.parquet",
+        "results/analyses/lfre.parquet",
+        "results/analyses/cumulants.parquet",
+        "results/analyses/similarity.parquet",
+        "results/analyses/pcovr.parquet",
+        "results/analyses/convergence.parquet",
+    ]
+)
