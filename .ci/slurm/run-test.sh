@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# End-to-end cluster test: install Debian's SLURM, start a one-node cluster on 127.0.0.1, run
+# the pipeline through `snakemake --profile .ci/slurm/profile` (the SLURM executor), list the
+# jobs with sacct, stop the cluster. Run as root; tests/test_cluster.py runs it in CI.
+#
+#   .ci/slurm/run-test.sh WORKDIR [SNAKEMAKE ARGS...]
+#
+# Without arguments it runs the targets in DEFAULT_ARGS below. WORKDIR receives: cluster/
+# (configs, database, daemon logs), repo/ (a copy of this working tree, where the pipeline runs
+# and writes results/), snakemake.log and sacct.txt (`sacct --parsable2`, one line per job).
+# The Snakemake run is limited to CLUSTER_TEST_TIMEOUT seconds (default 210); then it is
+# interrupted (SIGINT: Snakemake cancels its SLURM jobs). The daemons are stopped on any exit.
+set -euo pipefail
+
+# The data stage: QM9 splits (qm9 -> qm9_splits) and the MP structures, with config/tiny.yaml.
+DEFAULT_ARGS=(results/data/qm9_splits.parquet results/data/mp.parquet)
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+work=${1:?usage: run-test.sh WORKDIR [SNAKEMAKE ARGS...]}
+shift
+if [ $# -eq 0 ]; then
+    set -- "${DEFAULT_ARGS[@]}"
+    [ -f "$repo/config/tiny.yaml" ] && set -- --configfile config/tiny.yaml "$@"
+fi
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+venv_bin=${ATOMPROBE_VENV_BIN:-$repo/.venv/bin}
+budget=${CLUSTER_TEST_TIMEOUT:-210}
+
+"$here/install.sh"
+trap '"$here/stop.sh" "$work/cluster"' EXIT
+"$here/start.sh" "$work/cluster"
+# shellcheck source=/dev/null
+source "$work/cluster/env.sh"
+# Jobs inherit this PATH (sbatch --export=ALL), so they run the same venv's python.
+export PATH="$venv_bin:$PATH"
+
+# A copy of the working tree (tracked and untracked, minus git-ignored files), so that the
+# run's results/ and .snakemake/ stay out of the repository.
+rm -rf "$work/repo"
+mkdir -p "$work/repo"
+(cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+    tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$work/repo"
+
+started=$(date +%Y-%m-%dT%H:%M:%S)
+echo "run-test.sh: snakemake --profile $here/profile $*"
+set +e
+(cd "$work/repo" && timeout --signal=INT --kill-after=30 "$budget" \
+    snakemake --profile "$here/profile" "$@") >"$work/snakemake.log" 2>&1
+status=$?
+set -e
+tail -n 5 "$work/snakemake.log"
+[ "$status" -eq 124 ] && echo "run-test.sh: snakemake interrupted after ${budget}s" >&2
+
+fields=JobID,Comment%60,Partition,Account,AllocTRES%50,State,ExitCode,Elapsed
+sacct --allusers -X --starttime="$started" --format="$fields"
+sacct --allusers -X --starttime="$started" --format="$fields" --parsable2 >"$work/sacct.txt"
+exit "$status"
