@@ -31,6 +31,12 @@ FAMILIES: dict[str, FamilyInfo] = {
     "dimenetpp": FamilyInfo(f"{_PKG}.pyg:DimeNetPPFamily", trainable=True, supports_periodic=False),
     "visnet": FamilyInfo(f"{_PKG}.pyg:ViSNetFamily", trainable=True, supports_periodic=False),
     "painn": FamilyInfo(f"{_PKG}.painn:PaiNNFamily", trainable=True, supports_periodic=False),
+    "mace": FamilyInfo(f"{_PKG}.mace:MACEFamily", trainable=True, supports_periodic=True),
+    "ani2x_aev": FamilyInfo(f"{_PKG}.ani:ANIAEVFamily", trainable=False, supports_periodic=False),
+    "sevennet": FamilyInfo(
+        f"{_PKG}.sevennet:SevenNetFamily", trainable=False, supports_periodic=True
+    ),
+    "chgnet": FamilyInfo(f"{_PKG}.chgnet:CHGNetFamily", trainable=False, supports_periodic=True),
 }
 
 

@@ -1,0 +1,267 @@
+"""MACE (mace-torch 0.3.16): trainable on QM9 and MACE-MP-0 from a local ``.model`` file.
+
+Features: the output of every ``EquivariantProductBasisBlock`` (``model.products[i]``), i.e.
+the ``node_feats`` of interaction ``i``, split by irrep order L. As in mace-torch's default,
+the last layer keeps only scalars (L = 0); L = 1 channels come from the earlier layers.
+
+Readout. The model's own prediction per atom is mace-torch's per-atom output
+``node_energy = E0[Z] + scale * sum_i readout_i(node_feats_i) + shift`` (linear readouts for
+the inner layers, the gated MLP readout on the last). It is pooled over the atoms of a
+structure with ``pooling``: ``"sum"`` for extensive targets (energies; as mace-torch does),
+``"mean"`` for intensive ones such as the HOMO-LUMO gap, so that the prediction does not grow
+with molecule size. For ``"mean"`` the E0 term is zero and ``shift``/``scale`` are the target's
+training mean/std, so an untrained model starts from the mean predictor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from atomprobe.errors import ConfigError
+from atomprobe.models.base import (
+    AtomsBatch,
+    FeatureBlock,
+    ModelAdapter,
+    ModelFamily,
+    TrainingStats,
+)
+from atomprobe.models.families._equivariant import (
+    edge_shifts,
+    import_mace,
+    irreps_feature_blocks,
+    radius_graph,
+    verify_sha256,
+)
+from atomprobe.models.hooks import record_calls
+
+import_mace()
+
+from e3nn import o3  # noqa: E402
+from mace import modules as mace_modules  # noqa: E402
+
+POOLINGS = ("sum", "mean")
+
+
+@dataclass(frozen=True)
+class MACEHyperparameters:
+    """Architecture of a MACE trained here (mace-torch ``MACE`` arguments).
+
+    r_max: cutoff radius (Å); num_bessel, num_polynomial_cutoff: radial basis; max_ell: largest
+    L of the edge spherical harmonics; hidden_irreps: node features of the inner layers (e3nn
+    string; the last layer keeps its scalars only); num_interactions: message-passing layers;
+    correlation: body order - 1 of the product basis; mlp_irreps: hidden width of the last
+    (gated) readout; radial_mlp: hidden sizes of the radial network; pooling: how per-atom
+    outputs become a structure's prediction, "sum" (extensive), "mean" (intensive) or "auto"
+    (sum when the target has atom references, i.e. energies; mean otherwise, e.g. the gap).
+    """
+
+    r_max: float = 5.0
+    num_bessel: int = 8
+    num_polynomial_cutoff: int = 5
+    max_ell: int = 2
+    hidden_irreps: str = "32x0e+32x1o"
+    num_interactions: int = 2
+    correlation: int = 2
+    mlp_irreps: str = "16x0e"
+    radial_mlp: tuple[int, ...] = (32, 32)
+    pooling: str = "auto"
+
+    @classmethod
+    def from_mapping(cls, hparams: Mapping[str, Any]) -> MACEHyperparameters:
+        """Validated hyper-parameters; ConfigError naming an unknown key or bad value."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(hparams) - known)
+        if unknown:
+            raise ConfigError(f"mace hparams: unknown keys {unknown}; known: {sorted(known)}")
+        hp = cls(**{**hparams, "radial_mlp": tuple(hparams.get("radial_mlp", cls.radial_mlp))})
+        if hp.pooling not in (*POOLINGS, "auto"):
+            raise ConfigError(f"mace hparams pooling: {hp.pooling!r} is not auto, sum or mean")
+        if hp.num_interactions < 1:
+            raise ConfigError(f"mace hparams num_interactions: {hp.num_interactions} must be >= 1")
+        return hp
+
+
+def build_mace(
+    hparams: MACEHyperparameters, atomic_numbers: Sequence[int], avg_num_neighbors: float
+) -> torch.nn.Module:
+    """A freshly initialised mace-torch ``MACE`` (float32, CPU; seed torch before calling)
+    whose per-atom output is the standardised raw prediction (atomic energies E0 = 0).
+
+    atomic_numbers: the elements it accepts; avg_num_neighbors: normalises the messages.
+    """
+    z_table = sorted(int(z) for z in atomic_numbers)
+    return mace_modules.MACE(
+        r_max=hparams.r_max,
+        num_bessel=hparams.num_bessel,
+        num_polynomial_cutoff=hparams.num_polynomial_cutoff,
+        max_ell=hparams.max_ell,
+        interaction_cls=mace_modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        interaction_cls_first=mace_modules.interaction_classes[
+            "RealAgnosticResidualInteractionBlock"
+        ],
+        num_interactions=hparams.num_interactions,
+        num_elements=len(z_table),
+        hidden_irreps=o3.Irreps(hparams.hidden_irreps),
+        MLP_irreps=o3.Irreps(hparams.mlp_irreps),
+        atomic_energies=np.zeros(len(z_table)),
+        avg_num_neighbors=float(avg_num_neighbors),
+        atomic_numbers=z_table,
+        correlation=hparams.correlation,
+        gate=torch.nn.functional.silu,
+        radial_MLP=list(hparams.radial_mlp),
+    ).float()
+
+
+def load_mace_model_file(path: str | Path, sha256: str, key: str = "checkpoint") -> torch.nn.Module:
+    """A MACE saved whole with ``torch.save(model, path)`` (mace-torch's ``.model`` format,
+    e.g. MACE-MP-0), after checking its sha256; returned in float32 on CPU, eval mode.
+
+    A ``.model`` file is a pickled module, which torch can only read with
+    ``weights_only=False`` (that runs code from the file). We do that for this one file and
+    only once its checksum matches the one in the registry.
+    """
+    verify_sha256(path, sha256, key)
+    module = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(module, mace_modules.MACE):
+        raise ConfigError(
+            f"{key}: {path} holds a {type(module).__name__}, not a mace-torch MACE model"
+        )
+    return module.float().eval()
+
+
+class MACEAdapter(ModelAdapter):
+    """A mace-torch MACE (or ScaleShiftMACE) with hooks on its product blocks.
+
+    pooling: "sum" or "mean" of the per-atom output. Built models (``stats`` set) return
+    ``stats.to_target(pooled)``; loaded pretrained models (MACE-MP) their own total energy.
+    """
+
+    family = "mace"
+    supports_periodic = True
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        hparams: Mapping[str, Any] | None = None,
+        stats: TrainingStats | None = None,
+        pooling: str = "sum",
+    ) -> None:
+        super().__init__(module, hparams, stats)
+        if pooling not in POOLINGS:
+            raise ConfigError(f"mace pooling: {pooling!r} is not one of {POOLINGS}")
+        self.pooling = pooling
+        self.z_table = [int(z) for z in module.atomic_numbers.tolist()]
+        self.cutoff = float(module.r_max)
+        self.layer_irreps = [o3.Irreps(str(p.linear.irreps_out)) for p in module.products]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.module.r_max.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.module.r_max.device
+
+    def graph_input(self, batch: AtomsBatch) -> dict[str, torch.Tensor]:
+        """mace-torch's input dictionary for ``batch`` (moved to the model's device/dtype)."""
+        batch = batch.to(self.device, self.dtype)
+        lookup = torch.full((119,), -1, dtype=torch.int64, device=self.device)
+        lookup[self.z_table] = torch.arange(len(self.z_table), device=self.device)
+        element_index = lookup[batch.numbers]
+        if bool((element_index < 0).any()):
+            unknown = sorted(set(batch.numbers[element_index < 0].tolist()))
+            raise ConfigError(
+                f"mace: elements Z={unknown} are not among the model's elements {self.z_table}"
+            )
+        edge_index, unit_shifts = radius_graph(batch, self.cutoff)
+        counts = torch.bincount(batch.batch, minlength=batch.n_structures)
+        ptr = torch.zeros(batch.n_structures + 1, dtype=torch.int64, device=self.device)
+        ptr[1:] = torch.cumsum(counts, 0)
+        cell = (
+            batch.cell
+            if batch.cell is not None
+            else torch.zeros(batch.n_structures, 3, 3, dtype=self.dtype, device=self.device)
+        )
+        return {
+            "positions": batch.positions.clone(),
+            "node_attrs": torch.nn.functional.one_hot(element_index, len(self.z_table)).to(
+                self.dtype
+            ),
+            "edge_index": edge_index,
+            "shifts": edge_shifts(batch, edge_index, unit_shifts),
+            "unit_shifts": unit_shifts,
+            "cell": cell.reshape(-1, 3),
+            "batch": batch.batch,
+            "ptr": ptr,
+        }
+
+    def forward(self, batch: AtomsBatch) -> dict[str, torch.Tensor | None]:
+        """mace-torch's output dictionary (no forces), differentiable w.r.t. the weights."""
+        return self.module(
+            self.graph_input(batch), training=self.module.training, compute_force=False
+        )
+
+    def predict(self, batch: AtomsBatch) -> torch.Tensor:
+        """(n_structures,) pooled per-atom output: energy in eV for MACE-MP (sum), the
+        training target's units for QM9 models."""
+        node_energy = self.forward(batch)["node_energy"].to(self.dtype)
+        return pool_atoms(
+            node_energy, batch.batch.to(self.device), batch.n_structures, self.pooling
+        )
+
+    def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
+        """Per-atom ``node_feats`` of every interaction, one block per (layer, L)."""
+        with torch.no_grad(), record_calls(list(self.module.products)) as calls:
+            self.forward(batch)
+        captured = [output for _inputs, output in calls]
+        blocks: list[FeatureBlock] = []
+        for layer, (values, irreps) in enumerate(zip(captured, self.layer_irreps, strict=True)):
+            blocks += irreps_feature_blocks(values.detach(), irreps, layer, f"products.{layer}")
+        return blocks
+
+
+def pool_atoms(
+    values: torch.Tensor, batch: torch.Tensor, n_structures: int, how: str
+) -> torch.Tensor:
+    """Sum or mean of per-atom ``values`` (n_atoms,) over each structure → (n_structures,)."""
+    total = torch.zeros(n_structures, dtype=values.dtype, device=values.device).index_add_(
+        0, batch, values
+    )
+    if how == "sum":
+        return total
+    counts = torch.bincount(batch, minlength=n_structures).to(values.dtype)
+    return total / counts
+
+
+class MACEFamily(ModelFamily):
+    """MACE models: built and trained here, or loaded from a file (``source: checkpoint``).
+
+    A checkpoint whose name ends in ``.model`` is mace-torch's own format (a whole pickled
+    model, e.g. MACE-MP-0; its ``sha256`` is required and checked before unpickling); any
+    other checkpoint is a model trained here and saved by :func:`save_model`.
+    """
+
+    name = "mace"
+
+    def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> MACEAdapter:
+        hp = MACEHyperparameters.from_mapping(hparams)
+        pooling = hp.pooling if hp.pooling != "auto" else ("sum" if stats.atom_refs else "mean")
+        module = build_mace(hp, stats.elements, stats.avg_num_neighbors)
+        return MACEAdapter(module, asdict(hp), stats, pooling=pooling)
+
+    def cutoff(self, hparams: Mapping[str, Any]) -> float:
+        return MACEHyperparameters.from_mapping(hparams).r_max
+
+    def load(self, entry: Mapping[str, Any]) -> ModelAdapter:
+        path = Path(str(entry.get("path", "")))
+        if entry.get("source") == "checkpoint" and path.suffix == ".model":
+            if not entry.get("sha256"):
+                raise ConfigError(f"mace checkpoint {path}: give its sha256 (a .model is pickled)")
+            return MACEAdapter(load_mace_model_file(path, str(entry["sha256"])), pooling="sum")
+        return super().load(entry)

@@ -1,0 +1,177 @@
+"""SevenNet-0 (``sevenn`` 0.10.4): a NequIP-style equivariant potential trained on MPtrj whose
+checkpoints ship inside the wheel (``builtin`` source).
+
+Features: the node features after each layer's equivariant gate (``{i}_equivariant_gate``),
+128x0e+64x1e+32x2e for the inner layers of SevenNet-0 and 128x0e for the last, split by L.
+``predict`` is the total energy in eV per structure (sum of the per-atom energies).
+float32, as the checkpoint was trained.
+
+Loading. torch >= 2.6 refuses the checkpoint under its default ``weights_only=True`` because
+the file pickles ``slice`` and numpy arrays (in the training config). We first check the
+file's sha256 against the value recorded here for the shipped file, then allow exactly those
+types (data containers, not code) with ``torch.serialization.safe_globals`` for that one load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from atomprobe.errors import ConfigError
+from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
+from atomprobe.models.families._equivariant import (
+    edge_shifts,
+    import_e3nn,
+    irreps_feature_blocks,
+    radius_graph,
+    verify_sha256,
+)
+
+import_e3nn()
+
+import sevenn._const  # noqa: E402
+import sevenn._keys as KEY  # noqa: E402
+from e3nn import o3  # noqa: E402
+from sevenn.util import model_from_checkpoint  # noqa: E402
+
+SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {
+    # name: (path inside the installed wheel, sha256 of the file shipped with sevenn 0.10.4)
+    "SevenNet-0_11Jul2024": (
+        sevenn._const.SEVENNET_0_11Jul2024,
+        "7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36",
+    ),
+    "SevenNet-0_22May2024": (
+        sevenn._const.SEVENNET_0_22May2024,
+        "5d389fafd512e6ae2830d74d0b66ffc49a55d3832653ff8e7bf7f1343013c1d1",
+    ),
+}
+
+# The non-tensor types the shipped checkpoints pickle: slices and numpy arrays in the config.
+_CHECKPOINT_SAFE_GLOBALS = [
+    slice,
+    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+    np.ndarray,
+    np.dtype,
+    np.dtypes.Float32DType,
+    np.dtypes.Float64DType,
+]
+
+
+def load_sevennet_checkpoint(
+    path: str | Path, sha256: str, key: str = "builtin"
+) -> torch.nn.Module:
+    """SevenNet model from a sevenn checkpoint, after checking its sha256 (float32, CPU)."""
+    verify_sha256(path, sha256, key)
+    with torch.serialization.safe_globals(_CHECKPOINT_SAFE_GLOBALS):
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model, _config = model_from_checkpoint(checkpoint)
+    # Energies only: drop the autograd force/stress head, so no gradient graph is built.
+    model.delete_module_by_key("force_output")
+    model.key_grad = None
+    model.set_is_batch_data(True)
+    return model.float().eval()
+
+
+def load_builtin(name: str) -> torch.nn.Module:
+    """One of the checkpoints shipped in the sevenn wheel, by name (see SHIPPED_CHECKPOINTS)."""
+    if name not in SHIPPED_CHECKPOINTS:
+        raise ConfigError(f"sevennet builtin: {name!r} is not one of {sorted(SHIPPED_CHECKPOINTS)}")
+    path, sha256 = SHIPPED_CHECKPOINTS[name]
+    return load_sevennet_checkpoint(path, sha256, key=f"sevennet builtin {name}")
+
+
+class SevenNetAdapter(ModelAdapter):
+    """A sevenn ``AtomGraphSequential`` with hooks after each equivariant gate."""
+
+    family = "sevennet"
+    supports_periodic = True
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__(module)
+        self.cutoff = float(module.cutoff)
+        self.z_table = sorted(int(z) for z in module.type_map)
+        self.gate_names = sorted(
+            (name for name in module._modules if name.endswith("_equivariant_gate")),
+            key=lambda name: int(name.split("_")[0]),
+        )
+        self.layer_irreps = [
+            o3.Irreps(str(module._modules[name].gate.irreps_out)) for name in self.gate_names
+        ]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.module.parameters()).dtype
+
+    def graph_input(self, batch: AtomsBatch) -> dict[str, torch.Tensor]:
+        """sevenn's input dictionary for ``batch`` on the model's device and dtype."""
+        unknown = sorted(set(batch.numbers.tolist()) - set(self.z_table))
+        if unknown:
+            raise ConfigError(f"sevennet: elements Z={unknown} are not among the model's elements")
+        batch = batch.to(self.device, self.dtype)
+        edge_index, unit_shifts = radius_graph(batch, self.cutoff)
+        sender, receiver = edge_index
+        edge_vec = (
+            batch.positions[receiver]
+            - batch.positions[sender]
+            + edge_shifts(batch, edge_index, unit_shifts)
+        )
+        counts = torch.bincount(batch.batch, minlength=batch.n_structures)
+        return {
+            KEY.NODE_FEATURE: batch.numbers,
+            KEY.ATOMIC_NUMBERS: batch.numbers,
+            KEY.POS: batch.positions,
+            KEY.EDGE_IDX: edge_index,
+            KEY.EDGE_VEC: edge_vec,
+            KEY.BATCH: batch.batch,
+            KEY.NUM_ATOMS: counts,
+        }
+
+    def predict(self, batch: AtomsBatch) -> torch.Tensor:
+        """(n_structures,) total energy in eV."""
+        return self.module(self.graph_input(batch))[KEY.PRED_TOTAL_ENERGY]
+
+    def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
+        """Node features after every layer's gate, one block per (layer, L)."""
+        # sevenn modules update one dict in place: keep the tensor each gate wrote.
+        captured: list[torch.Tensor] = []
+        gates = [self.module._modules[name] for name in self.gate_names]
+        handles = [
+            gate.register_forward_hook(lambda _m, _i, out: captured.append(out[KEY.NODE_FEATURE]))
+            for gate in gates
+        ]
+        try:
+            with torch.no_grad():
+                self.module(self.graph_input(batch))
+        finally:
+            for handle in handles:
+                handle.remove()
+        blocks: list[FeatureBlock] = []
+        for layer, (values, irreps, name) in enumerate(
+            zip(captured, self.layer_irreps, self.gate_names, strict=True)
+        ):
+            blocks += irreps_feature_blocks(values.detach(), irreps, layer, name)
+        return blocks
+
+
+class SevenNetFamily(ModelFamily):
+    """SevenNet-0 shipped in the sevenn wheel: ``source: builtin`` with ``weights`` naming one
+    of :data:`SHIPPED_CHECKPOINTS` (default ``SevenNet-0_11Jul2024``)."""
+
+    name = "sevennet"
+    default_weights = "SevenNet-0_11Jul2024"
+
+    def load(self, entry: Mapping[str, Any]) -> SevenNetAdapter:
+        if entry.get("source") != "builtin":
+            raise ConfigError(
+                f"sevennet: source must be builtin (weights ship in the wheel), "
+                f"not {entry.get('source')!r}"
+            )
+        return SevenNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))
