@@ -163,6 +163,18 @@ class ModelAdapter(ABC):
         """The model's own prediction per structure: (n_structures,) in the target's units."""
 
 
+def merge_hparams(
+    hparams: Mapping[str, Any], defaults: Mapping[str, Any], family: str
+) -> dict[str, Any]:
+    """``defaults`` updated with ``hparams``; ConfigError naming any unknown key."""
+    unknown = set(hparams) - set(defaults)
+    if unknown:
+        raise ConfigError(
+            f"{family} hparams: unknown keys {sorted(unknown)}; allowed: {sorted(defaults)}"
+        )
+    return {**defaults, **hparams}
+
+
 class ModelFamily(ABC):
     """Makes :class:`ModelAdapter` objects of one family (one maintained implementation).
 
