@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import requests
-from tqdm.auto import tqdm
 
+from atomprobe.data.progress import progress as progress_bar
 from atomprobe.errors import DownloadError
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,13 @@ def _fetch_once(
             total = have + int(remaining) if remaining is not None else None
             with (
                 open(part, "ab" if have else "wb") as handle,
-                tqdm(
+                progress_bar(
                     total=total,
                     initial=have,
                     unit="B",
                     unit_scale=True,
                     desc=Path(url).name or url,
-                    disable=not progress,
+                    enabled=progress,
                     leave=False,
                 ) as bar,
             ):

@@ -29,9 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import requests
 from pymatgen.core import Structure
-from tqdm.auto import tqdm
 
 from atomprobe.cli import Paths
+from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import sha256_file, write_parquet
@@ -160,8 +160,8 @@ def load_offline(
     raw = raw[selected].set_index("material_id")
     structures = {
         material_id: _structure_from_cif(cif, material_id)
-        for material_id, cif in tqdm(
-            raw["cif"].items(), total=len(raw), desc="MP CIF", unit="cif", disable=not progress
+        for material_id, cif in progress_bar(
+            raw["cif"].items(), total=len(raw), desc="MP CIF", unit="cif", enabled=progress
         )
     }
     eligible = [m for m, s in structures.items() if len(s) <= criteria["max_sites"]]

@@ -8,7 +8,7 @@ Two sources give the same rows and values for the molecules they share:
 * ``archive``: the published ``dsgdb9nsd.xyz.tar.bz2`` (133,885 XYZ files), parsed from the
   original extended-XYZ layout, including its Mathematica exponent notation ``1.2*^-6``.
 
-Energies are converted from hartree to eV with CODATA 2018 (``scipy.constants``); the other
+Energies are converted from hartree to eV with CODATA 2022 (``scipy.constants``); the other
 targets keep QM9's units. ``smiles`` is the GDB-17 SMILES (first field of the SMILES line,
 the one qm9pack ships).
 """
@@ -31,17 +31,17 @@ import pandas as pd
 import pyarrow as pa
 from ase.data import atomic_numbers
 from scipy.constants import physical_constants
-from tqdm.auto import tqdm
 
 from atomprobe.cli import Paths
 from atomprobe.data.download import download
+from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_parquet
 
 log = logging.getLogger(__name__)
 
-HARTREE_TO_EV: float = physical_constants["Hartree energy in eV"][0]  # 27.211386245988 (2018)
+HARTREE_TO_EV: float = physical_constants["Hartree energy in eV"][0]  # CODATA 2022: 27.211386245981
 N_MOLECULES = 133_885  # gdb indices 1 … 133,885
 SOURCES = ("qm9pack", "archive")
 
@@ -157,8 +157,8 @@ def read_archive(
     wanted = None if indices is None else set(indices)
     try:
         with tarfile.open(path, mode="r|bz2") as archive:
-            bar = tqdm(
-                archive, total=N_MOLECULES, desc="QM9 archive", unit="mol", disable=not progress
+            bar = progress_bar(
+                archive, total=N_MOLECULES, desc="QM9 archive", unit="mol", enabled=progress
             )
             for member in bar:
                 if not member.isfile() or not member.name.endswith(".xyz"):
@@ -211,29 +211,33 @@ def read_qm9pack(
     """Yield the molecules shipped by qm9pack (only ``indices`` if given), in index order."""
     columns = ["Index", "SMILES", "Elements", "XYZ_Ang", *QM9PACK_TARGETS]
     wanted = None if indices is None else set(indices)
-    for path in tqdm(qm9pack_files(), desc="qm9pack CSV", unit="file", disable=not progress):
-        # round_trip: the same correctly rounded floats as Python's float() on the archive text
-        frame = pd.read_csv(
-            path,
-            usecols=columns,
-            float_precision="round_trip",
-            dtype={"SMILES": str, "Elements": str, "XYZ_Ang": str},
-        )
-        if wanted is not None:
-            frame = frame[frame["Index"].isin(wanted)]
-        targets = frame[list(QM9PACK_TARGETS)].rename(columns=QM9PACK_TARGETS)
-        for index, smiles, elements, xyz, props in zip(
-            frame["Index"],
-            frame["SMILES"],
-            frame["Elements"],
-            frame["XYZ_Ang"],
-            targets.to_dict("records"),
-            strict=True,
-        ):
-            numbers = np.array([atomic_numbers[s] for s in _list_tokens(elements)], dtype=np.int8)
-            coordinates = [float(token) for token in _list_tokens(xyz)]
-            positions = np.array(coordinates, dtype=np.float64).reshape(len(numbers), 3)
-            yield Molecule(int(index), numbers, positions, props, smiles)
+    total = N_MOLECULES - len(uncharacterized_indices()) if wanted is None else None
+    with progress_bar(total=total, desc="qm9pack", unit="mol", enabled=progress) as bar:
+        for path in qm9pack_files():
+            # round_trip: the same correctly rounded floats as float() on the archive's text
+            frame = pd.read_csv(
+                path,
+                usecols=columns,
+                float_precision="round_trip",
+                dtype={"SMILES": str, "Elements": str, "XYZ_Ang": str},
+            )
+            if wanted is not None:
+                frame = frame[frame["Index"].isin(wanted)]
+            targets = frame[list(QM9PACK_TARGETS)].rename(columns=QM9PACK_TARGETS)
+            for index, smiles, elements, xyz, props in zip(
+                frame["Index"],
+                frame["SMILES"],
+                frame["Elements"],
+                frame["XYZ_Ang"],
+                targets.to_dict("records"),
+                strict=True,
+            ):
+                symbols = _list_tokens(elements)
+                numbers = np.array([atomic_numbers[s] for s in symbols], dtype=np.int8)
+                coordinates = [float(token) for token in _list_tokens(xyz)]
+                positions = np.array(coordinates, dtype=np.float64).reshape(len(numbers), 3)
+                bar.update()
+                yield Molecule(int(index), numbers, positions, props, smiles)
 
 
 def qm9pack_indices() -> np.ndarray:
