@@ -19,7 +19,7 @@ from atomprobe.cpd import (
     ridge_scores,
     summarize,
 )
-from atomprobe.cpd.scores import _fold_matrices
+from atomprobe.cpd.scores import fold_matrices
 from atomprobe.errors import DataError
 
 FAST = ProbeSettings(n_folds=5, n_repeats=1, seed=3, mlp_max_iter=200, gbt_max_iter=60)
@@ -106,18 +106,16 @@ def test_isomers_get_identical_composition_part():
 def test_per_fold_projection_never_sees_test_rows():
     H, C, _, _ = planted(n=200)
     _, _, train, test = make_splits(len(H), FAST)[0]
-    XC = join_composition(C, H)
     perturbed = H.copy()
     perturbed[test] += np.random.default_rng(0).normal(scale=50, size=(len(test), H.shape[1]))
-    XC_perturbed = join_composition(C, perturbed)
-    in_sample = CompositionProjector(3, "qr_insample").fit_transform(XC)
-    in_sample_perturbed = CompositionProjector(3, "qr_insample").fit_transform(XC_perturbed)
     for representation in ("comp", "geom_v2"):
-        before = _fold_matrices(H, XC, None, representation, train, test, FAST)[0]
-        after = _fold_matrices(perturbed, XC_perturbed, None, representation, train, test, FAST)[0]
+        before = fold_matrices(H, C, representation, train, test)[0]
+        after = fold_matrices(perturbed, C, representation, train, test)[0]
         assert np.array_equal(before, after)
+    in_sample = fold_matrices(H, C, "geom_v1", train, test)[0]
+    in_sample_perturbed = fold_matrices(perturbed, C, "geom_v1", train, test)[0]
     # the paper-v1 in-sample projection does move the training rows: the leak this guards
-    assert not np.allclose(in_sample[train], in_sample_perturbed[train])
+    assert not np.allclose(in_sample, in_sample_perturbed)
 
 
 def test_shared_ridge_equals_sklearn_pipeline():
@@ -198,3 +196,16 @@ def test_bad_inputs_raise_one_line_data_errors(change, message):
     with pytest.raises(DataError, match=message) as info:
         ridge_scores(bad_H, bad_C, bad_y, ["y"], settings=FAST)
     assert "\n" not in str(info.value)
+
+
+def test_shared_ridge_dual_branch_equals_sklearn_when_fewer_rows_than_columns():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(60, 90))
+    y = X[:, :5].sum(axis=1) + 0.3 * rng.normal(size=60)
+    alphas = (1e-2, 1.0, 10.0, 100.0)
+    fast = SharedRidgeCV(alphas).fit(X[:40], y[:40])
+    reference = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
+    reference.fit(X[:40], y[:40])
+    assert fast.alpha_[0] == reference[-1].alpha_
+    assert fast.predict(X[40:]).shape == (20,)
+    assert np.abs(fast.predict(X[40:]) - reference.predict(X[40:])).max() < 1e-8

@@ -11,6 +11,7 @@ training matrix Z (n, d), with P = ZV:
   (first alpha of the grid on ties), exactly scikit-learn's RidgeCV rule, so alpha selection
   never sees a test row.
 
+When n < d the same quantities come from ZZᵀ = U diag(λ) Uᵀ (P = U diag(√λ)), O(n² d).
 Cost per fit: two n×d×d matrix products and one d×d eigh, O(n d²), shared by all alphas and
 targets; each extra alpha or target costs O(n d). The Gram route is the one scikit-learn's
 cholesky solver takes too; measured here (16,000 × 512, 2 busy cores) it took 0.3 s against
@@ -43,7 +44,7 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
 
     Attributes (after fit): ``alpha_`` (t,) chosen penalty per target, ``loo_mse_``
     (n_alphas, t) mean squared leave-one-out residual on the fitted rows, ``coef_`` (d, t)
-    in standardised units, ``eigenvalues_`` (d,) and ``eigenvectors_`` (d, d) of ZᵀZ.
+    in standardised units, ``eigenvalues_`` of ZᵀZ (d,), or of ZZᵀ (n,) when n < d.
     """
 
     def __init__(self, alphas: Sequence[float] = DEFAULT_ALPHAS) -> None:
@@ -64,16 +65,28 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         Z -= self.x_mean_
         self.y_mean_ = Y.mean(axis=0)
         Y_centred = Y - self.y_mean_
-        eigenvalues, V = scipy.linalg.eigh(Z.T @ Z, check_finite=False)
-        eigenvalues = np.clip(eigenvalues, 0.0, None)
-        VtZtY = V.T @ (Z.T @ Y_centred)
-        P_squared = np.square(Z @ V)
-        self.eigenvalues_, self.eigenvectors_, self.VtZtY_ = eigenvalues, V, VtZtY
+        if n_rows >= Z.shape[1]:  # primal: ZᵀZ = V diag(λ) Vᵀ, P = ZV
+            eigenvalues, V = scipy.linalg.eigh(Z.T @ Z, check_finite=False)
+            eigenvalues = np.clip(eigenvalues, 0.0, None)
+            fit_map = Z @ V
+            leverage_map = np.square(fit_map)
+            self.projected_targets_ = fit_map.T @ Y_centred
+            self.coef_map_ = V
+        else:  # dual, cheaper when n < d: ZZᵀ = U diag(λ) Uᵀ
+            eigenvalues, U = scipy.linalg.eigh(Z @ Z.T, check_finite=False)
+            eigenvalues = np.clip(eigenvalues, 0.0, None)
+            fit_map = U * eigenvalues
+            leverage_map = np.square(U) * eigenvalues
+            self.projected_targets_ = U.T @ Y_centred
+            self.coef_map_ = Z.T @ U
+        # both branches: with Q = projected_targets_, weights W_a = coef_map diag(1/(λ+a)) Q,
+        # fitted values fit_map diag(1/(λ+a)) Q, leverage h = 1/n + leverage_map @ 1/(λ+a)
+        self.eigenvalues_ = eigenvalues
         self.loo_mse_ = np.empty((alphas.size, Y.shape[1]))
         for index, alpha in enumerate(alphas):
             inverse = 1.0 / (eigenvalues + alpha)
-            residual = Y_centred - Z @ (V @ (inverse[:, None] * VtZtY))
-            leverage = 1.0 / n_rows + P_squared @ inverse
+            residual = Y_centred - fit_map @ (inverse[:, None] * self.projected_targets_)
+            leverage = 1.0 / n_rows + leverage_map @ inverse
             self.loo_mse_[index] = np.mean((residual / (1.0 - leverage)[:, None]) ** 2, axis=0)
         self.alpha_ = alphas[np.argmin(self.loo_mse_, axis=0)]
         self.coef_ = self._coefficients(self.alpha_)
@@ -83,7 +96,7 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
     def _coefficients(self, alpha_per_target: np.ndarray) -> np.ndarray:
         """Ridge weights (d, t) in standardised units, one alpha per target."""
         inverse = 1.0 / (self.eigenvalues_[:, None] + alpha_per_target[None, :])
-        return self.eigenvectors_ @ (inverse * self.VtZtY_)
+        return self.coef_map_ @ (inverse * self.projected_targets_)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "coef_")
@@ -103,7 +116,7 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         """Predictions at every alpha of the grid: (n_alphas, n, t)."""
         Z = self._standardise(X)
         alphas = np.asarray(self.alphas, dtype=np.float64)
-        n_targets = self.VtZtY_.shape[1]
+        n_targets = self.projected_targets_.shape[1]
         return np.stack(
             [Z @ self._coefficients(np.full(n_targets, a)) + self.y_mean_ for a in alphas]
         )

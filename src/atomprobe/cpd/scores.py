@@ -92,6 +92,7 @@ class ProbeSettings:
         return 4 if self.test_fraction is not None else max(self.n_folds, 2) * 2
 
 
+DEFAULT_SETTINGS = ProbeSettings()
 Split = tuple[int, int, np.ndarray, np.ndarray]
 
 
@@ -196,7 +197,7 @@ def pipeline_scores(
     target_names: Sequence[str],
     probe: str,
     representations: Iterable[str] = REPRESENTATIONS,
-    settings: ProbeSettings = ProbeSettings(),
+    settings: ProbeSettings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Per-fold R² of any probe by ``cross_validate`` over a fitted-per-fold Pipeline.
 
@@ -219,27 +220,33 @@ def pipeline_scores(
     return _frame(rows)
 
 
-def _fold_matrices(
+def fold_matrices(
     H: np.ndarray,
-    XC: np.ndarray,
-    in_sample_residual: np.ndarray | None,
+    C: np.ndarray,
     representation: str,
     train: np.ndarray,
     test: np.ndarray,
-    settings: ProbeSettings,
+    fit_intercept: bool = True,
+    in_sample_residual: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Training and test matrices of one representation on one fold (projection fitted on
-    the training rows only, except geom_v1)."""
+    """Training and test matrices (rows ``train``, ``test``) of one representation of H.
+
+    The projection is fitted on the training rows only, except for ``geom_v1`` whose
+    in-sample residual over all rows is computed here unless passed in.
+    """
     if representation == "full":
         return H[train], H[test]
     if representation == "geom_v1":
+        if in_sample_residual is None:
+            in_sample_residual = representation_input(H, C, "geom_v1", fit_intercept)[0]
         return in_sample_residual[train], in_sample_residual[test]
+    if representation not in REPRESENTATIONS:
+        raise ConfigError(f"representation {representation!r} is unknown; use {REPRESENTATIONS}")
     output = "composition" if representation == "comp" else "residual"
-    projector = CompositionProjector(
-        XC.shape[1] - H.shape[1], "ols", settings.fit_intercept, output
-    )
-    projector.fit(XC[train])
-    return projector.transform(XC[train]), projector.transform(XC[test])
+    projector = CompositionProjector(C.shape[1], "ols", fit_intercept, output)
+    train_input = join_composition(C[train], H[train])
+    projector.fit(train_input)
+    return projector.transform(train_input), projector.transform(join_composition(C[test], H[test]))
 
 
 def ridge_scores(
@@ -248,7 +255,7 @@ def ridge_scores(
     Y: np.ndarray,
     target_names: Sequence[str],
     representations: Iterable[str] = REPRESENTATIONS,
-    settings: ProbeSettings = ProbeSettings(),
+    settings: ProbeSettings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Per-fold ridge R² for every target and representation: the fast path.
 
@@ -260,7 +267,6 @@ def ridge_scores(
     unknown = set(representations) - set(REPRESENTATIONS)
     if unknown:
         raise ConfigError(f"representations {sorted(unknown)} unknown; use {REPRESENTATIONS}")
-    XC = join_composition(C, H)
     in_sample = None
     if "geom_v1" in representations:
         in_sample = representation_input(H, C, "geom_v1", settings.fit_intercept)[0]
@@ -268,8 +274,8 @@ def ridge_scores(
     for split in make_splits(H.shape[0], settings):
         _, _, train, test = split
         for representation in representations:
-            X_train, X_test = _fold_matrices(
-                H, XC, in_sample, representation, train, test, settings
+            X_train, X_test = fold_matrices(
+                H, C, representation, train, test, settings.fit_intercept, in_sample
             )
             model = SharedRidgeCV(settings.alphas).fit(X_train, Y[train])
             r2 = r2_score(Y[test], model.predict(X_test), multioutput="raw_values")
@@ -284,7 +290,7 @@ def cpd_scores(
     target_names: Sequence[str],
     probes: Iterable[str] = PROBES,
     representations: Iterable[str] = REPRESENTATIONS,
-    settings: ProbeSettings = ProbeSettings(),
+    settings: ProbeSettings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
     """Per-fold R² of every probe on every representation (ridge via the fast path)."""
     representations = list(representations)

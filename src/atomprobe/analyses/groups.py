@@ -1,0 +1,76 @@
+"""Column-group probing: CPD scores of named subsets of the feature columns.
+
+A group is a selector over the feature-column metadata (see docs/formats.md), e.g.
+``{"L": 1}`` (MACE L=1 channels) or ``{"stream": "vector"}`` (ViSNet vector stream); a value
+may also be a list of accepted values. Group ``all`` is every column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atomprobe.cpd.scores import DEFAULT_SETTINGS, REPRESENTATIONS, ProbeSettings, ridge_scores
+from atomprobe.errors import ConfigError, DataError
+
+DEFAULT_GROUPS: dict[str, dict[str, Any]] = {
+    "L0": {"L": 0},
+    "L1": {"L": 1},
+    "scalar": {"stream": "scalar"},
+    "vector": {"stream": "vector"},
+}
+
+
+def group_columns(
+    columns: pd.DataFrame, groups: Mapping[str, Mapping[str, Any]]
+) -> dict[str, np.ndarray]:
+    """Positions of the columns in each group: ``{"all": all, name: positions, ...}``.
+
+    ``columns``: one row per feature column with the metadata fields (layer, stream, L, ...).
+    Groups that select no column, or every column (nothing beyond ``all``), are left out.
+    """
+    selected = {"all": np.arange(len(columns))}
+    for name, selector in groups.items():
+        if name == "all":
+            raise ConfigError("column group name 'all' is reserved for every column; rename it")
+        mask = np.ones(len(columns), dtype=bool)
+        for field, wanted in selector.items():
+            if field not in columns:
+                raise DataError(
+                    f"column group {name!r}: the feature columns have no field {field!r}; "
+                    f"use one of {list(columns.columns)}"
+                )
+            accepted = wanted if isinstance(wanted, list) else [wanted]
+            mask &= columns[field].isin(accepted).to_numpy()
+        if 0 < mask.sum() < len(columns):
+            selected[name] = np.flatnonzero(mask)
+    return selected
+
+
+def column_group_scores(
+    H: np.ndarray,
+    C: np.ndarray,
+    Y: np.ndarray,
+    target_names: Sequence[str],
+    columns: pd.DataFrame,
+    groups: Mapping[str, Mapping[str, Any]] = DEFAULT_GROUPS,
+    representations: Iterable[str] = REPRESENTATIONS,
+    settings: ProbeSettings = DEFAULT_SETTINGS,
+) -> pd.DataFrame:
+    """Per-fold ridge R² for every column group (columns ``group``, ``n_columns`` + scores).
+
+    H (n, d) features whose columns are described by ``columns`` (d rows), C (n, k), Y (n, t).
+    """
+    if len(columns) != np.shape(H)[1]:
+        raise DataError(f"{len(columns)} column descriptions for {np.shape(H)[1]} feature columns")
+    representations = list(representations)
+    frames = []
+    for name, positions in group_columns(columns, groups).items():
+        frame = ridge_scores(H[:, positions], C, Y, target_names, representations, settings)
+        frame.insert(0, "group", name)
+        frame.insert(1, "n_columns", positions.size)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,124 @@
+"""Sample efficiency: ridge learning curves and how early the model ranking settles.
+
+Protocol (paper A v2 reports the numbers, not the settings; every choice is an option):
+a fixed test set (``test_fraction`` of the structures, drawn with the seed) and a training pool
+(the rest). For each training size N and repeat r, N structures are drawn from the pool without
+replacement (seeded by (seed, N, r)); the projection (per-fold OLS on those N rows) and a ridge
+probe (alpha by leave-one-out on those N rows) are fitted and scored on the test set. The
+whole pool is the last size (``is_full``). Across models, :func:`ranking_agreement` compares
+each N's ranking of models (mean R² over repeats) with the full-pool ranking (Spearman ρ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+
+from atomprobe.cpd.checks import check_probe_inputs
+from atomprobe.cpd.ridge import SharedRidgeCV
+from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
+from atomprobe.errors import DataError
+
+CURVE_COLUMNS: dict[str, str] = {
+    "target": "target probed",
+    "representation": "representation probed (geom_v2 = residual, projection fitted on the N rows)",
+    "n_train": "training structures N drawn from the pool",
+    "is_full": "True for the whole training pool (the reference ranking)",
+    "repeat": "subsample repeat (0-based; one repeat for the full pool)",
+    "r2": "R² on the fixed test set",
+}
+RANKING_COLUMNS: dict[str, str] = {
+    "target": "target probed",
+    "representation": "representation probed",
+    "n_train": "training size N",
+    "n_models": "models ranked",
+    "spearman_rho": "Spearman ρ between the models' mean R² at N and on the full pool",
+}
+
+
+def learning_curve(
+    H: np.ndarray,
+    C: np.ndarray,
+    Y: np.ndarray,
+    target_names: Sequence[str],
+    sizes: Iterable[int] = (50, 100, 200, 500, 1000, 2000),
+    n_repeats: int = 5,
+    test_fraction: float = 0.2,
+    representations: Iterable[str] = ("geom_v2",),
+    settings: ProbeSettings = DEFAULT_SETTINGS,
+) -> pd.DataFrame:
+    """Test R² (CURVE_COLUMNS) per training size, repeat, target and representation.
+
+    Sizes larger than the training pool are skipped; the pool itself is always included.
+    """
+    H, C, Y = check_probe_inputs(H, C, Y, 4, list(target_names))
+    pool, test = train_test_split(
+        np.arange(H.shape[0]), test_size=test_fraction, random_state=settings.seed
+    )
+    pool = np.sort(pool)
+    plan = [
+        (int(n), r, False) for n in sorted(set(sizes)) if n < pool.size for r in range(n_repeats)
+    ]
+    plan.append((pool.size, 0, True))
+    if min(n for n, _, _ in plan) < 3:
+        raise DataError(f"learning curve sizes {sorted(sizes)}: each N must be ≥ 3 structures")
+    rows = []
+    for n_train, repeat, is_full in plan:
+        rng = np.random.default_rng([settings.seed, n_train, repeat])
+        train = pool if is_full else np.sort(rng.choice(pool, size=n_train, replace=False))
+        for representation in representations:
+            X_train, X_test = fold_matrices(
+                H, C, representation, train, test, settings.fit_intercept
+            )
+            model = SharedRidgeCV(settings.alphas).fit(X_train, Y[train])
+            r2 = r2_score(Y[test], model.predict(X_test), multioutput="raw_values")
+            rows += [
+                {
+                    "target": name,
+                    "representation": representation,
+                    "n_train": n_train,
+                    "is_full": is_full,
+                    "repeat": repeat,
+                    "r2": float(r2[j]),
+                }
+                for j, name in enumerate(target_names)
+            ]
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def ranking_agreement(curves: pd.DataFrame) -> pd.DataFrame:
+    """Spearman ρ of each N's model ranking vs the full-pool ranking (RANKING_COLUMNS).
+
+    ``curves``: learning curves of several models (CURVE_COLUMNS plus ``model``).
+    """
+    missing = {"model", *CURVE_COLUMNS} - set(curves.columns)
+    if missing:
+        raise DataError(f"learning curves lack columns {sorted(missing)}")
+    means = (
+        curves.groupby(["target", "representation", "n_train", "is_full", "model"])["r2"]
+        .mean()
+        .reset_index()
+    )
+    rows = []
+    for (target, representation), frame in means.groupby(["target", "representation"]):
+        full = frame[frame["is_full"]].set_index("model")["r2"]
+        for n_train, at_n in frame[~frame["is_full"]].groupby("n_train"):
+            common = full.index.intersection(at_n["model"])
+            rho = np.nan
+            if common.size >= 2:
+                rho = spearmanr(at_n.set_index("model")["r2"][common], full[common]).statistic
+            rows.append(
+                {
+                    "target": target,
+                    "representation": representation,
+                    "n_train": int(n_train),
+                    "n_models": int(common.size),
+                    "spearman_rho": float(rho),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(RANKING_COLUMNS))

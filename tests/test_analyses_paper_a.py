@@ -1,0 +1,166 @@
+"""Paper-A analyses: column groups, compositional control, isomers, sample efficiency, layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import entropy
+
+from atomprobe.analyses import (
+    column_group_scores,
+    control_target,
+    group_columns,
+    isomer_benchmark,
+    isomer_pairs,
+    layer_profile,
+    learning_curve,
+    pairwise_accuracy,
+    ranking_agreement,
+)
+from atomprobe.cpd import ProbeSettings, summarize
+from atomprobe.errors import ConfigError, DataError
+
+SETTINGS = ProbeSettings(n_folds=4, seed=2)
+
+
+def isomer_data(
+    n_formulas: int = 60, per_formula: int = 4, d: int = 12, comp_weight: float = 1.0, seed: int = 0
+):
+    """Formulas with several isomers each; H = composition part + geometry; y from geometry."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 8, size=(n_formulas, 3)).astype(float)
+    formula_of_row = np.repeat(np.arange(n_formulas), per_formula)
+    C = counts[formula_of_row]
+    geometry = rng.normal(size=(len(C), 3))
+    H = C @ rng.normal(size=(3, d)) * 2 + geometry @ rng.normal(size=(3, d))
+    y = (
+        geometry @ np.array([1.0, -0.5, 0.3])
+        + 0.05 * rng.normal(size=len(C))
+        + comp_weight * C[:, 0]
+    )
+    formulas = np.array([f"F{i}" for i in formula_of_row])
+    return H, C, y, formulas
+
+
+def test_group_columns_select_by_metadata_and_skip_empty_or_total_groups():
+    columns = pd.DataFrame(
+        {
+            "layer": [0, 0, 0, 0],
+            "stream": ["scalar", "scalar", "vector", "vector"],
+            "L": [0, 0, 1, 1],
+        }
+    )
+    groups = {
+        "L0": {"L": 0},
+        "L2": {"L": 2},
+        "layer0": {"layer": 0},
+        "both": {"stream": ["scalar", "vector"], "L": [1]},
+    }
+    selected = group_columns(columns, groups)
+    assert list(selected) == ["all", "L0", "both"]
+    assert selected["L0"].tolist() == [0, 1] and selected["both"].tolist() == [2, 3]
+    with pytest.raises(DataError, match="no field"):
+        group_columns(columns, {"x": {"irrep": 1}})
+    with pytest.raises(ConfigError, match="reserved"):
+        group_columns(columns, {"all": {"L": 0}})
+
+
+def test_column_groups_find_where_the_signal_lives():
+    rng = np.random.default_rng(1)
+    n = 400
+    C = rng.integers(0, 5, size=(n, 2)).astype(float)
+    signal = rng.normal(size=(n, 2))
+    H = np.c_[rng.normal(size=(n, 4)), signal @ rng.normal(size=(2, 4))]
+    y = signal.sum(axis=1)
+    columns = pd.DataFrame({"layer": 0, "stream": "s", "L": [0] * 4 + [1] * 4})
+    scores = column_group_scores(
+        H, C, y, ["y"], columns, {"L0": {"L": 0}, "L1": {"L": 1}}, ("geom_v2",), SETTINGS
+    )
+    r2 = summarize(scores).set_index("group")["r2_mean"]
+    assert r2["L1"] > 0.99 and r2["all"] > 0.99 and r2["L0"] < 0.05
+    assert set(scores["n_columns"]) == {8, 4}
+
+
+def test_control_targets_match_hand_computation():
+    counts = np.array([[4.0, 1.0, 0.0], [6.0, 2.0, 1.0]])  # CH4, C2H6O with elements H, C, O
+    elements = [1, 6, 8]
+    assert np.allclose(
+        control_target(counts, elements, "composition_entropy"),
+        [entropy([0.8, 0.2]), entropy([6 / 9, 2 / 9, 1 / 9])],
+    )
+    assert np.allclose(control_target(counts, elements, "heavy_atom_fraction"), [0.2, 3 / 9])
+    assert np.allclose(control_target(counts, elements, "log_n_atoms"), np.log([5, 9]))
+    with pytest.raises(ConfigError, match="unknown"):
+        control_target(counts, elements, "mass")
+
+
+def test_isomer_pairs_are_counted_and_capped():
+    formulas = ["A", "B", "A", "C", "A", "B", "D"]
+    pairs, groups = isomer_pairs(formulas)
+    assert len(pairs) == 3 + 1  # C(3,2) for A, C(2,2) for B; C and D have no isomer
+    assert sorted(map(tuple, pairs.tolist())) == [(0, 2), (0, 4), (1, 5), (2, 4)]
+    assert groups.tolist() == [0, 0, 0, 1]  # formula groups "A", "B" in sorted order
+    capped, _ = isomer_pairs(formulas, max_pairs_per_group=1)
+    assert len(capped) == 2
+    assert len(isomer_pairs(formulas, min_group_size=3)[0]) == 3
+
+
+def test_pairwise_accuracy_scores_order_and_ties():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    pairs = np.array([[0, 1], [2, 3], [0, 3]])
+    groups = np.array([0, 1, 1])
+    right_wrong_tie = np.array([6.0, 7.0, 5.0, 5.0])  # pair 1 right, pair 2 tied, pair 3 wrong
+    result = pairwise_accuracy(y, right_wrong_tie, pairs, groups)
+    assert result["accuracy"] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert (result["n_pairs"], result["n_groups"]) == (3, 2)
+
+
+def test_isomer_benchmark_residual_ranks_composition_part_is_chance():
+    H, C, y, formulas = isomer_data()
+    result = isomer_benchmark(H, C, y, ["y"], formulas, settings=SETTINGS)
+    accuracy = result.set_index("representation")["accuracy"]
+    assert accuracy["comp"] == 0.5  # identical H_comp within a formula: every pair tied
+    assert accuracy["geom_v2"] > 0.9
+    assert (result["n_groups"] == 60).all() and (result["n_pairs"] == 60 * 6).all()
+    assert (result["ci_low"] <= result["accuracy"]).all()
+
+
+def test_learning_curve_improves_and_ranking_agreement():
+    H, C, y, _ = isomer_data(n_formulas=150, per_formula=2, d=30, comp_weight=0.0)
+    curve = learning_curve(H, C, y, ["y"], sizes=(20, 80, 10_000), n_repeats=3, settings=SETTINGS)
+    means = curve.groupby("n_train")["r2"].mean()
+    assert list(means.index) == [20, 80, 240]  # 10,000 > pool is skipped; pool = 240 rows
+    assert means[20] < means[80] < means[240] + 1e-9
+    assert curve["is_full"].sum() == 1
+    frames = []
+    for model, quality in {"good": 1.0, "mid": 0.5, "bad": 0.1}.items():
+        frame = curve.copy()
+        frame["model"] = model
+        frame["r2"] = quality * frame["r2"].where(frame["n_train"] != 20, 1.0 - frame["r2"])
+        frames.append(frame)
+    ranking = ranking_agreement(pd.concat(frames)).set_index("n_train")["spearman_rho"]
+    assert ranking[80] == pytest.approx(1.0)
+    assert ranking[20] == pytest.approx(1.0)  # positive scaling keeps the order at every N
+    frames[0]["r2"] = -frames[0]["r2"].where(frames[0]["n_train"] == 80, -frames[0]["r2"])
+    flipped = ranking_agreement(pd.concat(frames)).set_index("n_train")["spearman_rho"]
+    assert flipped[80] == pytest.approx(-0.5)
+
+
+def test_layer_profile_marks_best_and_last_layer():
+    scores = pd.DataFrame(
+        {
+            "model": "m",
+            "dataset": "qm9",
+            "target": "gap",
+            "group": "all",
+            "representation": "geom_v2",
+            "probe": "ridge",
+            "layer": [0, 0, 1, 1, 2, 2],
+            "r2": [0.1, 0.3, 0.7, 0.9, 0.5, 0.5],
+        }
+    )
+    profile = layer_profile(scores).set_index("layer")
+    assert profile["r2_mean"].tolist() == pytest.approx([0.2, 0.8, 0.5])
+    assert profile["is_best"].tolist() == [False, True, False]
+    assert profile["is_last"].tolist() == [False, False, True]
