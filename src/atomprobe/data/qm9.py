@@ -214,16 +214,11 @@ def read_qm9pack(
     total = N_MOLECULES - len(uncharacterized_indices()) if wanted is None else None
     with progress_bar(total=total, desc="qm9pack", unit="mol", enabled=progress) as bar:
         for path in qm9pack_files():
-            # round_trip: the same correctly rounded floats as float() on the archive's text
-            frame = pd.read_csv(
-                path,
-                usecols=columns,
-                float_precision="round_trip",
-                dtype={"SMILES": str, "Elements": str, "XYZ_Ang": str},
-            )
+            # every cell as text, parsed below with float() exactly like the archive's text
+            frame = pd.read_csv(path, usecols=columns, dtype=str)
             if wanted is not None:
-                frame = frame[frame["Index"].isin(wanted)]
-            targets = frame[list(QM9PACK_TARGETS)].rename(columns=QM9PACK_TARGETS)
+                frame = frame[frame["Index"].astype(int).isin(wanted)]
+            targets = frame[list(QM9PACK_TARGETS)].rename(columns=QM9PACK_TARGETS).map(float)
             for index, smiles, elements, xyz, props in zip(
                 frame["Index"],
                 frame["SMILES"],
