@@ -40,24 +40,35 @@ def _params(**changes) -> dict:
 
 @pytest.fixture(scope="module")
 def offline_table(tmp_path_factory) -> Path:
-    """The default offline build: all 1,112 crystals (the sample is smaller than size)."""
+    """Offline build of 25 crystals with the default criteria."""
     out = tmp_path_factory.mktemp("mp") / "mp.parquet"
-    mp({}, {"structures": str(out)}, _params(), 1)
+    mp({}, {"structures": str(out)}, _params(size=25), 1)
     return out
 
 
-def test_offline_takes_all_and_says_so(offline_table):
-    meta = read_metadata(offline_table)
-    assert meta["n_rows"] == 1112 and meta["n_requested"] == 2000
-    assert "all were taken" in meta["note"]
+def test_offline_too_few_structures_takes_all_and_says_so(tmp_path):
+    out = tmp_path / "mp.parquet"
+    strict = {**CRITERIA, "formation_energy_max": -3.5}  # 28 of the 1,112 crystals
+    mp({}, {"structures": str(out)}, _params(criteria=strict), 1)
+    meta = read_metadata(out)
+    raw = read_offline()
+    assert meta["n_rows"] == (raw["formation_energy_per_atom"] <= -3.5).sum() == 28
+    assert meta["n_requested"] == 2000 and "all were taken" in meta["note"]
     assert meta["targets"]["density"] == "g/cm^3"
+
+
+def test_offline_draw_is_the_seeded_subset(offline_table):
+    df = load_structures(offline_table)
+    raw = read_offline()
+    eligible = raw.loc[raw["e_above_hull"] <= 0.08, "material_id"]  # all have <= 20 sites
+    assert df["id"].tolist() == draw_subset(eligible, 25, seed=0)
 
 
 def test_offline_rows_match_pymatgen(offline_table):
     df = load_structures(offline_table)
-    assert df["id"].is_unique and df["pbc"].all() and len(df) == 1112
+    assert df["id"].is_unique and df["pbc"].all() and len(df) == 25
     raw = read_offline().set_index("material_id")
-    for _, row in df.iloc[[0, 500, 1111]].iterrows():
+    for _, row in df.iterrows():
         reference = Structure.from_str(raw.loc[row["id"], "cif"], fmt="cif")
         rebuilt = Structure(
             Lattice(np.stack(row["lattice"])), list(row["species"]), np.stack(row["frac_coords"])
@@ -67,6 +78,7 @@ def test_offline_rows_match_pymatgen(offline_table):
         assert row["volume_per_atom"] == pytest.approx(reference.volume / len(reference))
         assert row["band_gap"] == raw.loc[row["id"], "band_gap"]
         np.testing.assert_allclose(np.stack(row["positions"]), reference.cart_coords)
+        np.testing.assert_allclose(np.stack(row["cell"]), reference.lattice.matrix)
         assert row["formula"] == reference.composition.hill_formula.replace(" ", "")
 
 

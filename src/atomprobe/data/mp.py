@@ -85,13 +85,15 @@ def read_offline(directory: str | Path | None = None) -> pd.DataFrame:
     return frame[columns].drop_duplicates("material_id").reset_index(drop=True)
 
 
-def draw_subset(ids: Sequence[str], size: int, seed: int) -> list[str]:
-    """``size`` ids drawn with ``seed`` from the sorted ids (all of them if fewer), sorted."""
-    pool = sorted(ids)
-    if size >= len(pool):
-        return pool
-    chosen = np.random.default_rng(seed).choice(len(pool), size=size, replace=False)
-    return [pool[i] for i in np.sort(chosen)]
+def seeded_order(ids: Iterable[str], seed: int) -> list[str]:
+    """The distinct ``ids``, sorted, then shuffled with ``seed`` (same ids and seed, same order)."""
+    pool = sorted(set(ids))
+    return [pool[i] for i in np.random.default_rng(seed).permutation(len(pool))]
+
+
+def draw_subset(ids: Iterable[str], size: int, seed: int) -> list[str]:
+    """The first ``size`` ids of :func:`seeded_order` (all if fewer), sorted."""
+    return sorted(seeded_order(ids, seed)[:size])
 
 
 def _structure_from_cif(cif: str, material_id: str) -> Structure:
@@ -158,14 +160,20 @@ def load_offline(
     selected = raw["e_above_hull"] <= criteria["energy_above_hull_max"]
     selected &= raw["formation_energy_per_atom"] <= criteria["formation_energy_max"]
     raw = raw[selected].set_index("material_id")
-    structures = {
-        material_id: _structure_from_cif(cif, material_id)
-        for material_id, cif in progress_bar(
-            raw["cif"].items(), total=len(raw), desc="MP CIF", unit="cif", enabled=progress
-        )
-    }
-    eligible = [m for m, s in structures.items() if len(s) <= criteria["max_sites"]]
-    chosen = draw_subset(eligible, size, seed)
+    # Walk the seeded order and parse only until ``size`` structures meet max_sites; this is
+    # draw_subset() over the eligible ids without parsing every CIF of a large sample.
+    structures: dict[str, Structure] = {}
+    with progress_bar(
+        total=min(size, len(raw)), desc="MP CIF", unit="cif", enabled=progress
+    ) as bar:
+        for material_id in seeded_order(raw.index, seed):
+            structure = _structure_from_cif(raw.at[material_id, "cif"], material_id)
+            if len(structure) <= criteria["max_sites"]:
+                structures[material_id] = structure
+                bar.update()
+                if len(structures) == size:
+                    break
+    chosen = sorted(structures)
     rows = raw.loc[chosen]
     return structures_to_frame(
         chosen,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 from ase.data import atomic_numbers
 from scipy.constants import physical_constants
 
@@ -215,7 +216,10 @@ def read_qm9pack(
     with progress_bar(total=total, desc="qm9pack", unit="mol", enabled=progress) as bar:
         for path in qm9pack_files():
             # every cell as text, parsed below with float() exactly like the archive's text
-            frame = pd.read_csv(path, usecols=columns, dtype=str)
+            options = pa_csv.ConvertOptions(
+                include_columns=columns, column_types=dict.fromkeys(columns, pa.string())
+            )
+            frame = pa_csv.read_csv(path, convert_options=options).to_pandas()
             if wanted is not None:
                 frame = frame[frame["Index"].astype(int).isin(wanted)]
             targets = frame[list(QM9PACK_TARGETS)].rename(columns=QM9PACK_TARGETS).map(float)
