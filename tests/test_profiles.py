@@ -1,0 +1,93 @@
+"""Snakemake profiles: Snakemake accepts them, they say what docs/running.md promises, the SLURM
+partition map sends GPU jobs to the GPU partition, and the CI test profile differs from
+profiles/slurm only where a test must."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from snakemake.cli import parse_args
+from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO / "profiles" / "default"
+SLURM = REPO / "profiles" / "slurm"
+SLURM_TEST = REPO / ".ci" / "slurm" / "profile"
+# Keys of the CI test profile that profiles/slurm must not have.
+TEST_ONLY_KEYS = {"slurm-init-seconds-before-status-checks", "slurm-keep-successful-logs"}
+
+
+def profile(path: Path) -> dict:
+    return yaml.safe_load((path / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("path", [DEFAULT, SLURM, SLURM_TEST], ids=["default", "slurm", "ci"])
+def test_snakemake_accepts_profile(path):
+    """Snakemake's own parser reads every key (a misspelt key exits with an error)."""
+    _, args = parse_args(["--profile", str(path)])
+    assert args.rerun_incomplete and args.printshellcmds
+    if path != DEFAULT:
+        assert args.executor == "slurm"
+        # the plugin option is resolved relative to the profile directory
+        assert Path(args.slurm_partition_config) == path / "partitions.yaml"
+
+
+def test_default_profile_is_local_with_one_gpu_slot():
+    config = profile(DEFAULT)
+    assert "executor" not in config
+    assert config["cores"] == "all"
+    assert config["resources"] == {"gpu": 1}
+    assert config["rerun-incomplete"] is True and config["printshellcmds"] is True
+    assert config["latency-wait"] > 0
+
+
+def test_slurm_profile_leaves_cluster_specifics_to_fill_in():
+    config = profile(SLURM)
+    assert config["executor"] == "slurm"
+    assert config["default-resources"]["slurm_account"].startswith("FILL-IN")
+    assert not TEST_ONLY_KEYS & set(config), "test-only settings belong in .ci/slurm/profile"
+    partitions = yaml.safe_load((SLURM / "partitions.yaml").read_text())["partitions"]
+    assert all(name.startswith("FILL-IN") for name in partitions)
+    # per-rule needs (mem_mb, runtime, gpu, threads) come from the rules, never the profile
+    for key in ("mem_mb", "runtime", "gpu", "threads"):
+        assert key not in config["default-resources"]
+
+
+def test_ci_profile_differs_from_slurm_profile_only_where_a_test_must():
+    slurm, ci = profile(SLURM), profile(SLURM_TEST)
+    assert set(ci) - set(slurm) == TEST_ONLY_KEYS
+    for key, value in slurm.items():
+        if key == "default-resources":
+            assert ci[key] == {**value, "slurm_account": "atomprobe-ci"}
+        else:
+            assert ci[key] == value, f"{key}: .ci/slurm/profile has {ci[key]!r}, slurm {value!r}"
+    assert 1 <= ci["slurm-init-seconds-before-status-checks"] < 40  # the executor's default: 40
+
+
+def _job(name: str, gpu: int = 0, threads: int = 1, mem_mb: int = 1000, runtime: int = 30):
+    """The parts of a Snakemake job that the SLURM plugin's partition choice reads."""
+    resources = {"gpu": gpu, "mem_mb": mem_mb, "runtime": runtime}
+    return SimpleNamespace(
+        name=name, threads=threads, resources=SimpleNamespace(get=resources.get, **resources)
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "cpu", "gpu"),
+    [
+        (SLURM, "FILL-IN-cpu-partition", "FILL-IN-gpu-partition"),
+        (SLURM_TEST, "cpu", "gpu"),
+    ],
+    ids=["slurm", "ci"],
+)
+def test_partition_map_routes_gpu_jobs(path, cpu, gpu):
+    partitions = read_partition_file(path / "partitions.yaml")
+    logger = logging.getLogger("test_profiles")
+    assert get_best_partition(partitions, _job("features", gpu=1), logger) == gpu
+    assert get_best_partition(partitions, _job("cpd", gpu=0, threads=2), logger) == cpu
+    # a job needing more GPUs than any partition offers gets no partition from the map
+    assert get_best_partition(partitions, _job("too_big", gpu=64), logger) is None
