@@ -148,3 +148,16 @@ def irreps_feature_blocks(
             )
         )
     return blocks
+
+
+def join_irreps_blocks(blocks: list[FeatureBlock], irreps) -> torch.Tensor:
+    """Inverse of :func:`irreps_feature_blocks` for one layer: (n_atoms, irreps.dim)."""
+    by_l = {block.L: block.values for block in blocks}
+    used: dict[int, int] = {}
+    parts = []
+    for mul, ir in irreps:
+        start = used.get(ir.l, 0)
+        chunk = by_l[ir.l][:, start : start + mul]
+        parts.append(chunk.reshape(chunk.shape[0], mul * ir.dim))
+        used[ir.l] = start + mul
+    return torch.cat(parts, dim=1)

@@ -35,6 +35,7 @@ from atomprobe.models.families._equivariant import (
     edge_shifts,
     import_mace,
     irreps_feature_blocks,
+    join_irreps_blocks,
     radius_graph,
     verify_sha256,
 )
@@ -168,17 +169,23 @@ class MACEAdapter(ModelAdapter):
     def device(self) -> torch.device:
         return self.module.r_max.device
 
-    def graph_input(self, batch: AtomsBatch) -> dict[str, torch.Tensor]:
-        """mace-torch's input dictionary for ``batch`` (moved to the model's device/dtype)."""
-        batch = batch.to(self.device, self.dtype)
+    def element_one_hot(self, batch: AtomsBatch) -> torch.Tensor:
+        """One-hot element encoding (n_atoms, n_elements) in the model's element order."""
         lookup = torch.full((119,), -1, dtype=torch.int64, device=self.device)
         lookup[self.z_table] = torch.arange(len(self.z_table), device=self.device)
-        element_index = lookup[batch.numbers]
+        numbers = batch.numbers.to(self.device)
+        element_index = lookup[numbers]
         if bool((element_index < 0).any()):
-            unknown = sorted(set(batch.numbers[element_index < 0].tolist()))
+            unknown = sorted(set(numbers[element_index < 0].tolist()))
             raise ConfigError(
                 f"mace: elements Z={unknown} are not among the model's elements {self.z_table}"
             )
+        return torch.nn.functional.one_hot(element_index, len(self.z_table)).to(self.dtype)
+
+    def graph_input(self, batch: AtomsBatch) -> dict[str, torch.Tensor]:
+        """mace-torch's input dictionary for ``batch`` (moved to the model's device/dtype)."""
+        batch = batch.to(self.device, self.dtype)
+        node_attrs = self.element_one_hot(batch)
         edge_index, unit_shifts = radius_graph(batch, self.cutoff)
         counts = torch.bincount(batch.batch, minlength=batch.n_structures)
         ptr = torch.zeros(batch.n_structures + 1, dtype=torch.int64, device=self.device)
@@ -190,9 +197,7 @@ class MACEAdapter(ModelAdapter):
         )
         return {
             "positions": batch.positions.clone(),
-            "node_attrs": torch.nn.functional.one_hot(element_index, len(self.z_table)).to(
-                self.dtype
-            ),
+            "node_attrs": node_attrs,
             "edge_index": edge_index,
             "shifts": edge_shifts(batch, edge_index, unit_shifts),
             "unit_shifts": unit_shifts,
@@ -208,12 +213,18 @@ class MACEAdapter(ModelAdapter):
         )
 
     def predict(self, batch: AtomsBatch) -> torch.Tensor:
-        """(n_structures,) pooled per-atom output: energy in eV for MACE-MP (sum), the
-        training target's units for QM9 models."""
+        """(n_structures,): total energy (eV) for MACE-MP; the target in its units for a
+        model built here. Differentiable w.r.t. the weights (call under no_grad to infer)."""
         node_energy = self.forward(batch)["node_energy"].to(self.dtype)
-        return pool_atoms(
-            node_energy, batch.batch.to(self.device), batch.n_structures, self.pooling
-        )
+        return self._to_prediction(node_energy, batch)
+
+    def _to_prediction(self, node_out: torch.Tensor, batch: AtomsBatch) -> torch.Tensor:
+        """Pool the per-atom output (n_atoms,) and map it to target units (n_structures,)."""
+        structure = batch.batch.to(self.device)
+        pooled = pool_atoms(node_out, structure, batch.n_structures, self.pooling)
+        if self.stats is None:
+            return pooled
+        return self.stats.to_target(pooled, batch.to(self.device, self.dtype))
 
     def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
         """Per-atom ``node_feats`` of every interaction, one block per (layer, L)."""
@@ -224,6 +235,39 @@ class MACEAdapter(ModelAdapter):
         for layer, (values, irreps) in enumerate(zip(captured, self.layer_irreps, strict=True)):
             blocks += irreps_feature_blocks(values.detach(), irreps, layer, f"products.{layer}")
         return blocks
+
+    def readout(self, blocks: list[FeatureBlock], batch: AtomsBatch) -> torch.Tensor:
+        """The prediction (n_structures,) recomputed from ``blocks``, the features of every
+        layer (as :meth:`atom_features` returns them) through the model's own readouts:
+        ``pool(E0[Z] + scale_shift(sum_i readout_i(node_feats_i)))``. Not defined for models
+        with a ZBL pair-repulsion term, which depends on geometry, not on features."""
+        module = self.module
+        if hasattr(module, "pair_repulsion"):
+            raise ValueError("mace readout: the model has a pair-repulsion term; use predict")
+        node_attrs = self.element_one_hot(batch)
+        heads = torch.zeros(node_attrs.shape[0], dtype=torch.int64, device=self.device)
+        atoms = torch.arange(node_attrs.shape[0], device=self.device)
+        layer_feats = [
+            join_irreps_blocks([b for b in blocks if b.layer == k], irreps)
+            for k, irreps in enumerate(self.layer_irreps)
+        ]
+        readouts = list(module.readouts)
+        node_out = sum(
+            readout(layer_feats[-1 if len(readouts) == 1 else k], heads)[atoms, heads]
+            for k, readout in enumerate(readouts)
+        )
+        if hasattr(module, "scale_shift"):
+            node_out = module.scale_shift(node_out, heads)
+        node_out = module.atomic_energies_fn(node_attrs)[atoms, heads] + node_out
+        return self._to_prediction(node_out.to(self.dtype), batch)
+
+
+def resolve_pooling(pooling: str, stats: TrainingStats) -> str:
+    """``pooling`` with "auto" resolved: "sum" for targets with atom references (extensive
+    energies), "mean" for the others (intensive, e.g. the HOMO-LUMO gap)."""
+    if pooling != "auto":
+        return pooling
+    return "sum" if stats.atom_refs else "mean"
 
 
 def pool_atoms(
@@ -251,7 +295,7 @@ class MACEFamily(ModelFamily):
 
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> MACEAdapter:
         hp = MACEHyperparameters.from_mapping(hparams)
-        pooling = hp.pooling if hp.pooling != "auto" else ("sum" if stats.atom_refs else "mean")
+        pooling = resolve_pooling(hp.pooling, stats)
         module = build_mace(hp, stats.elements, stats.avg_num_neighbors)
         return MACEAdapter(module, asdict(hp), stats, pooling=pooling)
 
