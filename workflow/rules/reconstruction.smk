@@ -55,7 +55,7 @@ rule reconstruction:
     resources:
         mem_mb=8000,
         runtime=120,
-    threads: 2
+    threads: 1
     script:
         STEP_SCRIPT
 
@@ -76,7 +76,7 @@ rule cumulants:
     resources:
         mem_mb=8000,
         runtime=60,
-    threads: 2
+    threads: 1
     script:
         STEP_SCRIPT
 
@@ -97,7 +97,7 @@ rule similarity:
     resources:
         mem_mb=4000,
         runtime=30,
-    threads: 2
+    threads: 1
     script:
         STEP_SCRIPT
 
@@ -126,7 +126,7 @@ rule pcovr:
     resources:
         mem_mb=4000,
         runtime=30,
-    threads: 2
+    threads: 1
     script:
         STEP_SCRIPT
 
@@ -148,7 +148,7 @@ rule convergence:
     resources:
         mem_mb=4000,
         runtime=30,
-    threads: 2
+    threads: 1
     script:
         STEP_SCRIPT
 

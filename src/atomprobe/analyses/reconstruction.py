@@ -20,6 +20,11 @@ This module reimplements the estimator so that work is shared: every SVD depends
 one decomposition serves every target Y (all models, all cumulant orders), and LFRE solves its
 per-point problems as stacked (batched) SVDs instead of a Python loop. ``benchmarks/bench_lfre.py``
 measures it against skmatter; ``tests/test_reconstruction_metrics.py`` checks equality.
+Everything is computed in float64 (skmatter would keep float32 inputs in float32, with a
+float32 machine-precision cutoff); the equality holds for float64 inputs.
+
+Note: with k = min(d_x, d_y) the k centred neighbours span at most k − 1 dimensions, so even
+LFRE(X→X) is not 0 when k = d_x (the local map cannot be the identity); GFRE(X→X) is ≈ 0.
 """
 
 from __future__ import annotations

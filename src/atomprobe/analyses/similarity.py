@@ -81,14 +81,18 @@ def nearest_neighbors(X: np.ndarray, k: int) -> np.ndarray:
     return NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
 
 
+def neighbor_overlap(neighbors_x: np.ndarray, neighbors_y: np.ndarray) -> float:
+    """Mean fraction of shared neighbours between two (n, k) neighbour-index arrays."""
+    # a row's k neighbours are distinct, so |A ∩ B| = number of entries of A found in B
+    shared = (neighbors_x[:, :, None] == neighbors_y[:, None, :]).any(axis=2).sum(axis=1)
+    return float(shared.mean() / neighbors_x.shape[1])
+
+
 def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10) -> float:
     """Mutual k-nearest-neighbour alignment between X (n, d_x) and Y (n, d_y), in [0, 1]."""
     X = check_features(X, "mutual kNN X")
     Y = check_features(Y, "mutual kNN Y", X.shape[0])
-    neighbors_x, neighbors_y = nearest_neighbors(X, k), nearest_neighbors(Y, k)
-    # a row's k neighbours are distinct, so |A ∩ B| = number of entries of A found in B
-    shared = (neighbors_x[:, :, None] == neighbors_y[:, None, :]).any(axis=2).sum(axis=1)
-    return float(shared.mean() / k)
+    return neighbor_overlap(nearest_neighbors(X, k), nearest_neighbors(Y, k))
 
 
 SIMILARITY_COLUMNS = {
@@ -106,13 +110,17 @@ def pairwise_similarity(
     names: Sequence[str], matrices: Sequence[np.ndarray], k: int
 ) -> pd.DataFrame:
     """CKA (biased and debiased) and mutual kNN for every ordered pair, diagonal included."""
+    neighbors = [
+        nearest_neighbors(check_features(M, f"{name} features"), k)
+        for name, M in zip(names, matrices, strict=True)
+    ]
     rows = []
     for i, j in itertools.combinations_with_replacement(range(len(names)), 2):
         X, Y = matrices[i], matrices[j]
         values = {
             "cka": (linear_cka(X, Y), None),
             "cka_debiased": (linear_cka(X, Y, debiased=True), None),
-            "mutual_knn": (mutual_knn(X, Y, k), k),
+            "mutual_knn": (neighbor_overlap(neighbors[i], neighbors[j]), k),
         }
         for a, b in {(i, j), (j, i)}:
             rows += [
