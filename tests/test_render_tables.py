@@ -92,38 +92,48 @@ def write_synthetic_results(root: Path, models: list[tuple] = MODELS, analyses: 
     if not analyses:
         return inputs
     names = [m[0] for m in models]
+    pairs = [(a, b) for a in names for b in names]
     frames = {
         "control": pd.DataFrame([
-            {"model": m, "target": "control", "representation": rep, "probe": probe,
-             "repeat": 0, "fold": fold,
-             "r2": (0.0 if probe == "ridge" else 0.8) + rng.normal(0, 0.02)}
+            {"model": m, "target": "composition_entropy", "representation": rep,
+             "probe": probe, "repeat": 0, "fold": fold,
+             "r2": (0.0 if probe == "ridge" else 0.8) + rng.normal(0, 0.02), "alpha": 1.0}
             for m in names for rep in ("full", "geom_v2") for probe in ("ridge", "mlp", "gbt")
             for fold in range(5)]),
         "isomers": pd.DataFrame([
-            {"model": m, "target": "gap", "representation": rep, "repeat": r,
-             "accuracy": (0.9 if rep == "geom_v2" else 0.5) + rng.normal(0, 0.01),
-             "n_groups": 40, "n_pairs": 500}
-            for m in names for rep in ("geom_v2", "comp") for r in range(3)]),
+            {"model": m, "target": "gap", "representation": rep, "n_groups": 40,
+             "n_pairs": 500, "accuracy": acc, "ci_low": acc - 0.02, "ci_high": acc + 0.02}
+            for m in names for rep, acc in (("geom_v2", 0.9), ("comp", 0.5))]),
         "sample_efficiency": pd.DataFrame([
-            {"model": m, "target": "gap", "n_train": n, "repeat": r,
+            {"model": m, "target": "gap", "representation": "geom_v2", "n_train": n,
+             "is_full": n == 4000, "repeat": r,
              "r2": level * (1 - 50 / (n + 50)) + rng.normal(0, 0.01)}
-            for m, *_, level in models for n in (50, 100, 500, 2000) for r in range(3)]),
-        "gfre": pd.DataFrame([{"source": a, "target": b, "gfre": 0.0 if a == b else 0.6}
-                              for a in names for b in names]),
-        "lfre": pd.DataFrame([{"source": a, "target": b, "lfre": 0.0 if a == b else 0.35}
-                              for a in names for b in names]),
-        "similarity": pd.DataFrame([{"model_a": a, "model_b": b, "metric": metric,
-                                     "value": 1.0 if a == b else 0.5}
-                                    for a in names for b in names for metric in ("cka", "mknn")]),
-        "cumulants": pd.DataFrame([{"model": m, "source_order": k, "target_order": q,
-                                    "gfre": 0.0 if k >= q else 0.1 * (q - k)}
-                                   for m in names[:2] for k in range(1, 9)
-                                   for q in range(1, 9)]),
-        "pcovr": pd.DataFrame([{"model": m, "target": "gap", "id": f"qm9:{i}",
-                                "pc1": rng.normal(), "pc2": rng.normal(), "y": rng.normal(6, 1)}
+            for m, *_, level in models for n in (50, 100, 500, 2000, 4000)
+            for r in range(1 if n == 4000 else 3)]),
+        "gfre": pd.DataFrame([{"source": a, "target": b, "level": level, "dataset": "qm9",
+                               "value": 0.0 if a == b else 0.6, "n_train": 100, "n_test": 50}
+                              for a, b in pairs for level in ("structure", "atom")]),
+        "lfre": pd.DataFrame([{"source": a, "target": b, "level": level, "dataset": "qm9",
+                               "value": 0.0 if a == b else 0.35, "n_train": 100, "n_test": 50,
+                               "n_neighbors": 8}
+                              for a, b in pairs for level in ("structure", "atom")]),
+        "similarity": pd.DataFrame([{"model_a": a, "model_b": b, "dataset": "qm9",
+                                     "metric": metric, "value": 1.0 if a == b else 0.5,
+                                     "n_samples": 100, "k": 10}
+                                    for a, b in pairs for metric in ("cka", "mutual_knn")]),
+        "cumulants": pd.DataFrame([{"model": "mace_gap", "dataset": "qm9", "source_order": k,
+                                    "target_order": q, "value": 0.0 if k >= q else 0.1 * (q - k),
+                                    "n_train": 100, "n_test": 50}
+                                   for k in range(1, 9) for q in range(1, 9)]),
+        "pcovr": pd.DataFrame([{"model": m, "dataset": "qm9", "target": "gap", "id": f"qm9:{i}",
+                                "pcovr_1": rng.normal(), "pcovr_2": rng.normal(),
+                                "y": rng.normal(6, 1)}
                                for m in names for i in range(60)]),
-        "convergence": pd.DataFrame([{"model": m, "epoch": e, "gfre": 0.5 / (1 + e)}
-                                     for m in names[:4] for e in (1, 2, 4, 8)]),
+        "convergence": pd.DataFrame([{"model": m, "dataset": "qm9", "epoch": e, "metric": metric,
+                                      "value": 0.5 / (1 + e) if "gfre" in metric else 1 - 0.5 / e,
+                                      "n_train": 100, "n_test": 50}
+                                     for m in names[:4] for e in (1, 2, 4, 8)
+                                     for metric in ("gfre_checkpoint_to_final", "cka")]),
     }
     for name, frame in frames.items():
         path = root / "analyses" / f"{name}.parquet"
@@ -234,9 +244,10 @@ def test_analysis_tables(tmp_path, synthetic):
     assert control.loc["ani2x", "geom_v2:gbt_mean"] == pytest.approx(ref["r2"].mean())
     isomers = _render(tmp_path, synthetic, "table5_isomers")
     raw = pd.read_parquet(synthetic["isomers"])
-    ref = raw[(raw.model == "schnet_gap") & (raw.representation == "comp")]["accuracy"]
+    ref = raw[(raw.model == "schnet_gap") & (raw.representation == "comp")].iloc[0]
     row = isomers[isomers.model == "schnet_gap"].iloc[0]
-    assert row["comp_mean"] == pytest.approx(ref.mean())
+    assert row["comp_mean"] == pytest.approx(ref["accuracy"])
+    assert row["comp_ci_low"] == pytest.approx(ref["ci_low"])  # the analysis' own bootstrap
     assert row["n_pairs"] == 500
 
 

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from atomprobe.analyses.sample_efficiency import ranking_agreement
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results, require_columns
 from atomprobe.render.style import (
@@ -35,6 +37,9 @@ from atomprobe.render.tables import (
 )
 
 R2_LABEL = "R² (cross-validated, dimensionless)"
+# black error bars with a white halo: visible on dark and light bars alike
+ERROR_KW = {"elinewidth": 0.9, "ecolor": "0.0", "capthick": 0.9,
+            "path_effects": [patheffects.withStroke(linewidth=2.4, foreground="white")]}
 
 
 def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
@@ -58,7 +63,7 @@ def _grouped_bars(
                          part["ci_high"].to_numpy(dtype=float) - mean])
         ax.bar(x + (i - (len(series) - 1) / 2) * width, np.nan_to_num(mean), width,
                yerr=np.nan_to_num(err), label=series_labels.get(name, name),
-               error_kw={"elinewidth": 0.8, "ecolor": "0.0"}, **bar_style(i))
+               error_kw=ERROR_KW, **bar_style(i))
     ax.set_xticks(x, category_labels, rotation=30, ha="right")
     ax.axhline(0.0, color="0.0", linewidth=0.6)
 
@@ -116,56 +121,63 @@ def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
 
 
 def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """Bars of R² from one channel group (L0/L1, scalar/vector) per target."""
+    """Grouped bars of R² from one channel group (L0/L1, scalar/vector) per model and target.
+
+    Within a family the configured groups are shown in order (slot 0 dark, slot 1 light), so
+    MACE's L0 sits where ViSNet's scalar stream does.
+    """
     routing = cfg["routing"]
     targets = list(routing["targets"])
-    groups = [g for gs in routing["groups"].values() for g in gs]
+    slot_of = {g: i for gs in routing["groups"].values() for i, g in enumerate(gs)}
+    n_slots = max((len(gs) for gs in routing["groups"].values()), default=1)
+    slot_labels = {
+        i: " / ".join(gs[i] for gs in routing["groups"].values() if len(gs) > i)
+        for i in range(n_slots)
+    }
     scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
                      probe="ridge", representation=routing["representation"], target=targets,
-                     group=groups) if not results.cpd.empty else results.cpd
-    fig, axes = new_figure(ncols=len(targets), width=3.4 * len(targets), height=3.3, sharey=True)
+                     group=list(slot_of)) if not results.cpd.empty else results.cpd
     summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
-    summary["bar"] = summary["model"] + "|" + summary["group"]
-    bars = [f"{m}|{g}" for m in results.model_order() for g in groups
-            if f"{m}|{g}" in set(summary["bar"])]
+    summary["slot"] = summary["group"].map(slot_of)
+    models = [m for m in results.model_order() if m in set(summary["model"])]
+    fig, axes = new_figure(ncols=len(targets), width=max(3.4, 0.6 * len(models) + 1.6)
+                           * len(targets), height=3.4, sharey=True)
     for ax, target in zip(axes[0], targets, strict=True):
         part = summary.loc[summary["target"] == target]
         if part.empty:
             placeholder(ax, f"{NOT_RUN}: no channel-group scores for {target}")
             continue
-        x = np.arange(len(bars))
-        indexed = part.set_index("bar").reindex(bars)
-        mean = indexed["mean"].to_numpy(dtype=float)
-        err = np.vstack([mean - indexed["ci_low"].to_numpy(dtype=float),
-                         indexed["ci_high"].to_numpy(dtype=float) - mean])
-        for i, bar in enumerate(bars):
-            group_index = groups.index(bar.split("|")[1])
-            ax.bar(x[i], np.nan_to_num(mean[i]), 0.7, yerr=np.nan_to_num(err[:, i : i + 1]),
-                   error_kw={"elinewidth": 0.8}, **bar_style(group_index % 2 * 2))
-        ax.set_xticks(x, [f"{results.label(b.split('|')[0])}\n{b.split('|')[1]}" for b in bars],
-                      rotation=0)
-        ax.axhline(0.0, color="0.0", linewidth=0.6)
-        ax.set_title(_target_label(target, cfg))
+        _grouped_bars(ax, part, models, list(range(n_slots)), "model", "slot",
+                      [results.label(m) for m in models], slot_labels)
+        ax.set_title(f"{_target_label(target, cfg)}, "
+                     f"{REPRESENTATION_LABELS[routing['representation']]}")
     axes[0, 0].set_ylabel(R2_LABEL)
+    if axes[0, -1].get_legend_handles_labels()[0]:
+        axes[0, -1].legend(title="channel group", frameon=False, loc="upper right")
     return fig
 
 
 def _heatmap(ax: Axes, frame: pd.DataFrame, row: str, col: str, value: str,
              order: Sequence[str] | None = None, vmin: float | None = 0.0,
-             vmax: float | None = None) -> None:
-    """Annotated heatmap of ``value`` with rows ``row`` and columns ``col``."""
+             vmax: float | None = None, label: str | None = None) -> None:
+    """Annotated heatmap of ``value`` with rows ``row`` and columns ``col``.
+
+    ``vmax`` is raised to the largest value if the data exceed it (GFRE can exceed 1).
+    """
     matrix = frame.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
     labels = list(order) if order is not None else sorted(set(matrix.index) | set(matrix.columns))
     matrix = matrix.reindex(index=[x for x in labels if x in matrix.index or order is not None],
                             columns=[x for x in labels if x in matrix.columns or order is not None])
     values = matrix.to_numpy(dtype=float)
+    if vmax is not None and np.isfinite(values).any():
+        vmax = max(vmax, float(np.nanmax(values)))
     image = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
     annotate_heatmap(ax, values)
     ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=40,
                   ha="right")
     ax.set_yticks(range(matrix.shape[0]), [str(r) for r in matrix.index])
     ax.grid(False)
-    ax.figure.colorbar(image, ax=ax, shrink=0.85, label=value)
+    ax.figure.colorbar(image, ax=ax, shrink=0.85, label=label or value)
 
 
 def _analysis_or_placeholder(results: Results, name: str, axes: np.ndarray) -> pd.DataFrame | None:
@@ -177,17 +189,30 @@ def _analysis_or_placeholder(results: Results, name: str, axes: np.ndarray) -> p
     return frame
 
 
+def _dataset_rows(frame: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows of the molecular dataset when the analysis covers several datasets."""
+    if "dataset" in frame.columns and cfg["dataset"] in set(frame["dataset"]):
+        return frame.loc[frame["dataset"] == cfg["dataset"]]
+    return frame
+
+
+def _legend_right(ax: Axes, handles_from: Axes | None = None) -> None:
+    handles, labels = (handles_from or ax).get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+
 def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """Ridge learning curves R²(N) per model, and the Spearman ρ of each N's model ranking."""
-    fig, axes = new_figure(ncols=2, width=8.0, height=3.3)
+    """Learning curves R²(N) per model, and the Spearman ρ of each N's model ranking."""
+    fig, axes = new_figure(ncols=2, width=8.5, height=3.3)
     frame = _analysis_or_placeholder(results, "sample_efficiency", axes)
     if frame is None:
         return fig
-    require_columns(frame, ("model", "target", "n_train", "r2"),
+    require_columns(frame, ("model", "target", "representation", "n_train", "is_full", "r2"),
                     "results/analyses/sample_efficiency.parquet")
-    target = cfg["main_target"] if cfg["main_target"] in set(frame["target"]) else \
-        sorted(set(frame["target"]))[0]
-    frame = frame.loc[frame["target"] == target]
+    target = _pick(frame["target"], cfg["main_target"])
+    representation = _pick(frame["representation"], cfg["residual"])
+    frame = frame.loc[(frame["target"] == target) & (frame["representation"] == representation)]
     summary = summarise(frame, ["model", "n_train"], level=cfg["ci_level"])
     ax = axes[0, 0]
     models = [m for m in results.model_order() if m in set(summary["model"])]
@@ -198,55 +223,53 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
                                                   part["ci_high"] - part["mean"]])),
                     label=results.label(model), capsize=2, elinewidth=0.7, **style)
     ax.set_xscale("log")
-    ax.set_xlabel("training molecules N (log scale)")
-    ax.set_ylabel(f"R² of {_target_label(target, cfg)} (Ridge)")
-    ax.legend(frameon=False, fontsize=7)
-    rho = spearman_by_n(summary)
+    ax.set_xlabel("training structures N (log scale; last point: full pool)")
+    ax.set_ylabel(f"test R² of {_target_label(target, cfg)}")
+    ax.set_title(f"Ridge on {REPRESENTATION_LABELS[representation].replace('R²_', '')}")
+    rho = ranking_agreement(frame)
     ax = axes[0, 1]
-    ax.plot(rho["n_train"], rho["spearman"], color="0.0", marker="o", markersize=4)
-    for n, value in zip(rho["n_train"], rho["spearman"], strict=True):
-        ax.annotate(f"{value:.2f}", (n, value), textcoords="offset points", xytext=(0, 5),
-                    ha="center", fontsize=7)
+    ax.plot(rho["n_train"], rho["spearman_rho"], color="0.0", marker="o", markersize=4)
+    for n, value in zip(rho["n_train"], rho["spearman_rho"], strict=True):
+        if np.isfinite(value):
+            ax.annotate(f"{value:.2f}", (n, value), textcoords="offset points", xytext=(0, 5),
+                        ha="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_ylim(-1.05, 1.15)
-    ax.set_xlabel("training molecules N (log scale)")
-    ax.set_ylabel("Spearman ρ vs ranking at largest N")
+    ax.set_xlabel("training structures N (log scale)")
+    ax.set_ylabel("Spearman ρ vs full-pool ranking")
+    _legend_right(ax, axes[0, 0])
     return fig
 
 
-def spearman_by_n(summary: pd.DataFrame) -> pd.DataFrame:
-    """Spearman ρ between the model ranking (by mean R²) at each N and at the largest N.
-
-    ``summary``: columns ``model, n_train, mean`` → frame ``n_train, spearman, n_models``.
-    """
-    from scipy.stats import spearmanr
-
-    wide = summary.pivot_table(index="model", columns="n_train", values="mean")
-    reference = wide[wide.columns.max()]
-    rows = []
-    for n in wide.columns:
-        both = wide[[n]].assign(ref=reference).dropna()
-        rho = spearmanr(both[n], both["ref"]).statistic if len(both) >= 2 else np.nan
-        rows.append({"n_train": n, "spearman": float(rho), "n_models": len(both)})
-    return pd.DataFrame(rows, columns=["n_train", "spearman", "n_models"])
+def _pick(values: pd.Series, preferred: str) -> str:
+    """``preferred`` if present in ``values``, else the first value in sorted order."""
+    present = sorted(set(values))
+    return preferred if preferred in present else present[0]
 
 
 def figure_reconstruction(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """GFRE and LFRE heatmaps across models (rows = source X, columns = target Y)."""
-    fig, axes = new_figure(ncols=2, width=9.0, height=4.0)
+    level = cfg["reconstruction_level"]
+    fig, axes = new_figure(ncols=2, width=9.5, height=4.2)
     for ax, name in zip(axes[0], ("gfre", "lfre"), strict=True):
         frame = results.analysis(name)
         if frame is None or frame.empty:
             placeholder(ax, f"{NOT_RUN}: results/analyses/{name}.parquet was not produced")
             continue
-        require_columns(frame, ("source", "target", name), f"results/analyses/{name}.parquet")
+        require_columns(frame, ("source", "target", "level", "value"),
+                        f"results/analyses/{name}.parquet")
+        frame = _dataset_rows(frame.loc[frame["level"] == level], cfg)
+        if frame.empty:
+            placeholder(ax, f"{NOT_RUN}: no {level}-level {name.upper()} rows")
+            continue
         frame = frame.assign(source=frame["source"].map(results.label),
                              target=frame["target"].map(results.label))
         order = [results.label(m) for m in results.model_order()
                  if results.label(m) in set(frame["source"]) | set(frame["target"])]
-        _heatmap(ax, frame, "source", "target", name, order=order, vmin=0.0, vmax=1.0)
-        ax.set_title(f"{name.upper()}(source → target); 0 = fully reconstructed")
-        ax.set_xlabel("target features Y")
+        _heatmap(ax, frame, "source", "target", "value", order=order, vmin=0.0, vmax=1.0,
+                 label=f"{name.upper()} (dimensionless)")
+        ax.set_title(f"{name.upper()}(X → Y), {level} level; 0 = Y fully reconstructed")
+        ax.set_xlabel("reconstructed features Y")
         ax.set_ylabel("source features X")
     return fig
 
@@ -254,54 +277,55 @@ def figure_reconstruction(results: Results, cfg: Mapping[str, Any]) -> Figure:
 def figure_cumulants(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """GFRE between cumulant-pooled features of orders K (rows) and K′ (columns), per model."""
     frame = results.analysis("cumulants")
-    models = sorted(set(frame["model"])) if frame is not None and not frame.empty else []
-    models = [m for m in results.model_order() if m in models]
-    fig, axes = new_figure(ncols=max(len(models), 1), width=3.4 * max(len(models), 1),
-                           height=3.4)
+    present = set(frame["model"]) if frame is not None and not frame.empty else set()
+    models = [m for m in results.model_order() if m in present]
+    fig, axes = new_figure(ncols=max(len(models), 1), width=4.2 * max(len(models), 1),
+                           height=3.6)
     if not models:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/cumulants.parquet was not produced")
         return fig
-    require_columns(frame, ("model", "source_order", "target_order", "gfre"),
+    require_columns(frame, ("model", "source_order", "target_order", "value"),
                     "results/analyses/cumulants.parquet")
     for ax, model in zip(axes[0], models, strict=True):
         part = frame.loc[frame["model"] == model]
         orders = sorted(set(part["source_order"]) | set(part["target_order"]))
-        _heatmap(ax, part, "source_order", "target_order", "gfre", order=orders, vmin=0.0,
-                 vmax=1.0)
-        ax.set_title(results.label(model))
-        ax.set_xlabel("target order K′ of φ(K′)")
-        ax.set_ylabel("source order K of φ(K)")
+        _heatmap(ax, part, "source_order", "target_order", "value", order=orders, vmin=0.0,
+                 vmax=1.0, label="GFRE (dimensionless)")
+        ax.set_title(f"{results.label(model)}: GFRE(φ(K) → φ(K′))")
+        ax.set_xlabel("reconstructed order K′")
+        ax.set_ylabel("source order K")
+        ax.tick_params(axis="x", rotation=0)
     return fig
 
 
 def figure_pcovr(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """PCovR maps (2 components) of each model's features, points coloured by the target."""
     frame = results.analysis("pcovr")
-    models = [m for m in results.model_order()
-              if frame is not None and not frame.empty and m in set(frame["model"])]
+    if frame is not None and not frame.empty:
+        require_columns(frame, ("model", "target", "pcovr_1", "pcovr_2", "y"),
+                        "results/analyses/pcovr.parquet")
+        frame = _dataset_rows(frame, cfg)
+    present = set(frame["model"]) if frame is not None and not frame.empty else set()
+    models = [m for m in results.model_order() if m in present]
     ncols = min(max(len(models), 1), 4)
     nrows = max(1, -(-len(models) // ncols))
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=2.6 * ncols + 0.8,
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=2.6 * ncols + 1.0,
                            height=2.5 * nrows)
     if not models:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/pcovr.parquet was not produced")
         return fig
-    require_columns(frame, ("model", "target", "pc1", "pc2", "y"),
-                    "results/analyses/pcovr.parquet")
-    target = sorted(set(frame["target"]))[0]
-    if cfg["main_target"] in set(frame["target"]):
-        target = cfg["main_target"]
+    target = _pick(frame["target"], cfg["main_target"])
     frame = frame.loc[frame["target"] == target]
     vmin, vmax = np.nanpercentile(frame["y"], [1, 99])
     for ax in axes.ravel()[len(models):]:
         ax.set_axis_off()
     for ax, model in zip(axes.ravel(), models, strict=False):
         part = frame.loc[frame["model"] == model]
-        points = ax.scatter(part["pc1"], part["pc2"], c=part["y"], cmap=SEQUENTIAL_CMAP,
+        points = ax.scatter(part["pcovr_1"], part["pcovr_2"], c=part["y"], cmap=SEQUENTIAL_CMAP,
                             vmin=vmin, vmax=vmax, s=4, linewidths=0, rasterized=True)
         ax.set_title(results.label(model))
-        ax.set_xlabel("PCov 1")
-        ax.set_ylabel("PCov 2")
+        ax.set_xlabel("PCovR 1 (scaled features)")
+        ax.set_ylabel("PCovR 2")
         ax.grid(False)
     fig.colorbar(points, ax=axes.ravel().tolist(), shrink=0.8, label=_target_label(target, cfg))
     return fig
@@ -310,42 +334,60 @@ def figure_pcovr(results: Results, cfg: Mapping[str, Any]) -> Figure:
 def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Linear CKA and mutual-kNN alignment between every pair of models."""
     frame = results.analysis("similarity")
+    if frame is not None and not frame.empty:
+        require_columns(frame, ("model_a", "model_b", "metric", "value"),
+                        "results/analyses/similarity.parquet")
+        frame = _dataset_rows(frame, cfg)
     metrics = sorted(set(frame["metric"])) if frame is not None and not frame.empty else []
-    fig, axes = new_figure(ncols=max(len(metrics), 1), width=4.5 * max(len(metrics), 1),
-                           height=4.0)
+    fig, axes = new_figure(ncols=max(len(metrics), 1), width=4.6 * max(len(metrics), 1),
+                           height=4.2)
     if not metrics:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/similarity.parquet was not produced")
         return fig
-    require_columns(frame, ("model_a", "model_b", "metric", "value"),
-                    "results/analyses/similarity.parquet")
     frame = frame.assign(model_a=frame["model_a"].map(results.label),
                          model_b=frame["model_b"].map(results.label))
     order = [results.label(m) for m in results.model_order()
              if results.label(m) in set(frame["model_a"]) | set(frame["model_b"])]
     for ax, metric in zip(axes[0], metrics, strict=True):
         _heatmap(ax, frame.loc[frame["metric"] == metric], "model_a", "model_b", "value",
-                 order=order, vmin=0.0, vmax=1.0)
-        ax.set_title(f"{metric} (1 = identical)")
+                 order=order, vmin=0.0, vmax=1.0, label=f"{metric} (dimensionless)")
+        ax.set_title(f"{metric.replace('_', ' ')} (1 = identical)")
     return fig
 
 
 def figure_convergence(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """GFRE from each training checkpoint's features to the final model's, per model."""
-    fig, axes = new_figure(width=5.5, height=3.3)
-    frame = _analysis_or_placeholder(results, "convergence", axes)
-    if frame is None:
+    """GFRE and CKA between each training checkpoint's features and the final model's."""
+    frame = results.analysis("convergence")
+    metrics = []
+    if frame is not None and not frame.empty:
+        require_columns(frame, ("model", "epoch", "metric", "value"),
+                        "results/analyses/convergence.parquet")
+        frame = _dataset_rows(frame, cfg)
+        metrics = [m for m in CONVERGENCE_METRICS if m in set(frame["metric"])]
+    fig, axes = new_figure(ncols=max(len(metrics), 1), width=3.6 * max(len(metrics), 1) + 1.4,
+                           height=3.3)
+    if not metrics:
+        placeholder(axes[0, 0],
+                    f"{NOT_RUN}: results/analyses/convergence.parquet was not produced")
         return fig
-    require_columns(frame, ("model", "epoch", "gfre"), "results/analyses/convergence.parquet")
-    ax = axes[0, 0]
     models = [m for m in results.model_order() if m in set(frame["model"])]
-    for model, style in zip(models, line_styles(), strict=False):
-        part = frame.loc[frame["model"] == model].groupby("epoch", as_index=False)["gfre"].mean()
-        ax.plot(part["epoch"], part["gfre"], label=results.label(model), **style)
-    ax.set_xlabel("training epoch of the checkpoint")
-    ax.set_ylabel("GFRE(checkpoint → final)")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for model, style in zip(models, line_styles(), strict=False):
+            part = frame.loc[(frame["model"] == model) & (frame["metric"] == metric)]
+            part = part.groupby("epoch", as_index=False)["value"].mean()
+            ax.plot(part["epoch"], part["value"], label=results.label(model), **style)
+        ax.set_xlabel("training epoch of the checkpoint")
+        ax.set_ylabel(CONVERGENCE_METRICS[metric])
+        ax.set_ylim(bottom=0)
+    _legend_right(axes[0, -1])
     return fig
+
+
+CONVERGENCE_METRICS = {
+    "gfre_checkpoint_to_final": "GFRE(checkpoint → final)",
+    "gfre_final_to_checkpoint": "GFRE(final → checkpoint)",
+    "cka": "linear CKA(checkpoint, final)",
+}
 
 
 FigureBuilder = Callable[[Results, Mapping[str, Any]], Figure]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from atomprobe.analyses.sample_efficiency import ranking_agreement
 from atomprobe.errors import DataError
 from atomprobe.io import read_parquet
 
@@ -35,7 +36,8 @@ class Results:
 
     ``registry``: one row per configured model, in config order (columns ``REGISTRY_COLUMNS``…).
     ``cpd``: all CPD score files concatenated (columns ``CPD_COLUMNS``).
-    ``analyses``: analysis name → tidy frame (absent names were not produced).
+    ``analyses``: analysis name → tidy frame (absent names were not produced), plus
+    ``sample_efficiency_ranking``: Spearman ρ per N derived from the learning curves.
     ``metadata``: input name → its ``atomprobe`` metadata document (units, settings).
     """
 
@@ -108,4 +110,7 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
         paths = [p for p in _as_list(inputs.get(name)) if Path(p).exists()]
         if paths:
             analyses[name], metadata[name] = read_parquet(paths[0])
+    curves = analyses.get("sample_efficiency")
+    if curves is not None and not curves.empty:
+        analyses["sample_efficiency_ranking"] = ranking_agreement(curves)
     return Results(registry=registry, cpd=cpd, analyses=analyses, metadata=metadata)

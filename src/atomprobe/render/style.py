@@ -44,7 +44,6 @@ RC_PARAMS = {
     "grid.linewidth": 0.6,
     "axes.axisbelow": True,
     "hatch.linewidth": 0.6,
-    "savefig.bbox": "tight",
     "pdf.fonttype": 42,  # embed TrueType: text stays selectable and editable
     "errorbar.capsize": 2,
 }
@@ -53,8 +52,10 @@ RC_PARAMS = {
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.5, height: float = 3.2,
                **kwargs) -> tuple[Figure, np.ndarray]:
     """A figure in the house style with an (nrows × ncols) array of axes."""
-    with plt.rc_context(RC_PARAMS):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kwargs)
+    matplotlib.rcParams.update(RC_PARAMS)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width, height), squeeze=False, layout="constrained", **kwargs
+    )
     return fig, axes
 
 
@@ -101,8 +102,7 @@ def placeholder(ax: Axes, message: str) -> None:
 
 def save_figure(fig: Figure, pdf: str | Path, png: str | Path, dpi: int = 200) -> None:
     """Write ``fig`` atomically as PDF and PNG, then close it."""
-    with plt.rc_context(RC_PARAMS):
-        for path, fmt in ((pdf, "pdf"), (png, "png")):
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=dpi)
+    for path, fmt in ((pdf, "pdf"), (png, "png")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi)
     plt.close(fig)

@@ -37,6 +37,8 @@ REPRESENTATION_NAMES = {
     "geom_v2": "composition residual, per-fold projection (v2)",
     "geom_v1": "composition residual, in-sample projection (v1)",
 }
+REPRESENTATION_SHORT = {"full": "H", "comp": "H_comp", "geom_v2": "residual v2",
+                        "geom_v1": "residual v1"}
 PROBES = ("ridge", "mlp", "gbt")
 
 
@@ -435,39 +437,44 @@ def _analysis_table(
 
 def table_control(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 4: compositional control — probes on the residual of a purely compositional target."""
-    title = ("Compositional control: probes on the composition residual for a target that is a "
-             "function of composition only")
-    columns = ("model", "representation", "probe", "repeat", "fold", "r2")
+    title = ("Compositional control: probes of a target that is a function of composition only, "
+             "from H and from the composition residual")
+    columns = ("model", "target", "representation", "probe", "repeat", "fold", "r2")
     if (empty := _analysis_table(results, "control", title, columns)) is not None:
         return empty
     frame, digits = results.analysis("control"), cfg["digits"]
     frame = frame.assign(rep_probe=frame["representation"] + ":" + frame["probe"])
-    summary = summarise(frame, ["model", "rep_probe"], level=cfg["ci_level"])
+    summary = summarise(frame, ["model", "target", "rep_probe"], level=cfg["ci_level"])
     levels = [f"{rep}:{probe}" for rep in REPRESENTATIONS for probe in PROBES
               if f"{rep}:{probe}" in set(summary["rep_probe"])]
-    models = [m for m in results.model_order() if m in set(frame["model"])]
-    numbers = _model_frame(results, models).merge(
-        _wide(summary, ["model"], "rep_probe", levels), on="model", how="left")
-    display = pd.DataFrame({"Model": numbers["label"]})
+    numbers = _wide(summary, ["model", "target"], "rep_probe", levels)
+    order = {m: i for i, m in enumerate(results.model_order())}
+    numbers = numbers.sort_values(["target", "model"], key=lambda s: s.map(order)
+                                  if s.name == "model" else s).reset_index(drop=True)
+    numbers.insert(1, "label", [results.label(m) for m in numbers["model"]])
+    display = pd.DataFrame({"Control target": numbers["target"], "Model": numbers["label"]})
     for level in levels:
         rep, probe = level.split(":")
-        display[f"{probe} on {REPRESENTATION_LABELS[rep].split(' ')[0].replace('R²_', '')}"] = (
-            _display_ci(numbers, level, digits))
+        display[f"{probe} on {REPRESENTATION_SHORT[rep]}"] = _display_ci(numbers, level, digits)
     return Table("control", title, numbers, display, [
-        _ci_note(cfg), "The residual cannot carry this target linearly (Ridge ≈ 0 expected); "
+        _ci_note(cfg), "The residual carries none of this target linearly (Ridge ≈ 0 expected); "
         "nonlinear probes can still decode composition from it (the paper's inflation)."])
 
 
 def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
-    """Table 5: isomer benchmark — pairwise ranking accuracy from residual vs composition part."""
+    """Table 5: isomer benchmark — pairwise ranking accuracy from residual vs composition part.
+
+    One row per model, target and representation comes from the analysis with its own
+    interval (a percentile bootstrap over formula groups), shown as it is.
+    """
     title = ("Isomer benchmark: accuracy of ranking two molecules with the same formula by the "
              "target (chance = 0.5)")
-    columns = ("model", "target", "representation", "accuracy", "n_groups", "n_pairs")
+    columns = ("model", "target", "representation", "accuracy", "ci_low", "ci_high",
+               "n_groups", "n_pairs")
     if (empty := _analysis_table(results, "isomers", title, columns)) is not None:
         return empty
     frame, digits = results.analysis("isomers"), cfg["digits"]
-    summary = summarise(frame, ["model", "target", "representation"], value="accuracy",
-                        level=cfg["ci_level"])
+    summary = frame.rename(columns={"accuracy": "mean"})
     representations = [r for r in REPRESENTATIONS if r in set(summary["representation"])]
     counts = frame.groupby(["model", "target"], as_index=False)[["n_groups", "n_pairs"]].max()
     numbers = _wide(summary, ["model", "target"], "representation", representations)
@@ -478,13 +485,13 @@ def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
     numbers.insert(1, "label", [results.label(m) for m in numbers["model"]])
     display = pd.DataFrame({"Target": numbers["target"], "Model": numbers["label"]})
     for rep in representations:
-        display[f"accuracy from {REPRESENTATION_LABELS[rep].split(' ')[0].replace('R²_', '')}"] = (
-            _display_ci(numbers, rep, digits))
+        display[f"accuracy from {REPRESENTATION_SHORT[rep]}"] = _display_ci(numbers, rep, digits)
     display["groups"] = numbers["n_groups"].astype("Int64").astype(str)
     display["pairs"] = numbers["n_pairs"].astype("Int64").astype(str)
     return Table("isomers", title, numbers, display, [
-        _ci_note(cfg), "Composition is identical within an isomer group, so the composition part "
-        "must sit at chance; groups = formulas with ≥ 2 isomers, pairs = compared pairs."])
+        "Accuracy with a percentile-bootstrap interval over formula groups (from the analysis).",
+        "Composition is identical within an isomer group, so the composition part must sit at "
+        "chance; groups = formulas that contributed pairs, pairs = compared pairs."])
 
 
 TABLES: dict[str, TableBuilder] = {
