@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
+import torchani
 from ase.data import atomic_numbers as ASE_ATOMIC_NUMBERS
+from torchani.utils import SYMBOLS_2X
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
-
-with warnings.catch_warnings():  # torchani's CUDA extensions are optional; the AEV is pure torch
-    warnings.filterwarnings("ignore", message="The extensions: .* are not installed")
-    import torchani
-    from torchani.utils import SYMBOLS_2X
 
 ANI2X_ATOMIC_NUMBERS: tuple[int, ...] = tuple(ASE_ATOMIC_NUMBERS[s] for s in SYMBOLS_2X)
 """Atomic numbers in the AEV's element order: H, C, N, O, S, F, Cl."""
@@ -33,10 +30,13 @@ class ANIAEVAdapter(ModelAdapter):
 
     family = "ani2x_aev"
     supports_periodic = False
-    has_readout: ClassVar[bool] = False
 
     def __init__(self, module: torch.nn.Module | None = None) -> None:
-        super().__init__(module if module is not None else torchani.AEVComputer.like_2x())
+        if module is None:
+            with warnings.catch_warnings():  # its optional CUDA extensions; the AEV is pure torch
+                warnings.filterwarnings("ignore", message="The extensions: .* are not installed")
+                module = torchani.AEVComputer.like_2x()
+        super().__init__(module)
         lookup = torch.full((119,), -1, dtype=torch.int64)
         lookup[list(ANI2X_ATOMIC_NUMBERS)] = torch.arange(len(ANI2X_ATOMIC_NUMBERS))
         self.module.register_buffer("z_to_index", lookup, persistent=False)

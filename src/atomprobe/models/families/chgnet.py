@@ -105,6 +105,25 @@ class CHGNetAdapter(ModelAdapter):
             for k, h in enumerate(layers)
         ]
 
+    def readout(self, last: list[FeatureBlock], batch: AtomsBatch) -> torch.Tensor:
+        """Energy per atom (n_structures,) eV/atom recomputed from the last layer's features:
+        ``mean_atoms(mlp(readout_norm(h)) + w[Z])`` with ``w`` the AtomRef composition weights
+        (AtomRef is linear in the element fractions, i.e. a mean of per-element values)."""
+        model = self.module
+        if not (model.mlp_first and model.is_intensive):
+            raise ValueError("chgnet readout: implemented for mlp_first, intensive models")
+        h = last[0].values.to(self.device)
+        if model.readout_norm is not None:
+            h = model.readout_norm(h)
+        site_energy = model.mlp(h).view(-1)
+        numbers = batch.numbers.to(self.device)
+        if model.composition_model is not None:
+            site_energy = site_energy + model.composition_model.fc.weight[0, numbers - 1]
+        structure = batch.batch.to(self.device)
+        total = torch.zeros(batch.n_structures, dtype=h.dtype, device=self.device)
+        total.index_add_(0, structure, site_energy)
+        return total / torch.bincount(structure, minlength=batch.n_structures)
+
 
 class CHGNetFamily(ModelFamily):
     """CHGNet shipped in the chgnet wheel: ``source: builtin``, ``weights`` "0.3.0" (default)."""

@@ -27,6 +27,7 @@ from atomprobe.models.families._equivariant import (
     edge_shifts,
     import_e3nn,
     irreps_feature_blocks,
+    join_irreps_blocks,
     radius_graph,
     verify_sha256,
 )
@@ -159,6 +160,22 @@ class SevenNetAdapter(ModelAdapter):
         ):
             blocks += irreps_feature_blocks(values.detach(), irreps, layer, name)
         return blocks
+
+    def readout(self, last: list[FeatureBlock], batch: AtomsBatch) -> torch.Tensor:
+        """Energy (n_structures,) eV recomputed from the last layer's features through the
+        model's own head (the modules after the last gate: linear layers, per-species
+        scale/shift, sum over atoms)."""
+        names = list(self.module._modules)
+        head = names[names.index(self.gate_names[-1]) + 1 :]
+        numbers = batch.numbers.to(self.device)
+        data = {
+            KEY.NODE_FEATURE: join_irreps_blocks(last, self.layer_irreps[-1]),
+            KEY.ATOM_TYPE: self.module.z_to_onehot_tensor.to(self.device)[numbers],
+            KEY.BATCH: batch.batch.to(self.device),
+        }
+        for name in head:
+            data = self.module._modules[name](data)
+        return data[KEY.PRED_TOTAL_ENERGY]
 
 
 class SevenNetFamily(ModelFamily):

@@ -1,0 +1,92 @@
+"""SevenNet-0 (shipped in the sevenn wheel): known energy, L = 0/1/2 feature layout and
+equivariance, readout consistency, periodic cells, checksum guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from scipy.spatial.transform import Rotation
+
+from atomprobe.errors import ConfigError
+from atomprobe.models.families import get_family
+from atomprobe.models.families.sevennet import SHIPPED_CHECKPOINTS, load_sevennet_checkpoint
+from fixtures.models.batches import batch_of, molecules, moved
+
+torch.set_num_threads(1)
+
+ROTATION = Rotation.random(random_state=11).as_matrix()
+
+
+@pytest.fixture(scope="module")
+def sevennet():
+    return get_family("sevennet").load({"source": "builtin"})
+
+
+def test_methane_energy_is_the_known_value(sevennet):
+    with torch.no_grad():
+        energy = sevennet.predict(batch_of(molecules(("CH4",))))
+    assert energy.item() == pytest.approx(-23.80, abs=0.005)  # SevenNet-0 (11Jul2024), eV
+
+
+def test_blocks_hold_l0_l1_l2_per_layer(sevennet):
+    blocks = sevennet.atom_features(batch_of(molecules(("CH4",))))
+    described = [(b.layer, b.stream, b.L, tuple(b.values.shape)) for b in blocks]
+    inner = [
+        ((k, "scalar", 0, (5, 128)), (k, "vector", 1, (5, 64, 3)), (k, "vector", 2, (5, 32, 5)))
+        for k in range(4)
+    ]
+    assert described == [block for layer in inner for block in layer] + [(4, "scalar", 0, (5, 128))]
+    assert {b.layer_name for b in blocks if b.layer == 4} == {"4_equivariant_gate"}
+
+
+def test_rotation_and_translation_rotate_l1_and_l2_features(sevennet):
+    from e3nn import o3
+
+    ethanol = molecules(("CH3CH2OH",))
+    before = sevennet.atom_features(batch_of(ethanol))
+    after = sevennet.atom_features(
+        batch_of([moved(ethanol[0], ROTATION, np.array([3.0, -1.0, 2.0]))])
+    )
+    rotation = torch.tensor(ROTATION, dtype=torch.float32)
+    for b, a in zip(before, after, strict=True):
+        scale = b.values.abs().max()
+        if b.L == 0:
+            torch.testing.assert_close(a.values, b.values, atol=1e-4 * scale, rtol=1e-4)
+            continue
+        wigner = o3.Irrep(b.L, 1).D_from_matrix(rotation)
+        torch.testing.assert_close(
+            a.values.norm(dim=-1), b.values.norm(dim=-1), atol=1e-4 * scale, rtol=1e-4
+        )
+        torch.testing.assert_close(a.values, b.values @ wigner.T, atol=1e-4 * scale, rtol=1e-4)
+        assert (a.values - b.values).abs().max() > 1e-2 * scale
+
+
+def test_last_layer_features_reproduce_the_energy(sevennet):
+    batch = batch_of(molecules(("CH4", "C6H6", "HCOOH")))
+    with torch.no_grad():
+        energy = sevennet.predict(batch)
+        last = [b for b in sevennet.atom_features(batch) if b.layer == 4]
+        recomputed = sevennet.readout(last, batch)
+    torch.testing.assert_close(recomputed, energy, atol=1e-4, rtol=1e-6)
+
+
+def test_periodic_energy_is_extensive_and_rotation_invariant(sevennet):
+    silicon = bulk("Si", "diamond", a=5.43)
+    with torch.no_grad():
+        one = sevennet.predict(batch_of([silicon]))
+        supercell = sevennet.predict(batch_of([silicon.repeat((2, 1, 1))]))
+        turned = sevennet.predict(batch_of([moved(silicon, ROTATION, np.zeros(3))]))
+    assert one.item() == pytest.approx(-10.80, abs=0.01)  # sevenn's ASE calculator gives -10.8017
+    torch.testing.assert_close(supercell, 2 * one, atol=1e-3, rtol=1e-5)
+    torch.testing.assert_close(turned, one, atol=1e-3, rtol=1e-5)
+
+
+def test_checksum_mismatch_is_refused_in_one_line():
+    path, _ = SHIPPED_CHECKPOINTS["SevenNet-0_11Jul2024"]
+    with pytest.raises(ConfigError) as error:
+        load_sevennet_checkpoint(path, "f" * 64, key="models.sevennet0")
+    assert "models.sevennet0" in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(ConfigError, match="builtin"):
+        get_family("sevennet").load({"source": "checkpoint", "path": path})
