@@ -1,0 +1,81 @@
+"""The pipeline through the SLURM executor on a real one-node SLURM cluster.
+
+.ci/slurm/run-test.sh installs Debian's SLURM, munge and MariaDB (apt), starts a private
+cluster on 127.0.0.1 with accounting (slurmdbd), runs Snakemake with .ci/slurm/profile and
+stops the daemons it started. Here we check that Snakemake succeeded and that every job it ran
+went through SLURM: each appears in `sacct` as COMPLETED, GPU rules on the GPU partition.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_TEST = REPO / ".ci" / "slurm" / "run-test.sh"
+SLURM_TOOLS = ("slurmctld", "slurmd", "slurmdbd", "sacct", "munged", "mariadbd")
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(330)]
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root: starts SLURM, munge and MariaDB daemons (and may apt-get install them)"
+    installed = all(shutil.which(tool) for tool in SLURM_TOOLS)
+    if not installed and shutil.which("apt-get") is None:
+        return "SLURM is not installed and apt-get is unavailable to install it"
+    return None
+
+
+def _rules_run_by_snakemake(log: str) -> set[str]:
+    """Rules of the jobs Snakemake reported finished (the local target rule `all` excluded)."""
+    return set(re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log)) - {"all"}
+
+
+def _sacct_rows(path: Path) -> list[dict[str, str]]:
+    lines = path.read_text().splitlines()
+    header = lines[0].split("|")
+    return [dict(zip(header, line.split("|"), strict=True)) for line in lines[1:] if line]
+
+
+def _rule_of(comment: str) -> str:
+    """The executor's sbatch --comment is rule_<name>[_wildcards_<values>]."""
+    return comment.removeprefix("rule_").split("_wildcards_")[0]
+
+
+def test_pipeline_runs_on_slurm(tmp_path):
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    run = subprocess.run(
+        ["bash", str(RUN_TEST), str(tmp_path)], capture_output=True, text=True, timeout=320
+    )
+    log = (tmp_path / "snakemake.log").read_text() if (tmp_path / "snakemake.log").exists() else ""
+    assert run.returncode == 0, (
+        f"run-test.sh exited {run.returncode}\n--- stdout\n{run.stdout[-4000:]}\n"
+        f"--- stderr\n{run.stderr[-3000:]}\n--- snakemake.log\n{log[-4000:]}"
+    )
+
+    rules_run = _rules_run_by_snakemake(log)
+    assert rules_run, f"Snakemake ran no job:\n{log[-3000:]}"
+    jobs = _sacct_rows(tmp_path / "sacct.txt")
+    print(run.stdout)  # the sacct table, for the CI log
+    assert {_rule_of(job["Comment"]) for job in jobs} == rules_run
+    for job in jobs:
+        assert job["State"] == "COMPLETED", f"SLURM job {job}"
+        assert job["ExitCode"] == "0:0", f"SLURM job {job}"
+        assert job["Account"] == "atomprobe-ci"
+        gpu_job = "gres/gpu=" in job["AllocTRES"]
+        assert job["Partition"] == ("gpu" if gpu_job else "cpu"), f"SLURM job {job}"
+
+    # The outputs exist in the run's copy of the repository (and nothing was left running).
+    produced = re.findall(r"^\s+output: (.+)$", log, flags=re.MULTILINE)
+    for outputs in produced:
+        for output in outputs.split(", "):
+            assert (tmp_path / "repo" / output).exists(), f"missing output {output}"
+    assert "stopped slurmctld" in run.stdout
