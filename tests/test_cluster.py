@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def _skip_reason() -> str | None:
     if not installed and shutil.which("apt-get") is None:
         return "SLURM is not installed and apt-get is unavailable to install it"
     return None
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1, so that two test runs on one machine do not collide."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
 
 
 def _rules_run_by_snakemake(log: str) -> set[str]:
@@ -52,8 +64,10 @@ def test_pipeline_runs_on_slurm(tmp_path):
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
+    names = ("SLURMCTLD_PORT", "SLURMD_PORT", "SLURMDBD_PORT", "MARIADB_PORT")
+    env = {**os.environ, **{n: str(p) for n, p in zip(names, _free_ports(4), strict=True)}}
     run = subprocess.run(
-        ["bash", str(RUN_TEST), str(tmp_path)], capture_output=True, text=True, timeout=320
+        ["bash", str(RUN_TEST), str(tmp_path)], env=env, capture_output=True, text=True, timeout=320
     )
     log = (tmp_path / "snakemake.log").read_text() if (tmp_path / "snakemake.log").exists() else ""
     assert run.returncode == 0, (
