@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
-import re
 import tarfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -198,12 +197,12 @@ def qm9pack_files() -> list[Path]:
     return [qm9pack_dir() / name for name in QM9PACK_FILES]
 
 
-_LIST_SEPARATORS = re.compile(r"[\[\]',\s]+")
+_LIST_DECORATION = str.maketrans("", "", "[]' ")
 
 
 def _list_tokens(text: str) -> list[str]:
     """The items of qm9pack's list cells, e.g. ``"['C','H']"`` or ``"[[0.,1.,2.1997E-6]]"``."""
-    return [token for token in _LIST_SEPARATORS.split(text) if token]
+    return text.translate(_LIST_DECORATION).split(",")
 
 
 def read_qm9pack(

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from ase.data import chemical_symbols
-from ase.formula import Formula
 
 from atomprobe.errors import DataError
 from atomprobe.io import read_parquet
@@ -36,8 +35,17 @@ class StructureArrays:
 
 
 def hill_formula(numbers: Sequence[int] | np.ndarray) -> str:
-    """Hill formula (C, then H, then the others alphabetically), e.g. ``C7H10O2``."""
-    return Formula.from_list([chemical_symbols[int(z)] for z in numbers]).format("hill")
+    """Hill formula (C, then H, then the others alphabetically), e.g. ``C7H10O2``.
+
+    Without carbon every element, H included, is alphabetical (``H2O``, ``H3N``). Written out
+    here rather than with ``ase.formula.Formula`` (5x slower, 25 s of a 130k-molecule build);
+    the tests check it against ase.
+    """
+    elements, counts = np.unique(np.asarray(numbers, dtype=np.int64), return_counts=True)
+    count_of = {chemical_symbols[z]: int(n) for z, n in zip(elements, counts, strict=True)}
+    first = [s for s in ("C", "H") if s in count_of] if "C" in count_of else []
+    order = first + sorted(symbol for symbol in count_of if symbol not in first)
+    return "".join(s if count_of[s] == 1 else f"{s}{count_of[s]}" for s in order)
 
 
 def load_structures(path: str | os.PathLike[str], ids: Sequence[str] | None = None) -> pd.DataFrame:
