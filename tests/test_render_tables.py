@@ -33,7 +33,7 @@ MODELS = [
     ("painn_u0", "painn", "train", "u0", False, 0.30),
     ("schnet_gap", "schnet", "train", "gap", False, 0.35),
     ("visnet_gap", "visnet", "train", "gap", False, 0.45),
-    ("ani2x", "ani", "builtin", "none", False, -0.50),
+    ("ani2x", "ani2x_aev", "builtin", "none", False, -0.50),
     ("mace_mp", "mace", "checkpoint", "energy", True, 0.40),
 ]
 GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"]}

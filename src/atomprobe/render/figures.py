@@ -17,7 +17,6 @@ from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from atomprobe.analyses.sample_efficiency import ranking_agreement
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results, require_columns
 from atomprobe.render.style import (
@@ -226,7 +225,8 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
     ax.set_xlabel("training structures N (log scale; last point: full pool)")
     ax.set_ylabel(f"test R² of {_target_label(target, cfg)}")
     ax.set_title(f"Ridge on {REPRESENTATION_LABELS[representation].replace('R²_', '')}")
-    rho = ranking_agreement(frame)
+    rho = results.analysis("sample_efficiency_ranking")
+    rho = rho.loc[(rho["target"] == target) & (rho["representation"] == representation)]
     ax = axes[0, 1]
     ax.plot(rho["n_train"], rho["spearman_rho"], color="0.0", marker="o", markersize=4)
     for n, value in zip(rho["n_train"], rho["spearman_rho"], strict=True):

@@ -26,7 +26,7 @@ CPD_DTYPES: dict[str, type] = {
 CPD_COLUMNS = tuple(CPD_DTYPES)
 ANALYSIS_NAMES = (
     "isomers", "control", "sample_efficiency", "gfre", "lfre", "similarity", "cumulants",
-    "pcovr", "convergence",
+    "pcovr", "convergence", "sample_efficiency_ranking",
 )
 
 
@@ -37,7 +37,7 @@ class Results:
     ``registry``: one row per configured model, in config order (columns ``REGISTRY_COLUMNS``…).
     ``cpd``: all CPD score files concatenated (columns ``CPD_COLUMNS``).
     ``analyses``: analysis name → tidy frame (absent names were not produced), plus
-    ``sample_efficiency_ranking``: Spearman ρ per N derived from the learning curves.
+    ``sample_efficiency_ranking`` (Spearman ρ per N) derived from the curves when not given.
     ``metadata``: input name → its ``atomprobe`` metadata document (units, settings).
     """
 
@@ -111,6 +111,6 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
         if paths:
             analyses[name], metadata[name] = read_parquet(paths[0])
     curves = analyses.get("sample_efficiency")
-    if curves is not None and not curves.empty:
+    if "sample_efficiency_ranking" not in analyses and curves is not None and not curves.empty:
         analyses["sample_efficiency_ranking"] = ranking_agreement(curves)
     return Results(registry=registry, cpd=cpd, analyses=analyses, metadata=metadata)

@@ -32,6 +32,7 @@ A claim with several measures (``also``) gets the least favourable of their verd
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -97,18 +98,16 @@ def _registry_models(results: Results, models: Mapping[str, Any] | None) -> list
     return list(_filter(registry, **models)["name"])
 
 
-def _pair_keys(frame: pd.DataFrame) -> list[str]:
-    return [c for c in ("repeat", "fold") if c in frame.columns]
-
-
 def select(
     results: Results, spec: Mapping[str, Any], cfg: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, str]:
-    """Per-observation values for one selection spec: (frame[model, *pair keys, value], text).
+    """Per-observation values for one selection spec: (frame, description).
 
     ``spec`` keys: ``scores`` (``cpd`` or an analysis name), ``models`` (registry filter),
-    ``value`` (score column; ``r2`` for cpd), ``layer`` (cpd only) and column filters. The
-    special filter ``off_diagonal: true`` keeps rows whose ``source`` differs from ``target``.
+    ``value`` (score column; ``r2`` for cpd), ``layer`` (cpd only) and column filters. Special
+    filters: ``off_diagonal: true`` keeps rows whose ``source`` differs from ``target``; a
+    filter value ``first`` / ``last`` keeps each model's smallest / largest value of that column.
+    The frame has ``value`` plus whichever of ``model, repeat, fold, ci_low, ci_high`` exist.
     """
     spec = dict(spec)
     name = spec.pop("scores")
@@ -128,14 +127,19 @@ def select(
     unknown = [c for c in filters if c not in frame.columns]
     if unknown:
         raise DataError(f"claims.yaml selects on column(s) {unknown} absent from {name} scores")
-    frame = _filter(frame, **filters)
+    extremes = {c: v for c, v in filters.items() if v in ("first", "last")}
+    frame = _filter(frame, **{c: v for c, v in filters.items() if c not in extremes})
     if "model" in frame.columns:
         frame = frame.loc[frame["model"].isin(models)]
+    for column, which in extremes.items():
+        by_model = frame.groupby("model")[column]
+        wanted = by_model.transform("min" if which == "first" else "max")
+        frame = frame.loc[frame[column] == wanted]
     if off_diagonal:
         frame = frame.loc[frame["source"] != frame["target"]]
     if value not in frame.columns:
         raise DataError(f"claims.yaml reads column {value!r} absent from {name} scores")
-    keep = [c for c in ("model", *_pair_keys(frame)) if c in frame.columns]
+    keep = [c for c in ("model", "repeat", "fold", "ci_low", "ci_high") if c in frame.columns]
     out = frame[keep].assign(value=frame[value].astype(float)).reset_index(drop=True)
     used = sorted(set(out["model"])) if "model" in out.columns else []
     text = f"{name}: " + ", ".join(f"{k}={v}" for k, v in described.items())
@@ -144,12 +148,15 @@ def select(
     return out, text
 
 
-def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
-    """Average over models per fold (one value per fold), or keep rows when unpaired."""
-    keys = _pair_keys(frame)
+def _pair_keys(frame: pd.DataFrame) -> list[str]:
+    return [c for c in ("repeat", "fold") if c in frame.columns]
+
+
+def _pooled(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """One value per key (the mean over the selected models), or the rows when no keys."""
     if not keys or frame.empty:
-        return frame[["value"]]
-    return frame.groupby(keys, as_index=False)["value"].mean()
+        return frame
+    return frame.groupby(list(keys), as_index=False)["value"].mean()
 
 
 # ---------------------------------------------------------------- verdict rules
@@ -223,7 +230,15 @@ def verdict_ranking(agreement: float) -> tuple[str, str]:
 
 
 def _summary(frame: pd.DataFrame, level: float) -> tuple[float, float, float, int]:
-    return t_interval(_pooled(frame)["value"].to_numpy(), level)
+    """Mean and interval: over folds (models pooled per fold), else over rows (models).
+
+    A single row that carries its own interval (``ci_low``/``ci_high``, e.g. the isomer
+    benchmark's bootstrap) keeps it.
+    """
+    if len(frame) == 1 and {"ci_low", "ci_high"} <= set(frame.columns):
+        row = frame.iloc[0]
+        return float(row["value"]), float(row["ci_low"]), float(row["ci_high"]), 1
+    return t_interval(_pooled(frame, _pair_keys(frame))["value"].to_numpy(), level)
 
 
 def _not_run(selection: str) -> Outcome:
@@ -242,15 +257,16 @@ def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
     return Outcome(format_ci(mean, low, high, cfg["digits"]), verdict, reason, text)
 
 
-def _difference(a: pd.DataFrame, b: pd.DataFrame, paired: bool, level: float):
-    pa, pb = _pooled(a), _pooled(b)
-    keys = _pair_keys(pa)
-    if paired and keys and keys == _pair_keys(pb):
-        merged = pa.merge(pb, on=keys, suffixes=("_a", "_b"))
+def _difference(a: pd.DataFrame, b: pd.DataFrame, pair_on: Sequence[str] | None,
+                level: float) -> tuple[float, float, float, int]:
+    """Mean and interval of a − b: paired on ``pair_on`` keys, else Welch (unpaired)."""
+    if pair_on:
+        merged = _pooled(a, pair_on).merge(_pooled(b, pair_on), on=list(pair_on),
+                                           suffixes=("_a", "_b"))
         return t_interval((merged["value_a"] - merged["value_b"]).to_numpy(), level)
-    # unpaired: Welch interval of the difference of means
-    xa, xb = pa["value"].to_numpy(dtype=float), pb["value"].to_numpy(dtype=float)
-    diff = xa.mean() - xb.mean()
+    xa = _pooled(a, _pair_keys(a))["value"].to_numpy(dtype=float)
+    xb = _pooled(b, _pair_keys(b))["value"].to_numpy(dtype=float)
+    diff = float(xa.mean() - xb.mean())
     if xa.size < 2 or xb.size < 2:
         return diff, math.nan, math.nan, min(xa.size, xb.size)
     va, vb = xa.var(ddof=1) / xa.size, xb.var(ddof=1) / xb.size
@@ -258,7 +274,7 @@ def _difference(a: pd.DataFrame, b: pd.DataFrame, paired: bool, level: float):
     if se == 0:
         return diff, diff, diff, min(xa.size, xb.size)
     dof = (va + vb) ** 2 / (va**2 / (xa.size - 1) + vb**2 / (xb.size - 1))
-    half = stats.t.ppf(0.5 + level / 2, dof) * se
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * se
     return diff, diff - half, diff + half, min(xa.size, xb.size)
 
 
@@ -271,7 +287,8 @@ def measure_contrast(results: Results, m: Mapping[str, Any], cfg: Mapping[str, A
     if a.empty or b.empty:
         return _not_run(text)
     sa, sb = _summary(a, level), _summary(b, level)
-    diff = _difference(a, b, m.get("paired", True), level)
+    pair_on = m.get("pair_on", _pair_keys(a) if _pair_keys(a) == _pair_keys(b) else None)
+    diff = _difference(a, b, pair_on or None, level)
     ours = (f"a {format_ci(*sa[:3], digits)} vs b {format_ci(*sb[:3], digits)}; "
             f"a − b {format_ci(*diff[:3], digits)}")
     paper = m["paper"]
@@ -347,7 +364,8 @@ def evaluate_claim(
         else:
             outcomes.append(MEASURES[measure["kind"]](results, measure, cfg))
     verdict = max((o.verdict for o in outcomes), key=VERDICTS.index)
-    reasons = "; ".join(o.reason for o in outcomes)
+    tag = (lambda i: f"({i + 1}) ") if len(outcomes) > 1 else (lambda i: "")
+    reasons = "; ".join(tag(i) + o.reason for i, o in enumerate(outcomes))
     if claim.get("comparable", True) is False:
         verdict, reasons = "not comparable", f"{claim['reason']} (rule check: {reasons})"
     return {
@@ -356,8 +374,8 @@ def evaluate_claim(
         "claim": claim["claim"],
         "paper_value": claim["paper_value"],
         "source": claim["source"],
-        "ours": "; ".join(o.ours for o in outcomes),
-        "selection": " || ".join(o.selection for o in outcomes),
+        "ours": "; ".join(tag(i) + o.ours for i, o in enumerate(outcomes)),
+        "selection": " || ".join(tag(i) + o.selection for i, o in enumerate(outcomes)),
         "verdict": verdict,
         "reason": reasons,
     }
@@ -375,8 +393,23 @@ def _cell(text: object) -> str:
     return str(text).replace("|", r"\|").replace("\n", " ")
 
 
-def to_markdown(frame: pd.DataFrame, cfg: Mapping[str, Any], run: Mapping[str, Any]) -> str:
+def _cpd_settings(metadata: Mapping[str, Mapping[str, Any]]) -> str:
+    """The cross-validation settings recorded in the CPD score files' provenance."""
+    settings = sorted({
+        json.dumps(doc.get("provenance", {}).get("params", {}).get("cv"), sort_keys=True)
+        for name, doc in metadata.items() if name.startswith("cpd:")
+    } - {"null"})
+    if not settings:
+        return "no CPD score files"
+    return "CPD cross-validation (from the score files' provenance): " + "; ".join(settings)
+
+
+def to_markdown(
+    frame: pd.DataFrame, cfg: Mapping[str, Any], run: Mapping[str, Any],
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """``results/reproduction.md``: header with the run settings and rules, then the table."""
+    metadata = metadata or {}
     counts = frame["verdict"].value_counts()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     lines = [
@@ -398,7 +431,7 @@ def to_markdown(frame: pd.DataFrame, cfg: Mapping[str, Any], run: Mapping[str, A
         "larger models and data, so magnitudes are expected to move. Nothing here is tuned "
         "toward the paper's numbers.",
         f"- Config: {', '.join(run.get('configfiles', [])) or 'config/config.yaml'}; "
-        f"models: {run.get('models', 'all')}.", "",
+        f"models: {run.get('models', 'all')}; {_cpd_settings(metadata)}.", "",
         "## Claims", "",
         "| id | claim | paper | ours | verdict | reason | selection (config) |",
         "|---|---|---|---|---|---|---|",

@@ -16,28 +16,24 @@ from atomprobe.cli import Paths
 from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.figures import FIGURES
-from atomprobe.render.inputs import load_results
+from atomprobe.render.inputs import ANALYSIS_NAMES, load_results
 from atomprobe.render.reproduction import reproduction_frame, to_markdown
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, write_table
 
-ALL_ANALYSES = (
-    "isomers", "control", "sample_efficiency", "gfre", "lfre", "similarity", "cumulants",
-    "pcovr", "convergence",
-)
 # item -> the inputs it reads: "registry", "cpd" and analysis names
 NEEDS: dict[str, tuple[str, ...]] = {
     **{name: ("registry", "cpd") for name in TABLES},
     "table4_control": ("registry", "control"),
     "table5_isomers": ("registry", "isomers"),
     **{name: ("registry", "cpd") for name in ("gradient", "layers", "routing")},
-    "sample_efficiency": ("registry", "sample_efficiency"),
+    "sample_efficiency": ("registry", "sample_efficiency", "sample_efficiency_ranking"),
     "reconstruction": ("registry", "gfre", "lfre"),
     "cumulants": ("registry", "cumulants"),
     "pcovr": ("registry", "pcovr"),
     "similarity": ("registry", "similarity"),
     "convergence": ("registry", "convergence"),
-    "reproduction": ("registry", "cpd", *ALL_ANALYSES),
+    "reproduction": ("registry", "cpd", *ANALYSIS_NAMES),
 }
 
 
@@ -64,6 +60,7 @@ def reproduction_report(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
     """Evaluate every claim; write ``md`` (the report) and ``csv`` (the same rows)."""
-    frame = reproduction_frame(load_results(inputs), params)
-    write_text(outputs["md"], to_markdown(frame, params, params.get("run", {})))
+    results = load_results(inputs)
+    frame = reproduction_frame(results, params)
+    write_text(outputs["md"], to_markdown(frame, params, params.get("run", {}), results.metadata))
     write_text(outputs["csv"], frame.to_csv(index=False))
