@@ -29,6 +29,8 @@ venv_bin=${ATOMPROBE_VENV_BIN:-$repo/.venv/bin}
 budget=${CLUSTER_TEST_TIMEOUT:-210}
 
 "$here/install.sh"
+"$here/stop.sh" "$work/cluster" >/dev/null # daemons left by an interrupted earlier run, if any
+rm -rf "$work/cluster"
 trap '"$here/stop.sh" "$work/cluster"' EXIT
 "$here/start.sh" "$work/cluster"
 # shellcheck source=/dev/null

@@ -31,6 +31,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "start.sh: error: must run as root (the SLURM daemons run as root here)" >&2
     exit 2
 fi
+if [ -e "$state/mysql/data" ]; then
+    echo "start.sh: error: $state already holds a cluster; stop.sh it and use a fresh directory" >&2
+    exit 2
+fi
 mkdir -p "$state"/{etc,munge,mysql,run,log,ctld,slurmd}
 pids="$state/run/pids"
 : >"$pids"
