@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import tarfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +21,13 @@ from atomprobe.data.qm9 import (
     load_molecules,
     parse_xyz,
     qm9,
+    qm9_archive,
     qm9pack_indices,
     read_archive,
     uncharacterized_indices,
 )
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import read_metadata
+from atomprobe.io import read_metadata, sha256_file
 
 SAMPLE = Path(__file__).parent / "fixtures" / "data" / "qm9_sample.tar.bz2"
 SAMPLE_INDICES = [1, 2, 3, 23, 212, 1460, 4233, 20019, 44747, 89009, 105000, 133885]
@@ -157,3 +161,28 @@ def test_load_structures_rejects_unknown_ids(tmp_path):
     )
     with pytest.raises(DataError, match="1 requested ids are absent"):
         load_structures(out, ids=["qm9:1", "qm9:4"])
+
+
+def test_archive_step_downloads_and_verifies(tmp_path):
+    handler = functools.partial(_QuietFiles, directory=str(SAMPLE.parent))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/{SAMPLE.name}"
+        spec = {
+            "url": url,
+            "checksum": "sha256:" + sha256_file(SAMPLE),
+            "retries": 0,
+            "timeout_s": 5,
+        }
+        out = tmp_path / "raw" / "dsgdb9nsd.xyz.tar.bz2"
+        qm9_archive({}, {"archive": str(out)}, {"archive": spec}, 1)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert out.read_bytes() == SAMPLE.read_bytes()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        """Keep the test output quiet."""

@@ -98,9 +98,11 @@ def draw_subset(ids: Iterable[str], size: int, seed: int) -> list[str]:
 
 def _structure_from_cif(cif: str, material_id: str) -> Structure:
     """Parse one CIF with pymatgen's defaults (which snap coordinates within 1e-4 of ideal
-    values such as 1/3 exactly onto them; that notice is silenced, any other warning kept)."""
+    values such as 1/3 exactly onto them). That notice and pymatgen's remark that noble gases
+    have no Pauling electronegativity are silenced; any other warning is kept."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*rounded to ideal values")
+        warnings.filterwarnings("ignore", message="No Pauling electronegativity")
         try:
             return Structure.from_str(cif, fmt="cif")
         except (ValueError, KeyError, IndexError) as exc:
