@@ -1,0 +1,319 @@
+"""Train any buildable model family on a structure table: one generic, deterministic loop.
+
+Given the seed, the loop is deterministic (same seed, same weights): torch is seeded before
+the model is built, and batches are shuffled by a numpy generator seeded from the same seed.
+The target is standardised (:class:`TrainingStats`: least-squares atom references for
+extensive targets, then mean/std), the loss is the MSE of the standardised target, the learning
+rate halves when the validation MAE stalls, training stops early when it has not improved for
+``patience`` epochs, and the weights of the best validation epoch are kept. A checkpoint is saved
+every ``checkpoint_every`` epochs (kept, for feature-convergence studies), and the learning curve,
+test MAE and the predict-the-mean baseline MAE are written next to the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import vesin
+
+from atomprobe.data.progress import progress
+from atomprobe.data.structures import load_structures
+from atomprobe.device import resolve_device
+from atomprobe.errors import ConfigError, DataError
+from atomprobe.io import read_parquet, write_parquet, write_text
+from atomprobe.models.base import AtomsBatch, ModelAdapter, ModelFamily, TrainingStats, save_model
+from atomprobe.models.families import get_family
+
+log = logging.getLogger(__name__)
+
+# QM9 targets that grow with the number of atoms: fitted with per-element references first.
+EXTENSIVE_TARGETS = frozenset({"u0", "u", "h", "g", "zpve", "cv"})
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "epochs": 30,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "patience": 10,
+    "lr_patience": 4,
+    "checkpoint_every": 5,
+    "n_train": None,
+    "progress": True,
+}
+
+
+@dataclass(frozen=True)
+class Structures:
+    """Molecules as tensors: numbers[i] (n_i,) int64, positions[i] (n_i, 3) Å float32,
+    y (n,) float64 target values, ids (n,)."""
+
+    ids: list[str]
+    numbers: list[torch.Tensor]
+    positions: list[torch.Tensor]
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, target: str | None = None) -> Structures:
+        """From a structure table (docs/formats.md); ``y`` is NaN when ``target`` is None."""
+        if target is not None and target not in frame.columns:
+            raise ConfigError(f"target {target!r} is not a column of the structure table")
+        return cls(
+            ids=[str(i) for i in frame["id"]],
+            numbers=[torch.as_tensor(np.asarray(z, dtype=np.int64)) for z in frame["numbers"]],
+            positions=[
+                torch.as_tensor(np.stack(p), dtype=torch.float32) for p in frame["positions"]
+            ],
+            y=(
+                frame[target].to_numpy(np.float64)
+                if target is not None
+                else np.full(len(frame), np.nan)
+            ),
+        )
+
+    def subset(self, rows: Sequence[int]) -> Structures:
+        """The structures at ``rows``, in that order."""
+        return Structures(
+            ids=[self.ids[r] for r in rows],
+            numbers=[self.numbers[r] for r in rows],
+            positions=[self.positions[r] for r in rows],
+            y=self.y[np.asarray(rows, dtype=int)],
+        )
+
+    def batch(self, rows: Sequence[int]) -> AtomsBatch:
+        """Rows ``rows`` as one :class:`AtomsBatch` (molecules, no cell)."""
+        sizes = torch.tensor([len(self.numbers[r]) for r in rows])
+        return AtomsBatch(
+            numbers=torch.cat([self.numbers[r] for r in rows]),
+            positions=torch.cat([self.positions[r] for r in rows]),
+            batch=torch.repeat_interleave(torch.arange(len(rows)), sizes),
+            n_structures=len(rows),
+            ids=[self.ids[r] for r in rows],
+        )
+
+    def batches(
+        self, batch_size: int, rng: np.random.Generator | None = None
+    ) -> Iterator[tuple[np.ndarray, AtomsBatch]]:
+        """(row indices, batch) in order, or shuffled by ``rng``."""
+        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+        for start in range(0, len(self), batch_size):
+            rows = order[start : start + batch_size]
+            yield rows, self.batch(rows)
+
+
+def composition_counts(numbers: Sequence[torch.Tensor], elements: Sequence[int]) -> np.ndarray:
+    """(n_structures, n_elements) atom counts per element."""
+    column = {z: k for k, z in enumerate(elements)}
+    counts = np.zeros((len(numbers), len(elements)))
+    for i, z in enumerate(numbers):
+        for value, count in zip(*np.unique(z.numpy(), return_counts=True), strict=True):
+            counts[i, column[int(value)]] = count
+    return counts
+
+
+def mean_neighbors(structures: Structures, cutoff: float) -> float:
+    """Mean number of neighbours within ``cutoff`` (Å) per atom."""
+    calculator = vesin.NeighborList(cutoff=cutoff, full_list=True)
+    pairs = sum(
+        len(calculator.compute(p.double().numpy(), np.zeros((3, 3)), False, "i")[0])
+        for p in structures.positions
+    )
+    return pairs / sum(len(z) for z in structures.numbers)
+
+
+def fit_stats(
+    train: Structures, target: str, unit: str, extensive: bool, cutoff: float
+) -> TrainingStats:
+    """Standardisation of ``target`` fitted on the training structures only."""
+    elements = sorted({int(z) for numbers in train.numbers for z in numbers.tolist()})
+    residual, atom_refs = train.y, {}
+    if extensive:
+        counts = composition_counts(train.numbers, elements)
+        refs, *_ = np.linalg.lstsq(counts, train.y, rcond=None)
+        residual = train.y - counts @ refs
+        atom_refs = {z: float(r) for z, r in zip(elements, refs, strict=True)}
+    return TrainingStats(
+        target=target,
+        unit=unit,
+        mean=float(residual.mean()),
+        std=float(residual.std()),
+        elements=tuple(elements),
+        avg_num_neighbors=mean_neighbors(train, cutoff),
+        atom_refs=atom_refs,
+    )
+
+
+def predict(
+    adapter: ModelAdapter, data: Structures, batch_size: int, device: torch.device
+) -> np.ndarray:
+    """Model predictions (n,) in target units, in the order of ``data``."""
+    adapter.module.eval()
+    out = np.empty(len(data))
+    with torch.no_grad():
+        for rows, batch in data.batches(batch_size):
+            out[rows] = adapter.predict(batch.to(device)).double().cpu().numpy()
+    return out
+
+
+def train(
+    family: ModelFamily,
+    hparams: Mapping[str, Any],
+    train_set: Structures,
+    val_set: Structures,
+    target: str,
+    unit: str,
+    seed: int,
+    settings: Mapping[str, Any],
+    device: torch.device | str = "cpu",
+    checkpoint_dir: str | Path | None = None,
+) -> tuple[ModelAdapter, pd.DataFrame]:
+    """Train a fresh ``family`` model; return (best-validation model, learning curve).
+
+    ``settings``: :data:`TRAINING_DEFAULTS` keys. Learning curve columns: epoch, train_loss
+    (MSE of the standardised target), val_mae (target units), lr, seconds (cumulative).
+    """
+    cfg = {**TRAINING_DEFAULTS, **settings}
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    stats = fit_stats(train_set, target, unit, target in EXTENSIVE_TARGETS, family.cutoff(hparams))
+    adapter = family.build(hparams, stats)
+    adapter.module.to(device)
+    optimizer = torch.optim.Adam(
+        adapter.module.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"]
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=cfg["lr_patience"]
+    )
+    y_train = torch.as_tensor(train_set.y, dtype=torch.float32)
+    best = (np.inf, 0, copy.deepcopy(adapter.module.state_dict()))
+    curve, start = [], time.perf_counter()
+    bar = progress(range(1, cfg["epochs"] + 1), cfg["progress"], desc=f"train {family.name}")
+    for epoch in bar:
+        adapter.module.train()
+        total, n_seen = 0.0, 0
+        for rows, batch in train_set.batches(cfg["batch_size"], rng):
+            batch = batch.to(device)
+            y = y_train[rows].to(device)
+            loss = (((adapter.predict(batch) - y) / stats.std) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+            n_seen += len(rows)
+        val_mae = float(np.abs(predict(adapter, val_set, 256, device) - val_set.y).mean())
+        scheduler.step(val_mae)
+        curve.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / n_seen,
+                "val_mae": val_mae,
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        bar.set_postfix(loss=f"{total / n_seen:.3f}", val_mae=f"{val_mae:.3f}")
+        if val_mae < best[0]:
+            best = (val_mae, epoch, copy.deepcopy(adapter.module.state_dict()))
+        if checkpoint_dir is not None and epoch % cfg["checkpoint_every"] == 0:
+            save_model(Path(checkpoint_dir) / f"epoch_{epoch:04d}.pt", adapter, {"epoch": epoch})
+        if epoch - best[1] >= cfg["patience"]:
+            log.info("early stop at epoch %d (best val MAE %.4f at %d)", epoch, best[0], best[1])
+            break
+    adapter.module.load_state_dict(best[2])
+    adapter.module.eval()
+    return adapter, pd.DataFrame(curve)
+
+
+def load_split_structures(
+    structures_path: str, splits_path: str, target: str
+) -> tuple[dict[str, Structures], str]:
+    """{train, val, test, probe: Structures} from the structure and split tables, and the unit."""
+    splits, _ = read_parquet(splits_path)
+    frame = load_structures(structures_path)
+    units = frame.attrs["atomprobe"].get("targets", {})
+    if target not in units:
+        raise ConfigError(f"target {target!r}: not in {structures_path} (targets: {list(units)})")
+    by_id = frame.set_index("id", drop=False)
+    sets = {}
+    for name in ("train", "val", "test"):
+        ids = splits.loc[splits["split"] == name, "id"]
+        if ids.empty:
+            raise DataError(f"{splits_path}: no '{name}' rows; set data.qm9.splits sizes")
+        sets[name] = Structures.from_frame(by_id.loc[ids].reset_index(drop=True), target)
+    return sets, units[target]
+
+
+def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
+    """Step: train registry entry ``params["entry"]`` (``source: train``) on QM9.
+
+    inputs: structures, splits; outputs: model (model.pt), checkpoints (directory),
+    curve (learning_curve.parquet), metrics (metrics.json).
+    params: name, entry (with hparams, target, seed, training), device.
+    """
+    torch.set_num_threads(max(1, threads))
+    entry, name = params["entry"], params["name"]
+    device = resolve_device(params.get("device", "auto"))
+    sets, unit = load_split_structures(inputs["structures"], inputs["splits"], entry["target"])
+    settings = dict(entry.get("training", {}))
+    n_train = settings.get("n_train")
+    if n_train is not None and n_train < len(sets["train"]):
+        rows = np.random.default_rng(entry["seed"]).permutation(len(sets["train"]))[:n_train]
+        sets["train"] = sets["train"].subset(np.sort(rows))
+    Path(outputs["checkpoints"]).mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    adapter, curve = train(
+        get_family(entry["family"]),
+        entry.get("hparams", {}),
+        sets["train"],
+        sets["val"],
+        entry["target"],
+        unit,
+        entry["seed"],
+        settings,
+        device,
+        outputs["checkpoints"],
+    )
+    seconds = time.perf_counter() - start
+    test = sets["test"]
+    test_mae = float(np.abs(predict(adapter, test, 256, device) - test.y).mean())
+    baseline_mae = float(np.abs(sets["train"].y.mean() - test.y).mean())
+    metrics = {
+        "model": name,
+        "family": entry["family"],
+        "target": entry["target"],
+        "unit": unit,
+        "test_mae": test_mae,
+        "baseline_mae": baseline_mae,
+        "best_val_mae": float(curve["val_mae"].min()),
+        "best_epoch": int(curve.loc[curve["val_mae"].idxmin(), "epoch"]),
+        "epochs_run": len(curve),
+        "n_train": len(sets["train"]),
+        "n_val": len(sets["val"]),
+        "n_test": len(test),
+        "n_params": sum(p.numel() for p in adapter.module.parameters()),
+        "train_seconds": seconds,
+        "device": str(device),
+    }
+    log.info("%s: test MAE %.4f %s vs mean baseline %.4f", name, test_mae, unit, baseline_mae)
+    adapter.module.cpu()
+    save_model(outputs["model"], adapter, {"metrics": metrics})
+    write_parquet(
+        curve,
+        outputs["curve"],
+        {"model": name, "units": {"val_mae": unit}},
+        params=params,
+        inputs=[inputs["structures"], inputs["splits"]],
+    )
+    write_text(outputs["metrics"], json.dumps(metrics, indent=2) + "\n")
