@@ -137,6 +137,7 @@ def parse_xyz(text: str, name: str = "<xyz>") -> Molecule:
         header = lines[1].split()
         if header[0] != "gdb" or len(header) != 2 + len(XYZ_PROPERTIES):
             raise ValueError(f"line 2 has {len(header)} fields, expected 'gdb <index>' + 15")
+        index = int(header[1])
         values = dict(zip(XYZ_PROPERTIES, map(_float, header[2:]), strict=True))
         atom_fields = [line.split() for line in lines[2 : 2 + n_atoms]]
         numbers = np.array([atomic_numbers[f[0]] for f in atom_fields], dtype=np.int8)
@@ -147,7 +148,7 @@ def parse_xyz(text: str, name: str = "<xyz>") -> Molecule:
     if positions.shape != (n_atoms, 3):
         raise DataError(f"{name}: {n_atoms} atoms announced, {len(positions)} read")
     properties = {key: values[key] for key in TARGETS}
-    return Molecule(int(header[1]), numbers, positions, properties, smiles)
+    return Molecule(index, numbers, positions, properties, smiles)
 
 
 def read_archive(
@@ -309,8 +310,8 @@ def load_molecules(
     frame = molecules_to_frame(molecules)
     if source == "qm9pack" and indices is None and len(frame) != N_MOLECULES - len(excluded):
         raise DataError(
-            f"qm9pack gave {len(frame)} molecules, expected "
-            f"{N_MOLECULES - len(excluded)}; reinstall qm9pack=={QM9PACK_VERSION}"
+            f"qm9pack gave {len(frame)} molecules, expected {N_MOLECULES - len(excluded)}; "
+            f"reinstall qm9pack=={QM9PACK_VERSION}"
         )
     return frame
 
@@ -343,11 +344,6 @@ def qm9(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
 def qm9_archive(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step ``qm9_archive``: download ``params["archive"]["url"]`` to ``outputs["archive"]``."""
     spec = params["archive"]
-    if not spec.get("checksum"):
-        raise ConfigError(
-            "data.qm9.archive.checksum is empty; set it to 'md5:…' or 'sha256:…' "
-            "of dsgdb9nsd.xyz.tar.bz2 as published on figshare"
-        )
     assert isinstance(outputs["archive"], str)
     download(
         spec["url"],
