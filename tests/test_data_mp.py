@@ -186,12 +186,14 @@ def test_api_path_with_local_server(api_server, monkeypatch, tmp_path):
     assert listing["nsites_max"] == "20" and listing["energy_above_hull_max"] == "0.08"
     assert listing["formation_energy_per_atom_max"] == "2.0"
     assert "formation_energy_per_atom_min" not in listing  # no lower bound
+    assert listing["deprecated"].lower() == "false"
     docs = {d["material_id"]: d for d in API_DOCS}
     for _, row in df.iterrows():
         reference = Structure.from_dict(docs[row["id"]]["structure"])
         assert row["density"] == pytest.approx(reference.density, rel=1e-12)
         assert row["band_gap"] == docs[row["id"]]["band_gap"]
-    assert read_metadata(out)["source"] == "api"
+    meta = read_metadata(out)
+    assert meta["source"] == "api" and meta["mp_database_version"] == "2025.09.25"
     for written in (out, log_file):
         assert FAKE_KEY.encode() not in written.read_bytes()
 

@@ -203,9 +203,10 @@ def load_api(
     from mp_api.client.core.client import MPRestError
 
     query = {
+        "deprecated": False,
         "num_sites": (1, int(criteria["max_sites"])),
         "energy_above_hull": (0.0, float(criteria["energy_above_hull_max"])),
-        "formation_energy": (None, float(criteria["formation_energy_max"])),
+        "formation_energy": (None, float(criteria["formation_energy_max"])),  # None: no minimum
     }
     try:
         with MPRester(
@@ -218,8 +219,10 @@ def load_api(
             listed = summary.search(**query, fields=["material_id"])
             chosen = draw_subset([str(doc["material_id"]) for doc in listed], size, seed)
             docs = summary.search(material_ids=chosen, fields=API_FIELDS) if chosen else []
+            db_version = rester.db_version
     except (MPRestError, requests.RequestException) as exc:
-        message = str(exc).replace(api_key, "<MP_API_KEY>").splitlines()[0]
+        text = str(exc).replace(api_key, "<MP_API_KEY>").strip() or type(exc).__name__
+        message = text.splitlines()[0]
         raise DataError(f"Materials Project API request failed: {message}") from exc
     by_id = {str(doc["material_id"]): doc for doc in docs}
     missing = [m for m in chosen if m not in by_id]
@@ -229,12 +232,14 @@ def load_api(
             f"e.g. {missing[:3]}; run again"
         )
     structures = [Structure.from_dict(by_id[m]["structure"]) for m in chosen]
-    return structures_to_frame(
+    frame = structures_to_frame(
         chosen,
         structures,
         [by_id[m]["band_gap"] for m in chosen],
         [by_id[m]["formation_energy_per_atom"] for m in chosen],
     )
+    frame.attrs["mp_database_version"] = db_version
+    return frame
 
 
 def load_mp(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
@@ -263,6 +268,8 @@ def mp(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> N
         "criteria": params["criteria"],
         "reference": "Materials Project (Jain et al., APL Materials 1, 011002, 2013); CC BY 4.0",
     }
+    if "mp_database_version" in frame.attrs:
+        metadata["mp_database_version"] = frame.attrs["mp_database_version"]
     if len(frame) < params["size"]:
         metadata["note"] = (
             f"{source} source has only {len(frame)} structures meeting the criteria; "
