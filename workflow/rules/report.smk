@@ -1,1 +1,45 @@
-# rules for stage 'report' (placeholder until the stage lands)
+"""The reproduction report: every claim of the papers beside our number and a verdict.
+
+`snakemake --report figures/report.html` then collects it with every table and figure
+(each marked with report() and a caption under workflow/report/).
+"""
+
+
+rule reproduction:
+    input:
+        **render_inputs("reproduction"),
+    output:
+        md=report(
+            "results/reproduction.md",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+            labels={"report": "reproduction", "format": "md"},
+        ),
+        csv=report(
+            "results/reproduction.csv",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+            labels={"report": "reproduction", "format": "csv"},
+        ),
+    params:
+        step="reproduction_report",
+        cfg={
+            **RENDER,
+            "run": {"configfiles": [str(f) for f in workflow.configfiles],
+                    "models": config["models"]},
+        },
+    log:
+        "logs/render/reproduction.log",
+    benchmark:
+        "logs/benchmarks/render/reproduction.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    threads: 1
+    script:
+        STEP_SCRIPT
+
+
+ALL_OUTPUTS.extend(["results/reproduction.md", "results/reproduction.csv"])

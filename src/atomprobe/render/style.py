@@ -8,19 +8,20 @@ rises monotonically.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from atomprobe.io import atomic_path
+
+matplotlib.use("Agg")  # files only, never a window
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty
 
 SEQUENTIAL_CMAP = "cividis"
 # fill grey level (0 = black, 1 = white) and hatch per category, in order of use
