@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from atomprobe.data.splits import SPLITS, make_splits, splits
+from atomprobe.data.splits import SPLITS, make_splits, read_splits, splits
 from atomprobe.errors import ConfigError
 from atomprobe.io import read_parquet, write_parquet
 
@@ -58,3 +58,6 @@ def test_step_writes_splits_table(tmp_path):
     table, meta = read_parquet(out)
     assert table.columns.tolist() == ["id", "split"] and len(table) == sum(SIZES.values())
     assert meta["sizes"] == SIZES and meta["dataset"] == "qm9"
+    by_split = read_splits(out)
+    assert {k: len(v) for k, v in by_split.items()} == SIZES
+    assert by_split["probe"] == table.loc[table["split"] == "probe", "id"].tolist()

@@ -4,10 +4,12 @@ Tables and their columns are fixed in ``docs/formats.md``. Readers for other sta
 
 * :func:`load_structures` — a structure table as a DataFrame (optionally only some ids);
 * :func:`iter_atoms` / :func:`iter_arrays` — its rows as ``ase.Atoms`` or plain arrays;
-* :func:`composition_matrix` — element counts / fractions / presence per structure.
+* :func:`composition_matrix` — element counts / fractions / presence per structure;
+* :func:`read_splits` — the ids of each split (train/val/test/probe) of a splits table.
 """
 
 from atomprobe.data.composition import composition_matrix
+from atomprobe.data.splits import read_splits
 from atomprobe.data.structures import (
     StructureArrays,
     hill_formula,
@@ -24,5 +26,6 @@ __all__ = [
     "iter_arrays",
     "iter_atoms",
     "load_structures",
+    "read_splits",
     "to_atoms",
 ]

@@ -10,6 +10,7 @@ in the table (e.g. once as ``train`` and once as ``probe``).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from atomprobe.cli import Paths
-from atomprobe.errors import ConfigError
+from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,16 @@ def make_splits(
         for name, rows in zip(SPLITS, chosen, strict=True)
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The ids of each split in a splits table: ``{"train": [...], "val": ..., "test": ...,
+    "probe": ...}``, in file order."""
+    table, _ = read_parquet(path, columns=["id", "split"])
+    unknown = sorted(set(table["split"]) - set(SPLITS))
+    if unknown:
+        raise DataError(f"{path}: unknown split names {unknown}; rebuild it with qm9_splits")
+    return {name: table.loc[table["split"] == name, "id"].tolist() for name in SPLITS}
 
 
 def splits(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
