@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import entropy
+from threadpoolctl import threadpool_limits
 
 from atomprobe.analyses import (
     column_group_scores,
@@ -22,6 +23,13 @@ from atomprobe.cpd import ProbeSettings, summarize
 from atomprobe.errors import ConfigError, DataError
 
 SETTINGS = ProbeSettings(n_folds=4, seed=2)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """BLAS and OpenMP (trees) on one thread: the CI machine has two shared cores."""
+    with threadpool_limits(1):
+        yield
 
 
 def isomer_data(

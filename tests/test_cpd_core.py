@@ -7,6 +7,7 @@ import pytest
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from atomprobe.cpd import (
     CompositionProjector,
@@ -23,6 +24,13 @@ from atomprobe.cpd.scores import fold_matrices
 from atomprobe.errors import DataError
 
 FAST = ProbeSettings(n_folds=5, n_repeats=1, seed=3, mlp_max_iter=200, gbt_max_iter=60)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """BLAS and OpenMP (trees) on one thread: the CI machine has two shared cores."""
+    with threadpool_limits(1):
+        yield
 
 
 def planted(n: int = 2000, d: int = 30, m: int = 5, tau: float = 0.5, seed: int = 0):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
+from threadpoolctl import threadpool_limits
 
 from atomprobe.cli import run_step
 from atomprobe.config import load_yaml
@@ -15,6 +17,13 @@ from atomprobe.features.io import write_features
 from atomprobe.io import read_parquet, write_parquet
 
 N_MOLECULES = 160
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """BLAS and OpenMP (trees) on one thread: the CI machine has two shared cores."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +50,13 @@ def files(tmp_path_factory) -> dict[str, str]:
     base = [rng.choice([1, 6, 7, 8], size=rng.integers(3, 9)) for _ in range(30)]
     numbers = [np.sort(base[f]).astype(np.int8) for f in formulas]
     geometry = rng.normal(size=(N_MOLECULES, 3))
+    positions = [rng.normal(size=(z.size, 3)) for z in numbers]
     structures = pd.DataFrame(
         {
             "id": [f"toy:{i}" for i in range(N_MOLECULES)],
             "formula": [f"F{f}" for f in formulas],
-            "numbers": ragged_column(numbers, pa_int8()),
-            "positions": ragged_column([rng.normal(size=(len(z), 3)) for z in numbers], pa_f64()),
+            "numbers": ragged_column(numbers, pa.int8()),
+            "positions": ragged_column(positions, pa.float64()),
             "cell": None,
             "pbc": False,
             "gap": geometry @ [1.0, 0.5, 0.0] + [len(z) for z in numbers],
@@ -81,18 +91,6 @@ def files(tmp_path_factory) -> dict[str, str]:
             {"model": model},
         )
     return paths
-
-
-def pa_int8():
-    import pyarrow as pa
-
-    return pa.int8()
-
-
-def pa_f64():
-    import pyarrow as pa
-
-    return pa.float64()
 
 
 def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
