@@ -22,7 +22,8 @@ SHA256 = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()
 
 class _Handler(BaseHTTPRequestHandler):
     """Paths: /good, /flaky (HTTP 500 once), /truncated-once (half the bytes, then the
-    connection drops; Range honoured afterwards), /truncated-always, /missing (404)."""
+    connection drops; Range honoured afterwards), /truncated-always, /missing (404),
+    /wrong-offset (truncated once, then a 206 that restarts at byte 0 despite the Range)."""
 
     def do_GET(self) -> None:
         server = self.server
@@ -37,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         range_header = self.headers.get("Range")
         if range_header:
-            start = int(range_header.removeprefix("bytes=").rstrip("-"))
+            start = 0 if self.path == "/wrong-offset" else int(range_header[6:].rstrip("-"))
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
         else:
@@ -46,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         truncate = self.path == "/truncated-always" or (
-            self.path == "/truncated-once" and calls == 1
+            self.path in ("/truncated-once", "/wrong-offset") and calls == 1
         )
         self.wfile.write(body[: len(body) // 2] if truncate else body)
         if truncate:
@@ -101,6 +102,12 @@ def test_truncated_transfer_resumes_with_range(server, tmp_path):
         ("/truncated-once", f"bytes={len(PAYLOAD) // 2}-"),
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
+
+
+def test_resume_at_a_wrong_offset_starts_over(server, tmp_path):
+    dest = _fetch(server, "/wrong-offset", tmp_path / "file.bin")
+    assert dest.read_bytes() == PAYLOAD
+    assert [r for _, r in server.requests] == [None, f"bytes={len(PAYLOAD) // 2}-", None]
 
 
 def test_transfer_that_never_completes_fails_and_cleans_up(server, tmp_path):

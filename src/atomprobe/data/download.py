@@ -50,6 +50,13 @@ class _Retryable(Exception):
     """A transfer attempt failed in a way that another attempt may fix."""
 
 
+def _range_start(content_range: str) -> int | None:
+    """First byte of a ``Content-Range: bytes START-END/TOTAL`` header (None if malformed)."""
+    unit, _, span = content_range.partition(" ")
+    start = span.partition("-")[0]
+    return int(start) if unit == "bytes" and start.isdigit() else None
+
+
 def _fetch_once(
     session: requests.Session, url: str, part: Path, timeout: float, progress: bool
 ) -> None:
@@ -68,6 +75,9 @@ def _fetch_once(
                 )
             if response.status_code == 200:
                 have = 0  # the server ignored Range: start over
+            elif _range_start(response.headers.get("Content-Range", "")) != have:
+                part.unlink()
+                raise _Retryable("server resumed at another offset; starting over")
             remaining = response.headers.get("Content-Length")
             total = have + int(remaining) if remaining is not None else None
             with (
