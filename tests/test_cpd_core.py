@@ -21,7 +21,7 @@ from atomprobe.cpd import (
     summarize,
 )
 from atomprobe.cpd.scores import fold_matrices
-from atomprobe.errors import DataError
+from atomprobe.errors import ConfigError, DataError
 
 FAST = ProbeSettings(n_folds=5, n_repeats=1, seed=3, mlp_max_iter=200, gbt_max_iter=60)
 
@@ -179,6 +179,8 @@ def test_summary_interval_brackets_the_mean():
         assert (summary["ci_low"] <= summary["r2_mean"]).all()
         assert (summary["r2_mean"] <= summary["ci_high"]).all()
         assert (summary["n_scores"] == 9).all()
+    with pytest.raises(ConfigError, match="n_repeats"):
+        summarize(scores[scores["repeat"] == 0], method="repeats")
 
 
 def test_single_split_scheme():

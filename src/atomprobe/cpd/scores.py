@@ -328,6 +328,8 @@ def summarize(
             draws = rng.choice(values, size=(n_bootstrap, values.size)).mean(axis=1)
         else:
             draws = group.groupby("repeat")["r2"].mean().to_numpy()
+            if draws.size < 2:
+                raise ConfigError("confidence interval 'repeats' needs cv.n_repeats ≥ 2")
         low, high = np.quantile(draws, [tail, 1.0 - tail])
         records.append(
             {
