@@ -34,12 +34,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 def _snakemake(workdir: Path, *args: str, timeout: float = RUN_TIMEOUT_S):
     command = [
-        str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--cores", "2", "--configfile", str(ROOT / "config" / "tiny.yaml"), *args,
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        str(ROOT / "config" / "tiny.yaml"),
+        *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +73,11 @@ def _dag_outputs(workdir: Path) -> list[Path]:
 def test_every_output_exists_and_is_not_empty(run_dir):
     outputs = _dag_outputs(run_dir)
     expected = {run_dir / "results" / "reproduction.md", run_dir / "results" / "reproduction.csv"}
-    expected |= {run_dir / "figures" / "tables" / f"{t}.{fmt}" for t in TABLES
-                 for fmt in ("csv", "md", "tex")}
+    expected |= {
+        run_dir / "figures" / "tables" / f"{t}.{fmt}"
+        for t in TABLES
+        for fmt in ("csv", "md", "tex")
+    }
     expected |= {run_dir / "figures" / f"{f}.{fmt}" for f in FIGURES for fmt in ("pdf", "png")}
     assert expected <= set(outputs)
     empty = [str(p.relative_to(run_dir)) for p in outputs if p.is_file() and p.stat().st_size == 0]
@@ -74,8 +86,10 @@ def test_every_output_exists_and_is_not_empty(run_dir):
 
 
 def _cpd_scores(run_dir: Path) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(p) for p in sorted((run_dir / "results" / "cpd").glob(
-        "*/*.parquet"))], ignore_index=True)
+    return pd.concat(
+        [pd.read_parquet(p) for p in sorted((run_dir / "results" / "cpd").glob("*/*.parquet"))],
+        ignore_index=True,
+    )
 
 
 def _t_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -94,8 +108,11 @@ def test_gradient_table_equals_cpd_parquet(run_dir):
     checked = 0
     for _, row in table.dropna(subset=["geom_v2_mean"]).iterrows():
         for rep in ("full", "comp", "geom_v2", "geom_v1"):
-            values = scores[(scores.model == row.model) & (scores.target == row.target)
-                            & (scores.representation == rep)]["r2"].to_numpy()
+            values = scores[
+                (scores.model == row.model)
+                & (scores.target == row.target)
+                & (scores.representation == rep)
+            ]["r2"].to_numpy()
             mean, low, high = _t_ci(values)
             assert row[f"{rep}_mean"] == pytest.approx(mean, abs=1e-12)
             assert row[f"{rep}_ci_low"] == pytest.approx(low, abs=1e-12, nan_ok=True)
@@ -108,10 +125,14 @@ def test_leakage_table_equals_cpd_parquet(run_dir):
     table = pd.read_csv(run_dir / "figures" / "tables" / "table8_leakage.csv")
     scores = _cpd_scores(run_dir)
     scores = scores[(scores.probe == "ridge") & (scores.group == "all")]
-    scores = scores[scores.layer == scores.groupby(["model", "dataset", "target"])["layer"]
-                    .transform("max")]
-    wide = scores.pivot_table(index=["dataset", "target", "model", "repeat", "fold"],
-                              columns="representation", values="r2")
+    scores = scores[
+        scores.layer == scores.groupby(["model", "dataset", "target"])["layer"].transform("max")
+    ]
+    wide = scores.pivot_table(
+        index=["dataset", "target", "model", "repeat", "fold"],
+        columns="representation",
+        values="r2",
+    )
     for _, row in table.iterrows():
         diff = (wide["geom_v1"] - wide["geom_v2"]).loc[(row.dataset, row.target, row.model)]
         assert row["leakage_mean"] == pytest.approx(diff.mean(), abs=1e-12)
@@ -133,7 +154,6 @@ def test_second_run_has_nothing_to_do(run_dir):
 
 
 def test_html_report_builds(run_dir):
-    result = _snakemake(run_dir, "--report", str(run_dir / "figures" / "report.html"),
-                        timeout=180)
+    result = _snakemake(run_dir, "--report", str(run_dir / "figures" / "report.html"), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run_dir / "figures" / "report.html").stat().st_size > 10_000

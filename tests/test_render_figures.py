@@ -34,8 +34,12 @@ def test_figure_draws_from_synthetic_results(tmp_path, synthetic, name):
 
 def test_render_step_writes_pdf_and_png(tmp_path, synthetic):
     pdf, png = tmp_path / "routing.pdf", tmp_path / "routing.png"
-    render_figure(synthetic, {"pdf": str(pdf), "png": str(png)},
-                  {**copy.deepcopy(RENDER_CFG), "item": "routing", "dpi": 40}, 1)
+    render_figure(
+        synthetic,
+        {"pdf": str(pdf), "png": str(png)},
+        {**copy.deepcopy(RENDER_CFG), "item": "routing", "dpi": 40},
+        1,
+    )
     assert pdf.read_bytes().startswith(b"%PDF")
     assert png.read_bytes().startswith(PNG_MAGIC)
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files

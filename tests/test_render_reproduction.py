@@ -27,15 +27,15 @@ TOL = 0.05
 @pytest.mark.parametrize(
     ("mean", "low", "high", "paper", "reference", "expected"),
     [
-        (0.50, 0.45, 0.55, 0.53, 0.0, "reproduced"),      # inside the interval
-        (0.50, 0.45, 0.55, 0.59, 0.0, "reproduced"),      # inside interval + tolerance
+        (0.50, 0.45, 0.55, 0.53, 0.0, "reproduced"),  # inside the interval
+        (0.50, 0.45, 0.55, 0.59, 0.0, "reproduced"),  # inside interval + tolerance
         (0.50, 0.45, 0.55, 0.61, 0.0, "same direction"),  # beyond it, both above 0
-        (-0.20, -0.25, -0.15, 0.40, 0.0, "differs"),      # opposite side of 0
-        (0.05, -0.05, 0.15, 0.40, 0.0, "differs"),        # our interval straddles 0
+        (-0.20, -0.25, -0.15, 0.40, 0.0, "differs"),  # opposite side of 0
+        (0.05, -0.05, 0.15, 0.40, 0.0, "differs"),  # our interval straddles 0
         (0.50, float("nan"), float("nan"), 0.54, 0.0, "reproduced"),  # no CI: mean ± tol
-        (0.50, float("nan"), float("nan"), 0.80, 0.0, "differs"),     # no CI: no direction
+        (0.50, float("nan"), float("nan"), 0.80, 0.0, "differs"),  # no CI: no direction
         (0.80, 0.75, 0.85, 0.946, 0.5, "same direction"),  # accuracy vs chance 0.5
-        (0.50, 0.45, 0.55, 0.90, None, "differs"),        # no reference given
+        (0.50, 0.45, 0.55, 0.90, None, "differs"),  # no reference given
     ],
 )
 def test_value_rule(mean, low, high, paper, reference, expected):
@@ -80,10 +80,10 @@ def test_every_claim_gets_a_verdict(report):
 
 def test_verdicts_on_synthetic_results(report):
     verdicts = report["verdict"]
-    assert verdicts["B3"] == "reproduced"       # PaiNN 0.55 → 0.30 vs paper 0.53 → 0.31
-    assert verdicts["A2"] == "same direction"   # ANI Ridge −0.5 vs MLP +0.9: sign, not size
-    assert verdicts["A5"] == "reproduced"       # control Ridge ≈ 0
-    assert verdicts["B5"] == "reproduced"       # MACE pretrained 0.40 vs 0.36
+    assert verdicts["B3"] == "reproduced"  # PaiNN 0.55 → 0.30 vs paper 0.53 → 0.31
+    assert verdicts["A2"] == "same direction"  # ANI Ridge −0.5 vs MLP +0.9: sign, not size
+    assert verdicts["A5"] == "reproduced"  # control Ridge ≈ 0
+    assert verdicts["B5"] == "reproduced"  # MACE pretrained 0.40 vs 0.36
     assert verdicts["A3"] == "same direction"
     assert "73% of cross-tier model pairs" in report.loc["A3", "reason"]  # 8 of 11 pairs
     for claim in ("A6", "B10", "B13", "PB1", "PB2"):
@@ -93,9 +93,15 @@ def test_verdicts_on_synthetic_results(report):
 def test_value_equals_independent_aggregate(report):
     inputs = report.attrs["inputs"]
     cpd = pd.concat([pd.read_parquet(p) for p in inputs["cpd"]])
-    sel = cpd[(cpd.model == "mace_mp") & (cpd.dataset == "qm9") & (cpd.target == "gap")
-              & (cpd.layer == 2) & (cpd.probe == "ridge") & (cpd.group == "all")
-              & (cpd.representation == "geom_v2")]["r2"]
+    sel = cpd[
+        (cpd.model == "mace_mp")
+        & (cpd.dataset == "qm9")
+        & (cpd.target == "gap")
+        & (cpd.layer == 2)
+        & (cpd.probe == "ridge")
+        & (cpd.group == "all")
+        & (cpd.representation == "geom_v2")
+    ]["r2"]
     low, high = stats.t.interval(0.95, len(sel) - 1, loc=sel.mean(), scale=stats.sem(sel))
     assert report.loc["B5", "ours"] == f"{sel.mean():.3f} [{low:.3f}, {high:.3f}]"
 
@@ -103,8 +109,12 @@ def test_value_equals_independent_aggregate(report):
 def test_missing_inputs_are_not_comparable(tmp_path):
     inputs = write_synthetic_results(tmp_path, analyses=False, skip_cpd=("painn_u0",))
     md, csv = tmp_path / "reproduction.md", tmp_path / "reproduction.csv"
-    reproduction_report(inputs, {"md": str(md), "csv": str(csv)},
-                        {**copy.deepcopy(RENDER_CFG), "run": {"configfiles": ["c.yaml"]}}, 1)
+    reproduction_report(
+        inputs,
+        {"md": str(md), "csv": str(csv)},
+        {**copy.deepcopy(RENDER_CFG), "run": {"configfiles": ["c.yaml"]}},
+        1,
+    )
     frame = pd.read_csv(csv).set_index("id")
     for claim in ("B3", "B9", "B11", "PB3", "A4"):
         assert frame.loc[claim, "verdict"] == "not comparable"

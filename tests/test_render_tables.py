@@ -40,8 +40,9 @@ GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"]}
 REPRESENTATION_OFFSET = {"full": 0.25, "comp": -0.1, "geom_v2": 0.0, "geom_v1": 0.08}
 
 
-def _cpd_rows(rng: np.random.Generator, name: str, family: str, level: float, dataset: str,
-              targets: list[str]) -> pd.DataFrame:
+def _cpd_rows(
+    rng: np.random.Generator, name: str, family: str, level: float, dataset: str, targets: list[str]
+) -> pd.DataFrame:
     rows = []
     for target in targets:
         target_shift = 0.0 if target in ("gap", "band_gap") else -0.1
@@ -57,26 +58,47 @@ def _cpd_rows(rng: np.random.Generator, name: str, family: str, level: float, da
                         base -= 0.05 * (group in ("L1", "vector"))
                         for repeat in range(2):
                             for fold in range(5):
-                                rows.append({
-                                    "model": name, "dataset": dataset, "target": target,
-                                    "layer": layer, "group": group, "representation": rep,
-                                    "probe": probe, "repeat": repeat, "fold": fold,
-                                    "r2": base + rng.normal(0, 0.03), "alpha": 1.0,
-                                })
+                                rows.append(
+                                    {
+                                        "model": name,
+                                        "dataset": dataset,
+                                        "target": target,
+                                        "layer": layer,
+                                        "group": group,
+                                        "representation": rep,
+                                        "probe": probe,
+                                        "repeat": repeat,
+                                        "fold": fold,
+                                        "r2": base + rng.normal(0, 0.03),
+                                        "alpha": 1.0,
+                                    }
+                                )
     return pd.DataFrame(rows)
 
 
-def write_synthetic_results(root: Path, models: list[tuple] = MODELS, analyses: bool = True,
-                            skip_cpd: tuple[str, ...] = ()) -> dict[str, object]:
+def write_synthetic_results(
+    root: Path, models: list[tuple] = MODELS, analyses: bool = True, skip_cpd: tuple[str, ...] = ()
+) -> dict[str, object]:
     """Write synthetic cached results under ``root``; return the render step's inputs."""
     rng = np.random.default_rng(0)
     registry = pd.DataFrame(
-        [{"name": n, "label": n.replace("_", " ").upper(), "family": f, "source": s,
-          "train_target": t, "n_params": 1000, "test_mae": 0.1, "baseline_mae": 1.0,
-          "supports_periodic": p, "note": ""} for n, f, s, t, p, _ in models]
+        [
+            {
+                "name": n,
+                "label": n.replace("_", " ").upper(),
+                "family": f,
+                "source": s,
+                "train_target": t,
+                "n_params": 1000,
+                "test_mae": 0.1,
+                "baseline_mae": 1.0,
+                "supports_periodic": p,
+                "note": "",
+            }
+            for n, f, s, t, p, _ in models
+        ]
     )
-    inputs: dict[str, object] = {"registry": str(root / "models" / "registry.parquet"),
-                                 "cpd": []}
+    inputs: dict[str, object] = {"registry": str(root / "models" / "registry.parquet"), "cpd": []}
     write_parquet(registry, inputs["registry"])
     for name, family, _, _, periodic, level in models:
         if name in skip_cpd:
@@ -86,54 +108,155 @@ def write_synthetic_results(root: Path, models: list[tuple] = MODELS, analyses: 
         inputs["cpd"].append(str(path))
         if periodic:
             path = root / "cpd" / name / "mp.parquet"
-            write_parquet(_cpd_rows(rng, name, family, level, "mp", ["band_gap", "density"]),
-                          path)
+            write_parquet(_cpd_rows(rng, name, family, level, "mp", ["band_gap", "density"]), path)
             inputs["cpd"].append(str(path))
     if not analyses:
         return inputs
     names = [m[0] for m in models]
     pairs = [(a, b) for a in names for b in names]
     frames = {
-        "control": pd.DataFrame([
-            {"model": m, "target": "composition_entropy", "representation": rep,
-             "probe": probe, "repeat": 0, "fold": fold,
-             "r2": (0.0 if probe == "ridge" else 0.8) + rng.normal(0, 0.02), "alpha": 1.0}
-            for m in names for rep in ("full", "geom_v2") for probe in ("ridge", "mlp", "gbt")
-            for fold in range(5)]),
-        "isomers": pd.DataFrame([
-            {"model": m, "target": "gap", "representation": rep, "n_groups": 40,
-             "n_pairs": 500, "accuracy": acc, "ci_low": acc - 0.02, "ci_high": acc + 0.02}
-            for m in names for rep, acc in (("geom_v2", 0.9), ("comp", 0.5))]),
-        "sample_efficiency": pd.DataFrame([
-            {"model": m, "target": "gap", "representation": "geom_v2", "n_train": n,
-             "is_full": n == 4000, "repeat": r,
-             "r2": level * (1 - 50 / (n + 50)) + rng.normal(0, 0.01)}
-            for m, *_, level in models for n in (50, 100, 500, 2000, 4000)
-            for r in range(1 if n == 4000 else 3)]),
-        "gfre": pd.DataFrame([{"source": a, "target": b, "level": level, "dataset": "qm9",
-                               "value": 0.0 if a == b else 0.6, "n_train": 100, "n_test": 50}
-                              for a, b in pairs for level in ("structure", "atom")]),
-        "lfre": pd.DataFrame([{"source": a, "target": b, "level": level, "dataset": "qm9",
-                               "value": 0.0 if a == b else 0.35, "n_train": 100, "n_test": 50,
-                               "n_neighbors": 8}
-                              for a, b in pairs for level in ("structure", "atom")]),
-        "similarity": pd.DataFrame([{"model_a": a, "model_b": b, "dataset": "qm9",
-                                     "metric": metric, "value": 1.0 if a == b else 0.5,
-                                     "n_samples": 100, "k": 10}
-                                    for a, b in pairs for metric in ("cka", "mutual_knn")]),
-        "cumulants": pd.DataFrame([{"model": "mace_gap", "dataset": "qm9", "source_order": k,
-                                    "target_order": q, "value": 0.0 if k >= q else 0.1 * (q - k),
-                                    "n_train": 100, "n_test": 50}
-                                   for k in range(1, 9) for q in range(1, 9)]),
-        "pcovr": pd.DataFrame([{"model": m, "dataset": "qm9", "target": "gap", "id": f"qm9:{i}",
-                                "pcovr_1": rng.normal(), "pcovr_2": rng.normal(),
-                                "y": rng.normal(6, 1)}
-                               for m in names for i in range(60)]),
-        "convergence": pd.DataFrame([{"model": m, "dataset": "qm9", "epoch": e, "metric": metric,
-                                      "value": 0.5 / (1 + e) if "gfre" in metric else 1 - 0.5 / e,
-                                      "n_train": 100, "n_test": 50}
-                                     for m in names[:4] for e in (1, 2, 4, 8)
-                                     for metric in ("gfre_checkpoint_to_final", "cka")]),
+        "control": pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    "target": "composition_entropy",
+                    "representation": rep,
+                    "probe": probe,
+                    "repeat": 0,
+                    "fold": fold,
+                    "r2": (0.0 if probe == "ridge" else 0.8) + rng.normal(0, 0.02),
+                    "alpha": 1.0,
+                }
+                for m in names
+                for rep in ("full", "geom_v2")
+                for probe in ("ridge", "mlp", "gbt")
+                for fold in range(5)
+            ]
+        ),
+        "isomers": pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    "target": "gap",
+                    "representation": rep,
+                    "n_groups": 40,
+                    "n_pairs": 500,
+                    "accuracy": acc,
+                    "ci_low": acc - 0.02,
+                    "ci_high": acc + 0.02,
+                }
+                for m in names
+                for rep, acc in (("geom_v2", 0.9), ("comp", 0.5))
+            ]
+        ),
+        "sample_efficiency": pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    "target": "gap",
+                    "representation": "geom_v2",
+                    "n_train": n,
+                    "is_full": n == 4000,
+                    "repeat": r,
+                    "r2": level * (1 - 50 / (n + 50)) + rng.normal(0, 0.01),
+                }
+                for m, *_, level in models
+                for n in (50, 100, 500, 2000, 4000)
+                for r in range(1 if n == 4000 else 3)
+            ]
+        ),
+        "gfre": pd.DataFrame(
+            [
+                {
+                    "source": a,
+                    "target": b,
+                    "level": level,
+                    "dataset": "qm9",
+                    "value": 0.0 if a == b else 0.6,
+                    "n_train": 100,
+                    "n_test": 50,
+                }
+                for a, b in pairs
+                for level in ("structure", "atom")
+            ]
+        ),
+        "lfre": pd.DataFrame(
+            [
+                {
+                    "source": a,
+                    "target": b,
+                    "level": level,
+                    "dataset": "qm9",
+                    "value": 0.0 if a == b else 0.35,
+                    "n_train": 100,
+                    "n_test": 50,
+                    "n_neighbors": 8,
+                }
+                for a, b in pairs
+                for level in ("structure", "atom")
+            ]
+        ),
+        "similarity": pd.DataFrame(
+            [
+                {
+                    "model_a": a,
+                    "model_b": b,
+                    "dataset": "qm9",
+                    "metric": metric,
+                    "value": 1.0 if a == b else 0.5,
+                    "n_samples": 100,
+                    "k": 10,
+                }
+                for a, b in pairs
+                for metric in ("cka", "mutual_knn")
+            ]
+        ),
+        "cumulants": pd.DataFrame(
+            [
+                {
+                    "model": "mace_gap",
+                    "dataset": "qm9",
+                    "source_order": k,
+                    "target_order": q,
+                    "value": 0.0 if k >= q else 0.1 * (q - k),
+                    "n_train": 100,
+                    "n_test": 50,
+                }
+                for k in range(1, 9)
+                for q in range(1, 9)
+            ]
+        ),
+        "pcovr": pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    "dataset": "qm9",
+                    "target": "gap",
+                    "id": f"qm9:{i}",
+                    "pcovr_1": rng.normal(),
+                    "pcovr_2": rng.normal(),
+                    "y": rng.normal(6, 1),
+                }
+                for m in names
+                for i in range(60)
+            ]
+        ),
+        "convergence": pd.DataFrame(
+            [
+                {
+                    "model": m,
+                    "dataset": "qm9",
+                    "epoch": e,
+                    "metric": metric,
+                    "value": 0.5 / (1 + e) if "gfre" in metric else 1 - 0.5 / e,
+                    "n_train": 100,
+                    "n_test": 50,
+                }
+                for m in names[:4]
+                for e in (1, 2, 4, 8)
+                for metric in ("gfre_checkpoint_to_final", "cka")
+            ]
+        ),
     }
     for name, frame in frames.items():
         path = root / "analyses" / f"{name}.parquet"
@@ -170,14 +293,19 @@ def raw_cpd(synthetic) -> pd.DataFrame:
 
 def test_gradient_table_equals_independent_aggregate(tmp_path, synthetic, raw_cpd):
     table = _render(tmp_path, synthetic, "table1_gradient")
-    qm9 = raw_cpd[(raw_cpd.dataset == "qm9") & (raw_cpd.probe == "ridge")
-                  & (raw_cpd.group == "all") & (raw_cpd.layer == 2)]
+    qm9 = raw_cpd[
+        (raw_cpd.dataset == "qm9")
+        & (raw_cpd.probe == "ridge")
+        & (raw_cpd.group == "all")
+        & (raw_cpd.layer == 2)
+    ]
     assert len(table) == 2 * len(MODELS)
     assert list(table["target"][: len(MODELS)]) == ["gap"] * len(MODELS)  # main target first
     for _, row in table.iterrows():
         for rep in ("full", "comp", "geom_v2", "geom_v1"):
-            values = qm9[(qm9.model == row.model) & (qm9.target == row.target)
-                         & (qm9.representation == rep)]["r2"].to_numpy()
+            values = qm9[
+                (qm9.model == row.model) & (qm9.target == row.target) & (qm9.representation == rep)
+            ]["r2"].to_numpy()
             mean, low, high = _t_ci(values)
             assert row[f"{rep}_mean"] == pytest.approx(mean, abs=1e-9)
             assert row[f"{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
@@ -193,10 +321,16 @@ def test_best_layer_picks_highest_geom_v2(tmp_path, synthetic):
 def test_leakage_is_paired_difference(tmp_path, synthetic, raw_cpd):
     table = _render(tmp_path, synthetic, "table8_leakage")
     last = raw_cpd[(raw_cpd.probe == "ridge") & (raw_cpd.group == "all") & (raw_cpd.layer == 2)]
-    wide = last.pivot_table(index=["dataset", "target", "model", "repeat", "fold"],
-                            columns="representation", values="r2")
-    diff = (wide["geom_v1"] - wide["geom_v2"]).groupby(level=[0, 1, 2]).apply(
-        lambda s: _t_ci(s.to_numpy()))
+    wide = last.pivot_table(
+        index=["dataset", "target", "model", "repeat", "fold"],
+        columns="representation",
+        values="r2",
+    )
+    diff = (
+        (wide["geom_v1"] - wide["geom_v2"])
+        .groupby(level=[0, 1, 2])
+        .apply(lambda s: _t_ci(s.to_numpy()))
+    )
     assert len(table) == len(diff)
     for _, row in table.iterrows():
         mean, low, high = diff[(row.dataset, row.target, row.model)]
@@ -209,9 +343,14 @@ def test_leakage_is_paired_difference(tmp_path, synthetic, raw_cpd):
 def test_task_alignment_pairs_families(tmp_path, synthetic, raw_cpd):
     table = _render(tmp_path, synthetic, "table2_task_alignment")
     assert list(table["family"]) == ["mace", "painn"]
-    sel = raw_cpd[(raw_cpd.dataset == "qm9") & (raw_cpd.target == "gap") & (raw_cpd.layer == 2)
-                  & (raw_cpd.probe == "ridge") & (raw_cpd.group == "all")
-                  & (raw_cpd.representation == "geom_v2")].set_index(["repeat", "fold"])
+    sel = raw_cpd[
+        (raw_cpd.dataset == "qm9")
+        & (raw_cpd.target == "gap")
+        & (raw_cpd.layer == 2)
+        & (raw_cpd.probe == "ridge")
+        & (raw_cpd.group == "all")
+        & (raw_cpd.representation == "geom_v2")
+    ].set_index(["repeat", "fold"])
     painn = table.set_index("family").loc["painn"]
     diff = (sel[sel.model == "painn_gap"]["r2"] - sel[sel.model == "painn_u0"]["r2"]).to_numpy()
     assert painn["difference_mean"] == pytest.approx(_t_ci(diff)[0], abs=1e-9)
@@ -224,9 +363,13 @@ def test_probe_and_routing_tables(tmp_path, synthetic, raw_cpd):
     assert ani["ridge_mean"] < 0 < ani["mlp_mean"]  # the ANI-2x contrast survives rendering
     routing = _render(tmp_path, synthetic, "table6_routing")
     assert list(routing["group"]) == ["L0", "L1", "L0", "L1", "L0", "L1", "scalar", "vector"]
-    sel = raw_cpd[(raw_cpd.model == "visnet_gap") & (raw_cpd.group == "vector")
-                  & (raw_cpd.target == "mu") & (raw_cpd.layer == 2)
-                  & (raw_cpd.representation == "geom_v2")]
+    sel = raw_cpd[
+        (raw_cpd.model == "visnet_gap")
+        & (raw_cpd.group == "vector")
+        & (raw_cpd.target == "mu")
+        & (raw_cpd.layer == 2)
+        & (raw_cpd.representation == "geom_v2")
+    ]
     row = routing[(routing.model == "visnet_gap") & (routing.group == "vector")].iloc[0]
     assert row["mu_mean"] == pytest.approx(sel["r2"].mean(), abs=1e-9)
 

@@ -66,8 +66,9 @@ def summarise(
     if scores.empty:
         return pd.DataFrame(columns=[*by, *SUMMARY_COLUMNS])
     if not by:
-        return pd.DataFrame([t_interval(scores[value].to_numpy(), level)],
-                            columns=list(SUMMARY_COLUMNS))
+        return pd.DataFrame(
+            [t_interval(scores[value].to_numpy(), level)], columns=list(SUMMARY_COLUMNS)
+        )
     rows = [
         (*(key if isinstance(key, tuple) else (key,)), *t_interval(group[value].to_numpy(), level))
         for key, group in scores.groupby(by, sort=False, dropna=False)

@@ -37,8 +37,12 @@ from atomprobe.render.tables import (
 
 R2_LABEL = "R² (cross-validated, dimensionless)"
 # black error bars with a white halo: visible on dark and light bars alike
-ERROR_KW = {"elinewidth": 0.9, "ecolor": "0.0", "capthick": 0.9,
-            "path_effects": [patheffects.withStroke(linewidth=2.4, foreground="white")]}
+ERROR_KW = {
+    "elinewidth": 0.9,
+    "ecolor": "0.0",
+    "capthick": 0.9,
+    "path_effects": [patheffects.withStroke(linewidth=2.4, foreground="white")],
+}
 
 
 def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
@@ -47,8 +51,13 @@ def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
 
 
 def _grouped_bars(
-    ax: Axes, summary: pd.DataFrame, categories: Sequence[str], series: Sequence[str],
-    category_col: str, series_col: str, category_labels: Sequence[str],
+    ax: Axes,
+    summary: pd.DataFrame,
+    categories: Sequence[str],
+    series: Sequence[str],
+    category_col: str,
+    series_col: str,
+    category_labels: Sequence[str],
     series_labels: Mapping[str, str],
 ) -> None:
     """Bars with CI error bars: one group per category, one bar per series inside it."""
@@ -58,11 +67,21 @@ def _grouped_bars(
         part = summary.loc[summary[series_col] == name].set_index(category_col)
         part = part.reindex(list(categories))
         mean = part["mean"].to_numpy(dtype=float)
-        err = np.vstack([mean - part["ci_low"].to_numpy(dtype=float),
-                         part["ci_high"].to_numpy(dtype=float) - mean])
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, np.nan_to_num(mean), width,
-               yerr=np.nan_to_num(err), label=series_labels.get(name, name),
-               error_kw=ERROR_KW, **bar_style(i))
+        err = np.vstack(
+            [
+                mean - part["ci_low"].to_numpy(dtype=float),
+                part["ci_high"].to_numpy(dtype=float) - mean,
+            ]
+        )
+        ax.bar(
+            x + (i - (len(series) - 1) / 2) * width,
+            np.nan_to_num(mean),
+            width,
+            yerr=np.nan_to_num(err),
+            label=series_labels.get(name, name),
+            error_kw=ERROR_KW,
+            **bar_style(i),
+        )
     ax.set_xticks(x, category_labels, rotation=30, ha="right")
     ax.axhline(0.0, color="0.0", linewidth=0.6)
 
@@ -70,8 +89,13 @@ def _grouped_bars(
 def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Grouped bars: R²_full, R²_comp, R²_geom v2/v1 per model for the main target."""
     target = cfg["main_target"]
-    scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
-                     target=target, probe="ridge", group="all")
+    scores = _filter(
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        dataset=cfg["dataset"],
+        target=target,
+        probe="ridge",
+        group="all",
+    )
     models = [m for m in results.model_order() if m in set(scores["model"])]
     fig, axes = new_figure(width=max(6.5, 0.75 * len(models) + 2), height=3.4)
     ax = axes[0, 0]
@@ -79,11 +103,21 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
         placeholder(ax, f"{NOT_RUN}: no CPD scores for {target} on {cfg['dataset']}")
         return fig
     summary = summarise(scores, ["model", "representation"], level=cfg["ci_level"])
-    _grouped_bars(ax, summary, models, REPRESENTATIONS, "model", "representation",
-                  [results.label(m) for m in models], REPRESENTATION_LABELS)
+    _grouped_bars(
+        ax,
+        summary,
+        models,
+        REPRESENTATIONS,
+        "model",
+        "representation",
+        [results.label(m) for m in models],
+        REPRESENTATION_LABELS,
+    )
     ax.set_ylabel(R2_LABEL)
-    ax.set_title(f"Linear accessibility of {_target_label(target, cfg)}, "
-                 f"Ridge probe, {cfg['layer']} layer; bars: {cfg['ci_level']:.0%} CI")
+    ax.set_title(
+        f"Linear accessibility of {_target_label(target, cfg)}, "
+        f"Ridge probe, {cfg['layer']} layer; bars: {cfg['ci_level']:.0%} CI"
+    )
     ax.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
     return fig
 
@@ -91,9 +125,18 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
 def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Per-layer profiles of R²_full and R²_geom v2 for the main target, one line per model."""
     target = cfg["main_target"]
-    scores = _filter(results.cpd, dataset=cfg["dataset"], target=target, probe="ridge",
-                     group="all", representation=["full", "geom_v2"]) if not results.cpd.empty \
+    scores = (
+        _filter(
+            results.cpd,
+            dataset=cfg["dataset"],
+            target=target,
+            probe="ridge",
+            group="all",
+            representation=["full", "geom_v2"],
+        )
+        if not results.cpd.empty
         else results.cpd
+    )
     fig, axes = new_figure(ncols=2, width=7.5, height=3.4, sharey=True)
     if scores.empty:
         for ax in axes[0]:
@@ -103,14 +146,19 @@ def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
     models = [m for m in results.model_order() if m in set(summary["model"])]
     for ax, representation in zip(axes[0], ("full", "geom_v2"), strict=True):
         for model, style in zip(models, line_styles(), strict=False):
-            part = summary.loc[(summary["model"] == model)
-                               & (summary["representation"] == representation)]
+            part = summary.loc[
+                (summary["model"] == model) & (summary["representation"] == representation)
+            ]
             part = part.sort_values("layer")
             ax.plot(part["layer"], part["mean"], label=results.label(model), **style)
-            ax.fill_between(part["layer"].to_numpy(dtype=float),
-                            part["ci_low"].to_numpy(dtype=float),
-                            part["ci_high"].to_numpy(dtype=float), color="0.5", alpha=0.15,
-                            linewidth=0)
+            ax.fill_between(
+                part["layer"].to_numpy(dtype=float),
+                part["ci_low"].to_numpy(dtype=float),
+                part["ci_high"].to_numpy(dtype=float),
+                color="0.5",
+                alpha=0.15,
+                linewidth=0,
+            )
         ax.set_title(REPRESENTATION_LABELS[representation])
         ax.set_xlabel("layer (interaction block index)")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -133,47 +181,78 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
         i: " / ".join(gs[i] for gs in routing["groups"].values() if len(gs) > i)
         for i in range(n_slots)
     }
-    scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
-                     probe="ridge", representation=routing["representation"], target=targets,
-                     group=list(slot_of)) if not results.cpd.empty else results.cpd
+    scores = (
+        _filter(
+            reported_layer_scores(results.cpd, cfg["layer"]),
+            dataset=cfg["dataset"],
+            probe="ridge",
+            representation=routing["representation"],
+            target=targets,
+            group=list(slot_of),
+        )
+        if not results.cpd.empty
+        else results.cpd
+    )
     summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
     summary["slot"] = summary["group"].map(slot_of)
     models = [m for m in results.model_order() if m in set(summary["model"])]
-    fig, axes = new_figure(ncols=len(targets), width=max(3.4, 0.6 * len(models) + 1.6)
-                           * len(targets), height=3.4, sharey=True)
+    fig, axes = new_figure(
+        ncols=len(targets),
+        width=max(3.4, 0.6 * len(models) + 1.6) * len(targets),
+        height=3.4,
+        sharey=True,
+    )
     for ax, target in zip(axes[0], targets, strict=True):
         part = summary.loc[summary["target"] == target]
         if part.empty:
             placeholder(ax, f"{NOT_RUN}: no channel-group scores for {target}")
             continue
-        _grouped_bars(ax, part, models, list(range(n_slots)), "model", "slot",
-                      [results.label(m) for m in models], slot_labels)
-        ax.set_title(f"{_target_label(target, cfg)}, "
-                     f"{REPRESENTATION_LABELS[routing['representation']]}")
+        _grouped_bars(
+            ax,
+            part,
+            models,
+            list(range(n_slots)),
+            "model",
+            "slot",
+            [results.label(m) for m in models],
+            slot_labels,
+        )
+        ax.set_title(
+            f"{_target_label(target, cfg)}, {REPRESENTATION_LABELS[routing['representation']]}"
+        )
     axes[0, 0].set_ylabel(R2_LABEL)
     if axes[0, -1].get_legend_handles_labels()[0]:
         axes[0, -1].legend(title="channel group", frameon=False, loc="upper right")
     return fig
 
 
-def _heatmap(ax: Axes, frame: pd.DataFrame, row: str, col: str, value: str,
-             order: Sequence[str] | None = None, vmin: float | None = 0.0,
-             vmax: float | None = None, label: str | None = None) -> None:
+def _heatmap(
+    ax: Axes,
+    frame: pd.DataFrame,
+    row: str,
+    col: str,
+    value: str,
+    order: Sequence[str] | None = None,
+    vmin: float | None = 0.0,
+    vmax: float | None = None,
+    label: str | None = None,
+) -> None:
     """Annotated heatmap of ``value`` with rows ``row`` and columns ``col``.
 
     ``vmax`` is raised to the largest value if the data exceed it (GFRE can exceed 1).
     """
     matrix = frame.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
     labels = list(order) if order is not None else sorted(set(matrix.index) | set(matrix.columns))
-    matrix = matrix.reindex(index=[x for x in labels if x in matrix.index or order is not None],
-                            columns=[x for x in labels if x in matrix.columns or order is not None])
+    matrix = matrix.reindex(
+        index=[x for x in labels if x in matrix.index or order is not None],
+        columns=[x for x in labels if x in matrix.columns or order is not None],
+    )
     values = matrix.to_numpy(dtype=float)
     if vmax is not None and np.isfinite(values).any():
         vmax = max(vmax, float(np.nanmax(values)))
     image = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
     annotate_heatmap(ax, values)
-    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=40,
-                  ha="right")
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=40, ha="right")
     ax.set_yticks(range(matrix.shape[0]), [str(r) for r in matrix.index])
     ax.grid(False)
     ax.figure.colorbar(image, ax=ax, shrink=0.85, label=label or value)
@@ -207,8 +286,11 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
     frame = _analysis_or_placeholder(results, "sample_efficiency", axes)
     if frame is None:
         return fig
-    require_columns(frame, ("model", "target", "representation", "n_train", "is_full", "r2"),
-                    "results/analyses/sample_efficiency.parquet")
+    require_columns(
+        frame,
+        ("model", "target", "representation", "n_train", "is_full", "r2"),
+        "results/analyses/sample_efficiency.parquet",
+    )
     target = _pick(frame["target"], cfg["main_target"])
     representation = _pick(frame["representation"], cfg["residual"])
     frame = frame.loc[(frame["target"] == target) & (frame["representation"] == representation)]
@@ -217,10 +299,17 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
     models = [m for m in results.model_order() if m in set(summary["model"])]
     for model, style in zip(models, line_styles(), strict=False):
         part = summary.loc[summary["model"] == model].sort_values("n_train")
-        ax.errorbar(part["n_train"], part["mean"],
-                    yerr=np.nan_to_num(np.vstack([part["mean"] - part["ci_low"],
-                                                  part["ci_high"] - part["mean"]])),
-                    label=results.label(model), capsize=2, elinewidth=0.7, **style)
+        ax.errorbar(
+            part["n_train"],
+            part["mean"],
+            yerr=np.nan_to_num(
+                np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]])
+            ),
+            label=results.label(model),
+            capsize=2,
+            elinewidth=0.7,
+            **style,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("training structures N (log scale; last point: full pool)")
     ax.set_ylabel(f"test R² of {_target_label(target, cfg)}")
@@ -231,8 +320,14 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
     ax.plot(rho["n_train"], rho["spearman_rho"], color="0.0", marker="o", markersize=4)
     for n, value in zip(rho["n_train"], rho["spearman_rho"], strict=True):
         if np.isfinite(value):
-            ax.annotate(f"{value:.2f}", (n, value), textcoords="offset points", xytext=(0, 5),
-                        ha="center", fontsize=7)
+            ax.annotate(
+                f"{value:.2f}",
+                (n, value),
+                textcoords="offset points",
+                xytext=(0, 5),
+                ha="center",
+                fontsize=7,
+            )
     ax.set_xscale("log")
     ax.set_ylim(-1.05, 1.15)
     ax.set_xlabel("training structures N (log scale)")
@@ -256,18 +351,32 @@ def figure_reconstruction(results: Results, cfg: Mapping[str, Any]) -> Figure:
         if frame is None or frame.empty:
             placeholder(ax, f"{NOT_RUN}: results/analyses/{name}.parquet was not produced")
             continue
-        require_columns(frame, ("source", "target", "level", "value"),
-                        f"results/analyses/{name}.parquet")
+        require_columns(
+            frame, ("source", "target", "level", "value"), f"results/analyses/{name}.parquet"
+        )
         frame = _dataset_rows(frame.loc[frame["level"] == level], cfg)
         if frame.empty:
             placeholder(ax, f"{NOT_RUN}: no {level}-level {name.upper()} rows")
             continue
-        frame = frame.assign(source=frame["source"].map(results.label),
-                             target=frame["target"].map(results.label))
-        order = [results.label(m) for m in results.model_order()
-                 if results.label(m) in set(frame["source"]) | set(frame["target"])]
-        _heatmap(ax, frame, "source", "target", "value", order=order, vmin=0.0, vmax=1.0,
-                 label=f"{name.upper()} (dimensionless)")
+        frame = frame.assign(
+            source=frame["source"].map(results.label), target=frame["target"].map(results.label)
+        )
+        order = [
+            results.label(m)
+            for m in results.model_order()
+            if results.label(m) in set(frame["source"]) | set(frame["target"])
+        ]
+        _heatmap(
+            ax,
+            frame,
+            "source",
+            "target",
+            "value",
+            order=order,
+            vmin=0.0,
+            vmax=1.0,
+            label=f"{name.upper()} (dimensionless)",
+        )
         ax.set_title(f"{name.upper()}(X → Y), {level} level; 0 = Y fully reconstructed")
         ax.set_xlabel("reconstructed features Y")
         ax.set_ylabel("source features X")
@@ -279,18 +388,29 @@ def figure_cumulants(results: Results, cfg: Mapping[str, Any]) -> Figure:
     frame = results.analysis("cumulants")
     present = set(frame["model"]) if frame is not None and not frame.empty else set()
     models = [m for m in results.model_order() if m in present]
-    fig, axes = new_figure(ncols=max(len(models), 1), width=4.2 * max(len(models), 1),
-                           height=3.6)
+    fig, axes = new_figure(ncols=max(len(models), 1), width=4.2 * max(len(models), 1), height=3.6)
     if not models:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/cumulants.parquet was not produced")
         return fig
-    require_columns(frame, ("model", "source_order", "target_order", "value"),
-                    "results/analyses/cumulants.parquet")
+    require_columns(
+        frame,
+        ("model", "source_order", "target_order", "value"),
+        "results/analyses/cumulants.parquet",
+    )
     for ax, model in zip(axes[0], models, strict=True):
         part = frame.loc[frame["model"] == model]
         orders = sorted(set(part["source_order"]) | set(part["target_order"]))
-        _heatmap(ax, part, "source_order", "target_order", "value", order=orders, vmin=0.0,
-                 vmax=1.0, label="GFRE (dimensionless)")
+        _heatmap(
+            ax,
+            part,
+            "source_order",
+            "target_order",
+            "value",
+            order=orders,
+            vmin=0.0,
+            vmax=1.0,
+            label="GFRE (dimensionless)",
+        )
         ax.set_title(f"{results.label(model)}: GFRE(φ(K) → φ(K′))")
         ax.set_xlabel("reconstructed order K′")
         ax.set_ylabel("source order K")
@@ -302,27 +422,36 @@ def figure_pcovr(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """PCovR maps (2 components) of each model's features, points coloured by the target."""
     frame = results.analysis("pcovr")
     if frame is not None and not frame.empty:
-        require_columns(frame, ("model", "target", "pcovr_1", "pcovr_2", "y"),
-                        "results/analyses/pcovr.parquet")
+        require_columns(
+            frame, ("model", "target", "pcovr_1", "pcovr_2", "y"), "results/analyses/pcovr.parquet"
+        )
         frame = _dataset_rows(frame, cfg)
     present = set(frame["model"]) if frame is not None and not frame.empty else set()
     models = [m for m in results.model_order() if m in present]
     ncols = min(max(len(models), 1), 4)
     nrows = max(1, -(-len(models) // ncols))
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=2.6 * ncols + 1.0,
-                           height=2.5 * nrows)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=2.6 * ncols + 1.0, height=2.5 * nrows)
     if not models:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/pcovr.parquet was not produced")
         return fig
     target = _pick(frame["target"], cfg["main_target"])
     frame = frame.loc[frame["target"] == target]
     vmin, vmax = np.nanpercentile(frame["y"], [1, 99])
-    for ax in axes.ravel()[len(models):]:
+    for ax in axes.ravel()[len(models) :]:
         ax.set_axis_off()
     for ax, model in zip(axes.ravel(), models, strict=False):
         part = frame.loc[frame["model"] == model]
-        points = ax.scatter(part["pcovr_1"], part["pcovr_2"], c=part["y"], cmap=SEQUENTIAL_CMAP,
-                            vmin=vmin, vmax=vmax, s=4, linewidths=0, rasterized=True)
+        points = ax.scatter(
+            part["pcovr_1"],
+            part["pcovr_2"],
+            c=part["y"],
+            cmap=SEQUENTIAL_CMAP,
+            vmin=vmin,
+            vmax=vmax,
+            s=4,
+            linewidths=0,
+            rasterized=True,
+        )
         ax.set_title(results.label(model))
         ax.set_xlabel("PCovR 1 (scaled features)")
         ax.set_ylabel("PCovR 2")
@@ -335,23 +464,37 @@ def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Linear CKA and mutual-kNN alignment between every pair of models."""
     frame = results.analysis("similarity")
     if frame is not None and not frame.empty:
-        require_columns(frame, ("model_a", "model_b", "metric", "value"),
-                        "results/analyses/similarity.parquet")
+        require_columns(
+            frame, ("model_a", "model_b", "metric", "value"), "results/analyses/similarity.parquet"
+        )
         frame = _dataset_rows(frame, cfg)
     metrics = sorted(set(frame["metric"])) if frame is not None and not frame.empty else []
-    fig, axes = new_figure(ncols=max(len(metrics), 1), width=4.6 * max(len(metrics), 1),
-                           height=4.2)
+    fig, axes = new_figure(ncols=max(len(metrics), 1), width=4.6 * max(len(metrics), 1), height=4.2)
     if not metrics:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/similarity.parquet was not produced")
         return fig
-    frame = frame.assign(model_a=frame["model_a"].map(results.label),
-                         model_b=frame["model_b"].map(results.label))
-    order = [results.label(m) for m in results.model_order()
-             if results.label(m) in set(frame["model_a"]) | set(frame["model_b"])]
+    frame = frame.assign(
+        model_a=frame["model_a"].map(results.label), model_b=frame["model_b"].map(results.label)
+    )
+    order = [
+        results.label(m)
+        for m in results.model_order()
+        if results.label(m) in set(frame["model_a"]) | set(frame["model_b"])
+    ]
     for ax, metric in zip(axes[0], metrics, strict=True):
-        _heatmap(ax, frame.loc[frame["metric"] == metric], "model_a", "model_b", "value",
-                 order=order, vmin=0.0, vmax=1.0, label=f"{metric} (dimensionless)")
-        ax.set_title(f"{metric.replace('_', ' ')} (1 = identical)")
+        name = SIMILARITY_LABELS.get(metric, metric)
+        _heatmap(
+            ax,
+            frame.loc[frame["metric"] == metric],
+            "model_a",
+            "model_b",
+            "value",
+            order=order,
+            vmin=0.0,
+            vmax=1.0,
+            label=f"{name} (dimensionless)",
+        )
+        ax.set_title(f"{name} (1 = identical)")
     return fig
 
 
@@ -360,15 +503,16 @@ def figure_convergence(results: Results, cfg: Mapping[str, Any]) -> Figure:
     frame = results.analysis("convergence")
     metrics = []
     if frame is not None and not frame.empty:
-        require_columns(frame, ("model", "epoch", "metric", "value"),
-                        "results/analyses/convergence.parquet")
+        require_columns(
+            frame, ("model", "epoch", "metric", "value"), "results/analyses/convergence.parquet"
+        )
         frame = _dataset_rows(frame, cfg)
         metrics = [m for m in CONVERGENCE_METRICS if m in set(frame["metric"])]
-    fig, axes = new_figure(ncols=max(len(metrics), 1), width=3.6 * max(len(metrics), 1) + 1.4,
-                           height=3.3)
+    fig, axes = new_figure(
+        ncols=max(len(metrics), 1), width=3.6 * max(len(metrics), 1) + 1.4, height=3.3
+    )
     if not metrics:
-        placeholder(axes[0, 0],
-                    f"{NOT_RUN}: results/analyses/convergence.parquet was not produced")
+        placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/convergence.parquet was not produced")
         return fig
     models = [m for m in results.model_order() if m in set(frame["model"])]
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -383,6 +527,11 @@ def figure_convergence(results: Results, cfg: Mapping[str, Any]) -> Figure:
     return fig
 
 
+SIMILARITY_LABELS = {
+    "cka": "linear CKA",
+    "cka_debiased": "linear CKA, debiased",
+    "mutual_knn": "mutual kNN",
+}
 CONVERGENCE_METRICS = {
     "gfre_checkpoint_to_final": "GFRE(checkpoint → final)",
     "gfre_final_to_checkpoint": "GFRE(final → checkpoint)",

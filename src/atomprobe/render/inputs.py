@@ -20,13 +20,29 @@ from atomprobe.io import read_parquet
 
 REGISTRY_COLUMNS = ("name", "label", "family", "source", "train_target", "supports_periodic")
 CPD_DTYPES: dict[str, type] = {
-    "model": str, "dataset": str, "target": str, "layer": int, "group": str,
-    "representation": str, "probe": str, "repeat": int, "fold": int, "r2": float,
+    "model": str,
+    "dataset": str,
+    "target": str,
+    "layer": int,
+    "group": str,
+    "representation": str,
+    "probe": str,
+    "repeat": int,
+    "fold": int,
+    "r2": float,
 }
 CPD_COLUMNS = tuple(CPD_DTYPES)
 ANALYSIS_NAMES = (
-    "isomers", "control", "sample_efficiency", "gfre", "lfre", "similarity", "cumulants",
-    "pcovr", "convergence", "sample_efficiency_ranking",
+    "isomers",
+    "control",
+    "sample_efficiency",
+    "gfre",
+    "lfre",
+    "similarity",
+    "cumulants",
+    "pcovr",
+    "convergence",
+    "sample_efficiency_ranking",
 )
 
 

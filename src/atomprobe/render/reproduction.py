@@ -172,7 +172,11 @@ def _side(x: float, reference: float) -> int:
 
 
 def verdict_value(
-    mean: float, low: float, high: float, paper: float, reference: float | None,
+    mean: float,
+    low: float,
+    high: float,
+    paper: float,
+    reference: float | None,
     tolerance: float,
 ) -> tuple[str, str]:
     """Apply the value rule; returns (verdict, reason)."""
@@ -187,9 +191,7 @@ def verdict_value(
     return "differs", f"paper value outside our interval ± {tolerance:g}"
 
 
-def verdict_difference(
-    mean: float, low: float, high: float, paper_sign: int
-) -> tuple[bool, str]:
+def verdict_difference(mean: float, low: float, high: float, paper_sign: int) -> tuple[bool, str]:
     """Whether our difference has the paper's sign with an interval excluding 0."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return False, "our difference has no interval (one observation)"
@@ -209,8 +211,10 @@ def verdict_range(
         return "reproduced", f"every model within the paper's range ± {tolerance:g}"
     if reference is not None:
         side = _side(low, reference)
-        if side != 0 and side == _side(high, reference) and all(
-            _side(m, reference) == side for m in means
+        if (
+            side != 0
+            and side == _side(high, reference)
+            and all(_side(m, reference) == side for m in means)
         ):
             return "same direction", f"every model on the paper's side of {reference:g}"
     return "differs", f"some model outside the paper's range ± {tolerance:g}"
@@ -242,8 +246,7 @@ def _summary(frame: pd.DataFrame, level: float) -> tuple[float, float, float, in
 
 
 def _not_run(selection: str) -> Outcome:
-    return Outcome("not run", "not comparable", "needed models or analyses were not run",
-                   selection)
+    return Outcome("not run", "not comparable", "needed models or analyses were not run", selection)
 
 
 def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
@@ -252,17 +255,20 @@ def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
     if frame.empty:
         return _not_run(text)
     mean, low, high, _ = _summary(frame, cfg["ci_level"])
-    verdict, reason = verdict_value(mean, low, high, float(m["paper"]), m.get("reference"),
-                                    cfg["verdict"]["tolerance"])
+    verdict, reason = verdict_value(
+        mean, low, high, float(m["paper"]), m.get("reference"), cfg["verdict"]["tolerance"]
+    )
     return Outcome(format_ci(mean, low, high, cfg["digits"]), verdict, reason, text)
 
 
-def _difference(a: pd.DataFrame, b: pd.DataFrame, pair_on: Sequence[str] | None,
-                level: float) -> tuple[float, float, float, int]:
+def _difference(
+    a: pd.DataFrame, b: pd.DataFrame, pair_on: Sequence[str] | None, level: float
+) -> tuple[float, float, float, int]:
     """Mean and interval of a − b: paired on ``pair_on`` keys, else Welch (unpaired)."""
     if pair_on:
-        merged = _pooled(a, pair_on).merge(_pooled(b, pair_on), on=list(pair_on),
-                                           suffixes=("_a", "_b"))
+        merged = _pooled(a, pair_on).merge(
+            _pooled(b, pair_on), on=list(pair_on), suffixes=("_a", "_b")
+        )
         return t_interval((merged["value_a"] - merged["value_b"]).to_numpy(), level)
     xa = _pooled(a, _pair_keys(a))["value"].to_numpy(dtype=float)
     xb = _pooled(b, _pair_keys(b))["value"].to_numpy(dtype=float)
@@ -289,8 +295,10 @@ def measure_contrast(results: Results, m: Mapping[str, Any], cfg: Mapping[str, A
     sa, sb = _summary(a, level), _summary(b, level)
     pair_on = m.get("pair_on", _pair_keys(a) if _pair_keys(a) == _pair_keys(b) else None)
     diff = _difference(a, b, pair_on or None, level)
-    ours = (f"a {format_ci(*sa[:3], digits)} vs b {format_ci(*sb[:3], digits)}; "
-            f"a − b {format_ci(*diff[:3], digits)}")
+    ours = (
+        f"a {format_ci(*sa[:3], digits)} vs b {format_ci(*sb[:3], digits)}; "
+        f"a − b {format_ci(*diff[:3], digits)}"
+    )
     paper = m["paper"]
     if "direction" in paper:
         sign = 1 if paper["direction"] == ">" else -1
@@ -305,7 +313,8 @@ def measure_contrast(results: Results, m: Mapping[str, Any], cfg: Mapping[str, A
         close = _within(paper["difference"], diff[1], diff[2], diff[0], tol)
     else:
         close = _within(paper["a"], sa[1], sa[2], sa[0], tol) and _within(
-            paper["b"], sb[1], sb[2], sb[0], tol)
+            paper["b"], sb[1], sb[2], sb[0], tol
+        )
     if close:
         return Outcome(ours, "reproduced", f"paper values within our intervals ± {tol:g}", text)
     return Outcome(ours, "same direction" if agrees else "differs", reason, text)
@@ -318,8 +327,9 @@ def measure_range(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
         return _not_run(text)
     per_model = summarise(frame, ["model"], value="value", level=cfg["ci_level"])
     means = per_model["mean"].to_numpy(dtype=float)
-    verdict, reason = verdict_range(means, m["paper"], m.get("reference"),
-                                    cfg["verdict"]["tolerance"])
+    verdict, reason = verdict_range(
+        means, m["paper"], m.get("reference"), cfg["verdict"]["tolerance"]
+    )
     digits = cfg["digits"]
     ours = f"{means.min():.{digits}f}–{means.max():.{digits}f} over {len(means)} model(s)"
     return Outcome(ours, verdict, reason, text)
@@ -340,8 +350,9 @@ def measure_ranking(results: Results, m: Mapping[str, Any], cfg: Mapping[str, An
     agreement = float(np.mean([means[i] > means[j] for i, j in pairs]))
     verdict, reason = verdict_ranking(agreement)
     order = per_model.assign(tier=tiers).sort_values("mean", ascending=False)
-    ours = " > ".join(f"{results.label(r.model)} {r.mean:.{cfg['digits']}f}"
-                      for r in order.itertuples())
+    ours = " > ".join(
+        f"{results.label(r.model)} {r.mean:.{cfg['digits']}f}" for r in order.itertuples()
+    )
     return Outcome(ours, verdict, reason, text)
 
 
@@ -395,17 +406,23 @@ def _cell(text: object) -> str:
 
 def _cpd_settings(metadata: Mapping[str, Mapping[str, Any]]) -> str:
     """The cross-validation settings recorded in the CPD score files' provenance."""
-    settings = sorted({
-        json.dumps(doc.get("provenance", {}).get("params", {}).get("cv"), sort_keys=True)
-        for name, doc in metadata.items() if name.startswith("cpd:")
-    } - {"null"})
+    settings = sorted(
+        {
+            json.dumps(doc.get("provenance", {}).get("params", {}).get("cv"), sort_keys=True)
+            for name, doc in metadata.items()
+            if name.startswith("cpd:")
+        }
+        - {"null"}
+    )
     if not settings:
         return "no CPD score files"
     return "CPD cross-validation (from the score files' provenance): " + "; ".join(settings)
 
 
 def to_markdown(
-    frame: pd.DataFrame, cfg: Mapping[str, Any], run: Mapping[str, Any],
+    frame: pd.DataFrame,
+    cfg: Mapping[str, Any],
+    run: Mapping[str, Any],
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """``results/reproduction.md``: header with the run settings and rules, then the table."""
@@ -413,11 +430,15 @@ def to_markdown(
     counts = frame["verdict"].value_counts()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     lines = [
-        "# Reproduction report", "",
+        "# Reproduction report",
+        "",
         "Every claim of paper A (Steier, arXiv 2603.03155; ids A = v1, B = v2) and paper B "
-        "(Chorna et al., arXiv 2512.05717; ids PB) beside our measurement.", "",
-        f"**Summary:** {summary}.", "",
-        "## How to read it", "",
+        "(Chorna et al., arXiv 2512.05717; ids PB) beside our measurement.",
+        "",
+        f"**Summary:** {summary}.",
+        "",
+        "## How to read it",
+        "",
         f"- Ours: mean over folds × repeats with a {cfg['ci_level']:.0%} Student-t interval in "
         f"brackets; reported layer: `{cfg['layer']}` unless the selection says otherwise.",
         f"- Verdict rules (fixed before looking at the numbers; tolerance "
@@ -431,14 +452,20 @@ def to_markdown(
         "larger models and data, so magnitudes are expected to move. Nothing here is tuned "
         "toward the paper's numbers.",
         f"- Config: {', '.join(run.get('configfiles', [])) or 'config/config.yaml'}; "
-        f"models: {run.get('models', 'all')}; {_cpd_settings(metadata)}.", "",
-        "## Claims", "",
+        f"models: {run.get('models', 'all')}; {_cpd_settings(metadata)}.",
+        "",
+        "## Claims",
+        "",
         "| id | claim | paper | ours | verdict | reason | selection (config) |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        "| " + " | ".join(_cell(row[k]) for k in ("id", "claim", "paper_value", "ours",
-                                                    "verdict", "reason", "selection")) + " |"
+        "| "
+        + " | ".join(
+            _cell(row[k])
+            for k in ("id", "claim", "paper_value", "ours", "verdict", "reason", "selection")
+        )
+        + " |"
         for _, row in frame.iterrows()
     ]
     return "\n".join(lines) + "\n"

@@ -50,8 +50,9 @@ RC_PARAMS = {
 }
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.5, height: float = 3.2,
-               **kwargs) -> tuple[Figure, np.ndarray]:
+def new_figure(
+    ncols: int = 1, nrows: int = 1, width: float = 6.5, height: float = 3.2, **kwargs
+) -> tuple[Figure, np.ndarray]:
     """A figure in the house style with an (nrows × ncols) array of axes."""
     matplotlib.rcParams.update(RC_PARAMS)
     fig, axes = plt.subplots(
@@ -74,11 +75,19 @@ def line_styles() -> Iterator[dict[str, str]]:
     """Endless (marker, line style, grey) combinations for one line per category."""
     greys = ("0.0", "0.45")
     for marker, linestyle, grey in zip(
-        itertools.cycle(LINE_MARKERS), itertools.cycle(LINE_STYLES), itertools.cycle(greys),
+        itertools.cycle(LINE_MARKERS),
+        itertools.cycle(LINE_STYLES),
+        itertools.cycle(greys),
         strict=False,
     ):
-        yield {"marker": marker, "linestyle": linestyle, "color": grey, "markersize": 4,
-               "linewidth": 1.1, "markerfacecolor": "white" if grey != "0.0" else grey}
+        yield {
+            "marker": marker,
+            "linestyle": linestyle,
+            "color": grey,
+            "markersize": 4,
+            "linewidth": 1.1,
+            "markerfacecolor": "white" if grey != "0.0" else grey,
+        }
 
 
 def annotate_heatmap(ax: Axes, values: np.ndarray, fmt: str = "{:.2f}") -> None:
@@ -90,15 +99,31 @@ def annotate_heatmap(ax: Axes, values: np.ndarray, fmt: str = "{:.2f}") -> None:
             continue
         red, green, blue, _ = image.cmap(image.norm(value))
         luminance = 0.299 * red + 0.587 * green + 0.114 * blue
-        ax.text(col, row, fmt.format(value), ha="center", va="center", fontsize=7,
-                color="black" if luminance > 0.5 else "white")
+        ax.text(
+            col,
+            row,
+            fmt.format(value),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="black" if luminance > 0.5 else "white",
+        )
 
 
 def placeholder(ax: Axes, message: str) -> None:
     """Mark a panel whose input is absent, instead of failing the whole figure."""
     ax.set_axis_off()
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, color="0.2",
-            transform=ax.transAxes)
+    ax.text(
+        0.5,
+        0.5,
+        message,
+        ha="center",
+        va="center",
+        wrap=True,
+        fontsize=9,
+        color="0.2",
+        transform=ax.transAxes,
+    )
 
 
 def save_figure(fig: Figure, pdf: str | Path, png: str | Path, dpi: int = 200) -> None:

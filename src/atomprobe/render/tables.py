@@ -37,8 +37,12 @@ REPRESENTATION_NAMES = {
     "geom_v2": "composition residual, per-fold projection (v2)",
     "geom_v1": "composition residual, in-sample projection (v1)",
 }
-REPRESENTATION_SHORT = {"full": "H", "comp": "H_comp", "geom_v2": "residual v2",
-                        "geom_v1": "residual v1"}
+REPRESENTATION_SHORT = {
+    "full": "H",
+    "comp": "H_comp",
+    "geom_v2": "residual v2",
+    "geom_v1": "residual v1",
+}
 PROBES = ("ridge", "mlp", "gbt")
 
 
@@ -73,8 +77,12 @@ def _markdown_cell(value: object) -> str:
 def to_markdown(table: Table) -> str:
     """GitHub-flavoured Markdown: a heading, the table, then the notes."""
     columns = [str(c) for c in table.display.columns]
-    lines = [f"### {table.title}", "", "| " + " | ".join(columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
     lines += [
         "| " + " | ".join(_markdown_cell(v) for v in row) + " |"
         for row in table.display.itertuples(index=False)
@@ -84,10 +92,23 @@ def to_markdown(table: Table) -> str:
 
 
 _LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "²": r"\textsuperscript{2}", "−": "--", "–": "--", "ρ": r"$\rho$", "≈": r"$\approx$",
-    "→": r"$\to$", "Δ": r"$\Delta$",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "²": r"\textsuperscript{2}",
+    "−": "--",
+    "–": "--",
+    "ρ": r"$\rho$",
+    "≈": r"$\approx$",
+    "→": r"$\to$",
+    "Δ": r"$\Delta$",
 }
 
 
@@ -97,19 +118,26 @@ def latex_escape(text: object) -> str:
 
 
 def to_latex(table: Table) -> str:
-    """A booktabs ``table`` environment with caption and notes below."""
+    """A booktabs ``table`` environment with caption and notes; shrunk to the line if wider."""
     n_cols = len(table.display.columns)
     lines = [
-        r"\begin{table}[ht]", r"\centering", r"\small",
-        rf"\caption{{{latex_escape(table.title)}}}", rf"\label{{tab:{table.name}}}",
-        r"\begin{tabular}{" + "l" * n_cols + "}", r"\toprule",
-        " & ".join(latex_escape(c) for c in table.display.columns) + r" \\", r"\midrule",
+        r"% needs \usepackage{booktabs,graphicx}",
+        r"\begin{table}[ht]",
+        r"\centering",
+        r"\small",
+        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\label{{tab:{table.name}}}",
+        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+        r"\begin{tabular}{" + "l" * n_cols + "}",
+        r"\toprule",
+        " & ".join(latex_escape(c) for c in table.display.columns) + r" \\",
+        r"\midrule",
     ]
     lines += [
         " & ".join(latex_escape(v) for v in row) + r" \\"
         for row in table.display.itertuples(index=False)
     ]
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}}"]
     if table.notes:
         lines += [r"\par\smallskip\footnotesize " + " ".join(latex_escape(n) for n in table.notes)]
     lines += [r"\end{table}"]
@@ -212,7 +240,9 @@ def _representation_table(
     """(numbers, display) of R²_full / comp / geom v2 / geom v1 per model × target."""
     digits = cfg["digits"]
     scores = _filter(
-        reported_layer_scores(results.cpd, cfg["layer"]), dataset=dataset, probe="ridge",
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        dataset=dataset,
+        probe="ridge",
         group="all",
     )
     summary = summarise(scores, ["model", "target", "representation"], level=cfg["ci_level"])
@@ -220,11 +250,15 @@ def _representation_table(
     folds = summary.loc[summary["representation"] == "geom_v2", ["model", "target", "n"]]
     grid = pd.DataFrame(
         [(t, m) for t in _targets(results.cpd, dataset, cfg) for m in models],
-        columns=["target", "model"], dtype=str,
+        columns=["target", "model"],
+        dtype=str,
     )
     numbers = grid.merge(_model_frame(results, models), on="model")
-    numbers = numbers.merge(_wide(summary, ["model", "target"], "representation",
-                                  REPRESENTATIONS), on=["model", "target"], how="left")
+    numbers = numbers.merge(
+        _wide(summary, ["model", "target"], "representation", REPRESENTATIONS),
+        on=["model", "target"],
+        how="left",
+    )
     numbers = numbers.merge(layers, on=["model", "target"], how="left")
     numbers = numbers.merge(folds, on=["model", "target"], how="left")
     numbers.insert(0, "dataset", dataset)
@@ -236,18 +270,18 @@ def _representation_table(
 
 def table_gradient(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 1: the linear accessibility gradient on molecules."""
-    numbers, display = _representation_table(
-        results, cfg, cfg["dataset"], results.model_order()
-    )
+    numbers, display = _representation_table(results, cfg, cfg["dataset"], results.model_order())
     return Table(
         "gradient",
         f"Linear accessibility gradient ({cfg['dataset']}): Ridge R² on full features, their "
         "composition projection and the geometric residual",
         numbers,
         display,
-        [_ci_note(cfg),
-         "v2: composition projection fitted within each training fold; v1: in-sample QR "
-         "projection on all rows (leaks test rows; see the leakage table)."],
+        [
+            _ci_note(cfg),
+            "v2: composition projection fitted within each training fold; v1: in-sample QR "
+            "projection on all rows (leaks test rows; see the leakage table).",
+        ],
     )
 
 
@@ -276,12 +310,17 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
     registry = results.registry
     trained = registry.loc[registry["source"] == "train"]
     families = [
-        f for f in dict.fromkeys(trained["family"])
+        f
+        for f in dict.fromkeys(trained["family"])
         if {aligned, other} <= set(trained.loc[trained["family"] == f, "train_target"])
     ]
     scores = _filter(
-        reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
-        target=target, probe="ridge", group="all", representation=residual,
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        dataset=cfg["dataset"],
+        target=target,
+        probe="ridge",
+        group="all",
+        representation=residual,
     )
     rows = []
     for family in families:
@@ -295,44 +334,61 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
             for stat in ("mean", "ci_low", "ci_high"):
                 row[f"{role}_{stat}"] = stats.get(stat, np.nan)
         pair = scores.loc[scores["model"].isin([row["aligned_model"], row["other_model"]])]
-        diff = paired_difference(pair, [], "model", row["aligned_model"], row["other_model"],
-                                 level=cfg["ci_level"])
+        diff = paired_difference(
+            pair, [], "model", row["aligned_model"], row["other_model"], level=cfg["ci_level"]
+        )
         for stat in ("mean", "ci_low", "ci_high"):
             row[f"difference_{stat}"] = diff[stat].iloc[0] if len(diff) else np.nan
         rows.append(row)
     columns = ["family"] + [
-        f"{p}_{s}" for p in ("aligned", "other", "difference") for s in ("mean", "ci_low",
-                                                                          "ci_high")
+        f"{p}_{s}"
+        for p in ("aligned", "other", "difference")
+        for s in ("mean", "ci_low", "ci_high")
     ]
-    numbers = pd.DataFrame(rows, columns=[*columns[:1], "aligned_model", "other_model",
-                                          *columns[1:]])
+    numbers = pd.DataFrame(
+        rows, columns=[*columns[:1], "aligned_model", "other_model", *columns[1:]]
+    )
     numbers.insert(1, "target", target)
-    display = pd.DataFrame({
-        "Family": numbers["family"],
-        f"trained on {aligned}": _display_ci(numbers, "aligned", digits),
-        f"trained on {other}": _display_ci(numbers, "other", digits),
-        "difference": _display_ci(numbers, "difference", digits),
-    })
-    notes = [_ci_note(cfg),
-             f"Probe target: {target}; features: {REPRESENTATION_NAMES[residual]}; "
-             "difference paired on identical folds."]
+    display = pd.DataFrame(
+        {
+            "Family": numbers["family"],
+            f"trained on {aligned}": _display_ci(numbers, "aligned", digits),
+            f"trained on {other}": _display_ci(numbers, "other", digits),
+            "difference": _display_ci(numbers, "difference", digits),
+        }
+    )
+    notes = [
+        _ci_note(cfg),
+        f"Probe target: {target}; features: {REPRESENTATION_NAMES[residual]}; "
+        "difference paired on identical folds.",
+    ]
     if not families:
         notes.append(f"{NOT_RUN}: no family has models trained on both {aligned} and {other}.")
-    return Table("task_alignment", f"Task alignment: R² of the {target} residual probe for the "
-                 f"same architecture trained on {aligned} vs {other}", numbers, display, notes)
+    return Table(
+        "task_alignment",
+        f"Task alignment: R² of the {target} residual probe for the "
+        f"same architecture trained on {aligned} vs {other}",
+        numbers,
+        display,
+        notes,
+    )
 
 
 def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 3: Ridge vs MLP vs GBT probes on the geometric residual."""
     target, residual, digits = cfg["main_target"], cfg["residual"], cfg["digits"]
     scores = _filter(
-        reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"],
-        target=target, group="all", representation=residual,
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        dataset=cfg["dataset"],
+        target=target,
+        group="all",
+        representation=residual,
     )
     models = results.model_order()
     summary = summarise(scores, ["model", "probe"], level=cfg["ci_level"])
     numbers = _model_frame(results, models).merge(
-        _wide(summary, ["model"], "probe", PROBES), on="model", how="left")
+        _wide(summary, ["model"], "probe", PROBES), on="model", how="left"
+    )
     gain = paired_difference(scores, ["model"], "probe", "mlp", "ridge", level=cfg["ci_level"])
     gain = gain.rename(columns={s: f"mlp_minus_ridge_{s}" for s in ("mean", "ci_low", "ci_high")})
     numbers = numbers.merge(gain.drop(columns="n"), on="model", how="left")
@@ -340,15 +396,19 @@ def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
     display = pd.DataFrame({"Model": numbers["label"]})
     for probe in PROBES:
         display[probe.upper() if probe != "ridge" else "Ridge"] = _display_ci(
-            numbers, probe, digits)
+            numbers, probe, digits
+        )
     display["MLP − Ridge"] = _display_ci(numbers, "mlp_minus_ridge", digits)
     return Table(
         "probes",
-        f"Linear vs nonlinear probes of {target} on the "
-        f"{REPRESENTATION_NAMES[residual]}",
-        numbers, display,
-        [_ci_note(cfg), "A large MLP − Ridge gap means the information is present but not "
-         "linearly accessible (the paper's ANI-2x contrast)."],
+        f"Linear vs nonlinear probes of {target} on the {REPRESENTATION_NAMES[residual]}",
+        numbers,
+        display,
+        [
+            _ci_note(cfg),
+            "A large MLP − Ridge gap means the information is present but not "
+            "linearly accessible (the paper's ANI-2x contrast).",
+        ],
     )
 
 
@@ -357,21 +417,28 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
     routing = cfg["routing"]
     targets, representation, digits = routing["targets"], routing["representation"], cfg["digits"]
     scores = _filter(
-        reported_layer_scores(results.cpd, cfg["layer"]), dataset=cfg["dataset"], probe="ridge",
-        representation=representation, target=targets,
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        dataset=cfg["dataset"],
+        probe="ridge",
+        representation=representation,
+        target=targets,
     )
     summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
     registry = results.registry
     grid = []
     for family, groups in routing["groups"].items():
         names = list(registry.loc[registry["family"] == family, "name"]) or [None]
-        grid += [{"family": family, "model": name, "group": group}
-                 for name in names for group in groups]
+        grid += [
+            {"family": family, "model": name, "group": group} for name in names for group in groups
+        ]
     numbers = pd.DataFrame(grid, columns=["family", "model", "group"])
-    numbers["label"] = [results.label(m) if isinstance(m, str) else f"{f} (no model)"
-                        for f, m in zip(numbers["family"], numbers["model"], strict=True)]
-    numbers = numbers.merge(_wide(summary, ["model", "group"], "target", targets),
-                            on=["model", "group"], how="left")
+    numbers["label"] = [
+        results.label(m) if isinstance(m, str) else f"{f} (no model)"
+        for f, m in zip(numbers["family"], numbers["model"], strict=True)
+    ]
+    numbers = numbers.merge(
+        _wide(summary, ["model", "group"], "target", targets), on=["model", "group"], how="left"
+    )
     display = pd.DataFrame({"Model": numbers["label"], "Channels": numbers["group"]})
     for target in targets:
         display[target] = _display_ci(numbers, target, digits)
@@ -379,22 +446,31 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
         "routing",
         f"Irrep routing: Ridge R² from one channel group at a time "
         f"({REPRESENTATION_NAMES[representation]})",
-        numbers, display,
-        [_ci_note(cfg), "L0 = invariant channels; L1 = per-channel norms of the vector "
-         "channels; scalar/vector = ViSNet's two streams."],
+        numbers,
+        display,
+        [
+            _ci_note(cfg),
+            "L0 = invariant channels; L1 = per-channel norms of the vector "
+            "channels; scalar/vector = ViSNet's two streams.",
+        ],
     )
 
 
 def table_leakage(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 8: in-sample (v1) minus per-fold (v2) R²_geom, every model and target."""
     digits = cfg["digits"]
-    scores = _filter(reported_layer_scores(results.cpd, cfg["layer"]), probe="ridge", group="all",
-                     representation=["geom_v1", "geom_v2"])
+    scores = _filter(
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        probe="ridge",
+        group="all",
+        representation=["geom_v1", "geom_v2"],
+    )
     keys = ["dataset", "target", "model"]
     summary = summarise(scores, [*keys, "representation"], level=cfg["ci_level"])
     numbers = _wide(summary, keys, "representation", ("geom_v1", "geom_v2"))
-    leak = paired_difference(scores, keys, "representation", "geom_v1", "geom_v2",
-                             level=cfg["ci_level"])
+    leak = paired_difference(
+        scores, keys, "representation", "geom_v1", "geom_v2", level=cfg["ci_level"]
+    )
     leak = leak.rename(columns={s: f"leakage_{s}" for s in ("mean", "ci_low", "ci_high")})
     numbers = numbers.merge(leak.drop(columns="n"), on=keys, how="left")
     order = {m: i for i, m in enumerate(results.model_order())}
@@ -402,18 +478,26 @@ def table_leakage(results: Results, cfg: Mapping[str, Any]) -> Table:
         ["dataset", "target", "model"], key=lambda s: s.map(order) if s.name == "model" else s
     ).reset_index(drop=True)
     numbers.insert(3, "label", [results.label(m) for m in numbers["model"]])
-    display = pd.DataFrame({
-        "Dataset": numbers["dataset"], "Target": numbers["target"], "Model": numbers["label"],
-        "v1 (in-sample)": _display_ci(numbers, "geom_v1", digits),
-        "v2 (per fold)": _display_ci(numbers, "geom_v2", digits),
-        "v1 − v2": _display_ci(numbers, "leakage", digits),
-    })
-    notes = [_ci_note(cfg), "Positive v1 − v2: the in-sample projection lets test rows inform "
-             "the residual and inflates R²_geom."]
+    display = pd.DataFrame(
+        {
+            "Dataset": numbers["dataset"],
+            "Target": numbers["target"],
+            "Model": numbers["label"],
+            "v1 (in-sample)": _display_ci(numbers, "geom_v1", digits),
+            "v2 (per fold)": _display_ci(numbers, "geom_v2", digits),
+            "v1 − v2": _display_ci(numbers, "leakage", digits),
+        }
+    )
+    notes = [
+        _ci_note(cfg),
+        "Positive v1 − v2: the in-sample projection lets test rows inform "
+        "the residual and inflates R²_geom.",
+    ]
     if numbers.empty:
         notes.append(f"{NOT_RUN}: no CPD scores with both projections.")
-    return Table("leakage", "Leakage of the in-sample projection: R²_geom v1 − v2", numbers,
-                 display, notes)
+    return Table(
+        "leakage", "Leakage of the in-sample projection: R²_geom v1 − v2", numbers, display, notes
+    )
 
 
 TableBuilder = Callable[[Results, Mapping[str, Any]], Table]
@@ -428,37 +512,56 @@ def _analysis_table(
     """An empty "not run" table when analysis ``name`` is absent, else None."""
     frame = results.analysis(name)
     if frame is None or frame.empty:
-        return Table(name, title, pd.DataFrame(columns=list(columns)),
-                     pd.DataFrame({"Status": [NOT_RUN]}),
-                     [f"{NOT_RUN}: results/analyses/{name}.parquet was not produced."])
+        return Table(
+            name,
+            title,
+            pd.DataFrame(columns=list(columns)),
+            pd.DataFrame({"Status": [NOT_RUN]}),
+            [f"{NOT_RUN}: results/analyses/{name}.parquet was not produced."],
+        )
     require_columns(frame, columns, f"results/analyses/{name}.parquet")
     return None
 
 
 def table_control(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 4: compositional control — probes on the residual of a purely compositional target."""
-    title = ("Compositional control: probes of a target that is a function of composition only, "
-             "from H and from the composition residual")
+    title = (
+        "Compositional control: probes of a target that is a function of composition only, "
+        "from H and from the composition residual"
+    )
     columns = ("model", "target", "representation", "probe", "repeat", "fold", "r2")
     if (empty := _analysis_table(results, "control", title, columns)) is not None:
         return empty
     frame, digits = results.analysis("control"), cfg["digits"]
     frame = frame.assign(rep_probe=frame["representation"] + ":" + frame["probe"])
     summary = summarise(frame, ["model", "target", "rep_probe"], level=cfg["ci_level"])
-    levels = [f"{rep}:{probe}" for rep in REPRESENTATIONS for probe in PROBES
-              if f"{rep}:{probe}" in set(summary["rep_probe"])]
+    levels = [
+        f"{rep}:{probe}"
+        for rep in REPRESENTATIONS
+        for probe in PROBES
+        if f"{rep}:{probe}" in set(summary["rep_probe"])
+    ]
     numbers = _wide(summary, ["model", "target"], "rep_probe", levels)
     order = {m: i for i, m in enumerate(results.model_order())}
-    numbers = numbers.sort_values(["target", "model"], key=lambda s: s.map(order)
-                                  if s.name == "model" else s).reset_index(drop=True)
+    numbers = numbers.sort_values(
+        ["target", "model"], key=lambda s: s.map(order) if s.name == "model" else s
+    ).reset_index(drop=True)
     numbers.insert(1, "label", [results.label(m) for m in numbers["model"]])
     display = pd.DataFrame({"Control target": numbers["target"], "Model": numbers["label"]})
     for level in levels:
         rep, probe = level.split(":")
         display[f"{probe} on {REPRESENTATION_SHORT[rep]}"] = _display_ci(numbers, level, digits)
-    return Table("control", title, numbers, display, [
-        _ci_note(cfg), "The residual carries none of this target linearly (Ridge ≈ 0 expected); "
-        "nonlinear probes can still decode composition from it (the paper's inflation)."])
+    return Table(
+        "control",
+        title,
+        numbers,
+        display,
+        [
+            _ci_note(cfg),
+            "The residual carries none of this target linearly (Ridge ≈ 0 expected); "
+            "nonlinear probes can still decode composition from it (the paper's inflation).",
+        ],
+    )
 
 
 def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
@@ -467,10 +570,20 @@ def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
     One row per model, target and representation comes from the analysis with its own
     interval (a percentile bootstrap over formula groups), shown as it is.
     """
-    title = ("Isomer benchmark: accuracy of ranking two molecules with the same formula by the "
-             "target (chance = 0.5)")
-    columns = ("model", "target", "representation", "accuracy", "ci_low", "ci_high",
-               "n_groups", "n_pairs")
+    title = (
+        "Isomer benchmark: accuracy of ranking two molecules with the same formula by the "
+        "target (chance = 0.5)"
+    )
+    columns = (
+        "model",
+        "target",
+        "representation",
+        "accuracy",
+        "ci_low",
+        "ci_high",
+        "n_groups",
+        "n_pairs",
+    )
     if (empty := _analysis_table(results, "isomers", title, columns)) is not None:
         return empty
     frame, digits = results.analysis("isomers"), cfg["digits"]
@@ -480,18 +593,26 @@ def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
     numbers = _wide(summary, ["model", "target"], "representation", representations)
     numbers = numbers.merge(counts, on=["model", "target"], how="left")
     order = {m: i for i, m in enumerate(results.model_order())}
-    numbers = numbers.sort_values(["target", "model"], key=lambda s: s.map(order)
-                                  if s.name == "model" else s).reset_index(drop=True)
+    numbers = numbers.sort_values(
+        ["target", "model"], key=lambda s: s.map(order) if s.name == "model" else s
+    ).reset_index(drop=True)
     numbers.insert(1, "label", [results.label(m) for m in numbers["model"]])
     display = pd.DataFrame({"Target": numbers["target"], "Model": numbers["label"]})
     for rep in representations:
         display[f"accuracy from {REPRESENTATION_SHORT[rep]}"] = _display_ci(numbers, rep, digits)
     display["groups"] = numbers["n_groups"].astype("Int64").astype(str)
     display["pairs"] = numbers["n_pairs"].astype("Int64").astype(str)
-    return Table("isomers", title, numbers, display, [
-        "Accuracy with a percentile-bootstrap interval over formula groups (from the analysis).",
-        "Composition is identical within an isomer group, so the composition part must sit at "
-        "chance; groups = formulas that contributed pairs, pairs = compared pairs."])
+    return Table(
+        "isomers",
+        title,
+        numbers,
+        display,
+        [
+            "Accuracy with the analysis' percentile-bootstrap interval over formula groups.",
+            "Composition is identical within an isomer group, so the composition part must sit at "
+            "chance; groups = formulas that contributed pairs, pairs = compared pairs.",
+        ],
+    )
 
 
 TABLES: dict[str, TableBuilder] = {
