@@ -8,6 +8,11 @@ case it prints the wall time of both implementations, the ratio, and the largest
 difference of the pointwise errors. ``--targets T`` reconstructs T different target spaces from
 one source, as the pipeline does for every model pair: atomprobe reuses the SVDs of the source
 for every target, skmatter recomputes them per target.
+
+Measured 2026-11-25 on the shared 2-core dev machine (load ~10, so absolute times are inflated;
+the ratios come from the same run): 5,000 x 256, 1,000 test points, 1 target: GFRE 2.5 s vs
+1.25 s (2.0x), LFRE 273.8 s vs 79.7 s (3.4x); 100 test points, 10 targets: GFRE 4.9x, LFRE
+251.4 s vs 25.3 s (9.9x); max |diff| 3.3e-16.
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import time  # noqa: E402
+import time
 
-import numpy as np  # noqa: E402
-from skmatter.metrics import (  # noqa: E402
+import numpy as np
+from skmatter.metrics import (
     pointwise_global_reconstruction_error,
     pointwise_local_reconstruction_error,
 )
 
-from atomprobe.analyses.reconstruction import (  # noqa: E402
+from atomprobe.analyses.reconstruction import (
     pointwise_gfre,
     pointwise_lfre,
     train_test_indices,
@@ -67,24 +72,29 @@ def main() -> None:
         f"n_train={args.n_train} n_test={args.n_test} d={args.features} k={k} "
         f"targets={args.targets} (1 thread)"
     )
-    print(f"{'metric':<6} {'skmatter s':>11} {'atomprobe s':>12} {'speed-up':>9} {'max |diff|':>11}")
+    header = ("metric", "skmatter s", "atomprobe s", "speed-up", "max |diff|")
+    print("{:<6} {:>11} {:>12} {:>9} {:>11}".format(*header))
     cases = {
         "GFRE": (
-            lambda: np.stack([
-                pointwise_global_reconstruction_error(
-                    X, Y, train_idx=train_idx, test_idx=test_idx
-                )
-                for Y in targets
-            ]),
+            lambda: np.stack(
+                [
+                    pointwise_global_reconstruction_error(
+                        X, Y, train_idx=train_idx, test_idx=test_idx
+                    )
+                    for Y in targets
+                ]
+            ),
             lambda: pointwise_gfre(X, targets, train_idx, test_idx),
         ),
         "LFRE": (
-            lambda: np.stack([
-                pointwise_local_reconstruction_error(
-                    X, Y, k, train_idx=train_idx, test_idx=test_idx
-                )
-                for Y in targets
-            ]),
+            lambda: np.stack(
+                [
+                    pointwise_local_reconstruction_error(
+                        X, Y, k, train_idx=train_idx, test_idx=test_idx
+                    )
+                    for Y in targets
+                ]
+            ),
             lambda: pointwise_lfre(X, targets, train_idx, test_idx),
         ),
     }

@@ -19,7 +19,9 @@ default scaler and estimator:
 This module reimplements the estimator so that work is shared: every SVD depends on X only, so
 one decomposition serves every target Y (all models, all cumulant orders), and LFRE solves its
 per-point problems as stacked (batched) SVDs instead of a Python loop. ``benchmarks/bench_lfre.py``
-measures it against skmatter; ``tests/test_reconstruction_metrics.py`` checks equality.
+measures it against skmatter (5,000 train x 256 features, 1 thread, same run: LFRE 3.4x faster
+for one target, 9.9x for ten targets from one source; GFRE 2.0x / 4.9x; max |difference| of the
+pointwise errors 3e-16); ``tests/test_reconstruction_metrics.py`` checks equality.
 Everything is computed in float64 (skmatter would keep float32 inputs in float32, with a
 float32 machine-precision cutoff); the equality holds for float64 inputs.
 
