@@ -10,6 +10,8 @@ import sys
 RECONSTRUCTION = config["reconstruction"]
 # every (model, dataset) whose features exist, in registry order
 FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
+# features.smk extracts training-checkpoint features on QM9 only
+CHECKPOINT_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS and d == "qm9"]
 
 
 def atom_features_path(model, dataset):
@@ -133,8 +135,8 @@ rule pcovr:
 
 rule convergence:
     input:
-        checkpoints=[checkpoint_features_path(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS],
-        final=[features_path(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS],
+        checkpoints=[checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS],
+        final=[features_path(m, d) for m, d in CHECKPOINT_PAIRS],
     output:
         convergence="results/analyses/convergence.parquet",
     params:

@@ -20,7 +20,7 @@ from atomprobe.analyses.reconstruction import (
     as_path_list,
     capped_test_size,
     gfre,
-    load_structure_features,
+    load_feature_sets,
     model_and_dataset,
     train_test_indices,
 )
@@ -92,10 +92,7 @@ def convergence(
     """
     checkpoint_paths = as_path_list(inputs["checkpoints"])
     final_paths = as_path_list(inputs["final"])
-    finals = {}
-    for path in final_paths:
-        fs = load_structure_features(path, params["layer"])
-        finals[(fs.model, fs.dataset)] = fs
+    finals = {(fs.model, fs.dataset): fs for fs in load_feature_sets(final_paths, params["layer"])}
     frames = []
     with threadpool_limits(threads):
         for path in checkpoint_paths:

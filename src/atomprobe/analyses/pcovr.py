@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from atomprobe.analyses.reconstruction import (
     as_path_list,
     check_features,
-    load_structure_features,
+    load_feature_sets,
 )
 from atomprobe.errors import DataError
 from atomprobe.io import read_parquet, write_parquet
@@ -80,8 +80,7 @@ def pcovr(
         targets[dataset] = frame.set_index("id")[target]
     frames = []
     with threadpool_limits(threads):
-        for path in feature_paths:
-            fs = load_structure_features(path, params["layer"])
+        for fs in load_feature_sets(feature_paths, params["layer"]):
             if fs.dataset not in targets:
                 continue
             y = targets[fs.dataset].reindex(fs.keys).to_numpy(dtype=np.float64)

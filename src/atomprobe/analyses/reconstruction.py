@@ -322,6 +322,27 @@ def load_atom_features(path: str) -> FeatureSet:
     return FeatureSet(model, dataset, keys, F)
 
 
+def has_features(path: str) -> bool:
+    """False (with a log line) for a feature file written empty: a model family that cannot run
+    on that dataset (e.g. no periodic support on crystals) records why in metadata ``note``."""
+    meta = read_metadata(path)
+    if meta.get("columns"):
+        return True
+    log.warning("%s: no features (%s); skipped", path, meta.get("note") or "empty table")
+    return False
+
+
+def load_feature_sets(
+    paths: str | list[str], layer: int | str = "last", atoms: bool = False
+) -> list[FeatureSet]:
+    """The non-empty feature files among ``paths``: pooled (``layer``) or per-atom (``atoms``)."""
+    return [
+        load_atom_features(path) if atoms else load_structure_features(path, layer)
+        for path in as_path_list(paths)
+        if has_features(path)
+    ]
+
+
 def group_by_dataset(feature_sets: Sequence[FeatureSet]) -> dict[str, list[FeatureSet]]:
     """Feature sets per dataset, models in input order; a model twice per dataset is an error."""
     groups: dict[str, list[FeatureSet]] = {}
@@ -420,10 +441,8 @@ def reconstruction(
     outputs: ``gfre``, ``lfre`` parquet; params: the config ``reconstruction`` section.
     """
     levels = {
-        "structure": [
-            load_structure_features(p, params["layer"]) for p in as_path_list(inputs["structure"])
-        ],
-        "atom": [load_atom_features(p) for p in as_path_list(inputs["atoms"])],
+        "structure": load_feature_sets(inputs["structure"], params["layer"]),
+        "atom": load_feature_sets(inputs["atoms"], atoms=True),
     }
     frames: dict[str, list[pd.DataFrame]] = {"gfre": [], "lfre": []}
     with threadpool_limits(threads):

@@ -28,7 +28,7 @@ from atomprobe.analyses.reconstruction import (
     as_path_list,
     check_features,
     group_by_dataset,
-    load_structure_features,
+    load_feature_sets,
 )
 from atomprobe.errors import DataError
 from atomprobe.io import write_parquet
@@ -152,7 +152,7 @@ def similarity(
     cfg = params["similarity"]
     frames = []
     with threadpool_limits(threads):
-        feature_sets = [load_structure_features(p, params["layer"]) for p in paths]
+        feature_sets = load_feature_sets(paths, params["layer"])
         for dataset, group in group_by_dataset(feature_sets).items():
             _, matrices = align_rows(group, cfg["n_samples"], params["seed"])
             frame = pairwise_similarity([fs.model for fs in group], matrices, cfg["k"])
