@@ -67,3 +67,14 @@ def test_unreadable_parquet_names_the_file(tmp_path):
     path.write_text("not parquet")
     with pytest.raises(DataError, match=r"broken\.parquet"):
         read_metadata(path)
+
+
+def test_atomic_output_gets_umask_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
