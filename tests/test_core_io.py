@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pandas as pd
 import pytest
@@ -70,8 +71,6 @@ def test_unreadable_parquet_names_the_file(tmp_path):
 
 
 def test_atomic_output_gets_umask_permissions(tmp_path):
-    import os
-
     target = tmp_path / "out.txt"
     with atomic_path(target) as tmp:
         tmp.write_text("x")
