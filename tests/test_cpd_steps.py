@@ -113,7 +113,7 @@ def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
     )  # (layer, group) × representations × targets × folds
     nonlinear = scores[scores["probe"] != "ridge"]
     assert set(nonlinear["layer"]) == {1} and set(nonlinear["target"]) == {"gap"}
-    assert set(nonlinear["representation"]) == {"full", "geom_v2"}
+    assert set(nonlinear["representation"]) == set(config["cpd"]["nonlinear"]["representations"])
     # mu is purely geometric: the residual keeps it, the composition part does not
     last = ridge[(ridge["layer"] == 1) & (ridge["group"] == "all")]
     r2 = last.groupby(["target", "representation"])["r2"].mean()

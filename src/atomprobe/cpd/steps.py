@@ -6,13 +6,15 @@ are the config slices documented in config/README.md (sections ``cpd`` and ``ana
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from atomprobe.analyses.control import compositional_control
 from atomprobe.analyses.groups import column_group_scores
@@ -32,6 +34,18 @@ from atomprobe.features.io import read_features
 from atomprobe.io import read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
+
+
+def _limit_threads(step: Callable[..., None]) -> Callable[..., None]:
+    """Run a step with BLAS and OpenMP (tree probes) on the rule's ``threads`` cores."""
+
+    @functools.wraps(step)
+    def run(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+        with threadpool_limits(max(int(threads), 1)):
+            step(inputs, outputs, params, threads)
+
+    return run
+
 
 Paths = Mapping[str, str | list[str]]
 CPD_COLUMNS: dict[str, str] = {
@@ -110,6 +124,7 @@ def _settings(params: Mapping[str, Any], single_split: bool = False) -> ProbeSet
     return ProbeSettings.from_config(params, int(params["seed"]), single_split)
 
 
+@_limit_threads
 def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """CPD scores of one model on one dataset: results/cpd/{model}/{dataset}.parquet.
 
@@ -169,6 +184,7 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     )
 
 
+@_limit_threads
 def cpd_layer_profile(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Layer profiles of every CPD score file: results/analyses/layer_profile.parquet."""
     paths = _as_list(inputs["scores"])
@@ -210,6 +226,7 @@ def _write_model_table(
     )
 
 
+@_limit_threads
 def isomers(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Isomer benchmark of one model: results/analyses/isomers/{model}.parquet."""
     cfg = params["isomers"]
@@ -229,6 +246,7 @@ def isomers(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int)
     _write_model_table(frame, outputs, params, inputs, ISOMER_COLUMNS)
 
 
+@_limit_threads
 def control(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Compositional control of one model: results/analyses/control/{model}.parquet."""
     cfg = params["control"]
@@ -246,6 +264,7 @@ def control(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int)
     _write_model_table(frame, outputs, params, inputs, SCORE_COLUMNS)
 
 
+@_limit_threads
 def sample_efficiency_curve(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
@@ -266,6 +285,7 @@ def sample_efficiency_curve(
     _write_model_table(frame, outputs, params, inputs, CURVE_COLUMNS)
 
 
+@_limit_threads
 def combine_models(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Concatenate per-model analysis tables into results/analyses/{name}.parquet; for learning
     curves also write the model-ranking agreement (output ``ranking``)."""
