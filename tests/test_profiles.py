@@ -36,6 +36,19 @@ def test_snakemake_accepts_profile(path):
         assert Path(args.slurm_partition_config) == path / "partitions.yaml"
 
 
+@pytest.mark.parametrize("path", [SLURM, SLURM_TEST], ids=["slurm", "ci"])
+def test_cluster_profile_stacked_under_default_workflow_profile(path, monkeypatch):
+    """From the repository root Snakemake also reads profiles/default (as the workflow profile,
+    winning over --profile): the cluster settings must survive it, and its GPU cap must only
+    apply inside each submitted job."""
+    monkeypatch.chdir(REPO)
+    _, args = parse_args(["--profile", str(path)])
+    assert args.executor == "slurm"
+    assert args.latency_wait == profile(path)["latency-wait"]
+    assert args.jobs == profile(path)["jobs"] and args.retries == profile(path)["retries"]
+    assert args.set_resource_scopes == {"gpu": "local"}
+
+
 def test_default_profile_is_local_with_one_gpu_slot():
     config = profile(DEFAULT)
     assert "executor" not in config

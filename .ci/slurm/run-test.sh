@@ -12,17 +12,18 @@
 # interrupted (SIGINT: Snakemake cancels its SLURM jobs). The daemons are stopped on any exit.
 set -euo pipefail
 
-# The data stage: QM9 splits (qm9 -> qm9_splits) and the MP structures, with config/tiny.yaml.
-DEFAULT_ARGS=(results/data/qm9_splits.parquet results/data/mp.parquet)
+# A subset of the tiny DAG, its longest chain: the data stage (qm9 -> qm9_splits, and mp) and
+# one tiny model trained and its features extracted (train_model, extract: GPU rules, routed to
+# the gpu partition). 5 jobs. The whole tiny DAG (66 jobs, each paying ~10-20 s of SLURM and
+# Snakemake start-up on 2 cores) does not fit the test's time budget.
+DEFAULT_ARGS=(results/features/schnet_gap/qm9.parquet results/data/mp.parquet
+    --configfile config/tiny.yaml)
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=${1:?usage: run-test.sh WORKDIR [SNAKEMAKE ARGS...]}
 shift
-if [ $# -eq 0 ]; then
-    set -- "${DEFAULT_ARGS[@]}"
-    [ -f "$repo/config/tiny.yaml" ] && set -- --configfile config/tiny.yaml "$@"
-fi
+[ $# -gt 0 ] || set -- "${DEFAULT_ARGS[@]}"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 venv_bin=${ATOMPROBE_VENV_BIN:-$repo/.venv/bin}
