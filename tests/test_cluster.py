@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUN_TEST = REPO / ".ci" / "slurm" / "run-test.sh"
 SLURM_TOOLS = ("slurmctld", "slurmd", "slurmdbd", "sacct", "munged", "mariadbd")
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(330)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
 
 def _skip_reason() -> str | None:
@@ -66,9 +66,18 @@ def test_pipeline_runs_on_slurm(tmp_path):
         pytest.skip(reason)
     names = ("SLURMCTLD_PORT", "SLURMD_PORT", "SLURMDBD_PORT", "MARIADB_PORT")
     env = {**os.environ, **{n: str(p) for n, p in zip(names, _free_ports(4), strict=True)}}
-    run = subprocess.run(
-        ["bash", str(RUN_TEST), str(tmp_path)], env=env, capture_output=True, text=True, timeout=320
-    )
+    try:
+        run = subprocess.run(
+            ["bash", str(RUN_TEST), str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=290,
+        )
+    except subprocess.TimeoutExpired:
+        # run-test.sh was killed before its own cleanup: stop the daemons it started
+        subprocess.run(["bash", str(RUN_TEST.parent / "stop.sh"), str(tmp_path / "cluster")])
+        raise
     log = (tmp_path / "snakemake.log").read_text() if (tmp_path / "snakemake.log").exists() else ""
     assert run.returncode == 0, (
         f"run-test.sh exited {run.returncode}\n--- stdout\n{run.stdout[-4000:]}\n"

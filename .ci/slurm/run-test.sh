@@ -8,7 +8,7 @@
 # Without arguments it runs the targets in DEFAULT_ARGS below. WORKDIR receives: cluster/
 # (configs, database, daemon logs), repo/ (a copy of this working tree, where the pipeline runs
 # and writes results/), snakemake.log and sacct.txt (`sacct --parsable2`, one line per job).
-# The Snakemake run is limited to CLUSTER_TEST_TIMEOUT seconds (default 210); then it is
+# The Snakemake run is limited to CLUSTER_TEST_TIMEOUT seconds (default 220); then it is
 # interrupted (SIGINT: Snakemake cancels its SLURM jobs). The daemons are stopped on any exit.
 set -euo pipefail
 
@@ -27,7 +27,7 @@ shift
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 venv_bin=${ATOMPROBE_VENV_BIN:-$repo/.venv/bin}
-budget=${CLUSTER_TEST_TIMEOUT:-210}
+budget=${CLUSTER_TEST_TIMEOUT:-220}
 
 "$here/install.sh"
 "$here/stop.sh" "$work/cluster" >/dev/null # daemons left by an interrupted earlier run, if any
@@ -49,7 +49,7 @@ mkdir -p "$work/repo"
 started=$(date +%Y-%m-%dT%H:%M:%S)
 echo "run-test.sh: snakemake --profile $here/profile $*"
 set +e
-(cd "$work/repo" && timeout --signal=INT --kill-after=30 "$budget" \
+(cd "$work/repo" && timeout --signal=INT --kill-after=20 "$budget" \
     snakemake --profile "$here/profile" "$@") >"$work/snakemake.log" 2>&1
 status=$?
 set -e
