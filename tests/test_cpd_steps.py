@@ -93,6 +93,7 @@ def files(tmp_path_factory) -> dict[str, str]:
     return paths
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 30 epochs
 def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
     params = {**config["cpd"], "seed": 0, "model": "a", "dataset": "toy", "targets": ["gap", "mu"]}
     out = tmp_path / "cpd.parquet"
