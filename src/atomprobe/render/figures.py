@@ -31,8 +31,8 @@ from atomprobe.render.tables import (
     NOT_RUN,
     REPRESENTATION_LABELS,
     REPRESENTATIONS,
-    _filter,
     reported_layer_scores,
+    select_rows,
 )
 
 R2_LABEL = "R² (cross-validated, dimensionless)"
@@ -89,7 +89,7 @@ def _grouped_bars(
 def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Grouped bars: R²_full, R²_comp, R²_geom v2/v1 per model for the main target."""
     target = cfg["main_target"]
-    scores = _filter(
+    scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"]),
         dataset=cfg["dataset"],
         target=target,
@@ -125,17 +125,13 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
 def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Per-layer profiles of R²_full and R²_geom v2 for the main target, one line per model."""
     target = cfg["main_target"]
-    scores = (
-        _filter(
-            results.cpd,
-            dataset=cfg["dataset"],
-            target=target,
-            probe="ridge",
-            group="all",
-            representation=["full", "geom_v2"],
-        )
-        if not results.cpd.empty
-        else results.cpd
+    scores = select_rows(
+        results.cpd,
+        dataset=cfg["dataset"],
+        target=target,
+        probe="ridge",
+        group="all",
+        representation=["full", "geom_v2"],
     )
     fig, axes = new_figure(ncols=2, width=7.5, height=3.4, sharey=True)
     if scores.empty:
@@ -181,17 +177,13 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
         i: " / ".join(gs[i] for gs in routing["groups"].values() if len(gs) > i)
         for i in range(n_slots)
     }
-    scores = (
-        _filter(
-            reported_layer_scores(results.cpd, cfg["layer"]),
-            dataset=cfg["dataset"],
-            probe="ridge",
-            representation=routing["representation"],
-            target=targets,
-            group=list(slot_of),
-        )
-        if not results.cpd.empty
-        else results.cpd
+    scores = select_rows(
+        reported_layer_scores(results.cpd, cfg["layer"]),
+        dataset=cfg["dataset"],
+        probe="ridge",
+        representation=routing["representation"],
+        target=targets,
+        group=list(slot_of),
     )
     summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
     summary["slot"] = summary["group"].map(slot_of)

@@ -74,7 +74,7 @@ class Results:
     def model_order(self) -> list[str]:
         """Model names in registry order, then any model that only appears in the scores."""
         names = list(self.registry["name"])
-        extra = sorted(set(self.cpd["model"]) - set(names)) if not self.cpd.empty else []
+        extra = sorted(set(self.cpd["model"]) - set(names))
         return names + extra
 
 

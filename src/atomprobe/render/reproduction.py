@@ -47,7 +47,7 @@ from scipy import stats
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.render.aggregate import summarise, t_interval
 from atomprobe.render.inputs import Results
-from atomprobe.render.tables import _filter, format_ci, reported_layer_scores
+from atomprobe.render.tables import format_ci, reported_layer_scores, select_rows
 
 VERDICTS = ("reproduced", "same direction", "differs", "not comparable")
 MEASURE_KINDS = ("value", "contrast", "range", "ranking", "none")
@@ -95,7 +95,7 @@ def _registry_models(results: Results, models: Mapping[str, Any] | None) -> list
     registry = results.registry
     if not models:
         return list(results.model_order())
-    return list(_filter(registry, **models)["name"])
+    return list(select_rows(registry, **models)["name"])
 
 
 def select(
@@ -128,7 +128,7 @@ def select(
     if unknown:
         raise DataError(f"claims.yaml selects on column(s) {unknown} absent from {name} scores")
     extremes = {c: v for c, v in filters.items() if v in ("first", "last")}
-    frame = _filter(frame, **{c: v for c, v in filters.items() if c not in extremes})
+    frame = select_rows(frame, **{c: v for c, v in filters.items() if c not in extremes})
     if "model" in frame.columns:
         frame = frame.loc[frame["model"].isin(models)]
     for column, which in extremes.items():

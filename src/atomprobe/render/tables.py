@@ -154,7 +154,7 @@ def write_table(table: Table, csv: str | Path, md: str | Path, tex: str | Path) 
 # ---------------------------------------------------------------- selection helpers
 
 
-def _filter(df: pd.DataFrame, **conditions: Any) -> pd.DataFrame:
+def select_rows(df: pd.DataFrame, **conditions: Any) -> pd.DataFrame:
     """Rows where every column equals the value (or is in it, for lists/tuples/sets)."""
     mask = np.ones(len(df), dtype=bool)
     for column, wanted in conditions.items():
@@ -179,7 +179,7 @@ def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
     if layer == "last":
         chosen = cpd.groupby(keys, as_index=False)["layer"].max()
     elif layer == "best":
-        ranked = _filter(cpd, representation="geom_v2", probe="ridge", group="all")
+        ranked = select_rows(cpd, representation="geom_v2", probe="ridge", group="all")
         if ranked.empty:
             return ranked
         means = ranked.groupby([*keys, "layer"], as_index=False)["r2"].mean()
@@ -211,7 +211,7 @@ def _display_ci(numbers: pd.DataFrame, prefix: str, digits: int) -> list[str]:
 def _targets(cpd: pd.DataFrame, dataset: str, cfg: Mapping[str, Any]) -> list[str]:
     """Targets to tabulate: configured order for this dataset, else main target first."""
     configured = cfg.get("targets", {}).get(dataset)
-    present = sorted(set(_filter(cpd, dataset=dataset)["target"])) if not cpd.empty else []
+    present = sorted(set(select_rows(cpd, dataset=dataset)["target"]))
     if configured:
         return list(configured)
     main = cfg["main_target"]
@@ -239,7 +239,7 @@ def _representation_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(numbers, display) of R²_full / comp / geom v2 / geom v1 per model × target."""
     digits = cfg["digits"]
-    scores = _filter(
+    scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"]),
         dataset=dataset,
         probe="ridge",
@@ -289,7 +289,7 @@ def table_crystals(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 7: Materials Project crystals, models that handle periodic cells."""
     periodic = results.registry.loc[results.registry["supports_periodic"].astype(bool), "name"]
     dataset = cfg["crystal_dataset"]
-    scored = set(_filter(results.cpd, dataset=dataset)["model"]) if not results.cpd.empty else set()
+    scored = set(select_rows(results.cpd, dataset=dataset)["model"])
     models = list(periodic) + sorted(scored - set(periodic))
     numbers, display = _representation_table(results, cfg, dataset, models)
     return Table(
@@ -314,7 +314,7 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
         for f in dict.fromkeys(trained["family"])
         if {aligned, other} <= set(trained.loc[trained["family"] == f, "train_target"])
     ]
-    scores = _filter(
+    scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"]),
         dataset=cfg["dataset"],
         target=target,
@@ -329,7 +329,7 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
         for role, train_target in (("aligned", aligned), ("other", other)):
             name = members.loc[members["train_target"] == train_target, "name"].iloc[0]
             row[f"{role}_model"] = name
-            s = summarise(_filter(scores, model=name), ["model"], level=cfg["ci_level"])
+            s = summarise(select_rows(scores, model=name), ["model"], level=cfg["ci_level"])
             stats = s.iloc[0] if len(s) else pd.Series(dtype=float)
             for stat in ("mean", "ci_low", "ci_high"):
                 row[f"{role}_{stat}"] = stats.get(stat, np.nan)
@@ -377,7 +377,7 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
 def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 3: Ridge vs MLP vs GBT probes on the geometric residual."""
     target, residual, digits = cfg["main_target"], cfg["residual"], cfg["digits"]
-    scores = _filter(
+    scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"]),
         dataset=cfg["dataset"],
         target=target,
@@ -416,7 +416,7 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 6: irrep routing — R² from channel groups (MACE L0/L1, ViSNet scalar/vector)."""
     routing = cfg["routing"]
     targets, representation, digits = routing["targets"], routing["representation"], cfg["digits"]
-    scores = _filter(
+    scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"]),
         dataset=cfg["dataset"],
         probe="ridge",
@@ -459,7 +459,7 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
 def table_leakage(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 8: in-sample (v1) minus per-fold (v2) R²_geom, every model and target."""
     digits = cfg["digits"]
-    scores = _filter(
+    scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"]),
         probe="ridge",
         group="all",
