@@ -33,34 +33,25 @@ from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet, write_text
 from atomprobe.models.base import AtomsBatch, ModelAdapter, ModelFamily, TrainingStats, save_model
 from atomprobe.models.families import get_family
+from atomprobe.models.registry import TRAINING_DEFAULTS
 
 log = logging.getLogger(__name__)
 
 # QM9 targets that grow with the number of atoms: fitted with per-element references first.
 EXTENSIVE_TARGETS = frozenset({"u0", "u", "h", "g", "zpve", "cv"})
 
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "epochs": 30,
-    "batch_size": 32,
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "patience": 10,
-    "lr_patience": 4,
-    "checkpoint_every": 5,
-    "n_train": None,
-    "progress": True,
-}
-
 
 @dataclass(frozen=True)
 class Structures:
-    """Molecules as tensors: numbers[i] (n_i,) int64, positions[i] (n_i, 3) Å float32,
-    y (n,) float64 target values, ids (n,)."""
+    """Structures as tensors: numbers[i] (n_i,) int64, positions[i] (n_i, 3) Å float32,
+    y (n,) float64 target values, ids (n,); cells (n, 3, 3) Å float32 for periodic structures
+    (all periodic), None for molecules."""
 
     ids: list[str]
     numbers: list[torch.Tensor]
     positions: list[torch.Tensor]
     y: np.ndarray
+    cells: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -70,6 +61,9 @@ class Structures:
         """From a structure table (docs/formats.md); ``y`` is NaN when ``target`` is None."""
         if target is not None and target not in frame.columns:
             raise ConfigError(f"target {target!r} is not a column of the structure table")
+        periodic = frame["pbc"].to_numpy(bool)
+        if periodic.any() and not periodic.all():
+            raise DataError("structure table mixes periodic and non-periodic rows")
         return cls(
             ids=[str(i) for i in frame["id"]],
             numbers=[torch.as_tensor(np.asarray(z, dtype=np.int64)) for z in frame["numbers"]],
@@ -81,6 +75,11 @@ class Structures:
                 if target is not None
                 else np.full(len(frame), np.nan)
             ),
+            cells=(
+                torch.as_tensor(np.stack([np.stack(c) for c in frame["cell"]]), dtype=torch.float32)
+                if periodic.all() and len(frame)
+                else None
+            ),
         )
 
     def subset(self, rows: Sequence[int]) -> Structures:
@@ -90,6 +89,7 @@ class Structures:
             numbers=[self.numbers[r] for r in rows],
             positions=[self.positions[r] for r in rows],
             y=self.y[np.asarray(rows, dtype=int)],
+            cells=None if self.cells is None else self.cells[np.asarray(rows, dtype=int)],
         )
 
     def batch(self, rows: Sequence[int]) -> AtomsBatch:
@@ -101,6 +101,8 @@ class Structures:
             batch=torch.repeat_interleave(torch.arange(len(rows)), sizes),
             n_structures=len(rows),
             ids=[self.ids[r] for r in rows],
+            cell=None if self.cells is None else self.cells[np.asarray(rows, dtype=int)],
+            pbc=self.cells is not None,
         )
 
     def batches(

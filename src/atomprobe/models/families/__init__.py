@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from atomprobe.errors import ConfigError
-from atomprobe.models.base import ModelFamily
+
+if TYPE_CHECKING:  # importing torch is slow; the registry only needs the table below
+    from atomprobe.models.base import ModelFamily
 
 
 @dataclass(frozen=True)

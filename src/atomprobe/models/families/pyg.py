@@ -17,6 +17,8 @@ Features per layer (read with forward hooks, exactly the tensors the forward pas
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -186,8 +188,19 @@ class DimeNetPPFamily(ModelFamily):
 
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> DimeNetPPAdapter:
         hp = merge_hparams(hparams, self.defaults, self.name)
-        module = DimeNetPlusPlus(out_channels=1, **hp)
+        module = copy.deepcopy(_dimenet_template(tuple(sorted(hp.items()))))
+        module.reset_parameters()  # initialised from the caller's torch seed
         return DimeNetPPAdapter(module, hp, stats)
+
+
+@functools.lru_cache(maxsize=4)
+def _dimenet_template(hparams: tuple[tuple[str, Any], ...]) -> DimeNetPlusPlus:
+    """One DimeNet++ per architecture and process, copied by :meth:`DimeNetPPFamily.build`:
+    its constructor derives the radial/spherical basis symbolically with sympy, which took
+    ~170 s here for num_spherical=7, num_radial=6 (2 busy cores). The global torch RNG is left
+    untouched, so a build gives the same weights whether or not the template was cached."""
+    with torch.random.fork_rng():
+        return DimeNetPlusPlus(out_channels=1, **dict(hparams))
 
 
 # ----------------------------------------------------------------------------------- ViSNet

@@ -1,0 +1,282 @@
+"""Extract per-layer, per-irrep features of a model: forward hooks -> invariants -> pooling.
+
+For every layer and irrep order (or stream) a family adapter returns per-atom features
+(:class:`atomprobe.models.base.FeatureBlock`). L=0 channels are used as they are; L>=1 channels
+(n_atoms, C, 2L+1) become invariant by the norm over their m-components (``invariant: norm``,
+recorded in the metadata). They are then pooled per structure (mean by default; sum, max, or
+cumulants of order K from :func:`atomprobe.features.pooling.cumulant_pool`). The last layer's
+per-atom invariants are written too. Batched, float32 by default, on CPU or CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from atomprobe.data.progress import progress
+from atomprobe.data.structures import load_structures
+from atomprobe.device import resolve_device
+from atomprobe.errors import ConfigError, DataError
+from atomprobe.features.io import column_name, write_atom_features, write_features
+from atomprobe.features.pooling import cumulant_pool
+from atomprobe.io import read_parquet, write_parquet
+from atomprobe.models.base import FeatureBlock, ModelAdapter, load_model
+from atomprobe.models.families import family_info, get_family
+from atomprobe.models.training import Structures
+
+log = logging.getLogger(__name__)
+
+POOLINGS = ("mean", "sum", "max", "cumulants")
+INVARIANTS = ("norm",)
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def invariant(block: FeatureBlock, method: str = "norm") -> torch.Tensor:
+    """Rotation-invariant channels of a block: (n_atoms, C); L>=1 by the norm over m."""
+    if method not in INVARIANTS:
+        raise ConfigError(f"features.invariant: {method!r} not in {INVARIANTS}")
+    return block.values if block.L == 0 else block.values.norm(dim=-1)
+
+
+def pool(
+    values: torch.Tensor, index: torch.Tensor, n_structures: int, method: str, order: int = 4
+) -> torch.Tensor:
+    """Per-structure pooling of atom rows ``values`` (n_atoms, d) with structure ``index``
+    (n_atoms,): (n_structures, d), or (n_structures, d * order) for ``cumulants``."""
+    d = values.shape[1]
+    if method in ("mean", "sum"):
+        out = values.new_zeros(n_structures, d).index_add_(0, index, values)
+        if method == "mean":
+            out = out / torch.bincount(index, minlength=n_structures).unsqueeze(1)
+        return out
+    if method == "max":
+        return values.new_zeros(n_structures, d).scatter_reduce_(
+            0, index.unsqueeze(1).expand_as(values), values, "amax", include_self=False
+        )
+    if method == "cumulants":
+        pooled = cumulant_pool(
+            values.detach().cpu().double().numpy(), index.cpu().numpy(), n_structures, order
+        )
+        return torch.as_tensor(pooled, dtype=values.dtype, device=values.device)
+    raise ConfigError(f"features.pooling: {method!r} not in {POOLINGS}")
+
+
+def block_columns(block: FeatureBlock, n_columns: int) -> list[dict[str, Any]]:
+    """Column descriptions of one pooled block (``channel`` = column index within the block;
+    for cumulant pooling, channel = (k - 1) * C + c for cumulant k of channel c)."""
+    return [
+        {
+            "name": column_name(block.layer, block.stream, block.L, c),
+            "layer": block.layer,
+            "layer_name": block.layer_name,
+            "stream": block.stream,
+            "L": block.L,
+            "channel": c,
+        }
+        for c in range(n_columns)
+    ]
+
+
+def extract_features(
+    adapter: ModelAdapter,
+    structures: Structures,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    pooling: str = "mean",
+    cumulant_order: int = 4,
+    invariant_method: str = "norm",
+    dtype: torch.dtype = torch.float32,
+    layers: str = "all",
+    show_progress: bool = True,
+) -> tuple[np.ndarray, list[dict], pd.DataFrame, np.ndarray, list[dict]]:
+    """Pooled features of every layer and per-atom features of the last layer.
+
+    Returns ``(H (n_structures, d) float32, columns, atom_index DataFrame[id, atom, Z],
+    F (n_atoms, d_last) float32, atom_columns)``; ``layers="last"`` pools the last layer only.
+    """
+    if pooling not in POOLINGS:
+        raise ConfigError(f"features.pooling: {pooling!r} not in {POOLINGS}")
+    module = adapter.module.to(device=device, dtype=dtype).eval()
+    pooled, atom_rows, columns, atom_columns = [], [], None, None
+    bar = progress(total=len(structures), enabled=show_progress, desc=f"extract {adapter.family}")
+    with torch.no_grad():
+        for _, batch in structures.batches(batch_size):
+            batch = batch.to(device, dtype)
+            blocks = adapter.atom_features(batch)
+            last = max(b.layer for b in blocks)
+            if layers == "last":
+                blocks = [b for b in blocks if b.layer == last]
+            invariants = [invariant(b, invariant_method) for b in blocks]
+            parts = [
+                pool(v, batch.batch, batch.n_structures, pooling, cumulant_order)
+                for v in invariants
+            ]
+            pooled.append(torch.cat(parts, dim=1).float().cpu())
+            atom_rows.append(
+                torch.cat(
+                    [v for b, v in zip(blocks, invariants, strict=True) if b.layer == last], dim=1
+                )
+                .float()
+                .cpu()
+            )
+            if columns is None:
+                columns = [
+                    c
+                    for b, p in zip(blocks, parts, strict=True)
+                    for c in block_columns(b, p.shape[1])
+                ]
+                atom_columns = [
+                    c
+                    for b, v in zip(blocks, invariants, strict=True)
+                    if b.layer == last
+                    for c in block_columns(b, v.shape[1])
+                ]
+            bar.update(batch.n_structures)
+    bar.close()
+    module.to(torch.float32)
+    sizes = [len(z) for z in structures.numbers]
+    atom_index = pd.DataFrame(
+        {
+            "id": np.repeat(structures.ids, sizes),
+            "atom": np.concatenate([np.arange(n) for n in sizes]),
+            "Z": torch.cat(structures.numbers).numpy(),
+        }
+    )
+    H = torch.cat(pooled).numpy()
+    F = torch.cat(atom_rows).numpy()
+    return H, columns, atom_index, F, atom_columns
+
+
+def load_adapter(entry: Mapping[str, Any], weights: str | None) -> ModelAdapter:
+    """The model of a registry entry: a trained ``model.pt`` or the family's own loader."""
+    family = get_family(entry["family"])
+    if entry["source"] == "train":
+        return load_model(weights, family)
+    return family.load(entry)
+
+
+def probe_structures(inputs: Mapping[str, Any], dataset: str, split: str) -> Structures:
+    """Structures to extract: the ``split`` rows of QM9 (splits table), all rows otherwise."""
+    ids = None
+    if "splits" in inputs:
+        splits, _ = read_parquet(inputs["splits"])
+        ids = splits.loc[splits["split"] == split, "id"].tolist()
+        if not ids:
+            raise DataError(f"{inputs['splits']}: no '{split}' rows; set data.{dataset}.splits")
+    return Structures.from_frame(load_structures(inputs["structures"], ids))
+
+
+def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    dtype = params.get("dtype", "float32")
+    if dtype not in DTYPES:
+        raise ConfigError(f"features.dtype: {dtype!r} not in {list(DTYPES)}")
+    return {
+        "batch_size": params.get("batch_size", 64),
+        "pooling": params.get("pooling", "mean"),
+        "cumulant_order": params.get("cumulant_order", 4),
+        "invariant_method": params.get("invariant", "norm"),
+        "dtype": DTYPES[dtype],
+        "show_progress": params.get("progress", True),
+    }
+
+
+def _metadata(params: Mapping[str, Any], adapter: ModelAdapter | None, note: str = "") -> dict:
+    entry = params["entry"]
+    meta = {
+        "model": params["name"],
+        "family": entry["family"],
+        "dataset": params["dataset"],
+        "pooling": params.get("pooling", "mean"),
+        "invariant": params.get("invariant", "norm"),
+        "note": note,
+    }
+    if params.get("pooling") == "cumulants":
+        meta["cumulant_order"] = params.get("cumulant_order", 4)
+    if adapter is not None:
+        meta["n_params"] = sum(p.numel() for p in adapter.module.parameters())
+    return meta
+
+
+def extract(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
+    """Step: pooled features (every layer) and per-atom last-layer features of one model on
+    one dataset. params: name, entry, dataset, device, and the ``features`` config section."""
+    torch.set_num_threads(max(1, threads))
+    entry, dataset = params["entry"], params["dataset"]
+    structures = probe_structures(inputs, dataset, params.get("split", "probe"))
+    sources = [str(p) for k, p in inputs.items() if k in ("structures", "splits", "model")]
+    if structures.cells is not None and not family_info(entry["family"]).supports_periodic:
+        note = f"family {entry['family']} has no periodic support: not extracted on {dataset}"
+        log.warning(note)
+        write_features(outputs["features"], [], np.zeros((0, 0)), [], _metadata(params, None, note))
+        write_atom_features(
+            outputs["atoms"], [], [], [], np.zeros((0, 0)), [], _metadata(params, None, note)
+        )
+        return
+    adapter = load_adapter(entry, inputs.get("model"))
+    device = resolve_device(params.get("device", "auto"))
+    H, columns, atom_index, F, atom_columns = extract_features(
+        adapter, structures, device=device, **_settings(params)
+    )
+    meta = _metadata(params, adapter)
+    write_features(outputs["features"], structures.ids, H, columns, meta, params, sources)
+    write_atom_features(
+        outputs["atoms"],
+        atom_index["id"],
+        atom_index["atom"],
+        atom_index["Z"],
+        F,
+        atom_columns,
+        {**meta, "layer": "last"},
+        params,
+        sources,
+    )
+
+
+def extract_checkpoints(
+    inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int
+) -> None:
+    """Step: pooled last-layer features of every kept training checkpoint of a trained model.
+
+    Output columns: ``epoch``, ``id``, then the feature columns (metadata ``columns``)."""
+    torch.set_num_threads(max(1, threads))
+    structures = probe_structures(inputs, params["dataset"], params.get("split", "probe"))
+    family = get_family(params["entry"]["family"])
+    device = resolve_device(params.get("device", "auto"))
+    settings = {**_settings(params), "show_progress": False}
+    files = sorted(Path(inputs["checkpoints"]).glob("epoch_*.pt"))
+    if not files:
+        raise DataError(f"{inputs['checkpoints']}: no checkpoints; retrain with checkpoint_every")
+    frames, columns = [], None
+    for path in progress(files, params.get("progress", True), desc="checkpoints"):
+        adapter = load_model(path, family)
+        H, columns, *_ = extract_features(
+            adapter, structures, device=device, layers="last", **settings
+        )
+        epoch = int(path.stem.split("_")[1])
+        frames.append(
+            pd.concat(
+                [
+                    pd.DataFrame({"epoch": epoch, "id": structures.ids}),
+                    pd.DataFrame(H, columns=[c["name"] for c in columns]),
+                ],
+                axis=1,
+            )
+        )
+    meta = {
+        **_metadata(params, adapter),
+        "columns": columns,
+        "epochs": [int(p.stem.split("_")[1]) for p in files],
+    }
+    write_parquet(
+        pd.concat(frames, ignore_index=True),
+        outputs["features"],
+        meta,
+        params,
+        [inputs["structures"], *files],
+    )
