@@ -8,12 +8,18 @@ configured) is left out of the inputs and its panel or table says "not run".
 
 from pathlib import Path
 
+import atomprobe.render
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.steps import NEEDS
 from atomprobe.render.tables import TABLES
 
 RENDER = config["render"]
 REGISTRY_PARQUET = "results/models/registry.parquet"
+# the render code itself (modules and claims.yaml, as imported): editing it re-renders every
+# table and figure, and nothing upstream
+RENDER_CODE = sorted(
+    str(p) for p in Path(atomprobe.render.__file__).parent.iterdir() if p.suffix in (".py", ".yaml")
+)
 
 
 def producible(path):
@@ -27,8 +33,8 @@ def cpd_paths():
 
 
 def render_inputs(item):
-    """Named inputs of one table, figure or the report (see atomprobe.render.steps.NEEDS)."""
-    inputs = {}
+    """Named inputs of one table, figure or the report (atomprobe.render.steps.NEEDS + code)."""
+    inputs = {"code": RENDER_CODE}
     for need in NEEDS[item]:
         if need == "registry":
             inputs["registry"] = REGISTRY_PARQUET
