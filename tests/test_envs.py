@@ -5,7 +5,8 @@ go wrong without conda. Each file parses and has the expected layout; its pip pi
 pyproject.toml specifiers (the test fails when either side drifts); every pyproject dependency
 is in some environment; the post-deploy script installs this repository; every rule with an
 action declares one of the environments (and the cluster resources the SLURM profile maps);
-and each environment holds every distribution that its rules' step modules import.
+and each environment holds every distribution that its rules' step modules import. Last, the
+SLURM partition maps of both cluster profiles admit every rule, GPU rules on a GPU partition.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import json
+import logging
 import os
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -43,6 +46,13 @@ from pathlib import Path
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import OutputSettings, ResourceSettings
 
+def plain(resource):  # a resource's integer value; None if computed per job or not a number
+    try:
+        value = resource.value
+    except ValueError:
+        return None
+    return value if isinstance(value, int) else None
+
 with SnakemakeApi(OutputSettings()) as api:
     workflow = api.workflow(
         resource_settings=ResourceSettings(), snakefile=Path("Snakefile"), workdir=Path(".")
@@ -58,7 +68,11 @@ with SnakemakeApi(OutputSettings()) as api:
             "has_action": not rule.norun,
             "conda": env,
             "step": step if isinstance(step, str) else None,
-            "resources": sorted(k for k in rule.resources.keys() if not k.startswith("_")),
+            "resources": {
+                name: plain(value) for name, value in rule.resources.items()
+                if not name.startswith("_")
+            },
+            "threads": plain(rule.resources["_cores"]),
         }))
 """
 
@@ -292,3 +306,30 @@ def test_each_env_has_what_its_rules_import(rules):
     assert not problems, "add the pyproject pins to the envs (or move the rule):\n" + "\n".join(
         problems
     )
+
+
+@pytest.mark.parametrize(
+    "partitions_file",
+    [
+        REPO / "profiles" / "slurm" / "partitions.yaml",
+        REPO / ".ci" / "slurm" / "profile" / "partitions.yaml",
+    ],
+    ids=["slurm", "ci"],
+)
+def test_every_rule_fits_a_partition(rules, partitions_file):
+    """A job that fits no partition is not refused: the executor falls back to the default
+    partition, GPU or not. So each rule's request (default config) must fit the map."""
+    from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
+
+    partitions = read_partition_file(partitions_file)
+    gpu_partitions = {p.name for p in partitions if p.limits.max_gpu > 0}
+    for rule in (r for r in rules if r["has_action"]):
+        resources = {k: v for k, v in rule["resources"].items() if v is not None}
+        job = SimpleNamespace(
+            name=rule["name"],
+            threads=rule["threads"] or 1,
+            resources=SimpleNamespace(get=resources.get, **resources),
+        )
+        chosen = get_best_partition(partitions, job, logging.getLogger(__name__))
+        assert chosen is not None, f"rule {rule['name']} {resources} fits no partition"
+        assert (chosen in gpu_partitions) == bool(resources.get("gpu")), (rule["name"], chosen)
