@@ -419,8 +419,9 @@ def test_no_visnet_in_registry_routing_row_not_run(tmp_path):
 def test_every_table_renders_with_nothing(tmp_path):
     for name in TABLES:
         table = TABLES[name](load_results({}), {**RENDER_CFG, "item": name})
-        assert to_markdown(table).startswith("### ")
-        assert r"\begin{tabular}" in to_latex(table)
+        markdown = to_markdown(table)
+        assert markdown.startswith("### ") and "not run" in markdown
+        assert r"\begin{tabular}" in to_latex(table) and "not run" in to_latex(table)
 
 
 def test_latex_escaping():

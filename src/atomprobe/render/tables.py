@@ -70,6 +70,13 @@ def format_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
     return text
 
 
+def _rows_or_not_run(display: pd.DataFrame) -> pd.DataFrame:
+    """``display``, or one "not run" row under the same header when it has no rows."""
+    if len(display) or not len(display.columns):
+        return display
+    return pd.DataFrame([[NOT_RUN] + [""] * (len(display.columns) - 1)], columns=display.columns)
+
+
 def _markdown_cell(value: object) -> str:
     return str(value).replace("|", r"\|")
 
@@ -85,7 +92,7 @@ def to_markdown(table: Table) -> str:
     ]
     lines += [
         "| " + " | ".join(_markdown_cell(v) for v in row) + " |"
-        for row in table.display.itertuples(index=False)
+        for row in _rows_or_not_run(table.display).itertuples(index=False)
     ]
     lines += ["", *(f"- {note}" for note in table.notes)]
     return "\n".join(lines).rstrip() + "\n"
@@ -135,7 +142,7 @@ def to_latex(table: Table) -> str:
     ]
     lines += [
         " & ".join(latex_escape(v) for v in row) + r" \\"
-        for row in table.display.itertuples(index=False)
+        for row in _rows_or_not_run(table.display).itertuples(index=False)
     ]
     lines += [r"\bottomrule", r"\end{tabular}}"]
     if table.notes:
@@ -292,13 +299,16 @@ def table_crystals(results: Results, cfg: Mapping[str, Any]) -> Table:
     scored = set(select_rows(results.cpd, dataset=dataset)["model"])
     models = list(periodic) + sorted(scored - set(periodic))
     numbers, display = _representation_table(results, cfg, dataset, models)
+    notes = [_ci_note(cfg)]
+    if not models:
+        notes.append(f"{NOT_RUN}: no configured model handles periodic cells.")
     return Table(
         "crystals",
         f"Materials Project crystals ({dataset}): Ridge R² per target for models that handle "
         "periodic cells",
         numbers,
         display,
-        [_ci_note(cfg)],
+        notes,
     )
 
 
