@@ -96,10 +96,12 @@ def load_registry(
 
 def model_datasets(entry: Mapping[str, Any], datasets: Sequence[str] = DATASETS) -> list[str]:
     """The datasets a model is extracted on: those of its feature files for ``source:
-    features``; else every dataset in ``datasets``, periodic ones only if its family supports
-    periodic cells."""
+    features``; QM9 only for models trained here (they know only QM9's elements); else every
+    dataset in ``datasets``, periodic ones only if its family supports periodic cells."""
     if entry["source"] == "features":
         return [d for d in datasets if d in entry["paths"]]
+    if entry["source"] == "train":
+        return [d for d in datasets if d not in PERIODIC_DATASETS]
     periodic = family_info(entry["family"]).supports_periodic
     return [d for d in datasets if periodic or d not in PERIODIC_DATASETS]
 
@@ -129,7 +131,9 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
             n_params = read_metadata(features_path(name, entry, datasets[0])).get("n_params")
         notes = [entry["note"]] if "note" in entry else []
         skipped = [d for d in DATASETS if d not in datasets]
-        if skipped and entry["source"] != "features":
+        if skipped and entry["source"] == "train":
+            notes.append(f"not extracted on {', '.join(skipped)}: trained on QM9 molecules")
+        elif skipped and entry["source"] != "features":
             notes.append(f"not extracted on {', '.join(skipped)}: no periodic support")
         periodic = "family" in entry and family_info(entry["family"]).supports_periodic
         rows.append(

@@ -1,0 +1,102 @@
+"""Registry validation: every broken entry is one ConfigError line naming the entry and the fix."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atomprobe.errors import ConfigError
+from atomprobe.models.registry import (
+    TRAINING_DEFAULTS,
+    features_path,
+    load_registry,
+    model_datasets,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_registry(tmp_path: Path, models: dict, **top) -> Path:
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump({**top, "models": models}))
+    return path
+
+
+TRAINED = {"label": "SchNet", "family": "schnet", "source": "train", "target": "gap", "seed": 0}
+
+
+def test_shipped_registries_are_valid():
+    for name in ("models.yaml", "models_paper.yaml"):
+        registry = load_registry(REPO / "config" / name)
+        assert registry and all(e["label"] for e in registry.values())
+
+
+def test_training_settings_merge_defaults_then_file_then_entry(tmp_path):
+    path = write_registry(
+        tmp_path,
+        {"a": {**TRAINED, "training": {"epochs": 3}}},
+        train_defaults={"epochs": 7, "lr": 0.01},
+    )
+    entry = load_registry(path)["a"]
+    assert entry["training"] == {**TRAINING_DEFAULTS, "lr": 0.01, "epochs": 3}
+    assert model_datasets(entry) == ["qm9"]
+    assert features_path("a", entry, "qm9") == "results/features/a/qm9.parquet"
+
+
+def test_selection_and_disabled_entries(tmp_path):
+    path = write_registry(tmp_path, {"a": TRAINED, "b": {**TRAINED, "enabled": False}})
+    assert list(load_registry(path)) == ["a"]
+    assert list(load_registry(path, ["b"])) == ["b"]
+    with pytest.raises(ConfigError, match=r"\['c'\] not in"):
+        load_registry(path, ["c"])
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({**TRAINED, "family": "nonet"}, r"models\.a\.family: unknown model family 'nonet'"),
+        ({k: v for k, v in TRAINED.items() if k != "target"}, r"'target' is a required"),
+        ({**TRAINED, "epochs": 3}, "Additional properties"),
+        (
+            {
+                "label": "x",
+                "family": "schnet",
+                "source": "checkpoint",
+                "path": "nowhere.pt",
+                "sha256": "0" * 64,
+            },
+            r"models\.a\.path: nowhere\.pt not found",
+        ),
+        (
+            {"label": "x", "source": "features", "paths": {"qm9": "nowhere.parquet"}},
+            r"models\.a\.paths\.qm9: nowhere\.parquet not found",
+        ),
+    ],
+)
+def test_broken_entries_name_the_entry(tmp_path, monkeypatch, entry, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_registry(write_registry(tmp_path, {"a": entry}))
+    assert "\n" not in str(info.value)
+
+
+def test_checkpoint_checksum_is_verified(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    good = hashlib.sha256(b"weights").hexdigest()
+    entry = {"label": "x", "family": "schnet", "source": "checkpoint", "path": str(weights)}
+    assert load_registry(write_registry(tmp_path, {"a": {**entry, "sha256": good}}))
+    with pytest.raises(ConfigError, match=r"models\.a\.sha256: .* has sha256 " + good):
+        load_registry(write_registry(tmp_path, {"a": {**entry, "sha256": "f" * 64}}))
+
+
+def test_features_entries_bring_their_own_datasets(tmp_path):
+    table = tmp_path / "mine.parquet"
+    table.write_bytes(b"")
+    entry = {"label": "Mine", "source": "features", "paths": {"mp": str(table)}}
+    registry = load_registry(write_registry(tmp_path, {"mine": entry}))
+    assert model_datasets(registry["mine"]) == ["mp"]
+    assert features_path("mine", registry["mine"], "mp") == str(table)
