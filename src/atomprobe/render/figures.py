@@ -167,7 +167,8 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Grouped bars of R² from one channel group (L0/L1, scalar/vector) per model and target.
 
     Within a family the configured groups are shown in order (slot 0 dark, slot 1 light), so
-    MACE's L0 sits where ViSNet's scalar stream does.
+    MACE's L0 sits where ViSNet's scalar stream does. Models of other families are left out,
+    as in table 6.
     """
     routing = cfg["routing"]
     targets = list(routing["targets"])
@@ -185,6 +186,13 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
         target=targets,
         group=list(slot_of),
     )
+    # only the groups configured for the model's family (PaiNN, say, also has L0/L1 columns)
+    family = dict(zip(results.registry["name"], results.registry["family"], strict=True))
+    configured = [
+        group in routing["groups"].get(family.get(model), [])
+        for model, group in zip(scores["model"], scores["group"], strict=True)
+    ]
+    scores = scores.loc[configured]
     summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
     summary["slot"] = summary["group"].map(slot_of)
     models = [m for m in results.model_order() if m in set(summary["model"])]
