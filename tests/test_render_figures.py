@@ -18,7 +18,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> dict:
     # four models keep the drawing time low; every figure still has several series
-    models = [m for m in MODELS if m[0] in ("mace_gap", "mace_u0", "visnet_gap", "ani2x")]
+    models = [m for m in MODELS if m[0] in ("mace_gap", "painn_gap", "visnet_gap", "ani2x")]
     return write_synthetic_results(tmp_path_factory.mktemp("results"), models=models)
 
 

@@ -36,7 +36,8 @@ MODELS = [
     ("ani2x", "ani2x_aev", "builtin", "none", False, -0.50),
     ("mace_mp", "mace", "checkpoint", "energy", True, 0.40),
 ]
-GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"]}
+# PaiNN has both kinds of groups: the routing outputs must show only the configured ones
+GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"], "painn": ["L0", "L1", "scalar"]}
 REPRESENTATION_OFFSET = {"full": 0.25, "comp": -0.1, "geom_v2": 0.0, "geom_v1": 0.08}
 
 
