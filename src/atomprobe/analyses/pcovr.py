@@ -22,7 +22,7 @@ from atomprobe.analyses.reconstruction import (
     load_feature_sets,
 )
 from atomprobe.errors import DataError
-from atomprobe.io import read_parquet, write_parquet
+from atomprobe.io import read_metadata, read_parquet, write_parquet
 
 PCOVR_COLUMNS = {
     "model": "model whose pooled features are projected",
@@ -67,16 +67,17 @@ def pcovr(
     structure_paths = as_path_list(inputs["structures"])
     targets = {}
     for path in structure_paths:
-        frame, meta = read_parquet(path)
+        meta = read_metadata(path)
         dataset = str(meta.get("dataset"))
         if dataset not in cfg["targets"]:
             continue
         target = cfg["targets"][dataset]
-        if target not in frame.columns:
+        if target not in meta.get("targets", {}):
             raise DataError(
                 f"{path}: no target column {target!r}; set reconstruction.pcovr.targets.{dataset}"
                 f" to one of {sorted(meta.get('targets', {}))}"
             )
+        frame, _ = read_parquet(path, columns=["id", target])
         targets[dataset] = frame.set_index("id")[target]
     frames = []
     with threadpool_limits(threads):
