@@ -203,6 +203,11 @@ def _analysis_data(inputs: Paths, params: Mapping[str, Any], targets: Sequence[s
     )
 
 
+def _options(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """An analysis' config keys except ``targets``: they are its function's keyword arguments."""
+    return {key: value for key, value in cfg.items() if key != "targets"}
+
+
 def _write_model_table(
     frame: pd.DataFrame,
     outputs: Paths,
@@ -237,11 +242,8 @@ def isomers(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int)
         data.Y,
         data.target_names,
         data.formulas,
-        cfg["representations"],
-        cfg["min_group_size"],
-        cfg["max_pairs_per_group"],
-        cfg["min_target_gap"],
-        _settings(params),
+        settings=_settings(params),
+        **_options(cfg),
     )
     _write_model_table(frame, outputs, params, inputs, ISOMER_COLUMNS)
 
@@ -257,9 +259,8 @@ def control(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int)
         data.counts,
         data.elements,
         cfg["targets"],
-        cfg["probes"],
-        cfg["representations"],
-        _settings(params),
+        settings=_settings(params),
+        **_options(cfg),
     )
     _write_model_table(frame, outputs, params, inputs, SCORE_COLUMNS)
 
@@ -272,15 +273,7 @@ def sample_efficiency_curve(
     cfg = params["sample_efficiency"]
     data = _analysis_data(inputs, params, cfg["targets"])
     frame = learning_curve(
-        data.H,
-        data.C,
-        data.Y,
-        data.target_names,
-        cfg["sizes"],
-        cfg["n_repeats"],
-        cfg["test_fraction"],
-        cfg["representations"],
-        _settings(params),
+        data.H, data.C, data.Y, data.target_names, settings=_settings(params), **_options(cfg)
     )
     _write_model_table(frame, outputs, params, inputs, CURVE_COLUMNS)
 
