@@ -64,15 +64,10 @@ class Outcome:
     selection: str
 
 
-def load_claims(path: str | None = None) -> list[dict[str, Any]]:
-    """The claims list from ``claims.yaml`` (or ``path``), checked for the fields we need."""
-    if path is None:
-        text = resources.files("atomprobe.render").joinpath("claims.yaml").read_text()
-        where = "atomprobe/render/claims.yaml"
-    else:
-        with open(path) as handle:
-            text = handle.read()
-        where = path
+def load_claims() -> list[dict[str, Any]]:
+    """The claims list from ``claims.yaml``, checked for the fields every claim needs."""
+    text = resources.files("atomprobe.render").joinpath("claims.yaml").read_text()
+    where = "atomprobe/render/claims.yaml"
     claims = yaml.safe_load(text)["claims"]
     for claim in claims:
         for key in ("id", "claim", "paper_value", "source", "measure"):
