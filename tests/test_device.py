@@ -32,7 +32,27 @@ def test_auto_falls_back_to_cpu_without_gpu(fake_gpus, caplog):
     fake_gpus(0)
     with caplog.at_level(logging.INFO, logger="atomprobe.device"):
         assert resolve_device("auto") == torch.device("cpu")
-    assert "device: cpu (auto: no CUDA GPU visible)" in caplog.text
+    assert "device: cpu (auto: no CUDA GPU visible;" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("cuda_build", "visible", "reason"),
+    [
+        (None, "0", "CPU-only build"),
+        ("12.4", "", "CUDA_VISIBLE_DEVICES=''"),
+        ("12.4", None, "no CUDA device or driver found"),
+    ],
+)
+def test_cpu_fallback_names_the_reason(fake_gpus, monkeypatch, caplog, cuda_build, visible, reason):
+    fake_gpus(0)
+    monkeypatch.setattr(torch.version, "cuda", cuda_build)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    with caplog.at_level(logging.INFO, logger="atomprobe.device"):
+        resolve_device("auto")
+    assert reason in caplog.text
 
 
 def test_auto_uses_first_visible_gpu_and_logs_it(fake_gpus, monkeypatch, caplog):
@@ -88,4 +108,3 @@ def test_non_string_raises(fake_gpus):
     fake_gpus(1)
     with pytest.raises(ConfigError, match="not a string"):
         resolve_device(0)
-

@@ -54,6 +54,16 @@ def _gpu_description(index: int) -> str:
     return f"{torch.cuda.get_device_name(index)}; {origin}"
 
 
+def _no_gpu_reason() -> str:
+    """Why torch sees no GPU, as far as can be told: a CPU-only build or the environment."""
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU-only build"
+    visible = _visible_devices_env()
+    if visible is not None:
+        return f"CUDA_VISIBLE_DEVICES={visible!r}"
+    return "no CUDA device or driver found"
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn the config's ``device`` value into a ``torch.device`` and log the choice.
 
@@ -72,7 +82,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
     if key == "auto":
         if n_gpus == 0:
-            log.info("device: cpu (auto: no CUDA GPU visible)")
+            log.info("device: cpu (auto: no CUDA GPU visible; %s)", _no_gpu_reason())
             return torch.device("cpu")
         if n_gpus > 1 and _visible_devices_env() is None:
             log.warning(
