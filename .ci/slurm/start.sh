@@ -45,7 +45,8 @@ log() { echo "start.sh: $*"; }
 started=0
 trap '[ "$started" -eq 1 ] || "$(dirname "$0")/stop.sh" "$state"' EXIT
 
-# Start "$@" in the background with output to log file $1; record "name pid" for stop.sh.
+# launch NAME COMMAND...: run COMMAND in the background, output to log/NAME.out; record
+# "NAME PID" for stop.sh.
 launch() {
     local name=$1
     shift
