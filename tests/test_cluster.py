@@ -54,6 +54,12 @@ def _rules_run_by_snakemake(log: str) -> set[str]:
     return set(re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log)) - {"all"}
 
 
+def _gpu_rules(log: str) -> set[str]:
+    """Rules whose jobs Snakemake printed with a gpu resource of 1 or more."""
+    blocks = re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n)+)", log, flags=re.MULTILINE)
+    return {name for name, body in blocks if re.search(r"resources: .*\bgpu=[1-9]", body)}
+
+
 def _sacct_rows(path: Path) -> list[dict[str, str]]:
     lines = path.read_text().splitlines()
     header = lines[0].split("|")
@@ -94,12 +100,16 @@ def test_pipeline_runs_on_slurm(tmp_path):
     jobs = _sacct_rows(tmp_path / "sacct.txt")
     print(run.stdout)  # the sacct table, for the CI log
     assert {_rule_of(job["Comment"]) for job in jobs} == rules_run
+    gpu_rules = _gpu_rules(log)
+    assert gpu_rules, "the run should include a GPU rule (train_model)"
     for job in jobs:
         assert job["State"] == "COMPLETED", f"SLURM job {job}"
         assert job["ExitCode"] == "0:0", f"SLURM job {job}"
         assert job["Account"] == "atomprobe-ci"
-        gpu_job = "gres/gpu=" in job["AllocTRES"]
-        assert job["Partition"] == ("gpu" if gpu_job else "cpu"), f"SLURM job {job}"
+        # a GPU rule gets the GPU (--gpus=1) on the gpu partition, other rules neither
+        wants_gpu = _rule_of(job["Comment"]) in gpu_rules
+        assert ("gres/gpu=1" in job["AllocTRES"]) == wants_gpu, f"SLURM job {job}"
+        assert job["Partition"] == ("gpu" if wants_gpu else "cpu"), f"SLURM job {job}"
 
     # The outputs exist in the run's copy of the repository (and nothing was left running).
     produced = re.findall(r"^\s+output: (.+)$", log, flags=re.MULTILINE)
