@@ -1,16 +1,22 @@
-"""MACE (mace-torch 0.3.16): trainable on QM9 and MACE-MP-0 from a local ``.model`` file.
+"""MACE (mace-torch 0.3.16): trainable on QM9, and MACE-MP-0 from a local ``.model`` file.
 
 Features: the output of every ``EquivariantProductBasisBlock`` (``model.products[i]``), i.e.
-the ``node_feats`` of interaction ``i``, split by irrep order L. As in mace-torch's default,
-the last layer keeps only scalars (L = 0); L = 1 channels come from the earlier layers.
+the ``node_feats`` of interaction ``i``, split by irrep order L (e3nn layout, m-components in
+e3nn order; for e3nn 0.4.4 the L = 1 block transforms with D¹(R) = R). As in mace-torch's
+default, the last layer keeps only scalars (L = 0); L = 1 channels come from the other layers.
 
-Readout. The model's own prediction per atom is mace-torch's per-atom output
-``node_energy = E0[Z] + scale * sum_i readout_i(node_feats_i) + shift`` (linear readouts for
-the inner layers, the gated MLP readout on the last). It is pooled over the atoms of a
-structure with ``pooling``: ``"sum"`` for extensive targets (energies; as mace-torch does),
-``"mean"`` for intensive ones such as the HOMO-LUMO gap, so that the prediction does not grow
-with molecule size. For ``"mean"`` the E0 term is zero and ``shift``/``scale`` are the target's
-training mean/std, so an untrained model starts from the mean predictor.
+Readout (invariant). MACE's own per-atom output is
+``node_out = E0[Z] + scale_shift(sum_i readout_i(node_feats_i))``: a linear map of the L = 0
+channels for the inner layers and a gated MLP on the last (the L = 1 channels reach the output
+only through later layers). A structure's value pools ``node_out`` over its atoms with
+``pooling``: "sum" for extensive targets (energies, as mace-torch does) and "mean" for intensive
+ones such as the HOMO-LUMO gap, so that the prediction neither grows with molecule size nor
+needs per-element offsets. Models built here have E0 = 0 and no scale/shift; their prediction is
+``stats.to_target(pooled)`` = atom references (energies only) + mean + std * pooled, with the
+statistics fitted on the training split (:class:`TrainingStats`). A loaded MACE-MP file keeps
+its own E0, scale and shift and predicts its total energy (eV, sum pooling).
+
+Precision: float32 throughout (a MACE-MP ``.model``, usually saved in float64, is cast).
 """
 
 from __future__ import annotations
@@ -66,11 +72,11 @@ class MACEHyperparameters:
     num_bessel: int = 8
     num_polynomial_cutoff: int = 5
     max_ell: int = 2
-    hidden_irreps: str = "32x0e+32x1o"
+    hidden_irreps: str = "16x0e+16x1o"
     num_interactions: int = 2
     correlation: int = 2
     mlp_irreps: str = "16x0e"
-    radial_mlp: tuple[int, ...] = (32, 32)
+    radial_mlp: tuple[int, ...] = (16, 16)
     pooling: str = "auto"
 
     @classmethod
