@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results, require_columns
@@ -310,7 +311,7 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
             elinewidth=0.7,
             **style,
         )
-    ax.set_xscale("log")
+    _log_n_axis(ax, summary["n_train"])
     ax.set_xlabel("training structures N (log scale; last point: full pool)")
     ax.set_ylabel(f"test R² of {_target_label(target, cfg)}")
     ax.set_title(f"Ridge on {REPRESENTATION_LABELS[representation].replace('R²_', '')}")
@@ -324,16 +325,24 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
                 f"{value:.2f}",
                 (n, value),
                 textcoords="offset points",
-                xytext=(0, 5),
+                xytext=(0, 5 if value >= 0 else -11),
                 ha="center",
                 fontsize=7,
             )
-    ax.set_xscale("log")
-    ax.set_ylim(-1.05, 1.15)
+    _log_n_axis(ax, rho["n_train"])
+    ax.set_ylim(-1.2, 1.2)
     ax.set_xlabel("training structures N (log scale)")
     ax.set_ylabel("Spearman ρ vs full-pool ranking")
     _legend_right(ax, axes[0, 0])
     return fig
+
+
+def _log_n_axis(ax: Axes, sizes: pd.Series) -> None:
+    """Log x axis with one plain tick label per training size N (no crowded minor labels)."""
+    ax.set_xscale("log")
+    ticks = sorted(set(sizes.astype(int)))
+    ax.set_xticks(ticks, [str(n) for n in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _pick(values: pd.Series, preferred: str) -> str:
