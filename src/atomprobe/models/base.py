@@ -175,6 +175,21 @@ def merge_hparams(
     return {**defaults, **hparams}
 
 
+class StandardisedAdapter(ModelAdapter):
+    """Adapter of a model built here whose module outputs the standardised target ``raw``.
+
+    Subclasses implement :meth:`_run`, one forward pass returning ``raw`` and what the hooks
+    recorded; the prediction is ``stats.to_target(raw)``.
+    """
+
+    @abstractmethod
+    def _run(self, batch: AtomsBatch) -> tuple[torch.Tensor, list[Any]]:
+        """(raw (n_structures,), per-layer tensors recorded by the hooks)."""
+
+    def predict(self, batch: AtomsBatch) -> torch.Tensor:
+        return self.stats.to_target(self._run(batch)[0], batch)
+
+
 class ModelFamily(ABC):
     """Makes :class:`ModelAdapter` objects of one family (one maintained implementation).
 
@@ -238,3 +253,17 @@ def load_model(path: str | Path, family: ModelFamily) -> ModelAdapter:
     adapter.module.load_state_dict(saved["state_dict"])
     adapter.module.eval()
     return adapter
+
+
+class HyperparameterFamily(ModelFamily):
+    """A trainable family whose hparams are ``defaults`` updated by the registry entry's, with a
+    ``cutoff`` (Å) among them."""
+
+    defaults: ClassVar[Mapping[str, Any]]
+
+    def resolve_hparams(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
+        """``defaults`` updated with ``hparams``; ConfigError naming any unknown key."""
+        return merge_hparams(hparams, self.defaults, self.name)
+
+    def cutoff(self, hparams: Mapping[str, Any]) -> float:
+        return float(self.resolve_hparams(hparams)["cutoff"])

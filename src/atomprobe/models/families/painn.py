@@ -23,10 +23,9 @@ from atomprobe.errors import ConfigError
 from atomprobe.models.base import (
     AtomsBatch,
     FeatureBlock,
-    ModelAdapter,
-    ModelFamily,
+    HyperparameterFamily,
+    StandardisedAdapter,
     TrainingStats,
-    merge_hparams,
 )
 from atomprobe.models.graph import radius_graph
 from atomprobe.models.hooks import record_calls
@@ -55,7 +54,7 @@ def atomic_graph(batch: AtomsBatch, cutoff: float) -> AtomicGraph:
     )
 
 
-class PaiNNAdapter(ModelAdapter):
+class PaiNNAdapter(StandardisedAdapter):
     family = "painn"
 
     def _reduce(self, per_atom: torch.Tensor, batch: AtomsBatch) -> torch.Tensor:
@@ -74,9 +73,6 @@ class PaiNNAdapter(ModelAdapter):
         layers = [(inputs[1] + output[1], inputs[0] + output[0]) for inputs, output in calls]
         return self._reduce(per_atom, batch), layers
 
-    def predict(self, batch: AtomsBatch) -> torch.Tensor:
-        return self.stats.to_target(self._run(batch)[0], batch)
-
     def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
         _, layers = self._run(batch)
         blocks = []
@@ -94,7 +90,7 @@ class PaiNNAdapter(ModelAdapter):
         return self.stats.to_target(self._reduce(per_atom, batch), batch)
 
 
-class PaiNNFamily(ModelFamily):
+class PaiNNFamily(HyperparameterFamily):
     name = "painn"
     defaults: ClassVar[dict[str, Any]] = {
         "channels": 64,
@@ -104,11 +100,8 @@ class PaiNNFamily(ModelFamily):
         "readout": "mean",
     }
 
-    def cutoff(self, hparams: Mapping[str, Any]) -> float:
-        return float(merge_hparams(hparams, self.defaults, self.name)["cutoff"])
-
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> PaiNNAdapter:
-        hp = merge_hparams(hparams, self.defaults, self.name)
+        hp = self.resolve_hparams(hparams)
         if hp["readout"] not in READOUTS:
             raise ConfigError(f"painn hparams.readout: {hp['readout']!r} not in {READOUTS}")
         module = PaiNN(

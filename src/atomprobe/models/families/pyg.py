@@ -30,10 +30,9 @@ from atomprobe.errors import ConfigError
 from atomprobe.models.base import (
     AtomsBatch,
     FeatureBlock,
-    ModelAdapter,
-    ModelFamily,
+    HyperparameterFamily,
+    StandardisedAdapter,
     TrainingStats,
-    merge_hparams,
 )
 from atomprobe.models.graph import RadiusDistance, RadiusInteractionGraph, radius_graph, triplets
 from atomprobe.models.hooks import record_calls
@@ -51,7 +50,7 @@ def _readout(hparams: Mapping[str, Any], family: str) -> str:
 
 
 # ----------------------------------------------------------------------------------- SchNet
-class SchNetAdapter(ModelAdapter):
+class SchNetAdapter(StandardisedAdapter):
     family = "schnet"
 
     def _run(self, batch: AtomsBatch) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -64,9 +63,6 @@ class SchNetAdapter(ModelAdapter):
             h = h + delta
             layers.append(h)
         return raw, layers
-
-    def predict(self, batch: AtomsBatch) -> torch.Tensor:
-        return self.stats.to_target(self._run(batch)[0], batch)
 
     def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
         _, layers = self._run(batch)
@@ -83,7 +79,7 @@ class SchNetAdapter(ModelAdapter):
         return self.stats.to_target(raw.squeeze(-1), batch)
 
 
-class SchNetFamily(ModelFamily):
+class SchNetFamily(HyperparameterFamily):
     name = "schnet"
     defaults: ClassVar[dict[str, Any]] = {
         "hidden_channels": 64,
@@ -94,11 +90,8 @@ class SchNetFamily(ModelFamily):
         "readout": "mean",
     }
 
-    def cutoff(self, hparams: Mapping[str, Any]) -> float:
-        return float(merge_hparams(hparams, self.defaults, self.name)["cutoff"])
-
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> SchNetAdapter:
-        hp = merge_hparams(hparams, self.defaults, self.name)
+        hp = self.resolve_hparams(hparams)
         module = SchNet(
             hidden_channels=hp["hidden_channels"],
             num_filters=hp["num_filters"],
@@ -134,7 +127,7 @@ def dimenet_forward(model: DimeNetPlusPlus, z, pos, batch, n_structures: int) ->
     return scatter(P, batch, dim=0, dim_size=n_structures, reduce="sum")
 
 
-class DimeNetPPAdapter(ModelAdapter):
+class DimeNetPPAdapter(StandardisedAdapter):
     family = "dimenetpp"
 
     def _run(self, batch: AtomsBatch) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -144,9 +137,6 @@ class DimeNetPPAdapter(ModelAdapter):
                 model, batch.numbers, batch.positions, batch.batch, batch.n_structures
             ).squeeze(-1)
         return raw, [inputs[0] for inputs, _ in calls]
-
-    def predict(self, batch: AtomsBatch) -> torch.Tensor:
-        return self.stats.to_target(self._run(batch)[0], batch)
 
     def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
         _, layers = self._run(batch)
@@ -166,7 +156,7 @@ class DimeNetPPAdapter(ModelAdapter):
         return self.stats.to_target(raw, batch)
 
 
-class DimeNetPPFamily(ModelFamily):
+class DimeNetPPFamily(HyperparameterFamily):
     name = "dimenetpp"
     defaults: ClassVar[dict[str, Any]] = {
         "hidden_channels": 64,
@@ -183,11 +173,8 @@ class DimeNetPPFamily(ModelFamily):
         "num_output_layers": 3,
     }
 
-    def cutoff(self, hparams: Mapping[str, Any]) -> float:
-        return float(merge_hparams(hparams, self.defaults, self.name)["cutoff"])
-
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> DimeNetPPAdapter:
-        hp = merge_hparams(hparams, self.defaults, self.name)
+        hp = self.resolve_hparams(hparams)
         module = copy.deepcopy(_dimenet_template(tuple(sorted(hp.items()))))
         module.reset_parameters()  # initialised from the caller's torch seed
         return DimeNetPPAdapter(module, hp, stats)
@@ -204,7 +191,7 @@ def _dimenet_template(hparams: tuple[tuple[str, Any], ...]) -> DimeNetPlusPlus:
 
 
 # ----------------------------------------------------------------------------------- ViSNet
-class ViSNetAdapter(ModelAdapter):
+class ViSNetAdapter(StandardisedAdapter):
     family = "visnet"
 
     def _run(self, batch: AtomsBatch) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
@@ -216,9 +203,6 @@ class ViSNetAdapter(ModelAdapter):
         layers = [(inputs[0] + output[0], inputs[1] + output[1]) for inputs, output in calls[:-1]]
         layers.append(calls[-1][1])
         return raw, layers
-
-    def predict(self, batch: AtomsBatch) -> torch.Tensor:
-        return self.stats.to_target(self._run(batch)[0], batch)
 
     def atom_features(self, batch: AtomsBatch) -> list[FeatureBlock]:
         _, layers = self._run(batch)
@@ -252,7 +236,7 @@ class ViSNetAdapter(ModelAdapter):
         return self.stats.to_target(raw.squeeze(-1), batch)
 
 
-class ViSNetFamily(ModelFamily):
+class ViSNetFamily(HyperparameterFamily):
     name = "visnet"
     defaults: ClassVar[dict[str, Any]] = {
         "lmax": 1,
@@ -264,11 +248,8 @@ class ViSNetFamily(ModelFamily):
         "readout": "mean",
     }
 
-    def cutoff(self, hparams: Mapping[str, Any]) -> float:
-        return float(merge_hparams(hparams, self.defaults, self.name)["cutoff"])
-
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> ViSNetAdapter:
-        hp = merge_hparams(hparams, self.defaults, self.name)
+        hp = self.resolve_hparams(hparams)
         module = ViSNet(
             lmax=hp["lmax"],
             num_heads=hp["num_heads"],
