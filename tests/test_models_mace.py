@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import TrainingStats
 from atomprobe.models.families import get_family
-from atomprobe.models.families._equivariant import sha256_of
+from atomprobe.models.families._weights import sha256_of
 from atomprobe.models.families.mace import MACEAdapter, MACEHyperparameters, resolve_pooling
 from fixtures.models.batches import batch_of, molecules, moved, permuted
 

@@ -4,15 +4,12 @@ and splitting an e3nn irreps-laid-out feature tensor into per-L feature blocks.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 import vesin
 
-from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock
 
 
@@ -45,30 +42,6 @@ def import_mace() -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = previous
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify_sha256(path: str | Path, expected: str, key: str) -> None:
-    """Raise a one-line ConfigError unless ``path`` exists and has sha256 ``expected``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"{key}: weight file {path} does not exist; put the file there or fix the path"
-        )
-    actual = sha256_of(path)
-    if actual != expected.lower():
-        raise ConfigError(
-            f"{key}: sha256 of {path} is {actual}, expected {expected}; "
-            "replace the file or update the checksum if you trust it"
-        )
 
 
 def radius_graph(batch: AtomsBatch, cutoff: float) -> tuple[torch.Tensor, torch.Tensor]:

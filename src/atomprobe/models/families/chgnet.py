@@ -23,7 +23,7 @@ from pymatgen.core import Lattice, Structure
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
-from atomprobe.models.families._equivariant import verify_sha256
+from atomprobe.models.families._weights import require_builtin, verify_sha256
 from atomprobe.models.hooks import record_calls
 
 SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {
@@ -131,9 +131,5 @@ class CHGNetFamily(ModelFamily):
     name = "chgnet"
 
     def load(self, entry: Mapping[str, Any]) -> CHGNetAdapter:
-        if entry.get("source") != "builtin":
-            raise ConfigError(
-                "chgnet: source must be builtin (weights ship in the wheel), "
-                f"not {entry.get('source')!r}"
-            )
+        require_builtin(entry, "chgnet", "weights ship in the wheel")
         return CHGNetAdapter(load_builtin(str(entry.get("weights", "0.3.0"))))

@@ -43,8 +43,8 @@ from atomprobe.models.families._equivariant import (
     irreps_feature_blocks,
     join_irreps_blocks,
     radius_graph,
-    verify_sha256,
 )
+from atomprobe.models.families._weights import verify_sha256
 from atomprobe.models.hooks import record_calls
 
 import_mace()

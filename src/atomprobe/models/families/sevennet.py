@@ -29,8 +29,8 @@ from atomprobe.models.families._equivariant import (
     irreps_feature_blocks,
     join_irreps_blocks,
     radius_graph,
-    verify_sha256,
 )
+from atomprobe.models.families._weights import require_builtin, verify_sha256
 
 import_e3nn()
 
@@ -186,9 +186,5 @@ class SevenNetFamily(ModelFamily):
     default_weights = "SevenNet-0_11Jul2024"
 
     def load(self, entry: Mapping[str, Any]) -> SevenNetAdapter:
-        if entry.get("source") != "builtin":
-            raise ConfigError(
-                f"sevennet: source must be builtin (weights ship in the wheel), "
-                f"not {entry.get('source')!r}"
-            )
+        require_builtin(entry, "sevennet", "weights ship in the wheel")
         return SevenNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))
