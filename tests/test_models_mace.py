@@ -196,3 +196,15 @@ def test_model_file_with_wrong_checksum_is_refused_in_one_line(tmp_path):
     with pytest.raises(ConfigError) as error:
         get_family("mace").load(entry)
     assert "sha256" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_importing_mace_leaves_torch_load_safe_by_default(tmp_path):
+    import os
+    import pickle
+
+    # `import mace` sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 for the process; importing it
+    # through atomprobe (done above) restores the default, so pickled code stays refused
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
+    torch.save({"function": os.getcwd}, tmp_path / "unsafe.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "unsafe.pt")
