@@ -530,6 +530,7 @@ def figure_convergence(results: Results, cfg: Mapping[str, Any]) -> Figure:
             part = part.groupby("epoch", as_index=False)["value"].mean()
             ax.plot(part["epoch"], part["value"], label=results.label(model), **style)
         ax.set_xlabel("training epoch of the checkpoint")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(CONVERGENCE_METRICS[metric])
         ax.set_ylim(bottom=0)
     _legend_right(axes[0, -1])
