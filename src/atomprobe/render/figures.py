@@ -222,8 +222,7 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
             f"{_target_label(target, cfg)}, {REPRESENTATION_LABELS[routing['representation']]}"
         )
     axes[0, 0].set_ylabel(R2_LABEL)
-    if axes[0, -1].get_legend_handles_labels()[0]:
-        axes[0, -1].legend(title="channel group", frameon=False, loc="upper right")
+    _legend_right(axes[0, -1], title="channel group")
     return fig
 
 
@@ -275,10 +274,18 @@ def _dataset_rows(frame: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def _legend_right(ax: Axes, handles_from: Axes | None = None) -> None:
+def _legend_right(ax: Axes, handles_from: Axes | None = None, title: str | None = None) -> None:
+    """Legend outside the right edge of ``ax`` (never over data), if there is anything to show."""
     handles, labels = (handles_from or ax).get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        ax.legend(
+            handles,
+            labels,
+            title=title,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+        )
 
 
 def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure:
