@@ -241,7 +241,8 @@ def _summary(frame: pd.DataFrame, level: float) -> tuple[float, float, float, in
 
 
 def _not_run(selection: str) -> Outcome:
-    return Outcome("not run", "not comparable", "needed models or analyses were not run", selection)
+    reason = "not run: no such scores in this run (model, analysis or setting not configured)"
+    return Outcome("not run", "not comparable", reason, selection)
 
 
 def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
@@ -443,9 +444,10 @@ def to_markdown(
         "no-effect value (0 for R² and differences, 0.5 for pairwise accuracy) with our interval "
         "excluding it; **differs** = neither; **not comparable** = different models or data, or "
         "not run, with the reason. Full rules: `atomprobe/render/reproduction.py`.",
-        "- The default config runs small models on a QM9 subset on 2 CPU cores; the paper used "
-        "larger models and data, so magnitudes are expected to move. Nothing here is tuned "
-        "toward the paper's numbers.",
+        "- The default config trains small models on a QM9 subset on 2 CPU cores (the CI config "
+        "config/tiny.yaml is smaller still: smoke-test numbers); the paper used larger models "
+        "and data, so magnitudes are expected to move. Nothing here is tuned toward the "
+        "paper's numbers.",
         f"- Config: {', '.join(run.get('configfiles', [])) or 'config/config.yaml'}; "
         f"models: {run.get('models', 'all')}; {_cpd_settings(metadata)}.",
         "",
