@@ -18,6 +18,10 @@ MACE 32x0e+32x1o 13.8 vs 14.1 /s (1.02); MACE-MP-0-medium size 2.9 vs 3.1 (1.07)
 125.9 vs 130.5 (1.04); SevenNet-0 3.8 vs 3.4 (0.91); CHGNet 4.0 vs 3.1 (0.78; rerun, 1 thread:
 19.6 vs 16.3, 0.83 — its extraction runs the very same forward pass plus hooks, so the gap is
 load noise on a step dominated by CHGNet's per-structure graph conversion).
+Rerun at load ~4.5, default registry sizes (MACE 16x0e+16x1o), 3 repeats: MACE 252.1 vs 216.6
+(0.86); MACE-MP-0-medium size 12.5 vs 12.1 (0.97); ANI-2x 1934.6 vs 1991.9 (1.03); SevenNet-0
+26.0 vs 35.4 (1.36); CHGNet 23.2 vs 33.3 (1.43) — ratios above 1 are the load falling during
+the run, not a faster extraction.
 """
 
 from __future__ import annotations
