@@ -174,7 +174,7 @@ def test_compositional_control_linear_zero_trees_inflated():
 def test_summary_interval_brackets_the_mean():
     H, C, Y, _ = planted(n=300, d=10)
     scores = ridge_scores(H, C, Y, ["a", "b"], ("full",), ProbeSettings(n_folds=3, n_repeats=3))
-    for method in ("bootstrap", "repeats"):
+    for method in ("t", "bootstrap", "repeats"):
         summary = summarize(scores, method=method)
         assert (summary["ci_low"] <= summary["r2_mean"]).all()
         assert (summary["r2_mean"] <= summary["ci_high"]).all()

@@ -35,6 +35,7 @@ from atomprobe.cpd.checks import check_probe_inputs
 from atomprobe.cpd.projection import CompositionProjector, join_composition
 from atomprobe.cpd.ridge import DEFAULT_ALPHAS, SharedRidgeCV, alpha_grid
 from atomprobe.errors import ConfigError
+from atomprobe.stats import t_interval
 
 REPRESENTATIONS: tuple[str, ...] = ("full", "comp", "geom_v2", "geom_v1")
 PROBES: tuple[str, ...] = ("ridge", "mlp", "gbt")
@@ -305,32 +306,38 @@ def cpd_scores(
 
 def summarize(
     scores: pd.DataFrame,
-    method: str = "bootstrap",
+    method: str = "t",
     level: float = 0.95,
     n_bootstrap: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Mean R² and a confidence interval per score (all columns but repeat/fold/r2/alpha).
 
-    ``method="bootstrap"``: percentile interval of the mean over the per-fold values resampled
+    ``method="t"`` (default, the interval every table and figure shows): Student-t over the
+    per-fold (× repeat) values, :func:`atomprobe.stats.t_interval`; ``"bootstrap"``: percentile
+    interval of the mean over the per-fold values resampled
     with replacement; ``"repeats"``: percentile interval of the per-repeat means (needs
     several CV repeats). Folds share training rows, so either interval is approximate.
     """
-    if method not in ("bootstrap", "repeats"):
-        raise ConfigError(f"confidence interval method {method!r}: use bootstrap or repeats")
+    if method not in ("t", "bootstrap", "repeats"):
+        raise ConfigError(f"confidence interval method {method!r}: use t, bootstrap or repeats")
     keys = [c for c in scores.columns if c not in ("repeat", "fold", "r2", "alpha")]
-    rng = np.random.default_rng(seed)
     tail = (1.0 - level) / 2.0
     records = []
     for key, group in scores.groupby(keys, sort=False, dropna=False):
         values = group["r2"].to_numpy()
-        if method == "bootstrap":
-            draws = rng.choice(values, size=(n_bootstrap, values.size)).mean(axis=1)
+        if method == "t":
+            _, low, high, _ = t_interval(values, level)
         else:
-            draws = group.groupby("repeat")["r2"].mean().to_numpy()
-            if draws.size < 2:
-                raise ConfigError("confidence interval 'repeats' needs cv.n_repeats ≥ 2")
-        low, high = np.quantile(draws, [tail, 1.0 - tail])
+            if method == "bootstrap":
+                # a generator per group: adding a model never shifts another model's interval
+                rng = np.random.default_rng(seed)
+                draws = rng.choice(values, size=(n_bootstrap, values.size)).mean(axis=1)
+            else:
+                draws = group.groupby("repeat")["r2"].mean().to_numpy()
+                if draws.size < 2:
+                    raise ConfigError("confidence interval 'repeats' needs cv.n_repeats ≥ 2")
+            low, high = np.quantile(draws, [tail, 1.0 - tail])
         records.append(
             {
                 **dict(zip(keys, key, strict=True)),

@@ -45,9 +45,10 @@ import yaml
 from scipy import stats
 
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.render.aggregate import summarise, t_interval
+from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results
 from atomprobe.render.tables import format_ci, reported_layer_scores, select_rows
+from atomprobe.stats import t_interval
 
 VERDICTS = ("reproduced", "same direction", "differs", "not comparable")
 MEASURE_KINDS = ("value", "contrast", "range", "ranking", "none")
