@@ -134,3 +134,14 @@ def test_constant_features_and_too_small_test_sets_are_data_errors():
         )
     with pytest.raises(DataError, match="test size 50"):
         train_test_indices(40, 50, seed=0)
+
+
+def test_default_k_is_capped_at_the_training_points_explicit_k_is_not():
+    """A descriptor wider than the training set (the 1,008-value AEV on 240 molecules)."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(50, 80)), rng.normal(size=(50, 90))
+    train_idx, test_idx = train_test_indices(50, 10, seed=0)
+    capped = lfre(X, Y, train_idx, test_idx)
+    assert capped == pytest.approx(lfre(X, Y, train_idx, test_idx, n_neighbors=len(train_idx)))
+    with pytest.raises(DataError, match="neighbours > 40 training points"):
+        lfre(X, Y, train_idx, test_idx, n_neighbors=41)

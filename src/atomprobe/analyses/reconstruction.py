@@ -216,6 +216,11 @@ def pointwise_gfre(
     )
 
 
+def default_n_neighbors(X_train: np.ndarray, Y: np.ndarray) -> int:
+    """Paper B's k = min(d_x, d_y), capped at the number of training rows of X."""
+    return min(X_train.shape[1], Y.shape[1], X_train.shape[0])
+
+
 def pointwise_lfre(
     X: np.ndarray,
     Ys: Sequence[np.ndarray],
@@ -227,11 +232,14 @@ def pointwise_lfre(
     """Pointwise local errors of each target: (n_targets, n_test).
 
     ``n_neighbors``: k, the training points around each test point (default, paper B:
-    min(d_x, d_y) per target). Test points are processed ``batch_size`` at a time as stacked
-    SVDs of their (k, d_x) neighbourhoods, each shared by every target with the same k.
+    min(d_x, d_y) per target, capped at the number of training points — a wide descriptor
+    such as the 1,008-value AEV on a small probe set would otherwise ask for more neighbours
+    than exist; an explicit k larger than that is an error). Test points are processed
+    ``batch_size`` at a time as stacked SVDs of their (k, d_x) neighbourhoods, each shared by
+    every target with the same k.
     """
     X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
-    ks = [n_neighbors or min(X.shape[1], Y_train.shape[1]) for Y_train, _ in scaled]
+    ks = [n_neighbors or default_n_neighbors(X_train, Y_train) for Y_train, _ in scaled]
     if max(ks) > X_train.shape[0]:
         raise DataError(f"LFRE: k={max(ks)} neighbours > {X_train.shape[0]} training points")
     errors = np.empty((len(scaled), X_test.shape[0]))
@@ -278,7 +286,7 @@ def lfre(
     test_idx: np.ndarray,
     n_neighbors: int | None = None,
 ) -> float:
-    """LFRE(X→Y) of one pair; k = ``n_neighbors`` or min(d_x, d_y)."""
+    """LFRE(X→Y) of one pair; k = ``n_neighbors`` or :func:`default_n_neighbors`."""
     return float(root_mean_square(pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors))[0])
 
 
@@ -406,7 +414,7 @@ def pairwise_errors(
         for target, Y, g, lv in zip(names, matrices, gfre_values, lfre_values, strict=True):
             common = {"source": source, "target": target, "n_train": len(train_idx)}
             gfre_rows.append({**common, "value": float(g), "n_test": len(test_idx)})
-            k = n_neighbors or min(X.shape[1], Y.shape[1])
+            k = n_neighbors or default_n_neighbors(X[train_idx], Y)
             lfre_rows.append(
                 {**common, "value": float(lv), "n_test": len(lfre_test_idx), "n_neighbors": k}
             )
