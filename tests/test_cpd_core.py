@@ -219,3 +219,18 @@ def test_shared_ridge_dual_branch_equals_sklearn_when_fewer_rows_than_columns():
     assert fast.alpha_[0] == reference[-1].alpha_
     assert fast.predict(X[40:]).shape == (20,)
     assert np.abs(fast.predict(X[40:]) - reference.predict(X[40:])).max() < 1e-8
+
+
+def test_columns_composition_fixes_exactly_on_fit_rows_have_no_residual():
+    """A column linear in C on the fit rows (but not beyond) must not be standardised up from
+    round-off: its residual is 0 on every row, the other columns are left alone."""
+    rng = np.random.default_rng(3)
+    C = rng.integers(0, 4, size=(60, 5)).astype(float)
+    exact = C @ rng.normal(size=5) + 1.0
+    H = np.column_stack([exact, rng.normal(size=60)])
+    H_test = H[:10] + np.array([[0.5, 0.0]])  # new rows where column 0 is not linear in C
+    projector = CompositionProjector(5).fit(join_composition(C, H))
+    assert projector.compositional_columns_.tolist() == [True, False]
+    residual = projector.transform(join_composition(C[:10], H_test))
+    assert np.all(residual[:, 0] == 0.0)
+    np.testing.assert_allclose(residual[:, 1], projector.residual(join_composition(C, H))[:10, 1])

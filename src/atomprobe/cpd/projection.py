@@ -54,7 +54,15 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
             what lets test rows leak into the projection). A rank-deficient Ĉ (e.g. fractions
             plus intercept) is handled by a column-pivoted QR truncated at its numerical rank.
 
-    Attributes (after fit): ``coef_`` (k+1, d) or (k, d) without intercept: B.
+    A feature column that the composition explains exactly on the fitted rows (its residual
+    there is at round-off level, below ``rtol`` × its spread) has no geometric part that the fit
+    rows could show; its residual is set to 0 on every row. Otherwise a standardising probe
+    would blow round-off up to unit variance and test rows up by 1/round-off (seen: a
+    1,008-value AEV, whose rare-element columns are fixed by composition on a small fold, and
+    crystals with more elements than training rows).
+
+    Attributes (after fit): ``coef_`` (k+1, d) or (k, d) without intercept: B;
+    ``compositional_columns_`` (d,) bool: the columns whose residual is set to 0.
     """
 
     def __init__(
@@ -63,11 +71,13 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
         mode: Mode = "ols",
         fit_intercept: bool = True,
         output: Output = "residual",
+        rtol: float = 1e-8,
     ) -> None:
         self.n_composition = n_composition
         self.mode = mode
         self.fit_intercept = fit_intercept
         self.output = output
+        self.rtol = rtol
 
     def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Validated ``(Ĉ (n, k[+1]), H (n, d))`` from X = [C | H]."""
@@ -101,6 +111,9 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
             coef[pivot[:rank]] = scipy.linalg.solve_triangular(R[:rank, :rank], self.q_.T @ H)
             self.coef_ = coef
             self.fitted_rows_ = _fingerprint(np.asarray(X, dtype=np.float64))
+        spread = H.std(axis=0)
+        residual_spread = (H - C_hat @ self.coef_).std(axis=0)
+        self.compositional_columns_ = residual_spread <= self.rtol * spread
         self.n_features_in_ = C_hat.shape[1] - int(self.fit_intercept) + H.shape[1]
         return self
 
@@ -122,6 +135,9 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
         return self.composition_part(X) if self.output == "composition" else self.residual(X)
 
     def residual(self, X: np.ndarray) -> np.ndarray:
-        """H_geom = H − H_comp (n, d), whatever ``output`` is set to."""
+        """H_geom = H − H_comp (n, d), whatever ``output`` is set to; 0 in the columns the
+        composition explains exactly on the fitted rows (``compositional_columns_``)."""
         composition = self.composition_part(X)
-        return np.asarray(X, dtype=np.float64)[:, int(self.n_composition) :] - composition
+        residual = np.asarray(X, dtype=np.float64)[:, int(self.n_composition) :] - composition
+        residual[:, self.compositional_columns_] = 0.0
+        return residual
