@@ -132,9 +132,9 @@ def test_gradient_table_equals_cpd_parquet(run_dir):
                 & (scores.representation == rep)
             ]["r2"].to_numpy()
             mean, low, high = _t_ci(values)
-            assert row[f"{rep}_mean"] == pytest.approx(mean, abs=1e-12)
-            assert row[f"{rep}_ci_low"] == pytest.approx(low, abs=1e-12, nan_ok=True)
-            assert row[f"{rep}_ci_high"] == pytest.approx(high, abs=1e-12, nan_ok=True)
+            assert row[f"{rep}_mean"] == pytest.approx(mean, rel=1e-12, abs=1e-12)
+            assert row[f"{rep}_ci_low"] == pytest.approx(low, rel=1e-12, abs=1e-12, nan_ok=True)
+            assert row[f"{rep}_ci_high"] == pytest.approx(high, rel=1e-12, abs=1e-12, nan_ok=True)
             checked += 1
     assert checked >= 4  # at least one model × target with all four representations
 
@@ -153,7 +153,7 @@ def test_leakage_table_equals_cpd_parquet(run_dir):
     )
     for _, row in table.iterrows():
         diff = (wide["geom_v1"] - wide["geom_v2"]).loc[(row.dataset, row.target, row.model)]
-        assert row["leakage_mean"] == pytest.approx(diff.mean(), abs=1e-12)
+        assert row["leakage_mean"] == pytest.approx(diff.mean(), rel=1e-12, abs=1e-12)
     assert len(table) > 0
 
 
