@@ -216,9 +216,9 @@ def pointwise_gfre(
     )
 
 
-def default_n_neighbors(X_train: np.ndarray, Y: np.ndarray) -> int:
-    """Paper B's k = min(d_x, d_y), capped at the number of training rows of X."""
-    return min(X_train.shape[1], Y.shape[1], X_train.shape[0])
+def default_n_neighbors(d_x: int, d_y: int, n_train: int) -> int:
+    """Paper B's k = min(d_x, d_y), capped at the number of training points."""
+    return min(d_x, d_y, n_train)
 
 
 def pointwise_lfre(
@@ -239,7 +239,10 @@ def pointwise_lfre(
     every target with the same k.
     """
     X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
-    ks = [n_neighbors or default_n_neighbors(X_train, Y_train) for Y_train, _ in scaled]
+    ks = [
+        n_neighbors or default_n_neighbors(X_train.shape[1], Y_train.shape[1], len(X_train))
+        for Y_train, _ in scaled
+    ]
     if max(ks) > X_train.shape[0]:
         raise DataError(f"LFRE: k={max(ks)} neighbours > {X_train.shape[0]} training points")
     errors = np.empty((len(scaled), X_test.shape[0]))
@@ -414,7 +417,7 @@ def pairwise_errors(
         for target, Y, g, lv in zip(names, matrices, gfre_values, lfre_values, strict=True):
             common = {"source": source, "target": target, "n_train": len(train_idx)}
             gfre_rows.append({**common, "value": float(g), "n_test": len(test_idx)})
-            k = n_neighbors or default_n_neighbors(X[train_idx], Y)
+            k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
             lfre_rows.append(
                 {**common, "value": float(lv), "n_test": len(lfre_test_idx), "n_neighbors": k}
             )
