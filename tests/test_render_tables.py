@@ -17,10 +17,17 @@ import pytest
 import yaml
 from scipy import stats
 
+from atomprobe.analyses.layers import layer_profile
 from atomprobe.io import write_parquet
 from atomprobe.render.inputs import load_results
 from atomprobe.render.steps import render_table
-from atomprobe.render.tables import TABLES, latex_escape, to_latex, to_markdown
+from atomprobe.render.tables import (
+    TABLES,
+    latex_escape,
+    reported_layer_scores,
+    to_latex,
+    to_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER_CFG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["render"]
@@ -317,6 +324,33 @@ def test_gradient_table_equals_independent_aggregate(tmp_path, synthetic, raw_cp
 def test_best_layer_picks_highest_geom_v2(tmp_path, synthetic):
     table = _render(tmp_path, synthetic, "table1_gradient", {**RENDER_CFG, "layer": "best"})
     assert set(table["layer"]) == {2}  # synthetic scores rise with depth
+
+
+def test_best_layer_is_the_layer_profile_choice_and_ranks_by_geom_v2():
+    """Ties go to the lower layer in both places; the full-feature R² does not rank layers."""
+    rows = []
+    for layer, (full, geom) in enumerate([(0.9, 0.4), (0.5, 0.6), (0.8, 0.6)]):
+        for fold in range(2):
+            for rep, r2 in (("full", full), ("geom_v2", geom)):
+                rows.append(
+                    {
+                        "model": "m",
+                        "dataset": "qm9",
+                        "target": "gap",
+                        "group": "all",
+                        "representation": rep,
+                        "probe": "ridge",
+                        "layer": layer,
+                        "fold": fold,
+                        "r2": r2,
+                    }
+                )
+    cpd = pd.DataFrame(rows)
+    reported = reported_layer_scores(cpd, "best")
+    profile = layer_profile(cpd)
+    marked = profile[profile.is_best & (profile.representation == "geom_v2")]
+    assert set(reported["layer"]) == set(marked["layer"]) == {1}
+    assert len(reported) == 4  # both representations of layer 1, both folds
 
 
 def test_leakage_is_paired_difference(tmp_path, synthetic, raw_cpd):

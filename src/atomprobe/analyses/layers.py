@@ -1,4 +1,8 @@
-"""Layer profile: the CPD score of every layer, with the best and the last layer marked."""
+"""Layer profile: the CPD score of every layer, with the best and the last layer marked.
+
+``is_best`` is the single definition of a "best layer" in atomprobe: the rendered tables use it
+too when ``render.layer: best``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ PROFILE_COLUMNS: dict[str, str] = {
     "layer": "layer index (0 = first hooked layer)",
     "r2_mean": "mean R² over folds and repeats",
     "r2_std": "standard deviation of R² over folds and repeats",
-    "is_best": "layer with the highest mean R² for this model/target/representation/probe",
+    "is_best": "layer with the highest mean R² of its curve (ties: the lowest layer)",
     "is_last": "the model's last layer",
 }
 
@@ -32,8 +36,8 @@ def layer_profile(scores: pd.DataFrame) -> pd.DataFrame:
         .agg(r2_mean="mean", r2_std="std")
         .reset_index()
     )
-    by_curve = profile.groupby(PROFILE_KEYS)
-    profile["is_best"] = profile["r2_mean"] == by_curve["r2_mean"].transform("max")
+    best_rows = profile.groupby(PROFILE_KEYS)["r2_mean"].idxmax()  # rows sorted by layer
+    profile["is_best"] = profile.index.isin(best_rows)
     last_layer = scores.groupby(["model", "dataset"])["layer"].max().rename("last_layer")
     profile = profile.join(last_layer, on=["model", "dataset"])
     profile["is_last"] = profile["layer"] == profile.pop("last_layer")

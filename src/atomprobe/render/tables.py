@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from atomprobe.analyses.layers import layer_profile
 from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.aggregate import paired_difference, summarise
@@ -177,8 +178,9 @@ def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
     """CPD rows of the reported layer of each (model, dataset, target).
 
     ``layer="last"``: the highest layer index of that model. ``layer="best"``: the layer with the
-    highest mean per-fold R²_geom v2 of the Ridge probe on all features (an optimistic choice,
-    made on the same folds it is scored on; the paper's toolkit reports it that way).
+    highest mean per-fold R²_geom v2 of the Ridge probe on all features, as marked by
+    :func:`atomprobe.analyses.layers.layer_profile` (an optimistic choice, made on the same folds
+    it is scored on; the paper's toolkit reports it that way).
     """
     if cpd.empty:
         return cpd
@@ -189,8 +191,8 @@ def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
         ranked = select_rows(cpd, representation="geom_v2", probe="ridge", group="all")
         if ranked.empty:
             return ranked
-        means = ranked.groupby([*keys, "layer"], as_index=False)["r2"].mean()
-        chosen = means.loc[means.groupby(keys)["r2"].idxmax(), [*keys, "layer"]]
+        profile = layer_profile(ranked)
+        chosen = profile.loc[profile["is_best"], [*keys, "layer"]]
     else:
         raise ConfigError(f"render.layer: {layer!r} is not one of 'last', 'best'")
     return cpd.merge(chosen, on=[*keys, "layer"])
