@@ -1,6 +1,6 @@
 """Ridge probes that share one eigendecomposition across every alpha and every target.
 
-``SharedRidgeCV`` is ``make_pipeline(StandardScaler(), RidgeCV(alphas, alpha_per_target=True))``
+``SharedRidgeCV`` is ``make_pipeline(FeatureScaler(), RidgeCV(alphas, alpha_per_target=True))``
 computed from a single eigendecomposition ZᵀZ = V diag(λ) Vᵀ of the standardised, centred
 training matrix Z (n, d), with P = ZV:
 
@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from atomprobe.cpd.checks import as_matrix
+from atomprobe.cpd.scaling import FeatureScaler
 from atomprobe.errors import DataError
 
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 17))
@@ -40,7 +40,8 @@ def alpha_grid(log10_min: float, log10_max: float, num: int) -> tuple[float, ...
 
 
 class SharedRidgeCV(RegressorMixin, BaseEstimator):
-    """Standardise X on the fitted rows, then ridge with a per-target alpha chosen by LOO.
+    """Standardise X on the fitted rows (:class:`FeatureScaler`), then ridge with a per-target
+    alpha chosen by LOO.
 
     Attributes (after fit): ``alpha_`` (t,) chosen penalty per target, ``loo_mse_``
     (n_alphas, t) mean squared leave-one-out residual on the fitted rows, ``coef_`` (d, t)
@@ -59,7 +60,7 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         self._y_was_1d = np.ndim(y) == 1
         Y = as_matrix(y, "ridge targets y", X.shape[0])
         n_rows = X.shape[0]
-        self.scaler_ = StandardScaler().fit(X)
+        self.scaler_ = FeatureScaler().fit(X)
         Z = self.scaler_.transform(X)
         self.x_mean_ = Z.mean(axis=0)
         Z -= self.x_mean_

@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from atomprobe.cpd.checks import check_probe_inputs
 from atomprobe.cpd.projection import CompositionProjector, join_composition
 from atomprobe.cpd.ridge import DEFAULT_ALPHAS, SharedRidgeCV, alpha_grid
+from atomprobe.cpd.scaling import FeatureScaler
 from atomprobe.errors import ConfigError
 from atomprobe.stats import t_interval
 
@@ -121,7 +122,7 @@ def make_probe(name: str, settings: ProbeSettings) -> Any:
     """An unfitted scikit-learn regressor for probe ``name`` (ridge: the reference path)."""
     if name == "ridge":
         return make_pipeline(
-            StandardScaler(), RidgeCV(alphas=settings.alphas, alpha_per_target=True)
+            FeatureScaler(), RidgeCV(alphas=settings.alphas, alpha_per_target=True)
         )
     if name == "mlp":
         mlp = MLPRegressor(
@@ -131,7 +132,7 @@ def make_probe(name: str, settings: ProbeSettings) -> Any:
             random_state=settings.seed,
         )
         return make_pipeline(
-            StandardScaler(),
+            FeatureScaler(),
             TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler()),
         )
     if name == "gbt":
