@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from atomprobe.cli import run_step
 from atomprobe.config import load_yaml
+from atomprobe.cpd.steps import _group_layers
 from atomprobe.data.structures import ragged_column
 from atomprobe.errors import ConfigError
 from atomprobe.features.io import write_features
@@ -189,3 +190,23 @@ def test_default_config_sections_are_documented():
             keys = [f"{key}.{sub}" for sub in value] if nested else [key]
             for name in keys:
                 assert f"`{name}`" in text, f"{section}.{name} is not in config/README.md"
+
+
+def test_groups_are_probed_on_the_deepest_layer_that_splits_them():
+    """MACE-like: the last layer holds only L=0 scalars, so L0 vs L1 is scored one layer up."""
+    columns = pd.DataFrame(
+        [{"layer": 0, "stream": "node", "L": L} for L in (0, 0, 1, 1)]
+        + [{"layer": 1, "stream": "node", "L": 0} for _ in range(2)]
+        + [{"layer": 2, "stream": s, "L": L} for s, L in (("scalar", 0), ("vector", 1))]
+        + [{"layer": 3, "stream": "scalar", "L": 0}]
+    )
+    definitions = {
+        "L0": {"L": 0},
+        "L1": {"L": 1},
+        "vector": {"stream": "vector"},
+        "none": {"L": 2},
+    }
+    last = _group_layers(columns, {"layers": "last", "definitions": definitions}, [0, 1, 2, 3])
+    assert last == {"L0": {2}, "L1": {2}, "vector": {2}}
+    every = _group_layers(columns, {"layers": "all", "definitions": definitions}, [0, 1, 2, 3])
+    assert every["L1"] == {0, 1, 2, 3}

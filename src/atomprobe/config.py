@@ -41,8 +41,10 @@ def load_yaml(path: str | Path) -> Any:
 
 
 def _key_path(error: jsonschema.ValidationError, prefix: str) -> str:
-    parts = [prefix, *(str(p) for p in error.absolute_path)] if prefix else list(
-        map(str, error.absolute_path)
+    parts = (
+        [prefix, *(str(p) for p in error.absolute_path)]
+        if prefix
+        else list(map(str, error.absolute_path))
     )
     return ".".join(parts) or "<top level>"
 

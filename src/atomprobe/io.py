@@ -25,8 +25,22 @@ from atomprobe.errors import DataError
 
 METADATA_KEY = b"atomprobe"
 _TRACKED_PACKAGES = (
-    "atomprobe", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "skmatter", "torch",
-    "torch-geometric", "mace-torch", "e3nn", "torchani", "sevenn", "chgnet", "pymatgen", "ase",
+    "atomprobe",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "skmatter",
+    "torch",
+    "torch-geometric",
+    "mace-torch",
+    "e3nn",
+    "torchani",
+    "sevenn",
+    "chgnet",
+    "pymatgen",
+    "ase",
 )
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from atomprobe.analyses.control import compositional_control
-from atomprobe.analyses.groups import column_group_scores
+from atomprobe.analyses.groups import column_group_scores, group_columns
 from atomprobe.analyses.isomers import ISOMER_COLUMNS, isomer_benchmark
 from atomprobe.analyses.layers import PROFILE_COLUMNS, layer_profile
 from atomprobe.analyses.sample_efficiency import (
@@ -124,12 +124,34 @@ def _settings(params: Mapping[str, Any], single_split: bool = False) -> ProbeSet
     return ProbeSettings.from_config(params, int(params["seed"]), single_split)
 
 
+def _group_layers(
+    columns: pd.DataFrame, groups: Mapping[str, Any], layers: Sequence[int]
+) -> dict[str, set[int]]:
+    """Layers on which each column group is probed.
+
+    ``groups.layers: all``: every layer. ``last``: the deepest layer where the group is a proper,
+    non-empty part of the layer's columns. A model's last layer may hold one kind of channel
+    only (MACE's last interaction keeps just its L=0 scalars), so L=0 and L=1 are then compared
+    on the deepest layer that has both.
+    """
+    definitions = groups["definitions"]
+    if groups["layers"] == "all":
+        return {name: set(layers) for name in definitions}
+    deepest: dict[str, int] = {}
+    for layer in layers:
+        in_layer = columns[columns["layer"].to_numpy() == layer].reset_index(drop=True)
+        for name in group_columns(in_layer, definitions):
+            deepest[name] = layer
+    return {name: {deepest[name]} for name in definitions if name in deepest}
+
+
 @_limit_threads
 def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """CPD scores of one model on one dataset: results/cpd/{model}/{dataset}.parquet.
 
-    Ridge on every layer (group ``all``), column groups on the layers ``groups.layers`` names,
-    nonlinear probes on the layers ``nonlinear.layers`` names for ``nonlinear.targets``.
+    Ridge on every layer (group ``all``), column groups on the layers ``groups.layers`` names
+    (:func:`_group_layers`), nonlinear probes on the layers ``nonlinear.layers`` names for
+    ``nonlinear.targets``.
     """
     features, structures = str(inputs["features"]), str(inputs["structures"])
     model, dataset, targets = params["model"], params["dataset"], list(params["targets"])
@@ -137,6 +159,7 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     representations = list(params["representations"])
     data = load_probe_data(features, structures, None, targets, params["composition"]["encoding"])
     layers = sorted(int(layer) for layer in data.columns["layer"].unique())
+    group_layers = _group_layers(data.columns, params["groups"], layers)
     nonlinear = params["nonlinear"]
     nonlinear_targets = [t for t in nonlinear["targets"].get(dataset, []) if t in targets]
     frames = []
@@ -144,11 +167,11 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
         is_last = layer == layers[-1]
         positions = np.flatnonzero(data.columns["layer"].to_numpy() == layer)
         H, columns = data.H[:, positions], data.columns.iloc[positions].reset_index(drop=True)
-        groups = (
-            params["groups"]["definitions"]
-            if (params["groups"]["layers"] == "all" or is_last)
-            else {}
-        )
+        groups = {
+            name: selector
+            for name, selector in params["groups"]["definitions"].items()
+            if layer in group_layers.get(name, ())
+        }
         scores = column_group_scores(
             H, data.C, data.Y, targets, columns, groups, representations, settings
         )

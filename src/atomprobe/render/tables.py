@@ -175,20 +175,22 @@ def select_rows(df: pd.DataFrame, **conditions: Any) -> pd.DataFrame:
 
 
 def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
-    """CPD rows of the reported layer of each (model, dataset, target).
+    """CPD rows of the reported layer of each (model, dataset, target, column group).
 
-    ``layer="last"``: the highest layer index of that model. ``layer="best"``: the layer with the
-    highest mean per-fold R²_geom v2 of the Ridge probe on all features, as marked by
+    ``layer="last"``: the deepest layer scored for that group (for group ``all`` the model's last
+    layer; a group such as MACE's L=1 channels may end one layer earlier, see
+    ``atomprobe.cpd.steps._group_layers``). ``layer="best"``: the layer with the highest mean
+    per-fold R²_geom v2 of the Ridge probe on that group, as marked by
     :func:`atomprobe.analyses.layers.layer_profile` (an optimistic choice, made on the same folds
     it is scored on; the paper's toolkit reports it that way).
     """
     if cpd.empty:
         return cpd
-    keys = ["model", "dataset", "target"]
+    keys = ["model", "dataset", "target", "group"]
     if layer == "last":
         chosen = cpd.groupby(keys, as_index=False)["layer"].max()
     elif layer == "best":
-        ranked = select_rows(cpd, representation="geom_v2", probe="ridge", group="all")
+        ranked = select_rows(cpd, representation="geom_v2", probe="ridge")
         if ranked.empty:
             return ranked
         profile = layer_profile(ranked)
