@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
-from atomprobe.render.figures import FIGURES
+from atomprobe.render.figures import FIGURES, R2_FLOOR, _cut_r2_axis
 from atomprobe.render.inputs import load_results
 from atomprobe.render.steps import render_figure
 from test_render_tables import MODELS, RENDER_CFG, write_synthetic_results
@@ -51,3 +52,18 @@ def test_figure_without_inputs_is_a_not_run_placeholder(name):
     texts = [t.get_text() for ax in figure.axes for t in ax.texts]
     plt.close(figure)
     assert any(t.startswith("not run") for t in texts)
+
+
+def test_r2_axis_is_cut_at_the_floor_and_off_scale_means_are_printed():
+    figure, (cut, kept) = plt.subplots(ncols=2)
+    means = np.array([0.4, -370.85, 0.1])
+    cut.bar(range(3), means, yerr=[[0.05, 1000.0, 0.05], [0.05, 1000.0, 0.05]])
+    _cut_r2_axis(cut, np.arange(3.0), means)
+    kept.bar(range(3), [0.4, -0.3, 0.1])
+    before = kept.get_ylim()
+    _cut_r2_axis(kept, np.arange(3.0), np.array([0.4, -0.3, 0.1]))
+    texts = [t.get_text() for t in cut.texts]
+    plt.close(figure)
+    assert cut.get_ylim()[0] == R2_FLOOR and cut.get_ylim()[1] <= 1.05
+    assert "↓ -371" in texts and any(t.startswith("axis cut") for t in texts)
+    assert kept.get_ylim() == before and not kept.texts

@@ -37,6 +37,11 @@ from atomprobe.render.tables import (
 )
 
 R2_LABEL = "R² (cross-validated, dimensionless)"
+#: R² axes stop here. R² = −1 means errors with twice the target's variance, already far worse
+#: than predicting the mean; lower means (a standardised probe on a sparse descriptor can reach
+#: −1e3) are printed at the axis edge instead of squashing every other model flat.
+R2_FLOOR = -1.0
+R2_CEILING = 1.05
 # black error bars with a white halo: visible on dark and light bars alike
 ERROR_KW = {
     "elinewidth": 0.9,
@@ -51,6 +56,40 @@ def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
     return f"{target} ({unit})" if unit else target
 
 
+def _cut_r2_axis(ax: Axes, x: np.ndarray, means: np.ndarray) -> None:
+    """Limit an R² axis to [R2_FLOOR, R2_CEILING] where the data reach beyond it.
+
+    x, means (n,): the plotted points; a mean below the floor is printed at the axis edge.
+    Interval whiskers beyond the limits are cut by the axis.
+    """
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(max(bottom, R2_FLOOR), min(top, R2_CEILING))
+    if bottom >= R2_FLOOR:
+        return
+    for x_value, mean in zip(np.ravel(x), np.ravel(means), strict=True):
+        if np.isfinite(mean) and mean < R2_FLOOR:
+            ax.annotate(
+                f"↓ {mean:.3g}",
+                (x_value, R2_FLOOR),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                rotation=90,
+            )
+    ax.text(
+        0.995,
+        0.01,
+        f"axis cut at R² = {R2_FLOOR:g}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=6,
+        color="0.35",
+    )
+
+
 def _grouped_bars(
     ax: Axes,
     summary: pd.DataFrame,
@@ -61,9 +100,10 @@ def _grouped_bars(
     category_labels: Sequence[str],
     series_labels: Mapping[str, str],
 ) -> None:
-    """Bars with CI error bars: one group per category, one bar per series inside it."""
+    """R² bars with CI error bars: one group per category, one bar per series inside it."""
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(categories))
+    plotted_x, plotted_means = [], []
     for i, name in enumerate(series):
         part = summary.loc[summary[series_col] == name].set_index(category_col)
         part = part.reindex(list(categories))
@@ -74,8 +114,11 @@ def _grouped_bars(
                 part["ci_high"].to_numpy(dtype=float) - mean,
             ]
         )
+        positions = x + (i - (len(series) - 1) / 2) * width
+        plotted_x.append(positions)
+        plotted_means.append(mean)
         ax.bar(
-            x + (i - (len(series) - 1) / 2) * width,
+            positions,
             np.nan_to_num(mean),
             width,
             yerr=np.nan_to_num(err),
@@ -85,6 +128,8 @@ def _grouped_bars(
         )
     ax.set_xticks(x, category_labels, rotation=30, ha="right")
     ax.axhline(0.0, color="0.0", linewidth=0.6)
+    if plotted_x:
+        _cut_r2_axis(ax, np.concatenate(plotted_x), np.concatenate(plotted_means))
 
 
 def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
@@ -116,7 +161,7 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
     )
     ax.set_ylabel(R2_LABEL)
     ax.set_title(
-        f"Linear accessibility of {_target_label(target, cfg)}, "
+        f"Linear accessibility of {target}, "
         f"Ridge probe, {cfg['layer']} layer; bars: {cfg['ci_level']:.0%} CI"
     )
     ax.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
@@ -158,8 +203,10 @@ def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
             )
         ax.set_title(REPRESENTATION_LABELS[representation])
         ax.set_xlabel("layer (interaction block index)")
+        shown = summary.loc[summary["representation"] == representation]
+        _cut_r2_axis(ax, shown["layer"].to_numpy(float), shown["mean"].to_numpy(float))
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0, 0].set_ylabel(f"R² of {_target_label(target, cfg)} (Ridge)")
+    axes[0, 0].set_ylabel(f"R² of {target} (Ridge, dimensionless)")
     axes[0, 1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return fig
 
@@ -218,9 +265,7 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
             [results.label(m) for m in models],
             slot_labels,
         )
-        ax.set_title(
-            f"{_target_label(target, cfg)}, {REPRESENTATION_LABELS[routing['representation']]}"
-        )
+        ax.set_title(f"{target}, {REPRESENTATION_LABELS[routing['representation']]}")
     axes[0, 0].set_ylabel(R2_LABEL)
     _legend_right(axes[0, -1], title="channel group")
     return fig
@@ -318,9 +363,16 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
             elinewidth=0.7,
             **style,
         )
-    _log_n_axis(ax, summary["n_train"])
-    ax.set_xlabel("training structures N (log scale; last point: full pool)")
-    ax.set_ylabel(f"test R² of {_target_label(target, cfg)}")
+    pool_sizes = frame.loc[frame["is_full"], "n_train"]
+    if pool_sizes.empty:
+        _log_n_axis(ax, summary["n_train"])
+        ax.set_xlabel("training structures N (log scale)")
+    else:  # the pool sits close to the largest N: its tick label would overlap, so name it here
+        full_pool = int(pool_sizes.max())
+        _log_n_axis(ax, summary.loc[summary["n_train"] != full_pool, "n_train"])
+        ax.set_xlabel(f"training structures N (log scale; rightmost: full pool, N = {full_pool:,})")
+    _cut_r2_axis(ax, summary["n_train"].to_numpy(float), summary["mean"].to_numpy(float))
+    ax.set_ylabel(f"test R² of {target} (dimensionless)")
     ax.set_title(f"Ridge on {REPRESENTATION_LABELS[representation].replace('R²_', '')}")
     rho = results.analysis("sample_efficiency_ranking")
     rho = rho.loc[(rho["target"] == target) & (rho["representation"] == representation)]
