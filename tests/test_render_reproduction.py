@@ -42,6 +42,17 @@ def test_value_rule(mean, low, high, paper, reference, expected):
     assert verdict_value(mean, low, high, paper, reference, TOL)[0] == expected
 
 
+def test_an_over_wide_interval_confirms_nothing():
+    # ANI-2x AEV, Ridge R²_geom on the default run: the paper's −0.792 sits inside, uninformatively
+    wide = (-0.632, -3.287, 2.022, -0.792, 0.0, TOL)
+    assert verdict_value(*wide)[0] == "reproduced"  # without the width rule
+    verdict, reason = verdict_value(*wide, max_width=1.0)
+    assert verdict == "differs" and "too wide" in reason
+    assert verdict_value(-0.7, -0.9, -0.5, -0.792, 0.0, TOL, max_width=1.0)[0] == "reproduced"
+    # a wide interval wholly on the paper's side still shows the direction
+    assert verdict_value(-40.0, -80.0, -2.0, -0.792, 0.0, TOL, 1.0)[0] == "same direction"
+
+
 def test_difference_rule():
     assert verdict_difference(0.2, 0.1, 0.3, +1)[0] is True
     assert verdict_difference(0.2, 0.1, 0.3, -1)[1] == "difference has the opposite sign"

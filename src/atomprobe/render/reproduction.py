@@ -7,6 +7,8 @@ printed in the report; ``tolerance`` (config ``render.verdict.tolerance``, absol
 of the claim: R², accuracy or GFRE) is set once for all claims, never per claim.
 
 Let ``[lo, hi]`` be our confidence interval (our mean when it has none) widened by ``tolerance``.
+An interval wider than ``max_interval_width`` (config ``render.verdict.max_interval_width``, in
+the claim's units) is too wide to confirm a value: the paper's value never counts as inside it.
 
 value (paper value ``p``; optional no-effect ``reference`` r, e.g. 0 for R², 0.5 for chance)
     reproduced      ``p`` lies in ``[lo, hi]``;
@@ -158,9 +160,21 @@ def _pooled(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------- verdict rules
 
 
-def _within(paper: float, low: float, high: float, mean: float, tolerance: float) -> bool:
+def _within(
+    paper: float,
+    low: float,
+    high: float,
+    mean: float,
+    tolerance: float,
+    max_width: float = math.inf,
+) -> bool:
+    """Whether ``paper`` lies in our interval ± tolerance (an over-wide interval holds nothing)."""
     low, high = (mean, mean) if not (math.isfinite(low) and math.isfinite(high)) else (low, high)
-    return low - tolerance <= paper <= high + tolerance
+    return high - low <= max_width and low - tolerance <= paper <= high + tolerance
+
+
+def _too_wide(low: float, high: float, max_width: float) -> bool:
+    return math.isfinite(low) and math.isfinite(high) and high - low > max_width
 
 
 def _side(x: float, reference: float) -> int:
@@ -174,9 +188,10 @@ def verdict_value(
     paper: float,
     reference: float | None,
     tolerance: float,
+    max_width: float = math.inf,
 ) -> tuple[str, str]:
     """Apply the value rule; returns (verdict, reason)."""
-    if _within(paper, low, high, mean, tolerance):
+    if _within(paper, low, high, mean, tolerance, max_width):
         return "reproduced", f"paper value within our interval ± {tolerance:g}"
     if reference is not None and math.isfinite(low) and math.isfinite(high):
         paper_side = _side(paper, reference)
@@ -184,6 +199,8 @@ def verdict_value(
             return "same direction", (
                 f"ours and the paper lie on the same side of {reference:g}, magnitudes differ"
             )
+    if _too_wide(low, high, max_width):
+        return "differs", f"our interval is wider than {max_width:g}: too wide to confirm"
     return "differs", f"paper value outside our interval ± {tolerance:g}"
 
 
@@ -252,8 +269,15 @@ def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
     if frame.empty:
         return _not_run(text)
     mean, low, high, _ = _summary(frame, cfg["ci_level"])
+    rules = cfg["verdict"]
     verdict, reason = verdict_value(
-        mean, low, high, float(m["paper"]), m.get("reference"), cfg["verdict"]["tolerance"]
+        mean,
+        low,
+        high,
+        float(m["paper"]),
+        m.get("reference"),
+        rules["tolerance"],
+        rules["max_interval_width"],
     )
     return Outcome(format_ci(mean, low, high, cfg["digits"]), verdict, reason, text)
 
@@ -284,6 +308,7 @@ def _difference(
 def measure_contrast(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
     """Quantity a minus quantity b against the paper's a, b, difference or direction."""
     level, tol, digits = cfg["ci_level"], cfg["verdict"]["tolerance"], cfg["digits"]
+    max_width = cfg["verdict"]["max_interval_width"]
     a, text_a = select(results, m["a"], cfg)
     b, text_b = select(results, m["b"], cfg)
     text = f"a = {text_a} | b = {text_b}"
@@ -307,13 +332,17 @@ def measure_contrast(results: Results, m: Mapping[str, Any], cfg: Mapping[str, A
     if "direction" in paper:
         return Outcome(ours, "reproduced" if agrees else "differs", reason, text)
     if "difference" in paper:
-        close = _within(paper["difference"], diff[1], diff[2], diff[0], tol)
+        close = _within(paper["difference"], diff[1], diff[2], diff[0], tol, max_width)
+        wide = _too_wide(diff[1], diff[2], max_width)
     else:
-        close = _within(paper["a"], sa[1], sa[2], sa[0], tol) and _within(
-            paper["b"], sb[1], sb[2], sb[0], tol
+        close = _within(paper["a"], sa[1], sa[2], sa[0], tol, max_width) and _within(
+            paper["b"], sb[1], sb[2], sb[0], tol, max_width
         )
+        wide = _too_wide(sa[1], sa[2], max_width) or _too_wide(sb[1], sb[2], max_width)
     if close:
         return Outcome(ours, "reproduced", f"paper values within our intervals ± {tol:g}", text)
+    if wide and not agrees:
+        reason = f"{reason}; our interval is wider than {max_width:g}: too wide to confirm"
     return Outcome(ours, "same direction" if agrees else "differs", reason, text)
 
 
@@ -440,7 +469,10 @@ def to_markdown(
         f"brackets; reported layer: `{cfg['layer']}` unless the selection says otherwise.",
         f"- Verdict rules (fixed before looking at the numbers; tolerance "
         f"{cfg['verdict']['tolerance']:g}, absolute, in the claim's units): "
-        "**reproduced** = the paper's value lies in our interval widened by the tolerance; "
+        "**reproduced** = the paper's value lies in our interval widened by the tolerance, and "
+        f"that interval is at most {cfg['verdict']['max_interval_width']:g} wide (this width "
+        "rule was added after the first default run, where an interval 2,000 wide counted as "
+        "reproducing A2; it can only make a verdict stricter); "
         "**same direction** = not that, but ours and the paper's lie on the same side of the "
         "no-effect value (0 for R² and differences, 0.5 for pairwise accuracy) with our interval "
         "excluding it; **differs** = neither; **not comparable** = different models or data, or "
