@@ -56,27 +56,32 @@ def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
     return f"{target} ({unit})" if unit else target
 
 
-def _cut_r2_axis(ax: Axes, x: np.ndarray, means: np.ndarray) -> None:
+def _cut_r2_axis(
+    ax: Axes, x: np.ndarray, means: np.ndarray, labels: Sequence[str] | None = None
+) -> None:
     """Limit an R² axis to [R2_FLOOR, R2_CEILING] where the data reach beyond it.
 
-    x, means (n,): the plotted points; a mean below the floor is printed at the axis edge.
+    x, means (n,): the plotted points; a mean below the floor is printed at the axis edge,
+    beside its bar or point, after its label (n,) if given (lines: which model it is).
     Interval whiskers beyond the limits are cut by the axis.
     """
     bottom, top = ax.get_ylim()
     ax.set_ylim(max(bottom, R2_FLOOR), min(top, R2_CEILING))
     if bottom >= R2_FLOOR:
         return
-    for x_value, mean in zip(np.ravel(x), np.ravel(means), strict=True):
+    names = list(labels) if labels is not None else [""] * np.size(means)
+    for x_value, mean, name in zip(np.ravel(x), np.ravel(means), names, strict=True):
         if np.isfinite(mean) and mean < R2_FLOOR:
             ax.annotate(
-                f"↓ {mean:.3g}",
+                f"↓ {name} {mean:.3g}".replace("  ", " "),
                 (x_value, R2_FLOOR),
                 textcoords="offset points",
-                xytext=(0, 3),
-                ha="center",
+                xytext=(2, 3),
+                ha="left",
                 va="bottom",
                 fontsize=6,
                 rotation=90,
+                path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")],
             )
     ax.text(
         0.995,
@@ -204,7 +209,12 @@ def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
         ax.set_title(REPRESENTATION_LABELS[representation])
         ax.set_xlabel("layer (interaction block index)")
         shown = summary.loc[summary["representation"] == representation]
-        _cut_r2_axis(ax, shown["layer"].to_numpy(float), shown["mean"].to_numpy(float))
+        _cut_r2_axis(
+            ax,
+            shown["layer"].to_numpy(float),
+            shown["mean"].to_numpy(float),
+            [results.label(m) for m in shown["model"]],
+        )
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0, 0].set_ylabel(f"R² of {target} (Ridge, dimensionless)")
     axes[0, 1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
@@ -371,7 +381,12 @@ def figure_sample_efficiency(results: Results, cfg: Mapping[str, Any]) -> Figure
         full_pool = int(pool_sizes.max())
         _log_n_axis(ax, summary.loc[summary["n_train"] != full_pool, "n_train"])
         ax.set_xlabel(f"training structures N (log scale; rightmost: full pool, N = {full_pool:,})")
-    _cut_r2_axis(ax, summary["n_train"].to_numpy(float), summary["mean"].to_numpy(float))
+    _cut_r2_axis(
+        ax,
+        summary["n_train"].to_numpy(float),
+        summary["mean"].to_numpy(float),
+        [results.label(m) for m in summary["model"]],
+    )
     ax.set_ylabel(f"test R² of {target} (dimensionless)")
     ax.set_title(f"Ridge on {REPRESENTATION_LABELS[representation].replace('R²_', '')}")
     rho = results.analysis("sample_efficiency_ranking")
