@@ -407,6 +407,32 @@ def test_probe_and_routing_tables(tmp_path, synthetic, raw_cpd):
     ]
     row = routing[(routing.model == "visnet_gap") & (routing.group == "vector")].iloc[0]
     assert row["mu_mean"] == pytest.approx(sel["r2"].mean(), abs=1e-9)
+    assert str(row["layer"]) == "2"
+
+
+def test_last_layer_is_chosen_per_group():
+    """MACE-like scores: L1 exists up to layer 0 only, so its reported layer is 0."""
+    rows = [
+        {
+            "model": "m",
+            "dataset": "qm9",
+            "target": "mu",
+            "group": group,
+            "layer": layer,
+            "representation": "geom_v2",
+            "probe": "ridge",
+            "fold": 0,
+            "r2": 0.1 * layer,
+        }
+        for layer, groups in ((0, ("all", "L0", "L1")), (1, ("all",)))
+        for group in groups
+    ]
+    reported = reported_layer_scores(pd.DataFrame(rows), "last")
+    assert dict(zip(reported["group"], reported["layer"], strict=True)) == {
+        "all": 1,
+        "L0": 0,
+        "L1": 0,
+    }
 
 
 def test_crystals_only_periodic_models(tmp_path, synthetic):
@@ -448,7 +474,7 @@ def test_no_visnet_in_registry_routing_row_not_run(tmp_path):
     inputs = write_synthetic_results(tmp_path / "r", models=models, analyses=False)
     _render(tmp_path, inputs, "table6_routing")
     md = (tmp_path / "out" / "table6_routing.md").read_text()
-    assert "| visnet (no model) | scalar | not run | not run |" in md
+    assert "| visnet (no model) | scalar | — | not run | not run |" in md
 
 
 def test_every_table_renders_with_nothing(tmp_path):

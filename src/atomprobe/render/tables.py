@@ -438,6 +438,12 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
         target=targets,
     )
     summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
+    layers = (
+        scores.groupby(["model", "group"])["layer"]
+        .agg(lambda values: "/".join(str(v) for v in sorted(set(values))))
+        .rename("layer")
+        .reset_index()
+    )
     registry = results.registry
     grid = []
     for family, groups in routing["groups"].items():
@@ -452,8 +458,14 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
     ]
     numbers = numbers.merge(
         _wide(summary, ["model", "group"], "target", targets), on=["model", "group"], how="left"
+    ).merge(layers, on=["model", "group"], how="left")
+    display = pd.DataFrame(
+        {
+            "Model": numbers["label"],
+            "Channels": numbers["group"],
+            "Layer": numbers["layer"].fillna("—"),
+        }
     )
-    display = pd.DataFrame({"Model": numbers["label"], "Channels": numbers["group"]})
     for target in targets:
         display[target] = _display_ci(numbers, target, digits)
     return Table(
@@ -466,6 +478,8 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
             _ci_note(cfg),
             "L0 = invariant channels; L1 = per-channel norms of the vector "
             "channels; scalar/vector = ViSNet's two streams.",
+            "Layer: 0-based index of the layer the channel groups were scored on, the deepest "
+            "one that holds both kinds of channel (MACE's last layer keeps only L=0 scalars).",
         ],
     )
 
