@@ -41,7 +41,7 @@ def test_equals_standard_scaler_on_ordinary_columns():
 
 
 def test_round_off_level_column_is_left_unscaled():
-    X_train, X_test, y_train, y_test = sparse_tail_features()
+    X_train, X_test, _, _ = sparse_tail_features()
     scaler = FeatureScaler().fit(X_train)
     assert scaler.negligible_columns_.tolist() == [False] * 8 + [True]
     assert np.abs(scaler.transform(X_test)[:, 8]).max() < 1e-7
