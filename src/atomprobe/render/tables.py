@@ -463,7 +463,7 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
         {
             "Model": numbers["label"],
             "Channels": numbers["group"],
-            "Layer": numbers["layer"].fillna("—"),
+            "Layer": numbers["layer"].astype(object).fillna("—"),
         }
     )
     for target in targets:
