@@ -169,11 +169,14 @@ def _within(
     max_width: float = math.inf,
 ) -> bool:
     """Whether ``paper`` lies in our interval ± tolerance (an over-wide interval holds nothing)."""
+    if _too_wide(low, high, max_width):
+        return False
     low, high = (mean, mean) if not (math.isfinite(low) and math.isfinite(high)) else (low, high)
-    return high - low <= max_width and low - tolerance <= paper <= high + tolerance
+    return low - tolerance <= paper <= high + tolerance
 
 
 def _too_wide(low: float, high: float, max_width: float) -> bool:
+    """Whether our interval is wider than ``max_width`` (an interval-less mean never is)."""
     return math.isfinite(low) and math.isfinite(high) and high - low > max_width
 
 
