@@ -38,4 +38,4 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        lambda wildcards: ALL_OUTPUTS,
+        final_outputs(),

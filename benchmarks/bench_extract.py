@@ -22,7 +22,8 @@ from atomprobe.device import resolve_device
 from atomprobe.features.extract import extract_features
 from atomprobe.models.families import get_family
 from atomprobe.models.registry import load_registry
-from atomprobe.models.training import Structures, fit_stats
+from atomprobe.models.structures import Structures
+from atomprobe.models.training import fit_stats
 
 SAMPLE = (
     Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "models" / "qm9_sample.parquet"

@@ -9,9 +9,7 @@ from scipy.stats import entropy
 from threadpoolctl import threadpool_limits
 
 from atomprobe.analyses import (
-    column_group_scores,
     control_target,
-    group_columns,
     isomer_benchmark,
     isomer_pairs,
     layer_profile,
@@ -19,7 +17,7 @@ from atomprobe.analyses import (
     pairwise_accuracy,
     ranking_agreement,
 )
-from atomprobe.cpd import ProbeSettings, summarize
+from atomprobe.cpd import ProbeSettings, column_group_scores, group_columns, summarize
 from atomprobe.errors import ConfigError, DataError
 
 SETTINGS = ProbeSettings(n_folds=4, seed=2)

@@ -9,13 +9,13 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from atomprobe.cli import run_step
 from atomprobe.config import load_yaml
-from atomprobe.cpd.steps import _group_layers
+from atomprobe.cpd.groups import group_layers
 from atomprobe.data.structures import ragged_column
 from atomprobe.errors import ConfigError
 from atomprobe.features.io import write_features
 from atomprobe.io import read_parquet, write_parquet
+from atomprobe.runner import run_step
 
 N_MOLECULES = 160
 
@@ -99,7 +99,7 @@ def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
     params = {**config["cpd"], "seed": 0, "model": "a", "dataset": "toy", "targets": ["gap", "mu"]}
     out = tmp_path / "cpd.parquet"
     run_step(
-        "cpd",
+        "atomprobe.cpd.steps:cpd",
         {"features": files["a"], "structures": files["structures"]},
         {"scores": str(out)},
         params,
@@ -122,7 +122,12 @@ def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
     assert r2["mu", "geom_v2"] > 0.9 and r2["mu", "comp"] < 0.1
 
     profile_out = tmp_path / "profile.parquet"
-    run_step("cpd_layer_profile", {"scores": [str(out)]}, {"profile": str(profile_out)}, {})
+    run_step(
+        "atomprobe.analyses.layers:cpd_layer_profile",
+        {"scores": [str(out)]},
+        {"profile": str(profile_out)},
+        {},
+    )
     profile = read_parquet(profile_out)[0]
     assert (
         profile.groupby(["target", "group", "representation", "probe"])["is_best"].sum().eq(1).all()
@@ -135,10 +140,14 @@ def test_analysis_steps_and_combination(files, config, tmp_path):
         **{k: config["cpd"][k] for k in ("composition", "cv", "ridge", "mlp", "gbt")},
     }
     analyses = config["analyses"]
-    for name, step in (
-        ("isomers", "isomers"),
-        ("control", "control"),
-        ("sample_efficiency", "sample_efficiency_curve"),
+    for name, step, combine in (
+        ("isomers", "atomprobe.analyses.isomers:isomers", "per_model:combine_models"),
+        ("control", "atomprobe.analyses.control:control", "per_model:combine_models"),
+        (
+            "sample_efficiency",
+            "atomprobe.analyses.sample_efficiency:sample_efficiency_curve",
+            "sample_efficiency:combine_curves",
+        ),
     ):
         tables = []
         for model in ("a", "b"):
@@ -159,7 +168,7 @@ def test_analysis_steps_and_combination(files, config, tmp_path):
         outputs = {"table": str(tmp_path / f"{name}.parquet")}
         if name == "sample_efficiency":
             outputs["ranking"] = str(tmp_path / "ranking.parquet")
-        run_step("combine_models", {"tables": tables}, outputs, {})
+        run_step(f"atomprobe.analyses.{combine}", {"tables": tables}, outputs, {})
         combined, meta = read_parquet(outputs["table"])
         assert set(combined["model"]) == {"a", "b"}
         assert set(combined.columns) == set(meta["columns"])
@@ -173,7 +182,7 @@ def test_unknown_target_is_a_config_error(files, config, tmp_path):
     params = {**config["cpd"], "seed": 0, "model": "a", "dataset": "toy", "targets": ["homo"]}
     with pytest.raises(ConfigError, match="homo"):
         run_step(
-            "cpd",
+            "atomprobe.cpd.steps:cpd",
             {"features": files["a"], "structures": files["structures"]},
             {"scores": str(tmp_path / "x.parquet")},
             params,
@@ -206,7 +215,7 @@ def test_groups_are_probed_on_the_deepest_layer_that_splits_them():
         "vector": {"stream": "vector"},
         "none": {"L": 2},
     }
-    last = _group_layers(columns, {"layers": "last", "definitions": definitions}, [0, 1, 2, 3])
+    last = group_layers(columns, {"layers": "last", "definitions": definitions}, [0, 1, 2, 3])
     assert last == {"L0": {2}, "L1": {2}, "vector": {2}}
-    every = _group_layers(columns, {"layers": "all", "definitions": definitions}, [0, 1, 2, 3])
+    every = group_layers(columns, {"layers": "all", "definitions": definitions}, [0, 1, 2, 3])
     assert every["L1"] == {0, 1, 2, 3}

@@ -169,10 +169,10 @@ def test_api_path_with_local_server(api_server, monkeypatch, tmp_path):
     endpoint = f"http://127.0.0.1:{api_server.server_address[1]}/"
     out = tmp_path / "mp.parquet"
     log_file = tmp_path / "mp.log"
-    from atomprobe.cli import run_step
+    from atomprobe.runner import run_step
 
     run_step(
-        "mp",
+        "atomprobe.data.mp:mp",
         {},
         {"structures": str(out)},
         _params(source="api", size=3, seed=1, endpoint=endpoint),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
-import json
 import logging
 import os
 import subprocess
@@ -38,44 +37,6 @@ GROUPS = ("data", "torch", "analysis", "plot")
 HOST_ONLY = {"snakemake", "snakemake-executor-plugin-slurm"}
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
-# Runs in a subprocess (Snakemake sets up logging and reads the config): prints one JSON object
-# per rule. Snakemake has no public API for a rule's directives, hence Workflow.rules.
-_LIST_RULES = r"""
-import json, os, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import OutputSettings, ResourceSettings
-
-def plain(resource):  # a resource's integer value; None if computed per job or not a number
-    try:
-        value = resource.value
-    except ValueError:
-        return None
-    return value if isinstance(value, int) else None
-
-with SnakemakeApi(OutputSettings()) as api:
-    workflow = api.workflow(
-        resource_settings=ResourceSettings(), snakefile=Path("Snakefile"), workdir=Path(".")
-    )._workflow
-    for rule in workflow.rules:
-        env = rule.conda_env
-        if env is not None:
-            env = os.path.normpath(os.path.join(os.path.dirname(rule.snakefile), str(env)))
-        params = dict(rule.params.items())
-        step = params.get("step", rule.name)
-        print(json.dumps({
-            "name": rule.name,
-            "has_action": not rule.norun,
-            "conda": env,
-            "step": step if isinstance(step, str) else None,
-            "resources": {
-                name: plain(value) for name, value in rule.resources.items()
-                if not name.startswith("_")
-            },
-            "threads": plain(rule.resources["_cores"]),
-        }))
-"""
-
 
 def pyproject_requirements() -> dict[str, Requirement]:
     """pyproject.toml runtime dependencies, by canonical distribution name."""
@@ -96,20 +57,6 @@ def env_pip_requirements(group: str) -> dict[str, Requirement]:
     by_name = {canonicalize_name(req.name): req for req in requirements}
     assert len(by_name) == len(requirements), f"envs/{group}.yaml: a distribution is listed twice"
     return by_name
-
-
-@pytest.fixture(scope="module")
-def rules() -> list[dict]:
-    """Every rule of the workflow with the default config (name, action, conda, step, resources)."""
-    result = subprocess.run(
-        [sys.executable, "-c", _LIST_RULES],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, f"the Snakefile does not load:\n{result.stderr[-3000:]}"
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 def test_env_files_are_exactly_the_groups():
@@ -284,16 +231,14 @@ def installed_closure(names: set[str]) -> set[str]:
 
 def test_each_env_has_what_its_rules_import(rules):
     """A rule's step module (and what it imports) finds all its distributions in the rule's env."""
-    from atomprobe.cli import STEPS
-
     provider = importlib.metadata.packages_distributions()
     problems = []
     for group in GROUPS:
         env_file = str(ENV_DIR / f"{group}.yaml")
-        steps = {r["step"] for r in rules if r["conda"] == env_file and r["step"] in STEPS}
+        steps = {r["step"] for r in rules if r["conda"] == env_file and r["has_action"]}
         available = installed_closure(set(env_pip_requirements(group)))
         for step in sorted(steps):
-            module = STEPS[step].split(":")[0]
+            module = step.split(":")[0]
             for top_level in sorted(third_party_imports(module)):
                 dists = {canonicalize_name(d) for d in provider.get(top_level, [])}
                 if not dists:

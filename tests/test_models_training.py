@@ -11,7 +11,8 @@ import torch
 from atomprobe.data.structures import load_structures
 from atomprobe.features.extract import extract_features
 from atomprobe.models.families import get_family
-from atomprobe.models.training import Structures, composition_counts, fit_stats, predict, train
+from atomprobe.models.structures import Structures
+from atomprobe.models.training import composition_counts, fit_stats, predict, train
 
 torch.set_num_threads(1)
 

@@ -16,11 +16,10 @@ from skmatter.metrics import (
     pointwise_local_reconstruction_error,
 )
 
+from atomprobe.analyses.cumulants import cumulant_features, cumulant_order_gfre
 from atomprobe.analyses.reconstruction import (
     RELATIVE_ALPHAS,
-    CutoffRidge2FoldCV,
-    cumulant_features,
-    cumulant_order_gfre,
+    BatchedCutoffRidgeSolver,
     gfre,
     lfre,
     pointwise_gfre,
@@ -70,7 +69,7 @@ def test_stacked_ridge_equals_skmatter_ridge_per_problem():
     X = rng.normal(size=(3, 30, 5))
     Y = X @ rng.normal(size=(5, 2)) + 0.3 * rng.normal(size=(3, 30, 2))
     query = rng.normal(size=(3, 4, 5))
-    got = CutoffRidge2FoldCV(X).predict(Y, query)
+    got = BatchedCutoffRidgeSolver(X).predict(Y, query)
     for b in range(3):
         reference = Ridge2FoldCV(
             alphas=RELATIVE_ALPHAS,

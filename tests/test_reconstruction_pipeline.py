@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from atomprobe.analyses.convergence import convergence
+from atomprobe.analyses.cumulants import cumulants
 from atomprobe.analyses.pcovr import pcovr
-from atomprobe.analyses.reconstruction import cumulants, reconstruction
+from atomprobe.analyses.reconstruction_pairs import reconstruction
 from atomprobe.analyses.similarity import similarity
-from atomprobe.config import load_yaml, validate_against
+from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
 from atomprobe.features.io import column_name, write_atom_features, write_features
 from atomprobe.io import read_parquet, write_parquet
 
@@ -87,7 +88,7 @@ def files(tmp_path_factory):
 def params():
     """The default config section, validated, with sizes for 150 structures."""
     cfg = load_yaml("config/config.yaml")["reconstruction"]
-    validate_against(cfg, "workflow/schemas/reconstruction.schema.yaml", "reconstruction")
+    validate_against(cfg, SCHEMA_DIR / "reconstruction.schema.yaml", "reconstruction")
     cfg["structure"] = {"test_size": 40, "train_size": None}
     cfg["atom"] = {"test_size": 50, "train_size": 200}
     cfg["lfre"] = {"n_neighbors": None, "test_size": 20}

@@ -18,7 +18,8 @@ import yaml
 from scipy import stats
 
 from atomprobe.analyses.layers import layer_profile
-from atomprobe.io import write_parquet
+from atomprobe.analyses.sample_efficiency import ranking_agreement
+from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.inputs import load_results
 from atomprobe.render.steps import render_table
 from atomprobe.render.tables import (
@@ -118,6 +119,10 @@ def write_synthetic_results(
             path = root / "cpd" / name / "mp.parquet"
             write_parquet(_cpd_rows(rng, name, family, level, "mp", ["band_gap", "density"]), path)
             inputs["cpd"].append(str(path))
+    if inputs["cpd"]:  # as the cpd_layer_profile rule writes it
+        scores = pd.concat([read_parquet(p)[0] for p in inputs["cpd"]], ignore_index=True)
+        inputs["layer_profile"] = str(root / "analyses" / "layer_profile.parquet")
+        write_parquet(layer_profile(scores), inputs["layer_profile"])
     if not analyses:
         return inputs
     names = [m[0] for m in models]
@@ -266,6 +271,7 @@ def write_synthetic_results(
             ]
         ),
     }
+    frames["sample_efficiency_ranking"] = ranking_agreement(frames["sample_efficiency"])
     for name, frame in frames.items():
         path = root / "analyses" / f"{name}.parquet"
         write_parquet(frame, path)
@@ -346,8 +352,8 @@ def test_best_layer_is_the_layer_profile_choice_and_ranks_by_geom_v2():
                     }
                 )
     cpd = pd.DataFrame(rows)
-    reported = reported_layer_scores(cpd, "best")
     profile = layer_profile(cpd)
+    reported = reported_layer_scores(cpd, "best", profile)
     marked = profile[profile.is_best & (profile.representation == "geom_v2")]
     assert set(reported["layer"]) == set(marked["layer"]) == {1}
     assert len(reported) == 4  # both representations of layer 1, both folds

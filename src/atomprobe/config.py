@@ -1,4 +1,4 @@
-"""Load and validate the pipeline config against the JSON schemas in ``workflow/schemas``.
+"""Load and validate the pipeline config against the JSON schemas shipped in ``atomprobe/schemas``.
 
 The top-level schema (``config.schema.yaml``) fixes the sections; each section has its own
 schema file (``<section>.schema.yaml``). Every error is reported as one line naming the key.
@@ -15,7 +15,8 @@ import yaml
 
 from atomprobe.errors import ConfigError
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+# package data (pyproject.toml), so validation works from any install, not only a checkout
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 # section key in the config -> schema file stem in SCHEMA_DIR
 SECTION_SCHEMAS = {
     "data": "data",

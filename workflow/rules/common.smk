@@ -1,4 +1,148 @@
-"""Shared helpers for every rules file. Rules files append their final outputs to ALL_OUTPUTS."""
+"""What several rules files share, all computed from the config: included first by the Snakefile.
 
-ALL_OUTPUTS: list[str] = []
+  REGISTRY            name -> validated registry entry (config `registry`, selection `models`)
+  MODELS              enabled registry names, in registry order
+  MODEL_DATASETS      name -> datasets its features exist on (a `features` entry: the ones it
+                      brings; models trained here: QM9; others: every dataset their family runs on)
+  TRAINED_MODELS      names of `source: train` entries
+  EXTRACTED           (model, dataset) pairs whose features a rule extracts
+  FEATURE_PAIRS       (model, dataset) pairs with pooled features, extracted or brought
+  CHECKPOINT_PAIRS    (model, dataset) pairs with per-checkpoint features (trained models, QM9)
+  CPD_PAIRS           (model, dataset) pairs that get CPD scores (datasets with cpd.targets)
+  ANALYSIS_MODELS     models run through the paper-A analyses (features on analyses.dataset)
+  features_path(), atom_features_path(), checkpoint_features_path(), cpd_path()
+  probe_params()      the probe settings every paper-A score depends on
+  final_outputs()     every file the default target `all` asks for
+  render_inputs(item) the cached results one table, figure or the report reads
+
+No rules file relies on another's definitions or on the order of the includes.
+Paths and columns: docs/formats.md; config keys: config/README.md.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import atomprobe.render
+from atomprobe.errors import AtomprobeError
+from atomprobe.models import registry as _registry
+from atomprobe.render.figures import FIGURES
+from atomprobe.render.steps import NEEDS
+from atomprobe.render.tables import TABLES
+
 STEP_SCRIPT = "../scripts/step.py"
+
+try:
+    REGISTRY = _registry.load_registry(config["registry"], config["models"])
+except AtomprobeError as exc:
+    sys.exit(f"atomprobe: {exc}")
+MODELS = list(REGISTRY)
+MODEL_DATASETS = {name: _registry.model_datasets(entry) for name, entry in REGISTRY.items()}
+TRAINED_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "train"]
+FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
+EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "features"]
+# training checkpoints are extracted on QM9 only (the models are trained on it)
+CHECKPOINT_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS and d == "qm9"]
+
+CPD = config["cpd"]
+CPD_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if d in CPD["targets"]]
+# probe settings shared by every paper-A rule
+PROBE_KEYS = ("composition", "cv", "ridge", "mlp", "gbt")
+
+ANALYSES = config["analyses"]
+ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]]
+PER_MODEL_ANALYSES = ("isomers", "control", "sample_efficiency")
+
+RECONSTRUCTION_OUTPUTS = ("gfre", "lfre", "cumulants", "similarity", "pcovr", "convergence")
+REGISTRY_PARQUET = "results/models/registry.parquet"
+# the render code itself (modules and claims.yaml, as imported): editing it re-renders every
+# table and figure, and nothing upstream
+RENDER_CODE = sorted(
+    str(p)
+    for p in Path(atomprobe.render.__file__).parent.iterdir()
+    if p.suffix in (".py", ".yaml")
+)
+TABLE_FORMATS = ("csv", "md", "tex")
+FIGURE_FORMATS = ("pdf", "png")
+
+
+def names_pattern(names):
+    """Regex matching exactly one of ``names`` (matches nothing for an empty list)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def features_path(model, dataset):
+    """Pooled per-structure features of ``model`` on ``dataset``."""
+    return _registry.features_path(model, REGISTRY[model], dataset)
+
+
+def atom_features_path(model, dataset):
+    """Per-atom last-layer features of ``model`` on ``dataset``."""
+    return f"results/features/{model}/{dataset}_atoms.parquet"
+
+
+def checkpoint_features_path(model, dataset):
+    """Pooled last-layer features of every kept training checkpoint of ``model``."""
+    return f"results/features/{model}/{dataset}_checkpoints.parquet"
+
+
+def cpd_path(model, dataset):
+    """CPD scores of ``model`` on ``dataset``."""
+    return f"results/cpd/{model}/{dataset}.parquet"
+
+
+def analysis_path(name):
+    """A cross-model analysis table."""
+    return f"results/analyses/{name}.parquet"
+
+
+def probe_params():
+    """Seed and probe settings: what every paper-A score depends on besides its own keys."""
+    return {"seed": config["seed"], **{key: CPD[key] for key in PROBE_KEYS}}
+
+
+def analysis_outputs():
+    """Cross-model analysis name -> its table, for every analysis this config runs."""
+    names = []
+    if CPD_PAIRS:
+        names.append("layer_profile")
+    if ANALYSIS_MODELS:
+        names += [*PER_MODEL_ANALYSES, "sample_efficiency_ranking"]
+    names += RECONSTRUCTION_OUTPUTS
+    return {name: analysis_path(name) for name in names}
+
+
+def final_outputs():
+    """Every file the default target asks for, stage by stage."""
+    outputs = [
+        "results/data/qm9.parquet",
+        "results/data/qm9_splits.parquet",
+        "results/data/mp.parquet",
+        REGISTRY_PARQUET,
+    ]
+    for model, dataset in EXTRACTED:
+        outputs += [features_path(model, dataset), atom_features_path(model, dataset)]
+    outputs += [checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS]
+    outputs += [cpd_path(m, d) for m, d in CPD_PAIRS]
+    outputs += analysis_outputs().values()
+    outputs += [f"figures/tables/{t}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS]
+    outputs += [f"figures/{f}.{fmt}" for f in FIGURES for fmt in FIGURE_FORMATS]
+    outputs += ["results/reproduction.md", "results/reproduction.csv"]
+    return outputs
+
+
+def render_inputs(item):
+    """Named inputs of one table, figure or the report (atomprobe.render.steps.NEEDS + code).
+
+    An analysis this config does not run is left out: the item then says "not run" for it.
+    """
+    inputs = {"code": RENDER_CODE}
+    produced = analysis_outputs()
+    for need in NEEDS[item]:
+        if need == "registry":
+            inputs["registry"] = REGISTRY_PARQUET
+        elif need == "cpd":
+            inputs["cpd"] = [cpd_path(m, d) for m, d in CPD_PAIRS]
+        elif need in produced:
+            inputs[need] = produced[need]
+    return inputs

@@ -1,31 +1,18 @@
-"""Stage 'cpd' (paper A): composition projection decomposition scores for every enabled model
-and dataset, and the layer profile built from them.
+"""Stage 'cpd' (paper A): composition projection decomposition scores for every (model,
+dataset) in CPD_PAIRS, and the layer profile built from them.
 
-Uses MODELS, MODEL_DATASETS and features_path(model, dataset) from models.smk.
-Outputs and columns: docs/formats.md; config keys: config/README.md (## cpd).
+Pairs, paths and probe_params(): common.smk. Outputs and columns: docs/formats.md; config keys:
+config/README.md (## cpd).
 """
-
-CPD = config["cpd"]
-# every (model, dataset) with features and configured targets, in registry order
-CPD_PAIRS = [
-    (model, dataset)
-    for model in MODELS
-    for dataset in MODEL_DATASETS[model]
-    if dataset in CPD["targets"]
-]
-# probe settings shared by every paper-A rule (the analyses rules reuse them)
-PROBE_KEYS = ("composition", "cv", "ridge", "mlp", "gbt")
-
-
-def probe_params():
-    """Seed and probe settings: what every paper-A score depends on besides its own keys."""
-    return {"seed": config["seed"], **{key: CPD[key] for key in PROBE_KEYS}}
 
 
 def cpd_params(wildcards):
     """The config slice one (model, dataset) score file depends on."""
     dataset = wildcards.dataset
-    nonlinear = {**CPD["nonlinear"], "targets": {dataset: CPD["nonlinear"]["targets"].get(dataset, [])}}
+    nonlinear = {
+        **CPD["nonlinear"],
+        "targets": {dataset: CPD["nonlinear"]["targets"].get(dataset, [])},
+    }
     return {
         **probe_params(),
         "model": wildcards.model,
@@ -42,8 +29,9 @@ rule cpd:
         features=lambda w: features_path(w.model, w.dataset),
         structures="results/data/{dataset}.parquet",
     output:
-        scores="results/cpd/{model}/{dataset}.parquet",
+        scores=cpd_path("{model}", "{dataset}"),
     params:
+        step="atomprobe.cpd.steps:cpd",
         cfg=cpd_params,
     log:
         "logs/cpd/{model}/{dataset}.log",
@@ -61,10 +49,11 @@ rule cpd:
 
 rule cpd_layer_profile:
     input:
-        scores=[f"results/cpd/{model}/{dataset}.parquet" for model, dataset in CPD_PAIRS],
+        scores=[cpd_path(m, d) for m, d in CPD_PAIRS],
     output:
-        profile="results/analyses/layer_profile.parquet",
+        profile=analysis_path("layer_profile"),
     params:
+        step="atomprobe.analyses.layers:cpd_layer_profile",
         cfg={},
     log:
         "logs/analyses/layer_profile.log",
@@ -78,8 +67,3 @@ rule cpd_layer_profile:
     threads: 1
     script:
         STEP_SCRIPT
-
-
-ALL_OUTPUTS.extend(f"results/cpd/{model}/{dataset}.parquet" for model, dataset in CPD_PAIRS)
-if CPD_PAIRS:
-    ALL_OUTPUTS.append("results/analyses/layer_profile.parquet")

@@ -4,13 +4,13 @@ Tables and columns: docs/formats.md; config keys: config/README.md (## data).
 """
 
 QM9 = config["data"]["qm9"]
-MP = config["data"]["mp"]
 
 
 rule qm9_archive:
     output:
         archive=QM9["archive"]["path"],
     params:
+        step="atomprobe.data.qm9:qm9_archive",
         cfg={"archive": QM9["archive"]},
     log:
         "logs/data/qm9_archive.log",
@@ -32,6 +32,7 @@ rule qm9:
     output:
         structures="results/data/qm9.parquet",
     params:
+        step="atomprobe.data.qm9:qm9",
         cfg={k: QM9[k] for k in ("source", "exclude_uncharacterized")},
     log:
         "logs/data/qm9.log",
@@ -53,6 +54,7 @@ rule qm9_splits:
     output:
         splits="results/data/qm9_splits.parquet",
     params:
+        step="atomprobe.data.splits:splits",
         cfg={"splits": QM9["splits"]},
     log:
         "logs/data/qm9_splits.log",
@@ -72,7 +74,8 @@ rule mp:
     output:
         structures="results/data/mp.parquet",
     params:
-        cfg=MP,
+        step="atomprobe.data.mp:mp",
+        cfg=config["data"]["mp"],
     log:
         "logs/data/mp.log",
     benchmark:
@@ -85,12 +88,3 @@ rule mp:
     threads: 1
     script:
         STEP_SCRIPT
-
-
-ALL_OUTPUTS.extend(
-    [
-        "results/data/qm9.parquet",
-        "results/data/qm9_splits.parquet",
-        "results/data/mp.parquet",
-    ]
-)

@@ -1,13 +1,9 @@
 """Stage 'features': forward passes with hooks -> per-layer, per-irrep features, pooled per
 structure, per atom (last layer), and per training checkpoint.
 
-Uses REGISTRY, MODELS, MODEL_DATASETS, TRAINED_MODELS and features_path from models.smk.
-Outputs: docs/formats.md; config keys: config/README.md (## features).
+Registry, pairs and paths: common.smk. Outputs: docs/formats.md; config keys: config/README.md
+(## features).
 """
-
-EXTRACTED = [
-    (m, d) for m in MODELS if REGISTRY[m]["source"] != "features" for d in MODEL_DATASETS[m]
-]
 
 
 def _weights(w):
@@ -45,9 +41,10 @@ rule extract:
         features="results/features/{model}/{dataset}.parquet",
         atoms="results/features/{model}/{dataset}_atoms.parquet",
     wildcard_constraints:
-        model=_names_pattern(sorted({m for m, _ in EXTRACTED})),
+        model=names_pattern(sorted({m for m, _ in EXTRACTED})),
         dataset="qm9|mp",
     params:
+        step="atomprobe.features.extract:extract",
         cfg=_extract_params,
     log:
         "logs/features/{model}_{dataset}.log",
@@ -72,9 +69,10 @@ rule extract_checkpoints:
     output:
         features="results/features/{model}/{dataset}_checkpoints.parquet",
     wildcard_constraints:
-        model=_names_pattern(TRAINED_MODELS),
+        model=names_pattern(TRAINED_MODELS),
         dataset="qm9",
     params:
+        step="atomprobe.features.extract:extract_checkpoints",
         cfg=_extract_params,
     log:
         "logs/features/{model}_{dataset}_checkpoints.log",
@@ -89,8 +87,3 @@ rule extract_checkpoints:
     threads: 1
     script:
         STEP_SCRIPT
-
-
-ALL_OUTPUTS.extend(f"results/features/{m}/{d}.parquet" for m, d in EXTRACTED)
-ALL_OUTPUTS.extend(f"results/features/{m}/{d}_atoms.parquet" for m, d in EXTRACTED)
-ALL_OUTPUTS.extend(f"results/features/{m}/qm9_checkpoints.parquet" for m in TRAINED_MODELS)

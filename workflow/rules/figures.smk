@@ -1,48 +1,13 @@
 """Tables and figures of the papers, rendered from cached parquet results only.
 
 One rule per table (CSV + Markdown + LaTeX under figures/tables/) and per figure (PDF + PNG under
-figures/). Each reads only the inputs it needs (atomprobe.render.steps.NEEDS): editing a plot
-re-renders that plot and never recomputes a model. An analysis that no rule produces (not
-configured) is left out of the inputs and its panel or table says "not run".
+figures/). Each reads only the inputs it needs (render_inputs() in common.smk, from
+atomprobe.render.steps.NEEDS): editing a plot re-renders that plot and never recomputes a model.
+An analysis that this config does not run is left out of the inputs, and its panel or table says
+"not run".
 """
 
-from pathlib import Path
-
-import atomprobe.render
-from atomprobe.render.figures import FIGURES
-from atomprobe.render.steps import NEEDS
-from atomprobe.render.tables import TABLES
-
 RENDER = config["render"]
-REGISTRY_PARQUET = "results/models/registry.parquet"
-# the render code itself (modules and claims.yaml, as imported): editing it re-renders every
-# table and figure, and nothing upstream
-RENDER_CODE = sorted(
-    str(p) for p in Path(atomprobe.render.__file__).parent.iterdir() if p.suffix in (".py", ".yaml")
-)
-
-
-def producible(path):
-    """True if a rule of this workflow makes ``path`` or the file is already there."""
-    return Path(path).exists() or any(rule.is_producer(path) for rule in workflow.rules)
-
-
-def cpd_paths():
-    """CPD score files of every configured (model, dataset) pair (CPD_PAIRS, cpd.smk)."""
-    return [f"results/cpd/{model}/{dataset}.parquet" for model, dataset in CPD_PAIRS]
-
-
-def render_inputs(item):
-    """Named inputs of one table, figure or the report (atomprobe.render.steps.NEEDS + code)."""
-    inputs = {"code": RENDER_CODE}
-    for need in NEEDS[item]:
-        if need == "registry":
-            inputs["registry"] = REGISTRY_PARQUET
-        elif need == "cpd":
-            inputs["cpd"] = [p for p in cpd_paths() if producible(p)]
-        elif producible(path := f"results/analyses/{need}.parquet"):
-            inputs[need] = path
-    return inputs
 
 
 for _table in TABLES:
@@ -60,10 +25,10 @@ for _table in TABLES:
                     category="Tables",
                     labels={"table": _table, "format": fmt},
                 )
-                for fmt in ("csv", "md", "tex")
+                for fmt in TABLE_FORMATS
             },
         params:
-            step="render_table",
+            step="atomprobe.render.steps:render_table",
             cfg={**RENDER, "item": _table},
         log:
             f"logs/render/{_table}.log",
@@ -77,8 +42,6 @@ for _table in TABLES:
         threads: 1
         script:
             STEP_SCRIPT
-
-    ALL_OUTPUTS.extend(f"figures/tables/{_table}.{fmt}" for fmt in ("csv", "md", "tex"))
 
 
 for _figure in FIGURES:
@@ -96,10 +59,10 @@ for _figure in FIGURES:
                     category="Figures",
                     labels={"figure": _figure, "format": fmt},
                 )
-                for fmt in ("pdf", "png")
+                for fmt in FIGURE_FORMATS
             },
         params:
-            step="render_figure",
+            step="atomprobe.render.steps:render_figure",
             cfg={**RENDER, "item": _figure},
         log:
             f"logs/render/{_figure}.log",
@@ -113,5 +76,3 @@ for _figure in FIGURES:
         threads: 1
         script:
             STEP_SCRIPT
-
-    ALL_OUTPUTS.extend(f"figures/{_figure}.{fmt}" for fmt in ("pdf", "png"))

@@ -1,25 +1,13 @@
 """Stage 'reconstruction' (paper B): GFRE/LFRE between every ordered model pair, GFRE between
 cumulant-pooling orders, CKA and mutual-kNN similarity, PCovR maps, checkpoint convergence.
 
-Uses MODELS, MODEL_DATASETS, TRAINED_MODELS and features_path(model, dataset) from models.smk.
-Outputs and columns: docs/formats.md; config keys: config/README.md (## reconstruction).
+Pairs and paths: common.smk. Outputs and columns: docs/formats.md; config keys:
+config/README.md (## reconstruction).
 """
 
 import sys
 
 RECONSTRUCTION = config["reconstruction"]
-# every (model, dataset) whose features exist, in registry order
-FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
-# features.smk extracts training-checkpoint features on QM9 only
-CHECKPOINT_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS and d == "qm9"]
-
-
-def atom_features_path(model, dataset):
-    return f"results/features/{model}/{dataset}_atoms.parquet"
-
-
-def checkpoint_features_path(model, dataset):
-    return f"results/features/{model}/{dataset}_checkpoints.parquet"
 
 
 def reconstruction_params(*keys):
@@ -44,9 +32,10 @@ rule reconstruction:
         structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
         atoms=[atom_features_path(m, d) for m, d in FEATURE_PAIRS],
     output:
-        gfre="results/analyses/gfre.parquet",
-        lfre="results/analyses/lfre.parquet",
+        gfre=analysis_path("gfre"),
+        lfre=analysis_path("lfre"),
     params:
+        step="atomprobe.analyses.reconstruction_pairs:reconstruction",
         cfg=reconstruction_params("seed", "layer", "structure", "atom", "lfre"),
     log:
         "logs/analyses/reconstruction.log",
@@ -66,8 +55,9 @@ rule cumulants:
     input:
         atoms=atom_features_path(cumulants_model(), RECONSTRUCTION["cumulants"]["dataset"]),
     output:
-        cumulants="results/analyses/cumulants.parquet",
+        cumulants=analysis_path("cumulants"),
     params:
+        step="atomprobe.analyses.cumulants:cumulants",
         cfg=reconstruction_params("seed", "cumulants"),
     log:
         "logs/analyses/cumulants.log",
@@ -87,8 +77,9 @@ rule similarity:
     input:
         structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
     output:
-        similarity="results/analyses/similarity.parquet",
+        similarity=analysis_path("similarity"),
     params:
+        step="atomprobe.analyses.similarity:similarity",
         cfg=reconstruction_params("seed", "layer", "similarity"),
     log:
         "logs/analyses/similarity.log",
@@ -116,8 +107,9 @@ rule pcovr:
             & {f"results/data/{d}.parquet" for d in RECONSTRUCTION["pcovr"]["targets"]}
         ),
     output:
-        pcovr="results/analyses/pcovr.parquet",
+        pcovr=analysis_path("pcovr"),
     params:
+        step="atomprobe.analyses.pcovr:pcovr",
         cfg=reconstruction_params("layer", "pcovr"),
     log:
         "logs/analyses/pcovr.log",
@@ -138,8 +130,9 @@ rule convergence:
         checkpoints=[checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS],
         final=[features_path(m, d) for m, d in CHECKPOINT_PAIRS],
     output:
-        convergence="results/analyses/convergence.parquet",
+        convergence=analysis_path("convergence"),
     params:
+        step="atomprobe.analyses.convergence:convergence",
         cfg=reconstruction_params("seed", "layer", "convergence"),
     log:
         "logs/analyses/convergence.log",
@@ -153,15 +146,3 @@ rule convergence:
     threads: 1
     script:
         STEP_SCRIPT
-
-
-ALL_OUTPUTS.extend(
-    [
-        "results/analyses/gfre.parquet",
-        "results/analyses/lfre.parquet",
-        "results/analyses/cumulants.parquet",
-        "results/analyses/similarity.parquet",
-        "results/analyses/pcovr.parquet",
-        "results/analyses/convergence.parquet",
-    ]
-)

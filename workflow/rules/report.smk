@@ -22,11 +22,13 @@ rule reproduction:
             labels={"report": "reproduction", "format": "csv"},
         ),
     params:
-        step="reproduction_report",
+        step="atomprobe.render.steps:reproduction_report",
         cfg={
-            **RENDER,
-            "run": {"configfiles": [str(f) for f in workflow.configfiles],
-                    "models": config["models"]},
+            **config["render"],
+            "run": {
+                "configfiles": [str(f) for f in workflow.configfiles],
+                "models": config["models"],
+            },
         },
     log:
         "logs/render/reproduction.log",
@@ -40,6 +42,3 @@ rule reproduction:
     threads: 1
     script:
         STEP_SCRIPT
-
-
-ALL_OUTPUTS.extend(["results/reproduction.md", "results/reproduction.csv"])

@@ -1,21 +1,21 @@
 """Stage 'sweeps' (paper A validation analyses): isomer benchmark, compositional control and
 sample-efficiency learning curves per model, combined across models.
 
-Uses MODELS, MODEL_DATASETS, features_path(model, dataset) (models.smk) and probe_params()
-(cpd.smk). Outputs and columns: docs/formats.md; config keys: config/README.md (## analyses).
+ANALYSIS_MODELS, paths and probe_params(): common.smk. Outputs and columns: docs/formats.md;
+config keys: config/README.md (## analyses).
 """
 
-ANALYSES = config["analyses"]
-ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]]
-PER_MODEL_ANALYSES = {  # analysis -> step run per model
-    "isomers": "isomers",
-    "control": "control",
-    "sample_efficiency": "sample_efficiency_curve",
+# analysis -> the step run per model (the rules below combine the models)
+PER_MODEL_STEPS = {
+    "isomers": "atomprobe.analyses.isomers:isomers",
+    "control": "atomprobe.analyses.control:control",
+    "sample_efficiency": "atomprobe.analyses.sample_efficiency:sample_efficiency_curve",
 }
 
 
 def analysis_params(name):
     """Config slice of one per-model analysis (its own keys plus the shared probe settings)."""
+
     def params(wildcards):
         return {
             **probe_params(),
@@ -28,7 +28,12 @@ def analysis_params(name):
     return params
 
 
-for _name, _step in PER_MODEL_ANALYSES.items():
+def per_model_tables(name):
+    """The per-model tables of analysis ``name``, one per model in ANALYSIS_MODELS."""
+    return [f"results/analyses/{name}/{model}.parquet" for model in ANALYSIS_MODELS]
+
+
+for _name, _step in PER_MODEL_STEPS.items():
 
     rule:
         name:
@@ -39,8 +44,8 @@ for _name, _step in PER_MODEL_ANALYSES.items():
         output:
             table=f"results/analyses/{_name}/{{model}}.parquet",
         params:
-            cfg=analysis_params(_name),
             step=_step,
+            cfg=analysis_params(_name),
         log:
             f"logs/analyses/{_name}/{{model}}.log",
         benchmark:
@@ -57,11 +62,12 @@ for _name, _step in PER_MODEL_ANALYSES.items():
 
 rule isomers:
     input:
-        tables=expand("results/analyses/isomers/{model}.parquet", model=ANALYSIS_MODELS),
+        tables=per_model_tables("isomers"),
     output:
-        table="results/analyses/isomers.parquet",
+        table=analysis_path("isomers"),
     params:
-        step="combine_models",
+        step="atomprobe.analyses.per_model:combine_models",
+        cfg={},
     log:
         "logs/analyses/isomers.log",
     conda:
@@ -76,11 +82,12 @@ rule isomers:
 
 rule control:
     input:
-        tables=expand("results/analyses/control/{model}.parquet", model=ANALYSIS_MODELS),
+        tables=per_model_tables("control"),
     output:
-        table="results/analyses/control.parquet",
+        table=analysis_path("control"),
     params:
-        step="combine_models",
+        step="atomprobe.analyses.per_model:combine_models",
+        cfg={},
     log:
         "logs/analyses/control.log",
     conda:
@@ -95,12 +102,13 @@ rule control:
 
 rule sample_efficiency:
     input:
-        tables=expand("results/analyses/sample_efficiency/{model}.parquet", model=ANALYSIS_MODELS),
+        tables=per_model_tables("sample_efficiency"),
     output:
-        table="results/analyses/sample_efficiency.parquet",
-        ranking="results/analyses/sample_efficiency_ranking.parquet",
+        table=analysis_path("sample_efficiency"),
+        ranking=analysis_path("sample_efficiency_ranking"),
     params:
-        step="combine_models",
+        step="atomprobe.analyses.sample_efficiency:combine_curves",
+        cfg={},
     log:
         "logs/analyses/sample_efficiency.log",
     conda:
@@ -111,14 +119,3 @@ rule sample_efficiency:
     threads: 1
     script:
         STEP_SCRIPT
-
-
-if ANALYSIS_MODELS:
-    ALL_OUTPUTS.extend(
-        [
-            "results/analyses/isomers.parquet",
-            "results/analyses/control.parquet",
-            "results/analyses/sample_efficiency.parquet",
-            "results/analyses/sample_efficiency_ranking.parquet",
-        ]
-    )

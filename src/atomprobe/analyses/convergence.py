@@ -7,26 +7,22 @@ rising to 1) means the checkpoint's feature space has converged to the final one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from atomprobe.analyses.reconstruction import (
+from atomprobe.analyses.feature_sets import (
     FeatureSet,
     align_rows,
-    as_path_list,
-    capped_test_size,
-    gfre,
     load_feature_sets,
     model_and_dataset,
-    train_test_indices,
 )
+from atomprobe.analyses.reconstruction import capped_test_size, gfre, train_test_indices
 from atomprobe.analyses.similarity import linear_cka
 from atomprobe.errors import DataError
 from atomprobe.io import read_parquet, write_parquet
+from atomprobe.runner import Paths, as_path_list
 
 CONVERGENCE_COLUMNS = {
     "model": "trained model",
@@ -78,12 +74,7 @@ def checkpoint_convergence(
     return frame
 
 
-def convergence(
-    inputs: Mapping[str, str | list[str]],
-    outputs: Mapping[str, str | list[str]],
-    params: dict[str, Any],
-    threads: int,
-) -> None:
+def convergence(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step: checkpoint → final feature convergence of every trained model.
 
     inputs: ``checkpoints`` (``{model}/{dataset}_checkpoints.parquet``) and ``final`` (the
@@ -94,17 +85,16 @@ def convergence(
     final_paths = as_path_list(inputs["final"])
     finals = {(fs.model, fs.dataset): fs for fs in load_feature_sets(final_paths, params["layer"])}
     frames = []
-    with threadpool_limits(threads):
-        for path in checkpoint_paths:
-            key = model_and_dataset(path)
-            if key not in finals:
-                raise DataError(f"{path}: no final features of model {key[0]} on {key[1]} given")
-            checkpoints, _ = read_parquet(path)
-            frames.append(
-                checkpoint_convergence(
-                    checkpoints, finals[key], params["convergence"]["test_size"], params["seed"]
-                )
+    for path in checkpoint_paths:
+        key = model_and_dataset(path)
+        if key not in finals:
+            raise DataError(f"{path}: no final features of model {key[0]} on {key[1]} given")
+        checkpoints, _ = read_parquet(path)
+        frames.append(
+            checkpoint_convergence(
+                checkpoints, finals[key], params["convergence"]["test_size"], params["seed"]
             )
+        )
     frame = (
         pd.concat(frames, ignore_index=True)
         if frames

@@ -24,15 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
+from atomprobe.analyses.per_model import analysis_data, analysis_options, write_model_table
 from atomprobe.cpd.checks import check_probe_inputs
+from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
+from atomprobe.runner import Paths
 
 ISOMER_COLUMNS: dict[str, str] = {
     "target": "target whose order is predicted",
@@ -158,3 +162,19 @@ def isomer_benchmark(
             )
             rows.append({"target": name, "representation": representation, **result})
     return pd.DataFrame(rows, columns=list(ISOMER_COLUMNS))
+
+
+def isomers(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: isomer benchmark of one model, results/analyses/isomers/{model}.parquet."""
+    cfg = params["isomers"]
+    data = analysis_data(inputs, params, cfg["targets"])
+    frame = isomer_benchmark(
+        data.H,
+        data.C,
+        data.Y,
+        data.target_names,
+        data.formulas,
+        settings=probe_settings(params),
+        **analysis_options(cfg),
+    )
+    write_model_table(frame, outputs, params, inputs, ISOMER_COLUMNS)

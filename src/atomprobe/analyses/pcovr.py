@@ -8,21 +8,17 @@ one scalar so their total variance is 1 (as for GFRE); the target is standardise
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from skmatter.decomposition import PCovR
-from threadpoolctl import threadpool_limits
 
-from atomprobe.analyses.reconstruction import (
-    as_path_list,
-    check_features,
-    load_feature_sets,
-)
+from atomprobe.analyses.feature_sets import load_feature_sets
+from atomprobe.analyses.reconstruction import check_features
 from atomprobe.errors import DataError
 from atomprobe.io import read_metadata, read_parquet, write_parquet
+from atomprobe.runner import Paths, as_path_list
 
 PCOVR_COLUMNS = {
     "model": "model whose pooled features are projected",
@@ -50,12 +46,7 @@ def pcovr_map(
     return model.fit(centred / total_std, y_scaled).transform(centred / total_std)
 
 
-def pcovr(
-    inputs: Mapping[str, str | list[str]],
-    outputs: Mapping[str, str | list[str]],
-    params: dict[str, Any],
-    threads: int,
-) -> None:
+def pcovr(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step: 2-D PCovR map of every model's pooled features, per dataset.
 
     inputs: ``structure`` pooled feature files, ``structures`` one structures parquet per
@@ -80,26 +71,25 @@ def pcovr(
         frame, _ = read_parquet(path, columns=["id", target])
         targets[dataset] = frame.set_index("id")[target]
     frames = []
-    with threadpool_limits(threads):
-        for fs in load_feature_sets(feature_paths, params["layer"]):
-            if fs.dataset not in targets:
-                continue
-            y = targets[fs.dataset].reindex(fs.keys).to_numpy(dtype=np.float64)
-            known = np.isfinite(y)
-            coordinates = pcovr_map(fs.values[known], y[known], 2, cfg["mixing"])
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "model": fs.model,
-                        "dataset": fs.dataset,
-                        "target": cfg["targets"][fs.dataset],
-                        "id": fs.keys[known],
-                        "pcovr_1": coordinates[:, 0],
-                        "pcovr_2": coordinates[:, 1],
-                        "y": y[known],
-                    }
-                )
+    for fs in load_feature_sets(feature_paths, params["layer"]):
+        if fs.dataset not in targets:
+            continue
+        y = targets[fs.dataset].reindex(fs.keys).to_numpy(dtype=np.float64)
+        known = np.isfinite(y)
+        coordinates = pcovr_map(fs.values[known], y[known], 2, cfg["mixing"])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": fs.model,
+                    "dataset": fs.dataset,
+                    "target": cfg["targets"][fs.dataset],
+                    "id": fs.keys[known],
+                    "pcovr_1": coordinates[:, 0],
+                    "pcovr_2": coordinates[:, 1],
+                    "y": y[known],
+                }
             )
+        )
     if not frames:
         raise DataError(
             "PCovR: no feature file matches a dataset in reconstruction.pcovr.targets "

@@ -31,22 +31,12 @@ LFRE(X→X) is not 0 when k = d_x (the local map cannot be the identity); GFRE(X
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 from sklearn.model_selection import KFold
-from threadpoolctl import threadpool_limits
 
 from atomprobe.errors import DataError
-from atomprobe.features.io import read_atom_features, read_features
-from atomprobe.features.pooling import cumulant_pool
-from atomprobe.io import read_metadata, write_parquet
-
-log = logging.getLogger(__name__)
 
 RELATIVE_ALPHAS = np.geomspace(1e-9, 0.9, 20)
 CV_RANDOM_STATE = 0x5F3759DF  # skmatter's seed for the 2-fold alpha selection
@@ -96,7 +86,7 @@ def scale_total_variance(
     return (train - mean) / scale, (test - mean) / scale
 
 
-class CutoffRidge2FoldCV:
+class BatchedCutoffRidgeSolver:
     """Stacked ``skmatter.linear_model.Ridge2FoldCV(alpha_type="relative",
     regularization_method="cutoff")`` for b independent problems of the same shape.
 
@@ -207,7 +197,7 @@ def pointwise_gfre(
     X: (n, d_x) source; Ys: targets (n, d_y) with the same rows. One SVD set serves all targets.
     """
     X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
-    ridge = CutoffRidge2FoldCV(X_train[None])
+    ridge = BatchedCutoffRidgeSolver(X_train[None])
     return np.stack(
         [
             np.linalg.norm(Y_test - ridge.predict(Y_train[None], X_test[None])[0], axis=1)
@@ -257,7 +247,7 @@ def pointwise_lfre(
             )
             local_X = X_train[nearest]  # (b, k, d_x), nearest first
             local_X_mean = local_X.mean(axis=1, keepdims=True)
-            ridge = CutoffRidge2FoldCV(local_X - local_X_mean)
+            ridge = BatchedCutoffRidgeSolver(local_X - local_X_mean)
             for t, (Y_train, Y_test) in enumerate(scaled):
                 if ks[t] != k:
                     continue
@@ -291,281 +281,3 @@ def lfre(
 ) -> float:
     """LFRE(X→Y) of one pair; k = ``n_neighbors`` or :func:`default_n_neighbors`."""
     return float(root_mean_square(pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors))[0])
-
-
-# --------------------------------------------------------------------------------------------
-# Pipeline: feature files of many models -> tidy GFRE / LFRE / cumulant tables
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FeatureSet:
-    """One model's features on one dataset, rows keyed by ``keys`` (structure id, or
-    ``"<id>#<atom>"`` for atoms): ``values`` (n, d) float32."""
-
-    model: str
-    dataset: str
-    keys: np.ndarray
-    values: np.ndarray
-
-
-def model_and_dataset(path: str) -> tuple[str, str]:
-    """(model, dataset) from the metadata of a feature file."""
-    meta = read_metadata(path)
-    missing = [key for key in ("model", "dataset") if not meta.get(key)]
-    if missing:
-        raise DataError(f"{path}: metadata lacks {missing}; rewrite it with atomprobe.features.io")
-    return str(meta["model"]), str(meta["dataset"])
-
-
-def load_structure_features(path: str, layer: int | str = "last") -> FeatureSet:
-    """Pooled features of one model and dataset; ``layer``: "last", an index, or "all"."""
-    model, dataset = model_and_dataset(path)
-    ids, H, _ = read_features(path, layer=None if layer == "all" else layer)
-    return FeatureSet(model, dataset, ids, H)
-
-
-def load_atom_features(path: str) -> FeatureSet:
-    """Per-atom last-layer features of one model and dataset, keyed ``"<id>#<atom>"``."""
-    model, dataset = model_and_dataset(path)
-    index, F, _ = read_atom_features(path)
-    keys = (index["id"].astype(str) + "#" + index["atom"].astype(str)).to_numpy()
-    return FeatureSet(model, dataset, keys, F)
-
-
-def has_features(path: str) -> bool:
-    """False (with a log line) for a feature file written empty: a model family that cannot run
-    on that dataset (e.g. no periodic support on crystals) records why in metadata ``note``."""
-    meta = read_metadata(path)
-    if meta.get("columns"):
-        return True
-    log.warning("%s: no features (%s); skipped", path, meta.get("note") or "empty table")
-    return False
-
-
-def load_feature_sets(
-    paths: str | list[str], layer: int | str = "last", atoms: bool = False
-) -> list[FeatureSet]:
-    """The non-empty feature files among ``paths``: pooled (``layer``) or per-atom (``atoms``)."""
-    return [
-        load_atom_features(path) if atoms else load_structure_features(path, layer)
-        for path in as_path_list(paths)
-        if has_features(path)
-    ]
-
-
-def group_by_dataset(feature_sets: Sequence[FeatureSet]) -> dict[str, list[FeatureSet]]:
-    """Feature sets per dataset, models in input order; a model twice per dataset is an error."""
-    groups: dict[str, list[FeatureSet]] = {}
-    for fs in feature_sets:
-        group = groups.setdefault(fs.dataset, [])
-        if any(other.model == fs.model for other in group):
-            raise DataError(f"model {fs.model!r} has two feature files for dataset {fs.dataset!r}")
-        group.append(fs)
-    return groups
-
-
-def align_rows(
-    group: Sequence[FeatureSet], max_rows: int | None = None, seed: int = 0
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Rows shared by every feature set (sorted keys; a seeded subsample of ``max_rows`` if
-    given): ``(keys (n,), [values (n, d_model) per set])``."""
-    shared = group[0].keys
-    for fs in group[1:]:
-        shared = np.intersect1d(shared, fs.keys)
-    shared = np.sort(np.asarray(shared))
-    if shared.size == 0:
-        raise DataError(
-            f"dataset {group[0].dataset!r}: models {[fs.model for fs in group]} share no rows"
-        )
-    if max_rows is not None and shared.size > max_rows:
-        rng = np.random.default_rng(seed)
-        shared = np.sort(rng.choice(shared, size=max_rows, replace=False))
-    matrices = []
-    for fs in group:
-        position = pd.Index(fs.keys).get_indexer(shared)
-        matrices.append(fs.values[position])
-    return shared, matrices
-
-
-def pairwise_errors(
-    names: Sequence[str],
-    matrices: Sequence[np.ndarray],
-    n_test: int,
-    seed: int,
-    lfre_test_size: int | None,
-    n_neighbors: int | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """GFRE and LFRE for every ordered pair (diagonal included) of aligned feature matrices.
-
-    Test set: ``n_test`` random rows (``seed``), training = the rest. LFRE is evaluated on the
-    first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if None. Returns two
-    frames with columns source, target, value, n_train, n_test (+ n_neighbors for LFRE).
-    """
-    train_idx, test_idx = train_test_indices(len(matrices[0]), n_test, seed)
-    lfre_test_idx = test_idx
-    if lfre_test_size is not None and lfre_test_size < n_test:
-        shuffled = np.random.default_rng(seed).permutation(test_idx)
-        lfre_test_idx = np.sort(shuffled[:lfre_test_size])
-    gfre_rows, lfre_rows = [], []
-    for source, X in zip(names, matrices, strict=True):
-        log.info("GFRE/LFRE from %s (%d x %d)", source, *X.shape)
-        gfre_values = root_mean_square(pointwise_gfre(X, matrices, train_idx, test_idx))
-        lfre_values = root_mean_square(
-            pointwise_lfre(X, matrices, train_idx, lfre_test_idx, n_neighbors)
-        )
-        for target, Y, g, lv in zip(names, matrices, gfre_values, lfre_values, strict=True):
-            common = {"source": source, "target": target, "n_train": len(train_idx)}
-            gfre_rows.append({**common, "value": float(g), "n_test": len(test_idx)})
-            k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
-            lfre_rows.append(
-                {**common, "value": float(lv), "n_test": len(lfre_test_idx), "n_neighbors": k}
-            )
-    return pd.DataFrame(gfre_rows), pd.DataFrame(lfre_rows)
-
-
-ERROR_COLUMNS = {
-    "source": "model whose features reconstruct (X)",
-    "target": "model whose features are reconstructed (Y)",
-    "level": "structure (pooled features) or atom (per-atom last-layer features)",
-    "dataset": "dataset of the structures",
-    "value": "reconstruction error, dimensionless (0 = exact, ~1 = nothing reconstructed)",
-    "n_train": "training rows of the linear map",
-    "n_test": "test rows the error is averaged over",
-}
-
-
-def as_path_list(paths: str | list[str]) -> list[str]:
-    """A step input given as one path or a list of paths, as a list."""
-    return [paths] if isinstance(paths, str) else list(paths)
-
-
-def reconstruction(
-    inputs: Mapping[str, str | list[str]],
-    outputs: Mapping[str, str | list[str]],
-    params: dict[str, Any],
-    threads: int,
-) -> None:
-    """Step: GFRE and LFRE over all ordered model pairs, per dataset, at structure and atom level.
-
-    inputs: ``structure`` pooled feature files, ``atoms`` per-atom feature files;
-    outputs: ``gfre``, ``lfre`` parquet; params: the config ``reconstruction`` section.
-    """
-    levels = {
-        "structure": load_feature_sets(inputs["structure"], params["layer"]),
-        "atom": load_feature_sets(inputs["atoms"], atoms=True),
-    }
-    frames: dict[str, list[pd.DataFrame]] = {"gfre": [], "lfre": []}
-    with threadpool_limits(threads):
-        for level, feature_sets in levels.items():
-            level_cfg = params[level]
-            for dataset, group in group_by_dataset(feature_sets).items():
-                max_rows = level_cfg["train_size"]
-                if max_rows is not None:
-                    max_rows += level_cfg["test_size"]
-                _, matrices = align_rows(group, max_rows, params["seed"])
-                gfre_frame, lfre_frame = pairwise_errors(
-                    [fs.model for fs in group],
-                    matrices,
-                    capped_test_size(len(matrices[0]), level_cfg["test_size"]),
-                    params["seed"],
-                    params["lfre"]["test_size"],
-                    params["lfre"]["n_neighbors"],
-                )
-                for name, frame in (("gfre", gfre_frame), ("lfre", lfre_frame)):
-                    frame.insert(2, "level", level)
-                    frame.insert(3, "dataset", dataset)
-                    frames[name].append(frame)
-    all_inputs = [*as_path_list(inputs["structure"]), *as_path_list(inputs["atoms"])]
-    for name, parts in frames.items():
-        columns = dict(ERROR_COLUMNS)
-        if name == "lfre":
-            columns["n_neighbors"] = "k, training points in each local fit"
-        write_parquet(
-            pd.concat(parts, ignore_index=True),
-            outputs[name],
-            {"analysis": name, "columns": columns},
-            params=params,
-            inputs=all_inputs,
-        )
-
-
-def cumulant_features(
-    index: pd.DataFrame, F: np.ndarray, max_order: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """φ^(max_order) per structure from per-atom features, single-atom structures dropped.
-
-    index: DataFrame[id, ...] one row per atom; F (n_atoms, d). Returns
-    ``(ids (n_kept,), φ (n_kept, max_order·d), n_dropped)``.
-    """
-    segment, ids = pd.factorize(index["id"])
-    phi = cumulant_pool(F, segment, len(ids), order=max_order)
-    keep = np.bincount(segment, minlength=len(ids)) > 1
-    return np.asarray(ids)[keep], phi[keep], int((~keep).sum())
-
-
-def cumulant_order_gfre(phi: np.ndarray, max_order: int, n_test: int, seed: int) -> pd.DataFrame:
-    """GFRE(φ^(K) → φ^(K')) for K, K' in 1..max_order: columns source_order, target_order,
-    value, n_train, n_test. φ: (n, max_order·d), block-ordered as from ``cumulant_pool``."""
-    d = phi.shape[1] // max_order
-    orders = range(1, max_order + 1)
-    blocks = [phi[:, : K * d] for K in orders]
-    train_idx, test_idx = train_test_indices(len(phi), n_test, seed)
-    rows = []
-    for K, X in zip(orders, blocks, strict=True):
-        values = root_mean_square(pointwise_gfre(X, blocks, train_idx, test_idx))
-        rows += [
-            {"source_order": K, "target_order": K_target, "value": float(value)}
-            for K_target, value in zip(orders, values, strict=True)
-        ]
-    frame = pd.DataFrame(rows)
-    frame["n_train"], frame["n_test"] = len(train_idx), len(test_idx)
-    return frame
-
-
-def cumulants(
-    inputs: Mapping[str, str | list[str]],
-    outputs: Mapping[str, str | list[str]],
-    params: dict[str, Any],
-    threads: int,
-) -> None:
-    """Step: GFRE between cumulant-pooling orders of one model's per-atom features.
-
-    inputs: ``atoms`` one per-atom feature file; outputs: ``cumulants`` parquet;
-    params: the config ``reconstruction`` section (uses ``cumulants`` and ``seed``).
-    """
-    path = as_path_list(inputs["atoms"])[0]
-    model, dataset = model_and_dataset(path)
-    cfg = params["cumulants"]
-    index, F, _ = read_atom_features(path)
-    with threadpool_limits(threads):
-        ids, phi, n_dropped = cumulant_features(index, F, cfg["max_order"])
-        if cfg["max_structures"] is not None and len(ids) > cfg["max_structures"]:
-            chosen = np.random.default_rng(params["seed"]).choice(
-                len(ids), cfg["max_structures"], replace=False
-            )
-            phi = phi[np.sort(chosen)]
-        n_test = capped_test_size(len(phi), cfg["test_size"])
-        frame = cumulant_order_gfre(phi, cfg["max_order"], n_test, params["seed"])
-    frame.insert(0, "model", model)
-    frame.insert(1, "dataset", dataset)
-    log.info("cumulants: %s/%s, %d single-atom structures dropped", model, dataset, n_dropped)
-    write_parquet(
-        frame,
-        outputs["cumulants"],
-        {
-            "analysis": "cumulants",
-            "n_single_atom_dropped": n_dropped,
-            "columns": {
-                "model": "model whose per-atom last-layer features are pooled",
-                "dataset": "dataset of the structures",
-                "source_order": "K: cumulant order of the reconstructing features φ^(K)",
-                "target_order": "K': cumulant order of the reconstructed features φ^(K')",
-                "value": "GFRE(φ^(K) → φ^(K')), dimensionless",
-                "n_train": "training structures",
-                "n_test": "test structures",
-            },
-        },
-        params=params,
-        inputs=[path],
-    )

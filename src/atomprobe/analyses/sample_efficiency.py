@@ -12,6 +12,7 @@ each N's ranking of models (mean R² over repeats) with the full-pool ranking (S
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,19 @@ from scipy.stats import spearmanr
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
+from atomprobe.analyses.per_model import (
+    analysis_data,
+    analysis_options,
+    concatenate_models,
+    write_model_table,
+)
 from atomprobe.cpd.checks import check_probe_inputs
+from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
+from atomprobe.io import write_parquet
+from atomprobe.runner import Paths, as_path_list
 
 CURVE_COLUMNS: dict[str, str] = {
     "target": "target probed",
@@ -122,3 +132,30 @@ def ranking_agreement(curves: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=list(RANKING_COLUMNS))
+
+
+def sample_efficiency_curve(
+    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
+) -> None:
+    """Step: Ridge learning curves of one model, results/analyses/sample_efficiency/{model}."""
+    cfg = params["sample_efficiency"]
+    data = analysis_data(inputs, params, cfg["targets"])
+    frame = learning_curve(
+        data.H,
+        data.C,
+        data.Y,
+        data.target_names,
+        settings=probe_settings(params),
+        **analysis_options(cfg),
+    )
+    write_model_table(frame, outputs, params, inputs, CURVE_COLUMNS)
+
+
+def combine_curves(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: every model's curves (input ``tables``) into output ``table``, and the ranking
+    agreement across models (output ``ranking``, :func:`ranking_agreement`)."""
+    paths = as_path_list(inputs["tables"])
+    curves, columns = concatenate_models(paths)
+    write_parquet(curves, str(outputs["table"]), {"columns": columns}, params, paths)
+    ranking = ranking_agreement(curves)
+    write_parquet(ranking, str(outputs["ranking"]), {"columns": RANKING_COLUMNS}, params, paths)

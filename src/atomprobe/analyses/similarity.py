@@ -15,23 +15,18 @@ Both are computed in feature space (cost O(n·d²) for CKA), never with n×n Gra
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_limits
 
-from atomprobe.analyses.reconstruction import (
-    align_rows,
-    as_path_list,
-    check_features,
-    group_by_dataset,
-    load_feature_sets,
-)
+from atomprobe.analyses.feature_sets import align_rows, group_by_dataset, load_feature_sets
+from atomprobe.analyses.reconstruction import check_features
 from atomprobe.errors import DataError
 from atomprobe.io import write_parquet
+from atomprobe.runner import Paths, as_path_list
 
 
 def _unbiased_hsic(X: np.ndarray, Y: np.ndarray) -> float:
@@ -137,12 +132,7 @@ def pairwise_similarity(
     return pd.DataFrame(rows)
 
 
-def similarity(
-    inputs: Mapping[str, str | list[str]],
-    outputs: Mapping[str, str | list[str]],
-    params: dict[str, Any],
-    threads: int,
-) -> None:
+def similarity(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step: CKA and mutual kNN between the pooled features of every model pair, per dataset.
 
     inputs: ``structure`` pooled feature files; outputs: ``similarity`` parquet;
@@ -151,13 +141,12 @@ def similarity(
     paths = as_path_list(inputs["structure"])
     cfg = params["similarity"]
     frames = []
-    with threadpool_limits(threads):
-        feature_sets = load_feature_sets(paths, params["layer"])
-        for dataset, group in group_by_dataset(feature_sets).items():
-            _, matrices = align_rows(group, cfg["n_samples"], params["seed"])
-            frame = pairwise_similarity([fs.model for fs in group], matrices, cfg["k"])
-            frame.insert(2, "dataset", dataset)
-            frames.append(frame)
+    feature_sets = load_feature_sets(paths, params["layer"])
+    for dataset, group in group_by_dataset(feature_sets).items():
+        _, matrices = align_rows(group, cfg["n_samples"], params["seed"])
+        frame = pairwise_similarity([fs.model for fs in group], matrices, cfg["k"])
+        frame.insert(2, "dataset", dataset)
+        frames.append(frame)
     frame = pd.concat(frames, ignore_index=True).astype({"k": "Int64"})
     write_parquet(
         frame,

@@ -1,5 +1,6 @@
 """Composition Projection Decomposition: remove the linear composition signal, probe the rest."""
 
+from atomprobe.cpd.groups import DEFAULT_GROUPS, column_group_scores, group_columns, group_layers
 from atomprobe.cpd.projection import CompositionProjector, join_composition
 from atomprobe.cpd.ridge import SharedRidgeCV, alpha_grid
 from atomprobe.cpd.scores import (
@@ -15,14 +16,18 @@ from atomprobe.cpd.scores import (
 )
 
 __all__ = [
+    "DEFAULT_GROUPS",
     "PROBES",
     "REPRESENTATIONS",
     "CompositionProjector",
     "ProbeSettings",
     "SharedRidgeCV",
     "alpha_grid",
+    "column_group_scores",
     "cpd_scores",
     "fold_matrices",
+    "group_columns",
+    "group_layers",
     "join_composition",
     "make_splits",
     "pipeline_scores",

@@ -30,11 +30,11 @@ import pyarrow as pa
 import requests
 from pymatgen.core import Structure
 
-from atomprobe.cli import Paths
 from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import sha256_file, write_parquet
+from atomprobe.runner import Paths
 
 log = logging.getLogger(__name__)
 

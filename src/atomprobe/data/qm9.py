@@ -32,12 +32,12 @@ import pyarrow.csv as pa_csv
 from ase.data import atomic_numbers
 from scipy.constants import physical_constants
 
-from atomprobe.cli import Paths
 from atomprobe.data.download import download
 from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_parquet
+from atomprobe.runner import Paths
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.cli import Paths
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet
+from atomprobe.runner import Paths
 
 log = logging.getLogger(__name__)
 

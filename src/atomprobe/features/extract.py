@@ -28,7 +28,7 @@ from atomprobe.features.pooling import cumulant_pool
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.models.base import FeatureBlock, ModelAdapter, load_model
 from atomprobe.models.families import family_info, get_family
-from atomprobe.models.training import Structures
+from atomprobe.models.structures import Structures
 
 log = logging.getLogger(__name__)
 

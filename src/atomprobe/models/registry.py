@@ -1,6 +1,6 @@
 """The model registry (``config/models.yaml``): load, validate, and resolve paths per model.
 
-Validation happens before any job runs: the schema (``workflow/schemas/models.schema.yaml``),
+Validation happens before any job runs: the schema (``atomprobe/schemas/models.schema.yaml``),
 then what a schema cannot see: the family exists and supports the source, weight and feature
 files exist, checksums match. Every problem is one :class:`ConfigError` line naming the entry.
 """

@@ -16,8 +16,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,88 +30,15 @@ from atomprobe.data.structures import load_structures
 from atomprobe.device import resolve_device
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet, write_text
-from atomprobe.models.base import AtomsBatch, ModelAdapter, ModelFamily, TrainingStats, save_model
+from atomprobe.models.base import ModelAdapter, ModelFamily, TrainingStats, save_model
 from atomprobe.models.families import get_family
 from atomprobe.models.registry import TRAINING_DEFAULTS
+from atomprobe.models.structures import Structures
 
 log = logging.getLogger(__name__)
 
 # QM9 targets that grow with the number of atoms: fitted with per-element references first.
 EXTENSIVE_TARGETS = frozenset({"u0", "u", "h", "g", "zpve", "cv"})
-
-
-@dataclass(frozen=True)
-class Structures:
-    """Structures as tensors: numbers[i] (n_i,) int64, positions[i] (n_i, 3) Å float32,
-    y (n,) float64 target values, ids (n,); cells (n, 3, 3) Å float32 for periodic structures
-    (all periodic), None for molecules."""
-
-    ids: list[str]
-    numbers: list[torch.Tensor]
-    positions: list[torch.Tensor]
-    y: np.ndarray
-    cells: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, target: str | None = None) -> Structures:
-        """From a structure table (docs/formats.md); ``y`` is NaN when ``target`` is None."""
-        if target is not None and target not in frame.columns:
-            raise ConfigError(f"target {target!r} is not a column of the structure table")
-        periodic = frame["pbc"].to_numpy(bool)
-        if periodic.any() and not periodic.all():
-            raise DataError("structure table mixes periodic and non-periodic rows")
-        return cls(
-            ids=[str(i) for i in frame["id"]],
-            numbers=[torch.as_tensor(np.asarray(z, dtype=np.int64)) for z in frame["numbers"]],
-            positions=[
-                torch.as_tensor(np.stack(p), dtype=torch.float32) for p in frame["positions"]
-            ],
-            y=(
-                frame[target].to_numpy(np.float64)
-                if target is not None
-                else np.full(len(frame), np.nan)
-            ),
-            cells=(
-                torch.as_tensor(np.stack([np.stack(c) for c in frame["cell"]]), dtype=torch.float32)
-                if periodic.all() and len(frame)
-                else None
-            ),
-        )
-
-    def subset(self, rows: Sequence[int]) -> Structures:
-        """The structures at ``rows``, in that order."""
-        return Structures(
-            ids=[self.ids[r] for r in rows],
-            numbers=[self.numbers[r] for r in rows],
-            positions=[self.positions[r] for r in rows],
-            y=self.y[np.asarray(rows, dtype=int)],
-            cells=None if self.cells is None else self.cells[np.asarray(rows, dtype=int)],
-        )
-
-    def batch(self, rows: Sequence[int]) -> AtomsBatch:
-        """Rows ``rows`` as one :class:`AtomsBatch` (molecules, no cell)."""
-        sizes = torch.tensor([len(self.numbers[r]) for r in rows])
-        return AtomsBatch(
-            numbers=torch.cat([self.numbers[r] for r in rows]),
-            positions=torch.cat([self.positions[r] for r in rows]),
-            batch=torch.repeat_interleave(torch.arange(len(rows)), sizes),
-            n_structures=len(rows),
-            ids=[self.ids[r] for r in rows],
-            cell=None if self.cells is None else self.cells[np.asarray(rows, dtype=int)],
-            pbc=self.cells is not None,
-        )
-
-    def batches(
-        self, batch_size: int, rng: np.random.Generator | None = None
-    ) -> Iterator[tuple[np.ndarray, AtomsBatch]]:
-        """(row indices, batch) in order, or shuffled by ``rng``."""
-        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
-        for start in range(0, len(self), batch_size):
-            rows = order[start : start + batch_size]
-            yield rows, self.batch(rows)
 
 
 def composition_counts(numbers: Sequence[torch.Tensor], elements: Sequence[int]) -> np.ndarray:

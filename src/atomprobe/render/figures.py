@@ -141,7 +141,7 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Grouped bars: R²_full, R²_comp, R²_geom v2/v1 per model for the main target."""
     target = cfg["main_target"]
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         dataset=cfg["dataset"],
         target=target,
         probe="ridge",
@@ -237,7 +237,7 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
         for i in range(n_slots)
     }
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         dataset=cfg["dataset"],
         probe="ridge",
         representation=routing["representation"],

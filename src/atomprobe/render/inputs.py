@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from atomprobe.analyses.sample_efficiency import ranking_agreement
 from atomprobe.errors import DataError
 from atomprobe.io import read_parquet
+from atomprobe.runner import as_path_list
 
 REGISTRY_COLUMNS = ("name", "label", "family", "source", "train_target", "supports_periodic")
 CPD_DTYPES: dict[str, type] = {
@@ -33,6 +33,7 @@ CPD_DTYPES: dict[str, type] = {
 }
 CPD_COLUMNS = tuple(CPD_DTYPES)
 ANALYSIS_NAMES = (
+    "layer_profile",
     "isomers",
     "control",
     "sample_efficiency",
@@ -52,8 +53,8 @@ class Results:
 
     ``registry``: one row per configured model, in config order (columns ``REGISTRY_COLUMNS``…).
     ``cpd``: all CPD score files concatenated (columns ``CPD_COLUMNS``).
-    ``analyses``: analysis name → tidy frame (absent names were not produced), plus
-    ``sample_efficiency_ranking`` (Spearman ρ per N) derived from the curves when not given.
+    ``analyses``: analysis name → tidy frame as the workflow wrote it (absent names were not
+    produced); ``layer_profile`` marks each curve's best layer for ``render.layer: best``.
     ``metadata``: input name → its ``atomprobe`` metadata document (units, settings).
     """
 
@@ -88,12 +89,6 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> No
         )
 
 
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
 def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
     """Load the render inputs named in ``inputs``.
 
@@ -101,7 +96,7 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
     (one path each). Missing keys or paths that do not exist yield empty / absent data.
     """
     metadata: dict[str, dict] = {}
-    registry_paths = [p for p in _as_list(inputs.get("registry")) if Path(p).exists()]
+    registry_paths = [p for p in as_path_list(inputs.get("registry")) if Path(p).exists()]
     if registry_paths:
         registry, metadata["registry"] = read_parquet(registry_paths[0])
         require_columns(registry, REGISTRY_COLUMNS, registry_paths[0])
@@ -111,7 +106,7 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
         )
 
     frames = []
-    for path in _as_list(inputs.get("cpd")):
+    for path in as_path_list(inputs.get("cpd")):
         if Path(path).exists():
             frame, meta = read_parquet(path)
             require_columns(frame, CPD_COLUMNS, path)
@@ -123,10 +118,7 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
 
     analyses = {}
     for name in ANALYSIS_NAMES:
-        paths = [p for p in _as_list(inputs.get(name)) if Path(p).exists()]
+        paths = [p for p in as_path_list(inputs.get(name)) if Path(p).exists()]
         if paths:
             analyses[name], metadata[name] = read_parquet(paths[0])
-    curves = analyses.get("sample_efficiency")
-    if "sample_efficiency_ranking" not in analyses and curves is not None and not curves.empty:
-        analyses["sample_efficiency_ranking"] = ranking_agreement(curves)
     return Results(registry=registry, cpd=cpd, analyses=analyses, metadata=metadata)

@@ -115,7 +115,7 @@ def select(
     if name == "cpd":
         layer = spec.pop("layer", cfg["layer"])
         filters = {"dataset": cfg["dataset"], **CPD_DEFAULTS, **spec}
-        frame = reported_layer_scores(results.cpd, layer)
+        frame = reported_layer_scores(results.cpd, layer, results.analysis("layer_profile"))
         described = {**filters, "layer": layer}
     else:
         frame = results.analysis(name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from atomprobe.cli import Paths
 from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.figures import FIGURES
@@ -20,13 +19,16 @@ from atomprobe.render.inputs import ANALYSIS_NAMES, load_results
 from atomprobe.render.reproduction import reproduction_frame, to_markdown
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, write_table
+from atomprobe.runner import Paths
 
-# item -> the inputs it reads: "registry", "cpd" and analysis names
+# item -> the inputs it reads: "registry", "cpd" and analysis names. Every reader of CPD scores
+# also reads the layer profile, which marks the best layer for ``render.layer: best``.
+CPD_INPUTS = ("registry", "cpd", "layer_profile")
 NEEDS: dict[str, tuple[str, ...]] = {
-    **{name: ("registry", "cpd") for name in TABLES},
+    **{name: CPD_INPUTS for name in TABLES},
     "table4_control": ("registry", "control"),
     "table5_isomers": ("registry", "isomers"),
-    **{name: ("registry", "cpd") for name in ("gradient", "layers", "routing")},
+    **{name: CPD_INPUTS for name in ("gradient", "layers", "routing")},
     "sample_efficiency": ("registry", "sample_efficiency", "sample_efficiency_ranking"),
     "reconstruction": ("registry", "gfre", "lfre"),
     "cumulants": ("registry", "cumulants"),

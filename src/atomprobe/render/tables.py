@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.analyses.layers import layer_profile
-from atomprobe.errors import ConfigError
+from atomprobe.cpd.scores import PROBES, REPRESENTATIONS
+from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_text
 from atomprobe.render.aggregate import paired_difference, summarise
 from atomprobe.render.inputs import Results, require_columns
 
 NOT_RUN = "not run"
-REPRESENTATIONS = ("full", "comp", "geom_v2", "geom_v1")
 REPRESENTATION_LABELS = {
     "full": "R²_full",
     "comp": "R²_comp",
@@ -44,7 +43,6 @@ REPRESENTATION_SHORT = {
     "geom_v2": "residual v2",
     "geom_v1": "residual v1",
 }
-PROBES = ("ridge", "mlp", "gbt")
 
 
 @dataclass
@@ -174,15 +172,18 @@ def select_rows(df: pd.DataFrame, **conditions: Any) -> pd.DataFrame:
     return df.loc[mask]
 
 
-def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
+def reported_layer_scores(
+    cpd: pd.DataFrame, layer: str, profile: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """CPD rows of the reported layer of each (model, dataset, target, column group).
 
     ``layer="last"``: the deepest layer scored for that group (for group ``all`` the model's last
     layer; a group such as MACE's L=1 channels may end one layer earlier, see
-    ``atomprobe.cpd.steps._group_layers``). ``layer="best"``: the layer with the highest mean
-    per-fold R²_geom v2 of the Ridge probe on that group, as marked by
-    :func:`atomprobe.analyses.layers.layer_profile` (an optimistic choice, made on the same folds
-    it is scored on; the paper's toolkit reports it that way).
+    :func:`atomprobe.cpd.groups.group_layers`). ``layer="best"``: the layer with the highest mean
+    per-fold R²_geom v2 of the Ridge probe on that group, as marked (``is_best``) in ``profile``,
+    the layer profile the workflow wrote (:func:`atomprobe.analyses.layers.layer_profile`; an
+    optimistic choice, made on the same folds it is scored on; the paper's toolkit reports it
+    that way).
     """
     if cpd.empty:
         return cpd
@@ -190,11 +191,15 @@ def reported_layer_scores(cpd: pd.DataFrame, layer: str) -> pd.DataFrame:
     if layer == "last":
         chosen = cpd.groupby(keys, as_index=False)["layer"].max()
     elif layer == "best":
-        ranked = select_rows(cpd, representation="geom_v2", probe="ridge")
-        if ranked.empty:
-            return ranked
-        profile = layer_profile(ranked)
-        chosen = profile.loc[profile["is_best"], [*keys, "layer"]]
+        if profile is None:
+            raise DataError(
+                "render.layer: best needs results/analyses/layer_profile.parquet; "
+                "run the cpd_layer_profile rule"
+            )
+        best = select_rows(profile, representation="geom_v2", probe="ridge")
+        chosen = best.loc[best["is_best"], [*keys, "layer"]]
+        if chosen.empty:
+            return cpd.iloc[:0]
     else:
         raise ConfigError(f"render.layer: {layer!r} is not one of 'last', 'best'")
     return cpd.merge(chosen, on=[*keys, "layer"])
@@ -251,7 +256,7 @@ def _representation_table(
     """(numbers, display) of R²_full / comp / geom v2 / geom v1 per model × target."""
     digits = cfg["digits"]
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         dataset=dataset,
         probe="ridge",
         group="all",
@@ -329,7 +334,7 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
         if {aligned, other} <= set(trained.loc[trained["family"] == f, "train_target"])
     ]
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         dataset=cfg["dataset"],
         target=target,
         probe="ridge",
@@ -392,7 +397,7 @@ def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 3: Ridge vs MLP vs GBT probes on the geometric residual."""
     target, residual, digits = cfg["main_target"], cfg["residual"], cfg["digits"]
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         dataset=cfg["dataset"],
         target=target,
         group="all",
@@ -431,7 +436,7 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
     routing = cfg["routing"]
     targets, representation, digits = routing["targets"], routing["representation"], cfg["digits"]
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         dataset=cfg["dataset"],
         probe="ridge",
         representation=representation,
@@ -488,7 +493,7 @@ def table_leakage(results: Results, cfg: Mapping[str, Any]) -> Table:
     """Table 8: in-sample (v1) minus per-fold (v2) R²_geom, every model and target."""
     digits = cfg["digits"]
     scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"]),
+        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
         probe="ridge",
         group="all",
         representation=["geom_v1", "geom_v2"],

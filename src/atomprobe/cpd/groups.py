@@ -74,3 +74,24 @@ def column_group_scores(
         frame.insert(1, "n_columns", positions.size)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def group_layers(
+    columns: pd.DataFrame, groups: Mapping[str, Any], layers: Sequence[int]
+) -> dict[str, set[int]]:
+    """Layers on which each column group is probed.
+
+    ``groups.layers: all``: every layer. ``last``: the deepest layer where the group is a proper,
+    non-empty part of the layer's columns. A model's last layer may hold one kind of channel
+    only (MACE's last interaction keeps just its L=0 scalars), so L=0 and L=1 are then compared
+    on the deepest layer that has both.
+    """
+    definitions = groups["definitions"]
+    if groups["layers"] == "all":
+        return {name: set(layers) for name in definitions}
+    deepest: dict[str, int] = {}
+    for layer in layers:
+        in_layer = columns[columns["layer"].to_numpy() == layer].reset_index(drop=True)
+        for name in group_columns(in_layer, definitions):
+            deepest[name] = layer
+    return {name: {deepest[name]} for name in definitions if name in deepest}

@@ -1,0 +1,103 @@
+"""Cumulant pooling orders against each other: the ``cumulants`` step (paper B).
+
+φ^(K) stacks the first K cumulants of a structure's per-atom features
+(:func:`atomprobe.features.pooling.cumulant_pool`); GFRE(φ^(K) → φ^(K')) says how much of the
+higher orders the lower ones reconstruct linearly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atomprobe.analyses.feature_sets import model_and_dataset
+from atomprobe.analyses.reconstruction import (
+    capped_test_size,
+    pointwise_gfre,
+    root_mean_square,
+    train_test_indices,
+)
+from atomprobe.features.io import read_atom_features
+from atomprobe.features.pooling import cumulant_pool
+from atomprobe.io import write_parquet
+from atomprobe.runner import Paths, as_path_list
+
+log = logging.getLogger(__name__)
+
+
+def cumulant_features(
+    index: pd.DataFrame, F: np.ndarray, max_order: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """φ^(max_order) per structure from per-atom features, single-atom structures dropped.
+
+    index: DataFrame[id, ...] one row per atom; F (n_atoms, d). Returns
+    ``(ids (n_kept,), φ (n_kept, max_order·d), n_dropped)``.
+    """
+    segment, ids = pd.factorize(index["id"])
+    phi = cumulant_pool(F, segment, len(ids), order=max_order)
+    keep = np.bincount(segment, minlength=len(ids)) > 1
+    return np.asarray(ids)[keep], phi[keep], int((~keep).sum())
+
+
+def cumulant_order_gfre(phi: np.ndarray, max_order: int, n_test: int, seed: int) -> pd.DataFrame:
+    """GFRE(φ^(K) → φ^(K')) for K, K' in 1..max_order: columns source_order, target_order,
+    value, n_train, n_test. φ: (n, max_order·d), block-ordered as from ``cumulant_pool``."""
+    d = phi.shape[1] // max_order
+    orders = range(1, max_order + 1)
+    blocks = [phi[:, : K * d] for K in orders]
+    train_idx, test_idx = train_test_indices(len(phi), n_test, seed)
+    rows = []
+    for K, X in zip(orders, blocks, strict=True):
+        values = root_mean_square(pointwise_gfre(X, blocks, train_idx, test_idx))
+        rows += [
+            {"source_order": K, "target_order": K_target, "value": float(value)}
+            for K_target, value in zip(orders, values, strict=True)
+        ]
+    frame = pd.DataFrame(rows)
+    frame["n_train"], frame["n_test"] = len(train_idx), len(test_idx)
+    return frame
+
+
+def cumulants(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: GFRE between cumulant-pooling orders of one model's per-atom features.
+
+    inputs: ``atoms`` one per-atom feature file; outputs: ``cumulants`` parquet;
+    params: the config ``reconstruction`` section (uses ``cumulants`` and ``seed``).
+    """
+    path = as_path_list(inputs["atoms"])[0]
+    model, dataset = model_and_dataset(path)
+    cfg = params["cumulants"]
+    index, F, _ = read_atom_features(path)
+    ids, phi, n_dropped = cumulant_features(index, F, cfg["max_order"])
+    if cfg["max_structures"] is not None and len(ids) > cfg["max_structures"]:
+        chosen = np.random.default_rng(params["seed"]).choice(
+            len(ids), cfg["max_structures"], replace=False
+        )
+        phi = phi[np.sort(chosen)]
+    n_test = capped_test_size(len(phi), cfg["test_size"])
+    frame = cumulant_order_gfre(phi, cfg["max_order"], n_test, params["seed"])
+    frame.insert(0, "model", model)
+    frame.insert(1, "dataset", dataset)
+    log.info("cumulants: %s/%s, %d single-atom structures dropped", model, dataset, n_dropped)
+    write_parquet(
+        frame,
+        outputs["cumulants"],
+        {
+            "analysis": "cumulants",
+            "n_single_atom_dropped": n_dropped,
+            "columns": {
+                "model": "model whose per-atom last-layer features are pooled",
+                "dataset": "dataset of the structures",
+                "source_order": "K: cumulant order of the reconstructing features φ^(K)",
+                "target_order": "K': cumulant order of the reconstructed features φ^(K')",
+                "value": "GFRE(φ^(K) → φ^(K')), dimensionless",
+                "n_train": "training structures",
+                "n_test": "test structures",
+            },
+        },
+        params=params,
+        inputs=[path],
+    )

@@ -1,0 +1,112 @@
+"""Feature files of many models as aligned matrices: what the paper-B steps read.
+
+A :class:`FeatureSet` is one model's features on one dataset, pooled per structure or per atom;
+:func:`group_by_dataset` and :func:`align_rows` line the models of one dataset up on the rows
+they share, so that row i is the same structure (or atom) in every matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from atomprobe.errors import DataError
+from atomprobe.features.io import read_atom_features, read_features
+from atomprobe.io import read_metadata
+from atomprobe.runner import as_path_list
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureSet:
+    """One model's features on one dataset, rows keyed by ``keys`` (structure id, or
+    ``"<id>#<atom>"`` for atoms): ``values`` (n, d) float32."""
+
+    model: str
+    dataset: str
+    keys: np.ndarray
+    values: np.ndarray
+
+
+def model_and_dataset(path: str) -> tuple[str, str]:
+    """(model, dataset) from the metadata of a feature file."""
+    meta = read_metadata(path)
+    missing = [key for key in ("model", "dataset") if not meta.get(key)]
+    if missing:
+        raise DataError(f"{path}: metadata lacks {missing}; rewrite it with atomprobe.features.io")
+    return str(meta["model"]), str(meta["dataset"])
+
+
+def load_structure_features(path: str, layer: int | str = "last") -> FeatureSet:
+    """Pooled features of one model and dataset; ``layer``: "last", an index, or "all"."""
+    model, dataset = model_and_dataset(path)
+    ids, H, _ = read_features(path, layer=None if layer == "all" else layer)
+    return FeatureSet(model, dataset, ids, H)
+
+
+def load_atom_features(path: str) -> FeatureSet:
+    """Per-atom last-layer features of one model and dataset, keyed ``"<id>#<atom>"``."""
+    model, dataset = model_and_dataset(path)
+    index, F, _ = read_atom_features(path)
+    keys = (index["id"].astype(str) + "#" + index["atom"].astype(str)).to_numpy()
+    return FeatureSet(model, dataset, keys, F)
+
+
+def has_features(path: str) -> bool:
+    """False (with a log line) for a feature file written empty: a model family that cannot run
+    on that dataset (e.g. no periodic support on crystals) records why in metadata ``note``."""
+    meta = read_metadata(path)
+    if meta.get("columns"):
+        return True
+    log.warning("%s: no features (%s); skipped", path, meta.get("note") or "empty table")
+    return False
+
+
+def load_feature_sets(
+    paths: str | list[str], layer: int | str = "last", atoms: bool = False
+) -> list[FeatureSet]:
+    """The non-empty feature files among ``paths``: pooled (``layer``) or per-atom (``atoms``)."""
+    return [
+        load_atom_features(path) if atoms else load_structure_features(path, layer)
+        for path in as_path_list(paths)
+        if has_features(path)
+    ]
+
+
+def group_by_dataset(feature_sets: Sequence[FeatureSet]) -> dict[str, list[FeatureSet]]:
+    """Feature sets per dataset, models in input order; a model twice per dataset is an error."""
+    groups: dict[str, list[FeatureSet]] = {}
+    for fs in feature_sets:
+        group = groups.setdefault(fs.dataset, [])
+        if any(other.model == fs.model for other in group):
+            raise DataError(f"model {fs.model!r} has two feature files for dataset {fs.dataset!r}")
+        group.append(fs)
+    return groups
+
+
+def align_rows(
+    group: Sequence[FeatureSet], max_rows: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Rows shared by every feature set (sorted keys; a seeded subsample of ``max_rows`` if
+    given): ``(keys (n,), [values (n, d_model) per set])``."""
+    shared = group[0].keys
+    for fs in group[1:]:
+        shared = np.intersect1d(shared, fs.keys)
+    shared = np.sort(np.asarray(shared))
+    if shared.size == 0:
+        raise DataError(
+            f"dataset {group[0].dataset!r}: models {[fs.model for fs in group]} share no rows"
+        )
+    if max_rows is not None and shared.size > max_rows:
+        rng = np.random.default_rng(seed)
+        shared = np.sort(rng.choice(shared, size=max_rows, replace=False))
+    matrices = []
+    for fs in group:
+        position = pd.Index(fs.keys).get_indexer(shared)
+        matrices.append(fs.values[position])
+    return shared, matrices

@@ -1,0 +1,90 @@
+"""The step contract every Snakemake rule and the ``atomprobe`` CLI run through.
+
+A *step* is a library function ``step(inputs, outputs, params, threads) -> None``: ``inputs`` and
+``outputs`` map names to one path or a list of paths, ``params`` is the config slice the rule
+depends on, ``threads`` the cores the rule declares. A rule names its step explicitly as
+``"atomprobe.<module>:<function>"`` (its ``params.step``); :func:`run_step` imports it, sets up
+logging and runs it with BLAS/OpenMP pools limited to ``threads``, so no step limits threads
+itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from atomprobe.errors import AtomprobeError
+
+Paths = Mapping[str, str | list[str]]
+Step = Callable[[Paths, Paths, dict[str, Any], int], None]
+PACKAGE = "atomprobe"
+
+log = logging.getLogger(PACKAGE)
+
+
+def as_path_list(paths: str | list[str] | None) -> list[str]:
+    """A step input given as one path, a list of paths or nothing (None), as a list."""
+    if paths is None:
+        return []
+    return [paths] if isinstance(paths, str) else list(paths)
+
+
+def resolve_step(reference: str) -> Step:
+    """Import the step ``"atomprobe.<module>:<function>"`` (the ``atomprobe.`` prefix may be
+    left out, as in ``"cpd.steps:cpd"``)."""
+    module_name, sep, func_name = reference.partition(":")
+    if not sep or not module_name or not func_name:
+        raise AtomprobeError(
+            f"step {reference!r} is not of the form 'atomprobe.<module>:<function>' "
+            "(as in a rule's params.step, e.g. 'atomprobe.cpd.steps:cpd')"
+        )
+    if module_name != PACKAGE and not module_name.startswith(f"{PACKAGE}."):
+        module_name = f"{PACKAGE}.{module_name}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise AtomprobeError(f"step {reference!r}: no module {module_name!r}") from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise AtomprobeError(f"step {reference!r}: {module_name} has no function {func_name!r}")
+    return func
+
+
+def configure_logging(log_file: str | None) -> None:
+    """Log INFO to stderr and, if given, to ``log_file``."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def run_step(
+    reference: str,
+    inputs: Paths,
+    outputs: Paths,
+    params: dict[str, Any],
+    threads: int = 1,
+    log_file: str | None = None,
+) -> None:
+    """Run step ``reference`` (see :func:`resolve_step`) on ``threads`` cores, logged and timed."""
+    configure_logging(log_file)
+    func = resolve_step(reference)
+    threads = max(int(threads), 1)
+    start = time.perf_counter()
+    log.info("step %s: inputs=%s outputs=%s", reference, dict(inputs), dict(outputs))
+    with threadpool_limits(threads):
+        func(inputs, outputs, params, threads)
+    log.info("step %s finished in %.1f s", reference, time.perf_counter() - start)

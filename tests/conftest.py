@@ -1,0 +1,64 @@
+"""Fixtures shared by several test modules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Runs in a subprocess (Snakemake sets up logging and reads the config): prints one JSON object
+# per rule. Snakemake has no public API for a rule's directives, hence Workflow.rules.
+_LIST_RULES = r"""
+import json, os, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import OutputSettings, ResourceSettings
+
+def plain(resource):  # a resource's integer value; None if computed per job or not a number
+    try:
+        value = resource.value
+    except ValueError:
+        return None
+    return value if isinstance(value, int) else None
+
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(
+        resource_settings=ResourceSettings(), snakefile=Path("Snakefile"), workdir=Path(".")
+    )._workflow
+    for rule in workflow.rules:
+        env = rule.conda_env
+        if env is not None:
+            env = os.path.normpath(os.path.join(os.path.dirname(rule.snakefile), str(env)))
+        params = dict(rule.params.items())
+        step = params.get("step")
+        print(json.dumps({
+            "name": rule.name,
+            "has_action": not rule.norun,
+            "conda": env,
+            "step": step if isinstance(step, str) else None,
+            "resources": {
+                name: plain(value) for name, value in rule.resources.items()
+                if not name.startswith("_")
+            },
+            "threads": plain(rule.resources["_cores"]),
+        }))
+"""
+
+
+@pytest.fixture(scope="session")
+def rules() -> list[dict]:
+    """Every rule of the workflow with the default config (name, action, conda, step, resources)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _LIST_RULES],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"the Snakefile does not load:\n{result.stderr[-3000:]}"
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
