@@ -18,10 +18,10 @@ from typing import Literal
 import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from atomprobe.cpd.checks import as_matrix
-from atomprobe.errors import DataError
+from atomprobe.errors import DataError, data_errors
 
 Mode = Literal["ols", "qr_insample"]
 Output = Literal["residual", "composition"]
@@ -42,8 +42,9 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
     """Remove (or keep only) the linear composition signal of H.
 
     Input ``X`` (n, k + d): composition C in the first ``n_composition`` columns, features H in
-    the rest (build it with :func:`join_composition`). Output (n, d): the residual
-    H − Ĉ B (``output="residual"``) or the composition part Ĉ B (``output="composition"``).
+    the rest (build it with :func:`join_composition`); converted to float64. Output (n, d),
+    float64: the residual H − Ĉ B (``output="residual"``) or the composition part Ĉ B
+    (``output="composition"``).
 
     Modes:
         ``ols`` (paper v2): B = pinv(Ĉ_T) H_T on the rows T passed to ``fit``; ``transform``
@@ -61,8 +62,37 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
     1,008-value AEV, whose rare-element columns are fixed by composition on a small fold, and
     crystals with more elements than training rows).
 
-    Attributes (after fit): ``coef_`` (k+1, d) or (k, d) without intercept: B;
-    ``compositional_columns_`` (d,) bool: the columns whose residual is set to 0.
+    Parameters
+    ----------
+    n_composition : int
+        k, the number of leading columns of X that hold the composition C (e.g. element
+        counts or fractions, one column per element); ≥ 1, and X must have ≥ k + 1 columns.
+    mode : {"ols", "qr_insample"}, default="ols"
+        ``ols``: B fitted on the rows passed to ``fit``, applicable to new rows (paper v2).
+        ``qr_insample``: in-sample QR projection, transforms only the fitted rows (paper v1).
+    fit_intercept : bool, default=True
+        Prepend a column of ones to C (Ĉ = [1 | C]), so the mean of H counts as composition.
+    output : {"residual", "composition"}, default="residual"
+        What ``transform`` returns: H − Ĉ B (the geometric part) or Ĉ B.
+    rtol : float, default=1e-8
+        Relative threshold, dimensionless: a feature column whose residual spread on the
+        fitted rows is ≤ ``rtol`` × its spread is explained exactly by the composition.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (k + 1, d), or (k, d) if ``fit_intercept=False``
+        B, units of H per unit of C (the intercept row in units of H). In ``qr_insample``
+        mode the rows of columns dropped from a rank-deficient Ĉ are 0.
+    compositional_columns_ : ndarray of shape (d,), dtype bool
+        Feature columns whose residual is set to 0.
+    q_ : ndarray of shape (n_samples, rank)
+        ``qr_insample`` only: orthonormal basis Q of the span of Ĉ on the fitted rows.
+    fitted_rows_ : str
+        ``qr_insample`` only: SHA-256 of the fitted X, to refuse other rows in ``transform``.
+    n_features_in_ : int
+        k + d, the number of columns of X seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X, if X was a DataFrame with string column names.
     """
 
     def __init__(
@@ -79,27 +109,47 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
         self.output = output
         self.rtol = rtol
 
-    def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Validated ``(Ĉ (n, k[+1]), H (n, d))`` from X = [C | H]."""
+    def _split(self, X: np.ndarray, reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validated ``(X (n, k + d), Ĉ (n, k[+1]), H (n, d))`` from X = [C | H], float64.
+
+        ``reset`` (fit) records the number of columns of X, otherwise it is checked.
+        """
         if self.mode not in MODES:
             raise DataError(f"CompositionProjector mode {self.mode!r}: use one of {MODES}")
         if self.output not in OUTPUTS:
             raise DataError(f"CompositionProjector output {self.output!r}: use one of {OUTPUTS}")
-        X = as_matrix(X, "CompositionProjector input [C | H]")
+        what = "CompositionProjector input [C | H]"
+        with data_errors(what):
+            X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
+        X = as_matrix(X, what)
         k = int(self.n_composition)
         if not 1 <= k < X.shape[1]:
             raise DataError(
-                f"CompositionProjector: n_composition={k} must be ≥ 1 and leave ≥ 1 feature "
-                f"column of the {X.shape[1]} columns of X = [C | H]"
+                f"CompositionProjector: X = [C | H] has {X.shape[1]} feature(s) (columns); "
+                f"n_composition={k} must be ≥ 1 and leave ≥ 1 feature column of H"
             )
         C, H = X[:, :k], X[:, k:]
         if self.fit_intercept:
             C = np.hstack([np.ones((C.shape[0], 1)), C])
-        return C, H
+        return X, C, H
 
     def fit(self, X: np.ndarray, y: object = None) -> CompositionProjector:
-        """Fit B on the rows of X = [C | H] (n, k + d); ``y`` is ignored."""
-        C_hat, H = self._split(X)
+        """Fit the composition coefficients B on the rows of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_composition + n_features)
+            ``[C | H]``: composition C (e.g. element counts) then features H (any units);
+            finite.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CompositionProjector
+            The fitted projector.
+        """
+        X, C_hat, H = self._split(X, reset=True)
         if self.mode == "ols":
             self.coef_ = np.linalg.lstsq(C_hat, H, rcond=None)[0]
         else:
@@ -110,34 +160,71 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
             coef = np.zeros((C_hat.shape[1], H.shape[1]))
             coef[pivot[:rank]] = scipy.linalg.solve_triangular(R[:rank, :rank], self.q_.T @ H)
             self.coef_ = coef
-            self.fitted_rows_ = _fingerprint(np.asarray(X, dtype=np.float64))
+            self.fitted_rows_ = _fingerprint(X)
         spread = H.std(axis=0)
         residual_spread = (H - C_hat @ self.coef_).std(axis=0)
         self.compositional_columns_ = residual_spread <= self.rtol * spread
-        self.n_features_in_ = C_hat.shape[1] - int(self.fit_intercept) + H.shape[1]
         return self
 
-    def composition_part(self, X: np.ndarray) -> np.ndarray:
-        """H_comp (n, d): the part of H linear in the composition."""
+    def _composition_part(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(H_comp, H)``, both (n, d), of X = [C | H]."""
         check_is_fitted(self, "coef_")
-        C_hat, H = self._split(X)
+        X, C_hat, H = self._split(X, reset=False)
         if self.mode == "qr_insample":
-            if _fingerprint(np.asarray(X, dtype=np.float64)) != self.fitted_rows_:
+            if _fingerprint(X) != self.fitted_rows_:
                 raise DataError(
                     "CompositionProjector(mode='qr_insample') is in-sample by definition and "
                     "transforms only the rows it was fitted on; use mode='ols' for new rows"
                 )
-            return self.q_ @ (self.q_.T @ H)
-        return C_hat @ self.coef_
+            return self.q_ @ (self.q_.T @ H), H
+        return C_hat @ self.coef_, H
+
+    def composition_part(self, X: np.ndarray) -> np.ndarray:
+        """The part of H linear in the composition, whatever ``output`` is set to.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_composition + n_features)
+            ``[C | H]`` as in ``fit`` (in ``qr_insample`` mode: exactly the fitted rows).
+
+        Returns
+        -------
+        H_comp : ndarray of shape (n_samples, n_features)
+            Ĉ B (``qr_insample``: QQᵀH), float64, units of H.
+        """
+        return self._composition_part(X)[0]
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Residual H − H_comp or H_comp (``output``), shape (n, d)."""
+        """The residual or the composition part of H, as ``output`` says.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_composition + n_features)
+            ``[C | H]`` as in ``fit`` (in ``qr_insample`` mode: exactly the fitted rows).
+
+        Returns
+        -------
+        H_out : ndarray of shape (n_samples, n_features)
+            :meth:`residual` if ``output="residual"``, else :meth:`composition_part`;
+            float64, units of H.
+        """
         return self.composition_part(X) if self.output == "composition" else self.residual(X)
 
     def residual(self, X: np.ndarray) -> np.ndarray:
-        """H_geom = H − H_comp (n, d), whatever ``output`` is set to; 0 in the columns the
-        composition explains exactly on the fitted rows (``compositional_columns_``)."""
-        composition = self.composition_part(X)
-        residual = np.asarray(X, dtype=np.float64)[:, int(self.n_composition) :] - composition
+        """The geometric part H − H_comp, whatever ``output`` is set to.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_composition + n_features)
+            ``[C | H]`` as in ``fit`` (in ``qr_insample`` mode: exactly the fitted rows).
+
+        Returns
+        -------
+        H_geom : ndarray of shape (n_samples, n_features)
+            H − H_comp, float64, units of H; 0 in the columns the composition explains exactly
+            on the fitted rows (``compositional_columns_``).
+        """
+        composition, H = self._composition_part(X)
+        residual = H - composition
         residual[:, self.compositional_columns_] = 0.0
         return residual

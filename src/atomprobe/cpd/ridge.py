@@ -25,11 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from atomprobe.cpd.checks import as_matrix
 from atomprobe.cpd.scaling import FeatureScaler
-from atomprobe.errors import DataError
+from atomprobe.errors import DataError, data_errors
 
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 17))
 
@@ -41,23 +41,88 @@ def alpha_grid(log10_min: float, log10_max: float, num: int) -> tuple[float, ...
 
 class SharedRidgeCV(RegressorMixin, BaseEstimator):
     """Standardise X on the fitted rows (:class:`FeatureScaler`), then ridge with a per-target
-    alpha chosen by LOO.
+    alpha chosen by leave-one-out.
 
-    Attributes (after fit): ``alpha_`` (t,) chosen penalty per target, ``loo_mse_``
-    (n_alphas, t) mean squared leave-one-out residual on the fitted rows, ``coef_`` (d, t)
-    in standardised units, ``eigenvalues_`` of ZᵀZ (d,), or of ZZᵀ (n,) when n < d.
+    Same predictions as ``make_pipeline(FeatureScaler(), RidgeCV(alphas,
+    alpha_per_target=True))`` (to round-off), from one eigendecomposition shared by every alpha
+    and every target (see the module docstring). Inputs are converted to float64.
+
+    Parameters
+    ----------
+    alphas : sequence of float, default=DEFAULT_ALPHAS
+        Ridge penalties to choose from (≥ 1 value, all > 0), in units of the standardised
+        Gram matrix ZᵀZ (squared standardised features summed over rows); default 17 values
+        log-spaced over 1e-3 … 1e5. On ties the first alpha of the grid wins.
+
+    Attributes
+    ----------
+    alpha_ : ndarray of shape (n_targets,)
+        Penalty chosen per target (an element of ``alphas``).
+    loo_mse_ : ndarray of shape (n_alphas, n_targets)
+        Mean squared leave-one-out residual on the fitted rows, units of y squared.
+    coef_ : ndarray of shape (n_features, n_targets)
+        Ridge weights at ``alpha_``, units of y per standardised feature (per unit of
+        ``scaler_.transform(X)``).
+    eigenvalues_ : ndarray of shape (n_features,), or (n_samples,) when n_samples < n_features
+        Eigenvalues of ZᵀZ (of ZZᵀ in the dual case), clipped at 0; Z is the standardised,
+        centred training matrix, so they are in squared standardised units.
+    scaler_ : FeatureScaler
+        Standardiser fitted on the training rows.
+    x_mean_ : ndarray of shape (n_features,)
+        Mean of the standardised training features (≈ 0, subtracted again to remove the
+        round-off), standardised units.
+    y_mean_ : ndarray of shape (n_targets,)
+        Mean of each target on the training rows, units of y (the unpenalised intercept).
+    projected_targets_ : ndarray of shape (n_eigenvalues, n_targets)
+        Centred targets in the eigenbasis: (ZV)ᵀ(Y − ȳ) in the primal case, Uᵀ(Y − ȳ) in the
+        dual one.
+    coef_map_ : ndarray of shape (n_features, n_eigenvalues)
+        Map from the eigenbasis to weights: V (primal) or ZᵀU (dual).
+    n_features_in_ : int
+        Number of columns of X seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X, if X was a DataFrame with string column names.
     """
 
     def __init__(self, alphas: Sequence[float] = DEFAULT_ALPHAS) -> None:
         self.alphas = alphas
 
+    def __sklearn_tags__(self):
+        """scikit-learn tags: one model serves several targets (y may be 2-D)."""
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _features(self, X: np.ndarray, reset: bool) -> np.ndarray:
+        """X as a finite float64 matrix; ``reset`` records (fit) or checks its columns."""
+        with data_errors("ridge features X"):
+            X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
+        return as_matrix(X, "ridge features X")
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> SharedRidgeCV:
-        """Fit on X (n, d) and y (n,) or (n, t)."""
+        """Standardise X, then fit the ridge path and choose an alpha per target by LOO.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features, any units (standardised here); finite.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Training targets, any units; finite. ``predict`` returns the same number of
+            dimensions.
+
+        Returns
+        -------
+        self : SharedRidgeCV
+            The fitted model.
+        """
         alphas = np.asarray(self.alphas, dtype=np.float64)
         if alphas.ndim != 1 or alphas.size == 0 or (alphas <= 0).any():
             raise DataError(f"SharedRidgeCV alphas {self.alphas!r}: give ≥ 1 positive value")
-        X = as_matrix(X, "ridge features X")
-        self._y_was_1d = np.ndim(y) == 1
+        X = self._features(X, reset=True)
+        if y is None:
+            raise DataError("SharedRidgeCV requires y to be passed, but the target y is None")
+        y = np.asarray(y)
+        self._y_was_1d_ = y.ndim == 1
         Y = as_matrix(y, "ridge targets y", X.shape[0])
         n_rows = X.shape[0]
         self.scaler_ = FeatureScaler().fit(X)
@@ -91,7 +156,6 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
             self.loo_mse_[index] = np.mean((residual / (1.0 - leverage)[:, None]) ** 2, axis=0)
         self.alpha_ = alphas[np.argmin(self.loo_mse_, axis=0)]
         self.coef_ = self._coefficients(self.alpha_)
-        self.n_features_in_ = X.shape[1]
         return self
 
     def _coefficients(self, alpha_per_target: np.ndarray) -> np.ndarray:
@@ -100,21 +164,40 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         return self.coef_map_ @ (inverse * self.projected_targets_)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
+        """Z (n, d): X standardised and centred as the training rows were."""
         check_is_fitted(self, "coef_")
-        X = as_matrix(X, "ridge features X")
-        if X.shape[1] != self.n_features_in_:
-            raise DataError(
-                f"ridge features X: {X.shape[1]} columns, fitted on {self.n_features_in_}"
-            )
+        X = self._features(X, reset=False)
         return self.scaler_.transform(X) - self.x_mean_
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predictions (n,) or (n, t) (the shape of the fitted y) at the chosen alphas."""
+        """Predict the targets at the chosen alphas.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features, in the units of the training features; finite.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predictions in units of y; 1-D if the fitted y was 1-D.
+        """
         prediction = self._standardise(X) @ self.coef_ + self.y_mean_
-        return prediction[:, 0] if self._y_was_1d else prediction
+        return prediction[:, 0] if self._y_was_1d_ else prediction
 
     def predict_path(self, X: np.ndarray) -> np.ndarray:
-        """Predictions at every alpha of the grid: (n_alphas, n, t)."""
+        """Predict the targets at every alpha of the grid.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features, in the units of the training features; finite.
+
+        Returns
+        -------
+        y_path : ndarray of shape (n_alphas, n_samples, n_targets)
+            Predictions in units of y, one slice per alpha of ``alphas`` (always 3-D).
+        """
         Z = self._standardise(X)
         alphas = np.asarray(self.alphas, dtype=np.float64)
         n_targets = self.projected_targets_.shape[1]

@@ -12,8 +12,12 @@ with ``StandardScaler``.
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import numpy as np
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 
 #: Columns whose spread is at most this times the root-mean-square spread of all columns are
 #: left unscaled: about 8 float32 ulps, the round-off of a float32 feature computation.
@@ -26,10 +30,48 @@ class FeatureScaler(StandardScaler):
     A column whose standard deviation on the fitted rows is ≤ ``rtol`` × the root-mean-square
     standard deviation of all columns keeps ``scale_ = 1`` (it is still centred), exactly as
     ``StandardScaler`` treats a constant column. Every other column is standardised as usual,
-    so on ordinary features the two scalers are identical.
+    so on ordinary features the two scalers are identical. The dtype of X (float32 or float64)
+    is kept, as by ``StandardScaler``.
 
-    Attributes (after fit): as ``StandardScaler``, plus ``negligible_columns_`` (d,) bool.
+    Parameters
+    ----------
+    rtol : float, default=NEGLIGIBLE_SPREAD_RTOL (1e-6)
+        Relative floor, dimensionless: a column whose spread is at most ``rtol`` times the
+        root-mean-square spread of all columns is left unscaled.
+    copy : bool, default=True
+        As ``StandardScaler``: if False, try to scale in place.
+    with_mean : bool, default=True
+        As ``StandardScaler``: centre each column on its fitted mean.
+    with_std : bool, default=True
+        As ``StandardScaler``: divide each column by its fitted standard deviation (then the
+        floor applies); if False, no column is scaled.
+
+    Attributes
+    ----------
+    scale_ : ndarray of shape (n_features,) or None
+        Per-column divisor, in the units of X; 1 for constant and negligible columns. None if
+        ``with_std=False``.
+    mean_ : ndarray of shape (n_features,) or None
+        Per-column mean on the fitted rows, units of X. None if ``with_mean=False`` and
+        ``with_std=False``.
+    var_ : ndarray of shape (n_features,) or None
+        Per-column variance on the fitted rows, units of X squared (before the floor). None
+        if ``with_mean=False`` and ``with_std=False``.
+    negligible_columns_ : ndarray of shape (n_features,), dtype bool
+        Columns left unscaled because their spread is at or below the floor (all False if
+        ``with_std=False``).
+    n_samples_seen_ : int or ndarray of shape (n_features,)
+        Rows seen per column, as ``StandardScaler``.
+    n_features_in_ : int
+        Number of columns of X seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X, if X was a DataFrame with string column names.
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **StandardScaler._parameter_constraints,
+        "rtol": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -45,8 +87,44 @@ class FeatureScaler(StandardScaler):
     def fit(
         self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
     ) -> FeatureScaler:
-        """Fit the column means and spreads on X (n, d); ``y`` is ignored."""
-        super().fit(X, y, sample_weight)
+        """Fit the column means and spreads on X, then floor the negligible spreads.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Features, any units; float32 stays float32.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights, as ``StandardScaler``.
+
+        Returns
+        -------
+        self : FeatureScaler
+            The fitted scaler.
+        """
+        return super().fit(X, y, sample_weight)  # StandardScaler.fit calls self.partial_fit
+
+    def partial_fit(
+        self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
+    ) -> FeatureScaler:
+        """Update the column means and spreads with the rows of X, then floor them again.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Further rows of features, in the units of the earlier ones.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights, as ``StandardScaler``.
+
+        Returns
+        -------
+        self : FeatureScaler
+            The updated scaler.
+        """
+        super().partial_fit(X, y, sample_weight)
         if not self.with_std:
             self.negligible_columns_ = np.zeros(self.n_features_in_, dtype=bool)
             return self
