@@ -4,8 +4,8 @@ A *step* is a library function ``step(inputs, outputs, params, threads) -> None`
 ``outputs`` map names to one path or a list of paths, ``params`` is the config slice the rule
 depends on, ``threads`` the cores the rule declares. A rule names its step explicitly as
 ``"atomprobe.<module>:<function>"`` (its ``params.step``); :func:`run_step` imports it, sets up
-logging and runs it with BLAS/OpenMP pools limited to ``threads``, so no step limits threads
-itself.
+logging and runs it on ``threads`` cores: BLAS and OpenMP pools are limited (threadpoolctl) and,
+for a step that imports torch, so are torch's intra-op threads. No step limits threads itself.
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ def run_step(
     configure_logging(log_file)
     func = resolve_step(reference)
     threads = max(int(threads), 1)
+    torch = sys.modules.get("torch")  # imported by the step's module if it runs a model
+    if torch is not None:
+        torch.set_num_threads(threads)
     start = time.perf_counter()
     log.info("step %s: inputs=%s outputs=%s", reference, dict(inputs), dict(outputs))
     with threadpool_limits(threads):

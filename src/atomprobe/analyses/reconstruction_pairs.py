@@ -74,17 +74,6 @@ def pairwise_errors(
     return pd.DataFrame(gfre_rows), pd.DataFrame(lfre_rows)
 
 
-ERROR_COLUMNS = {
-    "source": "model whose features reconstruct (X)",
-    "target": "model whose features are reconstructed (Y)",
-    "level": "structure (pooled features) or atom (per-atom last-layer features)",
-    "dataset": "dataset of the structures",
-    "value": "reconstruction error, dimensionless (0 = exact, ~1 = nothing reconstructed)",
-    "n_train": "training rows of the linear map",
-    "n_test": "test rows the error is averaged over",
-}
-
-
 def reconstruction(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step: GFRE and LFRE over all ordered model pairs, per dataset, at structure and atom level.
 

@@ -206,7 +206,6 @@ def _metadata(params: Mapping[str, Any], adapter: ModelAdapter | None, note: str
 def extract(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
     """Step: pooled features (every layer) and per-atom last-layer features of one model on
     one dataset. params: name, entry, dataset, device, and the ``features`` config section."""
-    torch.set_num_threads(max(1, threads))
     entry, dataset = params["entry"], params["dataset"]
     structures = probe_structures(inputs, dataset, params.get("split", "probe"))
     sources = [str(p) for k, p in inputs.items() if k in ("structures", "splits", "model")]
@@ -244,7 +243,6 @@ def extract_checkpoints(
     """Step: pooled last-layer features of every kept training checkpoint of a trained model.
 
     Output columns: ``epoch``, ``id``, then the feature columns (metadata ``columns``)."""
-    torch.set_num_threads(max(1, threads))
     structures = probe_structures(inputs, params["dataset"], params.get("split", "probe"))
     family = get_family(params["entry"]["family"])
     device = resolve_device(params.get("device", "auto"))

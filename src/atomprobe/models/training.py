@@ -190,7 +190,6 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     curve (learning_curve.parquet), metrics (metrics.json).
     params: name, entry (with hparams, target, seed, training), device.
     """
-    torch.set_num_threads(max(1, threads))
     entry, name = params["entry"], params["name"]
     device = resolve_device(params.get("device", "auto"))
     sets, unit = load_split_structures(inputs["structures"], inputs["splits"], entry["target"])
