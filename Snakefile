@@ -1,8 +1,8 @@
 """atomprobe: regenerate the tables and figures of the CPD and feature-reconstruction papers.
 
-    snakemake --cores all                                   # default config, runs on a laptop
-    snakemake --cores all --configfile config/paper.yaml    # paper scale (GPU recommended)
-    snakemake --profile profiles/slurm --configfile config/paper.yaml
+snakemake --cores all                                   # default config, runs on a laptop
+snakemake --cores all --configfile config/paper.yaml    # paper scale (GPU recommended)
+snakemake --profile profiles/slurm --configfile config/paper.yaml
 """
 
 import sys

@@ -14,6 +14,7 @@
   probe_params()      the probe settings every paper-A score depends on
   final_outputs()     every file the default target `all` asks for
   render_inputs(item) the cached results one table, figure or the report reads
+  and the functions that compute a rule's inputs or config slice (the rules files hold rules)
 
 No rules file relies on another's definitions or on the order of the includes.
 Paths and columns: docs/formats.md; config keys: config/README.md.
@@ -58,9 +59,7 @@ REGISTRY_PARQUET = "results/models/registry.parquet"
 # the render code itself (modules and claims.yaml, as imported): editing it re-renders every
 # table and figure, and nothing upstream
 RENDER_CODE = sorted(
-    str(p)
-    for p in Path(atomprobe.render.__file__).parent.iterdir()
-    if p.suffix in (".py", ".yaml")
+    str(p) for p in Path(atomprobe.render.__file__).parent.iterdir() if p.suffix in (".py", ".yaml")
 )
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURE_FORMATS = ("pdf", "png")
@@ -146,3 +145,101 @@ def render_inputs(item):
         elif need in produced:
             inputs[need] = produced[need]
     return inputs
+
+
+# --- stage features ---
+
+
+def extract_weights(w):
+    """The weights file a model is extracted from ({} for builtin weights)."""
+    entry = REGISTRY[w.model]
+    if entry["source"] == "train":
+        return {"model": f"results/models/{w.model}/model.pt"}
+    if entry["source"] == "checkpoint":
+        return {"model": entry["path"]}
+    return {}
+
+
+def extract_structures(w):
+    """The structure table (and, for QM9, the splits) a model is extracted on."""
+    inputs = {"structures": f"results/data/{w.dataset}.parquet"}
+    if w.dataset == "qm9":
+        inputs["splits"] = "results/data/qm9_splits.parquet"
+    return inputs
+
+
+def extract_params(w):
+    """The config slice one extraction depends on."""
+    return {
+        "name": w.model,
+        "entry": REGISTRY[w.model],
+        "dataset": w.dataset,
+        "device": config["device"],
+        **config["features"],
+    }
+
+
+# --- stage cpd ---
+
+
+def cpd_params(wildcards):
+    """The config slice one (model, dataset) score file depends on."""
+    dataset = wildcards.dataset
+    nonlinear = {
+        **CPD["nonlinear"],
+        "targets": {dataset: CPD["nonlinear"]["targets"].get(dataset, [])},
+    }
+    return {
+        **probe_params(),
+        "model": wildcards.model,
+        "dataset": dataset,
+        "targets": CPD["targets"][dataset],
+        "representations": CPD["representations"],
+        "nonlinear": nonlinear,
+        "groups": CPD["groups"],
+    }
+
+
+# --- stage sweeps (paper-A analyses) ---
+
+
+def analysis_params(name):
+    """Config slice of one per-model analysis (its own keys plus the shared probe settings)."""
+
+    def params(wildcards):
+        return {
+            **probe_params(),
+            "model": wildcards.model,
+            "dataset": ANALYSES["dataset"],
+            "layer": ANALYSES["layer"],
+            name: ANALYSES[name],
+        }
+
+    return params
+
+
+def per_model_tables(name):
+    """The per-model tables of analysis ``name``, one per model in ANALYSIS_MODELS."""
+    return [f"results/analyses/{name}/{model}.parquet" for model in ANALYSIS_MODELS]
+
+
+# --- stage reconstruction (paper B) ---
+
+RECONSTRUCTION = config["reconstruction"]
+
+
+def reconstruction_params(*keys):
+    """The slice of the section a rule depends on (so editing another key reruns nothing)."""
+    return {key: RECONSTRUCTION[key] for key in keys}
+
+
+def cumulants_model():
+    """The configured model, or the first model run on reconstruction.cumulants.dataset."""
+    cfg = RECONSTRUCTION["cumulants"]
+    candidates = [model for model, dataset in FEATURE_PAIRS if dataset == cfg["dataset"]]
+    if not candidates or (cfg["model"] is not None and cfg["model"] not in candidates):
+        sys.exit(
+            f"atomprobe: config reconstruction.cumulants: model {cfg['model']!r} has no features "
+            f"on dataset {cfg['dataset']!r}; models with features there: {candidates}"
+        )
+    return cfg["model"] or candidates[0]

@@ -6,84 +6,57 @@ Registry, pairs and paths: common.smk. Outputs: docs/formats.md; config keys: co
 """
 
 
-def _weights(w):
-    """The weights file a model is extracted from ({} for builtin weights)."""
-    entry = REGISTRY[w.model]
-    if entry["source"] == "train":
-        return {"model": f"results/models/{w.model}/model.pt"}
-    if entry["source"] == "checkpoint":
-        return {"model": entry["path"]}
-    return {}
-
-
-def _structures(w):
-    inputs = {"structures": f"results/data/{w.dataset}.parquet"}
-    if w.dataset == "qm9":
-        inputs["splits"] = "results/data/qm9_splits.parquet"
-    return inputs
-
-
-def _extract_params(w):
-    return {
-        "name": w.model,
-        "entry": REGISTRY[w.model],
-        "dataset": w.dataset,
-        "device": config["device"],
-        **config["features"],
-    }
-
-
 rule extract:
     input:
-        unpack(_structures),
-        unpack(_weights),
+        unpack(extract_structures),
+        unpack(extract_weights),
     output:
         features="results/features/{model}/{dataset}.parquet",
         atoms="results/features/{model}/{dataset}_atoms.parquet",
-    wildcard_constraints:
-        model=names_pattern(sorted({m for m, _ in EXTRACTED})),
-        dataset="qm9|mp",
-    params:
-        step="atomprobe.features.extract:extract",
-        cfg=_extract_params,
     log:
         "logs/features/{model}_{dataset}.log",
     benchmark:
         "logs/benchmarks/features/{model}_{dataset}.tsv"
+    wildcard_constraints:
+        model=names_pattern(sorted({m for m, _ in EXTRACTED})),
+        dataset="qm9|mp",
     conda:
         "../../envs/torch.yaml"
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=60,
         gpu=1,
-    threads: 1
+    params:
+        step="atomprobe.features.extract:extract",
+        cfg=extract_params,
     script:
         STEP_SCRIPT
 
 
 rule extract_checkpoints:
     input:
-        unpack(_structures),
+        unpack(extract_structures),
         model="results/models/{model}/model.pt",
         checkpoints="results/models/{model}/checkpoints",
     output:
         features="results/features/{model}/{dataset}_checkpoints.parquet",
-    wildcard_constraints:
-        model=names_pattern(TRAINED_MODELS),
-        dataset="qm9",
-    params:
-        step="atomprobe.features.extract:extract_checkpoints",
-        cfg=_extract_params,
     log:
         "logs/features/{model}_{dataset}_checkpoints.log",
     benchmark:
         "logs/benchmarks/features/{model}_{dataset}_checkpoints.tsv"
+    wildcard_constraints:
+        model=names_pattern(TRAINED_MODELS),
+        dataset="qm9",
     conda:
         "../../envs/torch.yaml"
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=60,
         gpu=1,
-    threads: 1
+    params:
+        step="atomprobe.features.extract:extract_checkpoints",
+        cfg=extract_params,
     script:
         STEP_SCRIPT

@@ -27,19 +27,19 @@ for _table in TABLES:
                 )
                 for fmt in TABLE_FORMATS
             },
-        params:
-            step="atomprobe.render.steps:render_table",
-            cfg={**RENDER, "item": _table},
         log:
             f"logs/render/{_table}.log",
         benchmark:
             f"logs/benchmarks/render/{_table}.tsv"
         conda:
             "../../envs/plot.yaml"
+        threads: 1
         resources:
             mem_mb=2000,
             runtime=5,
-        threads: 1
+        params:
+            step="atomprobe.render.steps:render_table",
+            cfg={**RENDER, "item": _table},
         script:
             STEP_SCRIPT
 
@@ -61,18 +61,18 @@ for _figure in FIGURES:
                 )
                 for fmt in FIGURE_FORMATS
             },
-        params:
-            step="atomprobe.render.steps:render_figure",
-            cfg={**RENDER, "item": _figure},
         log:
             f"logs/render/{_figure}.log",
         benchmark:
             f"logs/benchmarks/render/{_figure}.tsv"
         conda:
             "../../envs/plot.yaml"
+        threads: 1
         resources:
             mem_mb=2000,
             runtime=5,
-        threads: 1
+        params:
+            step="atomprobe.render.steps:render_figure",
+            cfg={**RENDER, "item": _figure},
         script:
             STEP_SCRIPT

@@ -14,22 +14,22 @@ rule train_model:
         checkpoints=directory("results/models/{model}/checkpoints"),
         curve="results/models/{model}/learning_curve.parquet",
         metrics="results/models/{model}/metrics.json",
-    wildcard_constraints:
-        model=names_pattern(TRAINED_MODELS),
-    params:
-        step="atomprobe.models.training:train_model",
-        cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
     log:
         "logs/models/train_{model}.log",
     benchmark:
         "logs/benchmarks/models/train_{model}.tsv"
+    wildcard_constraints:
+        model=names_pattern(TRAINED_MODELS),
     conda:
         "../../envs/torch.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
         gpu=1,
-    threads: 1
+    params:
+        step="atomprobe.models.training:train_model",
+        cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
     script:
         STEP_SCRIPT
 
@@ -40,18 +40,18 @@ rule model_table:
         features=[features_path(m, d) for m, d in FEATURE_PAIRS],
     output:
         table=REGISTRY_PARQUET,
-    params:
-        step="atomprobe.models.registry:model_table",
-        cfg={"registry": REGISTRY, "datasets": MODEL_DATASETS},
     log:
         "logs/models/model_table.log",
     benchmark:
         "logs/benchmarks/models/model_table.tsv"
     conda:
         "../../envs/data.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
+    params:
+        step="atomprobe.models.registry:model_table",
+        cfg={"registry": REGISTRY, "datasets": MODEL_DATASETS},
     script:
         STEP_SCRIPT

@@ -5,27 +5,6 @@ Pairs and paths: common.smk. Outputs and columns: docs/formats.md; config keys:
 config/README.md (## reconstruction).
 """
 
-import sys
-
-RECONSTRUCTION = config["reconstruction"]
-
-
-def reconstruction_params(*keys):
-    """The slice of the section a rule depends on (so editing another key reruns nothing)."""
-    return {key: RECONSTRUCTION[key] for key in keys}
-
-
-def cumulants_model():
-    """The configured model, or the first model run on reconstruction.cumulants.dataset."""
-    cfg = RECONSTRUCTION["cumulants"]
-    candidates = [model for model, dataset in FEATURE_PAIRS if dataset == cfg["dataset"]]
-    if not candidates or (cfg["model"] is not None and cfg["model"] not in candidates):
-        sys.exit(
-            f"atomprobe: config reconstruction.cumulants: model {cfg['model']!r} has no features "
-            f"on dataset {cfg['dataset']!r}; models with features there: {candidates}"
-        )
-    return cfg["model"] or candidates[0]
-
 
 rule reconstruction:
     input:
@@ -34,19 +13,19 @@ rule reconstruction:
     output:
         gfre=analysis_path("gfre"),
         lfre=analysis_path("lfre"),
-    params:
-        step="atomprobe.analyses.reconstruction_pairs:reconstruction",
-        cfg=reconstruction_params("seed", "layer", "structure", "atom", "lfre"),
     log:
         "logs/analyses/reconstruction.log",
     benchmark:
         "logs/benchmarks/analyses/reconstruction.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
-    threads: 1
+    params:
+        step="atomprobe.analyses.reconstruction_pairs:reconstruction",
+        cfg=reconstruction_params("seed", "layer", "structure", "atom", "lfre"),
     script:
         STEP_SCRIPT
 
@@ -56,19 +35,19 @@ rule cumulants:
         atoms=atom_features_path(cumulants_model(), RECONSTRUCTION["cumulants"]["dataset"]),
     output:
         cumulants=analysis_path("cumulants"),
-    params:
-        step="atomprobe.analyses.cumulants:cumulants",
-        cfg=reconstruction_params("seed", "cumulants"),
     log:
         "logs/analyses/cumulants.log",
     benchmark:
         "logs/benchmarks/analyses/cumulants.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
-    threads: 1
+    params:
+        step="atomprobe.analyses.cumulants:cumulants",
+        cfg=reconstruction_params("seed", "cumulants"),
     script:
         STEP_SCRIPT
 
@@ -78,19 +57,19 @@ rule similarity:
         structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
     output:
         similarity=analysis_path("similarity"),
-    params:
-        step="atomprobe.analyses.similarity:similarity",
-        cfg=reconstruction_params("seed", "layer", "similarity"),
     log:
         "logs/analyses/similarity.log",
     benchmark:
         "logs/benchmarks/analyses/similarity.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    threads: 1
+    params:
+        step="atomprobe.analyses.similarity:similarity",
+        cfg=reconstruction_params("seed", "layer", "similarity"),
     script:
         STEP_SCRIPT
 
@@ -108,19 +87,19 @@ rule pcovr:
         ),
     output:
         pcovr=analysis_path("pcovr"),
-    params:
-        step="atomprobe.analyses.pcovr:pcovr",
-        cfg=reconstruction_params("layer", "pcovr"),
     log:
         "logs/analyses/pcovr.log",
     benchmark:
         "logs/benchmarks/analyses/pcovr.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    threads: 1
+    params:
+        step="atomprobe.analyses.pcovr:pcovr",
+        cfg=reconstruction_params("layer", "pcovr"),
     script:
         STEP_SCRIPT
 
@@ -131,18 +110,18 @@ rule convergence:
         final=[features_path(m, d) for m, d in CHECKPOINT_PAIRS],
     output:
         convergence=analysis_path("convergence"),
-    params:
-        step="atomprobe.analyses.convergence:convergence",
-        cfg=reconstruction_params("seed", "layer", "convergence"),
     log:
         "logs/analyses/convergence.log",
     benchmark:
         "logs/benchmarks/analyses/convergence.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    threads: 1
+    params:
+        step="atomprobe.analyses.convergence:convergence",
+        cfg=reconstruction_params("seed", "layer", "convergence"),
     script:
         STEP_SCRIPT

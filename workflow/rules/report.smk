@@ -21,6 +21,16 @@ rule reproduction:
             category="Reproduction",
             labels={"report": "reproduction", "format": "csv"},
         ),
+    log:
+        "logs/render/reproduction.log",
+    benchmark:
+        "logs/benchmarks/render/reproduction.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
     params:
         step="atomprobe.render.steps:reproduction_report",
         cfg={
@@ -30,15 +40,5 @@ rule reproduction:
                 "models": config["models"],
             },
         },
-    log:
-        "logs/render/reproduction.log",
-    benchmark:
-        "logs/benchmarks/render/reproduction.tsv"
-    conda:
-        "../../envs/plot.yaml"
-    resources:
-        mem_mb=2000,
-        runtime=5,
-    threads: 1
     script:
         STEP_SCRIPT

@@ -13,26 +13,6 @@ PER_MODEL_STEPS = {
 }
 
 
-def analysis_params(name):
-    """Config slice of one per-model analysis (its own keys plus the shared probe settings)."""
-
-    def params(wildcards):
-        return {
-            **probe_params(),
-            "model": wildcards.model,
-            "dataset": ANALYSES["dataset"],
-            "layer": ANALYSES["layer"],
-            name: ANALYSES[name],
-        }
-
-    return params
-
-
-def per_model_tables(name):
-    """The per-model tables of analysis ``name``, one per model in ANALYSIS_MODELS."""
-    return [f"results/analyses/{name}/{model}.parquet" for model in ANALYSIS_MODELS]
-
-
 for _name, _step in PER_MODEL_STEPS.items():
 
     rule:
@@ -43,19 +23,19 @@ for _name, _step in PER_MODEL_STEPS.items():
             structures=f"results/data/{ANALYSES['dataset']}.parquet",
         output:
             table=f"results/analyses/{_name}/{{model}}.parquet",
-        params:
-            step=_step,
-            cfg=analysis_params(_name),
         log:
             f"logs/analyses/{_name}/{{model}}.log",
         benchmark:
             f"logs/benchmarks/analyses/{_name}/{{model}}.tsv"
         conda:
             "../../envs/analysis.yaml"
+        threads: 1
         resources:
             mem_mb=4000,
             runtime=60,
-        threads: 1
+        params:
+            step=_step,
+            cfg=analysis_params(_name),
         script:
             STEP_SCRIPT
 
@@ -65,17 +45,17 @@ rule isomers:
         tables=per_model_tables("isomers"),
     output:
         table=analysis_path("isomers"),
-    params:
-        step="atomprobe.analyses.per_model:combine_models",
-        cfg={},
     log:
         "logs/analyses/isomers.log",
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    threads: 1
+    params:
+        step="atomprobe.analyses.per_model:combine_models",
+        cfg={},
     script:
         STEP_SCRIPT
 
@@ -85,17 +65,17 @@ rule control:
         tables=per_model_tables("control"),
     output:
         table=analysis_path("control"),
-    params:
-        step="atomprobe.analyses.per_model:combine_models",
-        cfg={},
     log:
         "logs/analyses/control.log",
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    threads: 1
+    params:
+        step="atomprobe.analyses.per_model:combine_models",
+        cfg={},
     script:
         STEP_SCRIPT
 
@@ -106,16 +86,16 @@ rule sample_efficiency:
     output:
         table=analysis_path("sample_efficiency"),
         ranking=analysis_path("sample_efficiency_ranking"),
-    params:
-        step="atomprobe.analyses.sample_efficiency:combine_curves",
-        cfg={},
     log:
         "logs/analyses/sample_efficiency.log",
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    threads: 1
+    params:
+        step="atomprobe.analyses.sample_efficiency:combine_curves",
+        cfg={},
     script:
         STEP_SCRIPT
