@@ -28,7 +28,7 @@ import atomprobe.render
 from atomprobe.errors import AtomprobeError
 from atomprobe.models import registry as _registry
 from atomprobe.render.figures import FIGURES
-from atomprobe.render.steps import NEEDS
+from atomprobe.render.steps import ALL_ANALYSES, NEEDS
 from atomprobe.render.tables import TABLES
 
 STEP_SCRIPT = "../scripts/step.py"
@@ -52,7 +52,26 @@ PROBE_KEYS = ("composition", "cv", "ridge", "mlp", "gbt")
 
 ANALYSES = config["analyses"]
 ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]]
-PER_MODEL_ANALYSES = ("isomers", "control", "sample_efficiency")
+# paper-A analyses run on each model, then combined across models (sweeps.smk makes the rules):
+# name -> (step run per model, step combining the models' tables, the combining step's outputs
+# besides its table: output name -> analysis name)
+PER_MODEL_ANALYSES = {
+    "isomers": (
+        "atomprobe.analyses.isomers:isomers",
+        "atomprobe.analyses.per_model:combine_models",
+        {},
+    ),
+    "control": (
+        "atomprobe.analyses.control:control",
+        "atomprobe.analyses.per_model:combine_models",
+        {},
+    ),
+    "sample_efficiency": (
+        "atomprobe.analyses.sample_efficiency:sample_efficiency_curve",
+        "atomprobe.analyses.sample_efficiency:combine_curves",
+        {"ranking": "sample_efficiency_ranking"},
+    ),
+}
 
 RECONSTRUCTION_OUTPUTS = ("gfre", "lfre", "cumulants", "similarity", "pcovr", "convergence")
 REGISTRY_PARQUET = "results/models/registry.parquet"
@@ -106,7 +125,8 @@ def analysis_outputs():
     if CPD_PAIRS:
         names.append("layer_profile")
     if ANALYSIS_MODELS:
-        names += [*PER_MODEL_ANALYSES, "sample_efficiency_ranking"]
+        for name, (_, _, extra_outputs) in PER_MODEL_ANALYSES.items():
+            names += [name, *extra_outputs.values()]
     names += RECONSTRUCTION_OUTPUTS
     return {name: analysis_path(name) for name in names}
 
@@ -142,6 +162,8 @@ def render_inputs(item):
             inputs["registry"] = REGISTRY_PARQUET
         elif need == "cpd":
             inputs["cpd"] = [cpd_path(m, d) for m, d in CPD_PAIRS]
+        elif need == ALL_ANALYSES:
+            inputs.update(produced)
         elif need in produced:
             inputs[need] = produced[need]
     return inputs

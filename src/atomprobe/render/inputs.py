@@ -32,19 +32,8 @@ CPD_DTYPES: dict[str, type] = {
     "r2": float,
 }
 CPD_COLUMNS = tuple(CPD_DTYPES)
-ANALYSIS_NAMES = (
-    "layer_profile",
-    "isomers",
-    "control",
-    "sample_efficiency",
-    "gfre",
-    "lfre",
-    "similarity",
-    "cumulants",
-    "pcovr",
-    "convergence",
-    "sample_efficiency_ranking",
-)
+# input names that are not analyses: the model table, the CPD score files, the render code
+NOT_ANALYSES = ("registry", "cpd", "code")
 
 
 @dataclass
@@ -92,8 +81,10 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> No
 def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
     """Load the render inputs named in ``inputs``.
 
-    Keys: ``registry`` (one path), ``cpd`` (zero or more paths) and any of ``ANALYSIS_NAMES``
-    (one path each). Missing keys or paths that do not exist yield empty / absent data.
+    Keys: ``registry`` (one path), ``cpd`` (zero or more paths), ``code`` (ignored: the render
+    code, an input only so that editing it re-renders) and any analysis name, such as
+    ``isomers`` or ``layer_profile`` (one path: results/analyses/{name}.parquet). Missing keys
+    or paths that do not exist yield empty / absent data.
     """
     metadata: dict[str, dict] = {}
     registry_paths = [p for p in as_path_list(inputs.get("registry")) if Path(p).exists()]
@@ -117,8 +108,8 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
     cpd = cpd.astype(CPD_DTYPES)
 
     analyses = {}
-    for name in ANALYSIS_NAMES:
-        paths = [p for p in as_path_list(inputs.get(name)) if Path(p).exists()]
+    for name in (key for key in inputs if key not in NOT_ANALYSES):
+        paths = [p for p in as_path_list(inputs[name]) if Path(p).exists()]
         if paths:
             analyses[name], metadata[name] = read_parquet(paths[0])
     return Results(registry=registry, cpd=cpd, analyses=analyses, metadata=metadata)

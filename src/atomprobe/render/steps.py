@@ -15,14 +15,16 @@ from typing import Any
 from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.figures import FIGURES
-from atomprobe.render.inputs import ANALYSIS_NAMES, load_results
+from atomprobe.render.inputs import load_results
 from atomprobe.render.reproduction import reproduction_frame, to_markdown
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, write_table
 from atomprobe.runner import Paths
 
-# item -> the inputs it reads: "registry", "cpd" and analysis names. Every reader of CPD scores
-# also reads the layer profile, which marks the best layer for ``render.layer: best``.
+# item -> the inputs it reads: "registry", "cpd", analysis names (results/analyses/{name}.parquet)
+# or ALL_ANALYSES (every analysis the workflow runs). Every reader of CPD scores also reads the
+# layer profile, which marks the best layer for ``render.layer: best``.
+ALL_ANALYSES = "all analyses"
 CPD_INPUTS = ("registry", "cpd", "layer_profile")
 NEEDS: dict[str, tuple[str, ...]] = {
     **{name: CPD_INPUTS for name in TABLES},
@@ -35,7 +37,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "pcovr": ("registry", "pcovr"),
     "similarity": ("registry", "similarity"),
     "convergence": ("registry", "convergence"),
-    "reproduction": ("registry", "cpd", *ANALYSIS_NAMES),
+    "reproduction": ("registry", "cpd", ALL_ANALYSES),
 }
 
 
