@@ -26,9 +26,9 @@ print(len(load_registry(sys.argv[3], "all")))
 
 @pytest.mark.timeout(300)
 def test_wheel_ships_schemas_and_validates_outside_the_checkout(tmp_path):
+    build = ["pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(tmp_path / "dist"), str(REPO)],
+        [sys.executable, "-m", *build, str(tmp_path / "dist"), str(REPO)],
         check=True,
         capture_output=True,
     )
@@ -39,9 +39,9 @@ def test_wheel_ships_schemas_and_validates_outside_the_checkout(tmp_path):
     schemas = {Path(n).name for n in names if n.startswith("atomprobe/schemas/")}
     assert {"config.schema.yaml", "models.schema.yaml", "cpd.schema.yaml"} <= schemas
     assert "atomprobe/render/claims.yaml" in names
+    config_files = [str(REPO / "config" / "config.yaml"), str(REPO / "config" / "models.yaml")]
     result = subprocess.run(
-        [sys.executable, "-c", VALIDATE, str(REPO / "src")]
-        + [str(REPO / "config" / "config.yaml"), str(REPO / "config" / "models.yaml")],
+        [sys.executable, "-c", VALIDATE, str(REPO / "src"), *config_files],
         cwd=tmp_path,
         env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
         capture_output=True,
