@@ -11,6 +11,7 @@ for a step that imports torch, so are torch's intra-op threads. No step limits t
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 import time
@@ -87,7 +88,8 @@ def run_step(
     if torch is not None:
         torch.set_num_threads(threads)
     start = time.perf_counter()
-    log.info("step %s: inputs=%s outputs=%s", reference, dict(inputs), dict(outputs))
+    log.info("step %s: params=%s", reference, json.dumps(params, sort_keys=True, default=str))
+    log.info("inputs=%s outputs=%s", dict(inputs), dict(outputs))
     with threadpool_limits(threads):
         func(inputs, outputs, params, threads)
     log.info("step %s finished in %.1f s", reference, time.perf_counter() - start)
