@@ -49,7 +49,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
     On any exception the temporary file is removed, so a failed job never leaves a
-    half-written output behind.
+    half-written output behind. Missing parent folders are created; the output gets the
+    permissions a plain ``open()`` would give it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final path of the output.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file (already created, empty) to write to.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +79,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
+    """Hex sha256 of a file, read in chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to hash.
+    chunk_size : int, default=1 << 20
+        Bytes read at a time.
+
+    Returns
+    -------
+    str
+        The 64-character hexadecimal digest.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_size):
@@ -77,13 +101,30 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
 
 
 def params_hash(params: Mapping[str, Any]) -> str:
-    """Short stable hash of a JSON-serialisable parameter mapping (key order ignored)."""
+    """Short stable hash of a JSON-serialisable parameter mapping (key order ignored).
+
+    Parameters
+    ----------
+    params : mapping
+        Parameters; values that are not JSON-serialisable are hashed as their ``str``.
+
+    Returns
+    -------
+    str
+        The first 16 hexadecimal characters of the sha256 of the sorted-key JSON.
+    """
     blob = json.dumps(params, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages whose behaviour the results depend on."""
+    """Installed versions of the packages whose behaviour the results depend on.
+
+    Returns
+    -------
+    dict of str to str
+        Distribution name to installed version; packages not installed are left out.
+    """
     versions = {}
     for name in _TRACKED_PACKAGES:
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
@@ -94,7 +135,21 @@ def package_versions() -> dict[str, str]:
 def provenance(
     params: Mapping[str, Any] | None = None, inputs: Sequence[str | os.PathLike[str]] = ()
 ) -> dict[str, Any]:
-    """Provenance record: package versions, parameter hash and input checksums."""
+    """Provenance record: package versions, parameter hash and input checksums.
+
+    Parameters
+    ----------
+    params : mapping or None, default=None
+        Parameters that produced the output (None for none).
+    inputs : sequence of str or os.PathLike, default=()
+        Input files, hashed with :func:`sha256_file`.
+
+    Returns
+    -------
+    dict
+        ``packages`` (:func:`package_versions`), ``params_hash`` (:func:`params_hash`),
+        ``params`` (a copy) and ``inputs`` (path to hex sha256).
+    """
     return {
         "packages": package_versions(),
         "params_hash": params_hash(params or {}),
@@ -110,7 +165,24 @@ def write_parquet(
     params: Mapping[str, Any] | None = None,
     inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
-    """Write ``df`` atomically to ``path`` with metadata and provenance in the schema."""
+    """Write ``df`` atomically to ``path`` with metadata and provenance in the schema.
+
+    The document ``metadata`` plus ``provenance`` is stored as JSON under the schema metadata key
+    ``atomprobe``; the table is zstd-compressed and the index dropped.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Table to write.
+    path : str or os.PathLike
+        Output parquet.
+    metadata : mapping or None, default=None
+        Caller's metadata (units, column descriptions, ...).
+    params : mapping or None, default=None
+        Parameters that produced the table (see :func:`provenance`).
+    inputs : sequence of str or os.PathLike, default=()
+        Input files whose sha256 is recorded.
+    """
     table = pa.Table.from_pandas(df, preserve_index=False)
     doc = dict(metadata or {})
     doc["provenance"] = provenance(params, inputs)
@@ -122,7 +194,23 @@ def write_parquet(
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``atomprobe`` metadata document of a parquet file ({} if it has none)."""
+    """The ``atomprobe`` metadata document of a parquet file ({} if it has none).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Parquet file.
+
+    Returns
+    -------
+    dict
+        The metadata document (with ``provenance`` if written by :func:`write_parquet`).
+
+    Raises
+    ------
+    DataError
+        The file is missing or not a readable parquet file.
+    """
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid) as exc:
@@ -134,13 +222,41 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 def read_parquet(
     path: str | os.PathLike[str], columns: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read a parquet file written by :func:`write_parquet`: (frame, metadata document)."""
+    """Read a parquet file written by :func:`write_parquet`: (frame, metadata document).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Parquet file.
+    columns : sequence of str or None, default=None
+        Columns to read; None for all.
+
+    Returns
+    -------
+    frame : DataFrame
+        The table.
+    metadata : dict
+        Its metadata document (see :func:`read_metadata`).
+
+    Raises
+    ------
+    DataError
+        The file is missing or not a readable parquet file.
+    """
     meta = read_metadata(path)
     df = pq.read_table(path, columns=list(columns) if columns is not None else None).to_pandas()
     return df, meta
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write a text file atomically."""
+    """Write a text file atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file.
+    text : str
+        Its content.
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text)

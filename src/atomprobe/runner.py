@@ -31,15 +31,43 @@ log = logging.getLogger(PACKAGE)
 
 
 def as_path_list(paths: str | list[str] | None) -> list[str]:
-    """A step input given as one path, a list of paths or nothing (None), as a list."""
+    """A step input given as one path, a list of paths or nothing (None), as a list.
+
+    Parameters
+    ----------
+    paths : str or list of str or None
+        One path, several paths, or None.
+
+    Returns
+    -------
+    list of str
+        ``[paths]`` for one path, a copy of the list, or ``[]`` for None.
+    """
     if paths is None:
         return []
     return [paths] if isinstance(paths, str) else list(paths)
 
 
 def resolve_step(reference: str) -> Step:
-    """Import the step ``"atomprobe.<module>:<function>"`` (the ``atomprobe.`` prefix may be
-    left out, as in ``"cpd.steps:cpd"``)."""
+    """Import the step ``"atomprobe.<module>:<function>"``.
+
+    The ``atomprobe.`` prefix may be left out, as in ``"cpd.steps:cpd"``.
+
+    Parameters
+    ----------
+    reference : str
+        Step reference ``"<module>:<function>"`` (a rule's ``params.step``).
+
+    Returns
+    -------
+    callable
+        The step function ``step(inputs, outputs, params, threads) -> None``.
+
+    Raises
+    ------
+    AtomprobeError
+        A malformed reference, a module that does not exist, or no such function in it.
+    """
     module_name, sep, func_name = reference.partition(":")
     if not sep or not module_name or not func_name:
         raise AtomprobeError(
@@ -59,7 +87,13 @@ def resolve_step(reference: str) -> Step:
 
 
 def configure_logging(log_file: str | None) -> None:
-    """Log INFO to stderr and, if given, to ``log_file``."""
+    """Log INFO to stderr and, if given, to ``log_file``.
+
+    Parameters
+    ----------
+    log_file : str or None
+        Log file, overwritten (its folder is created); None or empty for stderr only.
+    """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +114,32 @@ def run_step(
     threads: int = 1,
     log_file: str | None = None,
 ) -> None:
-    """Run step ``reference`` (see :func:`resolve_step`) on ``threads`` cores, logged and timed."""
+    """Run step ``reference`` (see :func:`resolve_step`) on ``threads`` cores, logged and timed.
+
+    BLAS and OpenMP pools are limited to ``threads`` (threadpoolctl) and, if the step's module
+    imported torch, so are torch's intra-op threads.
+
+    Parameters
+    ----------
+    reference : str
+        Step reference ``"atomprobe.<module>:<function>"``.
+    inputs : mapping of str to str or list of str
+        Input names to one path or a list of paths.
+    outputs : mapping of str to str or list of str
+        Output names to one path or a list of paths.
+    params : dict
+        The config slice the rule depends on.
+    threads : int, default=1
+        Cores the rule declares (at least 1 is used).
+    log_file : str or None, default=None
+        Log file besides stderr.
+
+    Raises
+    ------
+    AtomprobeError
+        The step cannot be resolved (see :func:`resolve_step`); the step's own errors pass
+        through.
+    """
     configure_logging(log_file)
     func = resolve_step(reference)
     threads = max(int(threads), 1)

@@ -11,7 +11,28 @@ from atomprobe.errors import DataError
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean and two-sided Student-t confidence interval of ``values`` (1-D, NaN dropped).
 
-    Returns ``(mean, ci_low, ci_high, n)``; the bounds are NaN when fewer than two values remain.
+    Parameters
+    ----------
+    values : ndarray of shape (n_values,)
+        Values (any unit); NaN and inf are dropped.
+    level : float, default=0.95
+        Confidence level, strictly between 0 and 1 (dimensionless).
+
+    Returns
+    -------
+    mean : float
+        Mean of the finite values (NaN when none remain), in the unit of ``values``.
+    ci_low : float
+        Lower bound; NaN when fewer than two values remain.
+    ci_high : float
+        Upper bound; NaN when fewer than two values remain.
+    n : int
+        Number of finite values.
+
+    Raises
+    ------
+    DataError
+        ``level`` not strictly between 0 and 1.
     """
     if not 0.0 < level < 1.0:
         raise DataError(f"confidence level {level!r} must lie strictly between 0 and 1")

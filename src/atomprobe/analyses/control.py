@@ -49,7 +49,30 @@ CONTROL_TARGETS: dict[str, Callable[[np.ndarray, Sequence[int]], np.ndarray]] = 
 
 
 def control_target(counts: np.ndarray, elements: Sequence[int], name: str) -> np.ndarray:
-    """Control target (n,) from element counts (n, k) whose columns are ``elements`` (Z)."""
+    """Control target (n,) from element counts (n, k) whose columns are ``elements`` (Z).
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_samples, n_elements)
+        Atoms of each element per structure (≥ 0, at least one atom per structure).
+    elements : sequence of int
+        Atomic number Z of each column of ``counts`` (n_elements values; Z = 1 is hydrogen).
+    name : {"composition_entropy", "heavy_atom_fraction", "log_n_atoms"}
+        Control target (see the module docstring).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        The target, float64: composition entropy in nats, heavy-atom fraction (dimensionless)
+        or ln of the number of atoms (dimensionless).
+
+    Raises
+    ------
+    ConfigError
+        An unknown target name.
+    DataError
+        ``counts`` does not match ``elements``, has negative counts or a structure without atoms.
+    """
     if name not in CONTROL_TARGETS:
         raise ConfigError(f"control target {name!r} is unknown; use one of {list(CONTROL_TARGETS)}")
     counts = np.asarray(counts, dtype=np.float64)
@@ -72,8 +95,37 @@ def compositional_control(
 ) -> pd.DataFrame:
     """Per-fold R² of each probe for each control target (the ``target`` column names it).
 
-    H (n, d) features; C (n, k') the composition the projection removes (any encoding);
-    counts (n, k) element counts the control targets are computed from.
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features (units of the model's features).
+    C : ndarray of shape (n_samples, n_composition)
+        The composition the projection removes, in any encoding (dimensionless).
+    counts : ndarray of shape (n_samples, n_elements)
+        Element counts the control targets are computed from.
+    elements : sequence of int
+        Atomic number Z of each column of ``counts``.
+    control_targets : iterable of str, default=("composition_entropy",)
+        Control targets to probe (see :func:`control_target`).
+    probes : iterable of str, default=("ridge", "mlp", "gbt")
+        Probes to run.
+    representations : iterable of str, default=("full", "geom_v2")
+        Representations to score.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Splits and probe hyper-parameters.
+
+    Returns
+    -------
+    DataFrame
+        Per-fold scores with the columns of ``SCORE_COLUMNS`` (see
+        :func:`atomprobe.cpd.cpd_scores`); ``r2`` is dimensionless.
+
+    Raises
+    ------
+    ConfigError
+        An unknown control target, probe or representation.
+    DataError
+        Bad element counts or probe inputs.
     """
     names = list(control_targets)
     Y = np.column_stack([control_target(counts, elements, name) for name in names])

@@ -38,11 +38,34 @@ CONVERGENCE_COLUMNS = {
 def checkpoint_convergence(
     checkpoints: pd.DataFrame, final: FeatureSet, n_test: int, seed: int
 ) -> pd.DataFrame:
-    """Convergence metrics per epoch.
+    """Convergence metrics per epoch: GFRE in both directions and linear CKA.
 
-    checkpoints: DataFrame[epoch, id, feature columns...] (pooled features per checkpoint);
-    final: the final model's pooled features. Rows are matched by structure id; ``n_test`` of
-    them (at most half) are the GFRE test set.
+    Rows are matched by structure id; ``n_test`` of them (at most half) are the GFRE test set.
+
+    Parameters
+    ----------
+    checkpoints : DataFrame
+        Pooled features per checkpoint: columns ``epoch``, ``id`` and the feature columns, one
+        row per (epoch, structure).
+    final : FeatureSet
+        The final model's pooled features.
+    n_test : int
+        Requested GFRE test structures, capped at half of the shared structures.
+    seed : int
+        Seed of the train/test split.
+
+    Returns
+    -------
+    DataFrame
+        One row per (epoch, metric) with the columns of ``CONVERGENCE_COLUMNS``: metrics
+        ``gfre_checkpoint_to_final``, ``gfre_final_to_checkpoint`` and ``cka``, values
+        dimensionless.
+
+    Raises
+    ------
+    DataError
+        ``checkpoints`` lacks ``epoch`` or ``id``, shares no structure with ``final``, or has
+        invalid features.
     """
     missing = {"epoch", "id"} - set(checkpoints.columns)
     if missing:

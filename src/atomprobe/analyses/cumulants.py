@@ -33,8 +33,25 @@ def cumulant_features(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """φ^(max_order) per structure from per-atom features, single-atom structures dropped.
 
-    index: DataFrame[id, ...] one row per atom; F (n_atoms, d). Returns
-    ``(ids (n_kept,), φ (n_kept, max_order·d), n_dropped)``.
+    Parameters
+    ----------
+    index : DataFrame
+        One row per atom with at least the column ``id`` (structure id), as from
+        :func:`atomprobe.features.read_atom_features`.
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features, rows matching ``index``.
+    max_order : int
+        Highest cumulant order K (1 … 8).
+
+    Returns
+    -------
+    ids : ndarray of shape (n_kept,)
+        Ids of the structures kept (more than one atom), in order of first appearance.
+    phi : ndarray of shape (n_kept, max_order * n_features)
+        Cumulant-pooled features φ^(K), float64, in the units of the features (see
+        :func:`atomprobe.features.pooling.cumulant_pool`).
+    n_dropped : int
+        Number of single-atom structures dropped.
     """
     segment, ids = pd.factorize(index["id"])
     phi = cumulant_pool(F, segment, len(ids), order=max_order)
@@ -43,8 +60,33 @@ def cumulant_features(
 
 
 def cumulant_order_gfre(phi: np.ndarray, max_order: int, n_test: int, seed: int) -> pd.DataFrame:
-    """GFRE(φ^(K) → φ^(K')) for K, K' in 1..max_order: columns source_order, target_order,
-    value, n_train, n_test. φ: (n, max_order·d), block-ordered as from ``cumulant_pool``."""
+    """GFRE(φ^(K) → φ^(K')) for every pair of cumulant orders K, K' in 1 … max_order.
+
+    One seeded train/test split serves every pair.
+
+    Parameters
+    ----------
+    phi : ndarray of shape (n_structures, max_order * n_features)
+        Cumulant-pooled features, block-ordered as from ``cumulant_pool``: the first K·d columns
+        are φ^(K).
+    max_order : int
+        Highest cumulant order in ``phi``.
+    n_test : int
+        Test structures (at least two structures must remain for training).
+    seed : int
+        Seed of the train/test split.
+
+    Returns
+    -------
+    DataFrame
+        One row per (K, K') with the columns ``source_order``, ``target_order``, ``value`` (GFRE,
+        dimensionless), ``n_train`` and ``n_test``.
+
+    Raises
+    ------
+    DataError
+        A test size that leaves fewer than two training rows, or constant features.
+    """
     d = phi.shape[1] // max_order
     orders = range(1, max_order + 1)
     blocks = [phi[:, : K * d] for K in orders]

@@ -24,8 +24,32 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FeatureSet:
-    """One model's features on one dataset, rows keyed by ``keys`` (structure id, or
-    ``"<id>#<atom>"`` for atoms): ``values`` (n, d) float32."""
+    """One model's features on one dataset, one row per structure or per atom.
+
+    Rows are keyed by ``keys`` (structure id, or ``"<id>#<atom>"`` for atoms).
+
+    Parameters
+    ----------
+    model : str
+        Model name (from the feature file's metadata).
+    dataset : str
+        Dataset the features were computed on.
+    keys : ndarray of shape (n_rows,)
+        Row keys, str: structure ids, or ``"<id>#<atom>"`` (0-based atom index) for atoms.
+    values : ndarray of shape (n_rows, n_features)
+        Features, float32 (units of the model's features).
+
+    Attributes
+    ----------
+    model : str
+        Model name.
+    dataset : str
+        Dataset name.
+    keys : ndarray of shape (n_rows,)
+        Row keys.
+    values : ndarray of shape (n_rows, n_features)
+        Features, float32.
+    """
 
     model: str
     dataset: str
@@ -34,7 +58,25 @@ class FeatureSet:
 
 
 def model_and_dataset(path: str) -> tuple[str, str]:
-    """(model, dataset) from the metadata of a feature file."""
+    """(model, dataset) from the metadata of a feature file.
+
+    Parameters
+    ----------
+    path : str
+        Feature parquet written by :mod:`atomprobe.features.io`.
+
+    Returns
+    -------
+    model : str
+        Model name.
+    dataset : str
+        Dataset name.
+
+    Raises
+    ------
+    DataError
+        The metadata lacks ``model`` or ``dataset``.
+    """
     meta = read_metadata(path)
     missing = [key for key in ("model", "dataset") if not meta.get(key)]
     if missing:
@@ -43,14 +85,48 @@ def model_and_dataset(path: str) -> tuple[str, str]:
 
 
 def load_structure_features(path: str, layer: int | str = "last") -> FeatureSet:
-    """Pooled features of one model and dataset; ``layer``: "last", an index, or "all"."""
+    """Pooled features of one model and dataset; ``layer``: "last", an index, or "all".
+
+    Parameters
+    ----------
+    path : str
+        Pooled feature parquet.
+    layer : int or str, default="last"
+        Layer index, ``"last"`` (the highest layer) or ``"all"`` (every column).
+
+    Returns
+    -------
+    FeatureSet
+        Rows keyed by structure id; ``values`` of shape (n_structures, n_features), float32.
+
+    Raises
+    ------
+    DataError
+        Missing metadata or no columns on that layer.
+    """
     model, dataset = model_and_dataset(path)
     ids, H, _ = read_features(path, layer=None if layer == "all" else layer)
     return FeatureSet(model, dataset, ids, H)
 
 
 def load_atom_features(path: str) -> FeatureSet:
-    """Per-atom last-layer features of one model and dataset, keyed ``"<id>#<atom>"``."""
+    """Per-atom last-layer features of one model and dataset, keyed ``"<id>#<atom>"``.
+
+    Parameters
+    ----------
+    path : str
+        Per-atom feature parquet.
+
+    Returns
+    -------
+    FeatureSet
+        Rows keyed ``"<id>#<atom>"``; ``values`` of shape (n_atoms, n_features), float32.
+
+    Raises
+    ------
+    DataError
+        Missing metadata or per-atom index columns.
+    """
     model, dataset = model_and_dataset(path)
     index, F, _ = read_atom_features(path)
     keys = (index["id"].astype(str) + "#" + index["atom"].astype(str)).to_numpy()
@@ -58,8 +134,21 @@ def load_atom_features(path: str) -> FeatureSet:
 
 
 def has_features(path: str) -> bool:
-    """False (with a log line) for a feature file written empty: a model family that cannot run
-    on that dataset (e.g. no periodic support on crystals) records why in metadata ``note``."""
+    """Whether a feature file holds features; False (with a log line) for one written empty.
+
+    A model family that cannot run on that dataset (e.g. no periodic support on crystals) writes
+    an empty feature file and records why in metadata ``note``.
+
+    Parameters
+    ----------
+    path : str
+        Feature parquet.
+
+    Returns
+    -------
+    bool
+        True when the metadata lists feature columns.
+    """
     meta = read_metadata(path)
     if meta.get("columns"):
         return True
@@ -70,7 +159,22 @@ def has_features(path: str) -> bool:
 def load_feature_sets(
     paths: str | list[str], layer: int | str = "last", atoms: bool = False
 ) -> list[FeatureSet]:
-    """The non-empty feature files among ``paths``: pooled (``layer``) or per-atom (``atoms``)."""
+    """The non-empty feature files among ``paths``: pooled (``layer``) or per-atom (``atoms``).
+
+    Parameters
+    ----------
+    paths : str or list of str
+        Feature parquets; empty ones (see :func:`has_features`) are skipped.
+    layer : int or str, default="last"
+        Layer of the pooled features (see :func:`load_structure_features`).
+    atoms : bool, default=False
+        Read per-atom features (last layer) instead of pooled ones.
+
+    Returns
+    -------
+    list of FeatureSet
+        One per non-empty file, in input order.
+    """
     return [
         load_atom_features(path) if atoms else load_structure_features(path, layer)
         for path in as_path_list(paths)
@@ -79,7 +183,23 @@ def load_feature_sets(
 
 
 def group_by_dataset(feature_sets: Sequence[FeatureSet]) -> dict[str, list[FeatureSet]]:
-    """Feature sets per dataset, models in input order; a model twice per dataset is an error."""
+    """Feature sets per dataset, models in input order; a model twice per dataset is an error.
+
+    Parameters
+    ----------
+    feature_sets : sequence of FeatureSet
+        Feature sets of any models and datasets.
+
+    Returns
+    -------
+    dict of str to list of FeatureSet
+        Dataset name to its feature sets.
+
+    Raises
+    ------
+    DataError
+        A model with two feature sets for one dataset.
+    """
     groups: dict[str, list[FeatureSet]] = {}
     for fs in feature_sets:
         group = groups.setdefault(fs.dataset, [])
@@ -92,8 +212,31 @@ def group_by_dataset(feature_sets: Sequence[FeatureSet]) -> dict[str, list[Featu
 def align_rows(
     group: Sequence[FeatureSet], max_rows: int | None = None, seed: int = 0
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Rows shared by every feature set (sorted keys; a seeded subsample of ``max_rows`` if
-    given): ``(keys (n,), [values (n, d_model) per set])``."""
+    """Rows shared by every feature set, in the same order in every matrix.
+
+    Keys are sorted; if ``max_rows`` is given, a seeded subsample of that many shared rows.
+
+    Parameters
+    ----------
+    group : sequence of FeatureSet
+        Feature sets of one dataset.
+    max_rows : int or None, default=None
+        At most this many rows, drawn without replacement with ``seed``; None for all.
+    seed : int, default=0
+        Seed of the subsample.
+
+    Returns
+    -------
+    keys : ndarray of shape (n_rows,)
+        The shared row keys, sorted.
+    matrices : list of ndarray of shape (n_rows, n_features_model)
+        Each feature set's values on those rows, in the order of ``group`` (float32).
+
+    Raises
+    ------
+    DataError
+        The feature sets share no row.
+    """
     shared = group[0].keys
     for fs in group[1:]:
         shared = np.intersect1d(shared, fs.keys)

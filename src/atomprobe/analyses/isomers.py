@@ -72,7 +72,27 @@ def isomer_pairs(
     max_pairs_per_group: int | None = None,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(pairs (m, 2) row indices, group (m,) group index)`` of isomer pairs."""
+    """Isomer pairs: row indices of pairs of structures that share a formula.
+
+    Parameters
+    ----------
+    formulas : sequence of str
+        Formula of each structure (n_samples values; isomers share it).
+    min_group_size : int, default=2
+        Smallest formula group that contributes pairs.
+    max_pairs_per_group : int or None, default=None
+        At most this many pairs per group, drawn without replacement with ``seed``; None for all
+        pairs.
+    seed : int, default=0
+        Seed of the pair subsampling.
+
+    Returns
+    -------
+    pairs : ndarray of shape (n_pairs, 2)
+        Row indices of the two structures of each pair, int64.
+    groups : ndarray of shape (n_pairs,)
+        Index of each pair's formula group (position in the sorted distinct formulas), int64.
+    """
     rng = np.random.default_rng(seed)
     codes, inverse = np.unique(np.asarray(formulas), return_inverse=True)
     order = np.argsort(inverse, kind="stable")
@@ -103,7 +123,41 @@ def pairwise_accuracy(
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Pair-ordering accuracy with a bootstrap interval over groups (see module docstring)."""
+    """Pair-ordering accuracy with a bootstrap interval over groups (see module docstring).
+
+    Pairs whose true targets differ by ≤ ``min_target_gap`` are skipped; a pair scores 1 when
+    the predicted order is right, 0.5 when the two predictions are equal, else 0.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        True target of each structure (its own units).
+    prediction : ndarray of shape (n_samples,)
+        Predicted target of each structure (units of ``y``).
+    pairs : ndarray of shape (n_pairs, 2)
+        Row indices of the pairs (see :func:`isomer_pairs`).
+    groups : ndarray of shape (n_pairs,)
+        Formula group of each pair; the bootstrap resamples groups.
+    min_target_gap : float, default=0.0
+        Pairs with ``|y_i - y_j|`` at most this (units of ``y``) have no true order.
+    n_bootstrap : int, default=1000
+        Bootstrap resamples of the groups.
+    level : float, default=0.95
+        Confidence level of the percentile interval (dimensionless).
+    seed : int, default=0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    dict of str to float
+        ``n_groups`` and ``n_pairs`` (groups and pairs scored), ``accuracy`` (fraction of pairs
+        ordered correctly) and ``ci_low``, ``ci_high`` (the bootstrap interval); dimensionless.
+
+    Raises
+    ------
+    DataError
+        No pair with distinct targets.
+    """
     true_gap = y[pairs[:, 0]] - y[pairs[:, 1]]
     keep = np.abs(true_gap) > min_target_gap
     pairs, groups, true_gap = pairs[keep], groups[keep], true_gap[keep]
@@ -142,8 +196,42 @@ def isomer_benchmark(
 ) -> pd.DataFrame:
     """Pairwise isomer-ordering accuracy per target and representation (ISOMER_COLUMNS).
 
-    H (n, d) features, C (n, k) composition, Y (n, t) targets, ``formulas`` (n,) the formula
-    of each structure (isomers share it).
+    Predictions are out of fold, from folds that hold out whole formulas (see the module
+    docstring for the protocol).
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Targets, in their own units.
+    target_names : sequence of str
+        Name of each target column.
+    formulas : sequence of str
+        Formula of each structure (n_samples values; isomers share it).
+    representations : iterable of str, default=("geom_v2", "comp", "full")
+        Representations whose ridge predictions are ranked.
+    min_group_size : int, default=2
+        Smallest formula group that contributes pairs.
+    max_pairs_per_group : int or None, default=None
+        At most this many pairs per group; None for all pairs.
+    min_target_gap : float, default=0.0
+        Pairs whose targets differ by at most this (units of the target) are skipped.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Folds, seed, intercept and ridge penalty grid.
+
+    Returns
+    -------
+    DataFrame
+        One row per (representation, target) with the columns of ``ISOMER_COLUMNS``.
+
+    Raises
+    ------
+    DataError
+        Bad probe inputs, a formula count that does not match the rows, fewer distinct formulas
+        than folds, or no isomer pair with distinct targets.
     """
     H, C, Y = check_probe_inputs(H, C, Y, settings.min_rows, list(target_names))
     if len(formulas) != H.shape[0]:

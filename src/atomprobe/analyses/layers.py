@@ -31,7 +31,25 @@ PROFILE_COLUMNS: dict[str, str] = {
 
 
 def layer_profile(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean R² per layer (PROFILE_COLUMNS) from per-fold CPD scores of one or more models."""
+    """Mean R² per layer (PROFILE_COLUMNS) from per-fold CPD scores of one or more models.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Per-fold CPD scores (results/cpd tables) with the columns ``model``, ``dataset``,
+        ``target``, ``group``, ``representation``, ``probe``, ``layer`` and ``r2``.
+
+    Returns
+    -------
+    DataFrame
+        One row per curve and layer with the columns of ``PROFILE_COLUMNS``: mean and standard
+        deviation of R² (dimensionless) and the ``is_best`` and ``is_last`` flags.
+
+    Raises
+    ------
+    DataError
+        ``scores`` lacks one of the required columns.
+    """
     missing = {*PROFILE_KEYS, "layer", "r2"} - set(scores.columns)
     if missing:
         raise DataError(f"CPD scores lack columns {sorted(missing)}; pass results/cpd tables")

@@ -34,7 +34,31 @@ PCOVR_COLUMNS = {
 def pcovr_map(
     H: np.ndarray, y: np.ndarray, n_components: int = 2, mixing: float = 0.5
 ) -> np.ndarray:
-    """PCovR coordinates (n, n_components) of features H (n, d) regressed on target y (n,)."""
+    """PCovR coordinates (n, n_components) of features H (n, d) regressed on target y (n,).
+
+    H is centred and divided by sqrt of its total variance; y is standardised.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Pooled features (units of the model's features).
+    y : ndarray of shape (n_samples,)
+        Target the projection regresses on (its own units).
+    n_components : int, default=2
+        Number of PCovR coordinates.
+    mixing : float, default=0.5
+        Weight of the feature variance (1 = PCA) against the regression of y (0); dimensionless.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components)
+        PCovR coordinates, in units of the scaled features (dimensionless).
+
+    Raises
+    ------
+    DataError
+        Invalid or mismatched inputs, or constant features or target.
+    """
     H = check_features(H, "PCovR features")
     y = check_features(np.asarray(y).reshape(-1, 1), "PCovR target", H.shape[0])[:, 0]
     centred = H - H.mean(axis=0)

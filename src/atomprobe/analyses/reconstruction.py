@@ -44,7 +44,27 @@ ZERO_VARIANCE = 1e-12  # total variance below this cannot be scaled (skmatter's 
 
 
 def check_features(X: np.ndarray, what: str, n_rows: int | None = None) -> np.ndarray:
-    """``X`` as a finite float64 (n, d) array; one-line DataError otherwise."""
+    """``X`` as a finite float64 (n, d) array; one-line DataError otherwise.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, n_features)
+        Feature matrix, any numeric dtype.
+    what : str
+        Name of the matrix in error messages (e.g. ``"source X"``).
+    n_rows : int or None, default=None
+        Required number of rows (those of the source); None to accept any.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features)
+        ``X`` as float64 (not copied if already float64).
+
+    Raises
+    ------
+    DataError
+        ``X`` is not 2-D, has no columns, the wrong number of rows, or NaN/inf/non-numeric values.
+    """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] == 0:
         raise DataError(f"{what}: expected a 2-D array (n_samples, n_features), got {X.shape}")
@@ -59,7 +79,29 @@ def check_features(X: np.ndarray, what: str, n_rows: int | None = None) -> np.nd
 
 
 def train_test_indices(n_samples: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random split: ``(train_idx, test_idx)``, both sorted; training = the rest."""
+    """A seeded random split: ``(train_idx, test_idx)``, both sorted; training = the rest.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of samples to split.
+    n_test : int
+        Test samples; at least two samples must remain for training.
+    seed : int
+        Seed of the permutation.
+
+    Returns
+    -------
+    train_idx : ndarray of shape (n_samples - n_test,)
+        Sorted integer indices of the training samples.
+    test_idx : ndarray of shape (n_test,)
+        Sorted integer indices of the test samples.
+
+    Raises
+    ------
+    DataError
+        ``n_test`` is not positive or leaves fewer than two training samples.
+    """
     if not 0 < n_test <= n_samples - 2:
         raise DataError(
             f"test size {n_test} needs at least {n_test + 2} samples, got {n_samples}; "
@@ -70,14 +112,52 @@ def train_test_indices(n_samples: int, n_test: int, seed: int) -> tuple[np.ndarr
 
 
 def capped_test_size(n_samples: int, requested: int) -> int:
-    """The configured test size, capped so that at least half of the samples train."""
+    """The configured test size, capped so that at least half of the samples train.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of samples.
+    requested : int
+        Test size from the config.
+
+    Returns
+    -------
+    int
+        ``min(requested, n_samples // 2)``.
+    """
     return min(requested, n_samples // 2)
 
 
 def scale_total_variance(
     train: np.ndarray, test: np.ndarray, what: str = "features"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Centre on the training mean, divide by sqrt(total training variance) (population)."""
+    """Centre on the training mean, divide by sqrt(total training variance) (population).
+
+    Same scaling as ``skmatter.preprocessing.StandardFlexibleScaler``: afterwards the training
+    columns have mean 0 and their variances sum to 1.
+
+    Parameters
+    ----------
+    train : ndarray of shape (n_train, n_features)
+        Training rows; the mean and scale are computed on them.
+    test : ndarray of shape (n_test, n_features)
+        Test rows, scaled with the training mean and scale.
+    what : str, default="features"
+        Name of the matrix in error messages.
+
+    Returns
+    -------
+    train_scaled : ndarray of shape (n_train, n_features)
+        Scaled training rows (dimensionless).
+    test_scaled : ndarray of shape (n_test, n_features)
+        Scaled test rows (dimensionless).
+
+    Raises
+    ------
+    DataError
+        The total training variance is below ``ZERO_VARIANCE`` (all columns constant).
+    """
     mean = train.mean(axis=0)
     total_variance = ((train - mean) ** 2).mean(axis=0).sum()
     if total_variance < ZERO_VARIANCE:
@@ -87,13 +167,45 @@ def scale_total_variance(
 
 
 class BatchedCutoffRidgeSolver:
-    """Stacked ``skmatter.linear_model.Ridge2FoldCV(alpha_type="relative",
-    regularization_method="cutoff")`` for b independent problems of the same shape.
+    """Stacked skmatter ``Ridge2FoldCV`` (relative alphas, cutoff) for b problems of one shape.
 
-    ``X``: (b, n, d). The SVDs of X and of its two folds are computed once, here; then
+    Stacked ``skmatter.linear_model.Ridge2FoldCV(alpha_type="relative",
+    regularization_method="cutoff")`` for b independent problems of the same shape.
+    The SVDs of X and of its two folds are computed once, here; then
     :meth:`predict` fits any number of targets Y (b, n, d_y), choosing alpha per problem and per
     target exactly as skmatter does (including its quirk of truncating the final fit at
     ``s > alpha·s_max`` without the machine-precision cutoff used during cross-validation).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_problems, n_samples, n_features)
+        Inputs of the b problems, float64; at least 4 samples (2 per CV fold).
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative penalties: singular values at or below ``alpha · s_max`` are dropped
+        (dimensionless).
+    random_state : int, default=CV_RANDOM_STATE
+        Seed of the shuffled 2-fold split (skmatter's ``0x5F3759DF``).
+
+    Attributes
+    ----------
+    folds : tuple of tuple of ndarray
+        The two ``(fitted rows, held-out rows)`` index pairs of the 2-fold split.
+    rcond : float
+        Machine-precision cutoff on the singular values used during cross-validation.
+    fold_svds : list of tuple of ndarray
+        ``(u, s, vt)`` of X restricted to each fold's fitted rows.
+    held_out_projections : list of ndarray
+        Each fold's held-out rows projected on the fitted rows' right singular vectors,
+        divided by the singular values, shape (n_problems, n_held_out, n_components).
+    thresholds : ndarray of shape (n_problems, n_alphas)
+        Absolute singular-value cutoffs ``alpha · s_max`` per problem.
+    svd : tuple of ndarray
+        ``(u, s, vt)`` of the full X, used for the final fit.
+
+    Raises
+    ------
+    DataError
+        Fewer than 4 samples.
     """
 
     def __init__(
@@ -139,7 +251,22 @@ class BatchedCutoffRidgeSolver:
         return (directions[0] + directions[1]) / 2
 
     def predict(self, Y: np.ndarray, X_query: np.ndarray) -> np.ndarray:
-        """Fit Y (b, n, d_y) on X, predict at X_query (b, q, d): (b, q, d_y)."""
+        """Fit Y (b, n, d_y) on X, predict at X_query (b, q, d): (b, q, d_y).
+
+        Alpha is chosen per problem by the 2-fold CV (lowest output-averaged RMSE).
+
+        Parameters
+        ----------
+        Y : ndarray of shape (n_problems, n_samples, n_targets)
+            Targets of the b problems, rows matching X.
+        X_query : ndarray of shape (n_problems, n_queries, n_features)
+            Points at which to predict, in the units of X.
+
+        Returns
+        -------
+        ndarray of shape (n_problems, n_queries, n_targets)
+            Predictions, in the units of Y.
+        """
         u, s, vt = self.svd
         predictions = np.empty((Y.shape[0], X_query.shape[1], Y.shape[2]))
         for problem in range(Y.shape[0]):
@@ -194,7 +321,31 @@ def pointwise_gfre(
 ) -> np.ndarray:
     """Pointwise global errors ‖y_i − x_i W‖ of each target: (n_targets, n_test).
 
-    X: (n, d_x) source; Ys: targets (n, d_y) with the same rows. One SVD set serves all targets.
+    X and each Y are scaled to unit total variance on the training rows (see the module
+    docstring); one SVD set serves all targets.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        Source features.
+    Ys : sequence of ndarray of shape (n_samples, n_features_y)
+        Target feature matrices, with the same rows as X (their widths may differ).
+    train_idx : ndarray of shape (n_train,)
+        Integer indices of the training rows.
+    test_idx : ndarray of shape (n_test,)
+        Integer indices of the test rows, disjoint from ``train_idx``.
+
+    Returns
+    -------
+    ndarray of shape (n_targets, n_test)
+        Euclidean reconstruction error of each test point, in units of the scaled target
+        (dimensionless; 1 = the target's total standard deviation).
+
+    Raises
+    ------
+    DataError
+        Invalid features, mismatched rows, overlapping indices, constant features or too few
+        training rows.
     """
     X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
     ridge = BatchedCutoffRidgeSolver(X_train[None])
@@ -207,7 +358,22 @@ def pointwise_gfre(
 
 
 def default_n_neighbors(d_x: int, d_y: int, n_train: int) -> int:
-    """Paper B's k = min(d_x, d_y), capped at the number of training points."""
+    """Paper B's k = min(d_x, d_y), capped at the number of training points.
+
+    Parameters
+    ----------
+    d_x : int
+        Number of source features.
+    d_y : int
+        Number of target features.
+    n_train : int
+        Number of training points.
+
+    Returns
+    -------
+    int
+        ``min(d_x, d_y, n_train)``.
+    """
     return min(d_x, d_y, n_train)
 
 
@@ -221,12 +387,38 @@ def pointwise_lfre(
 ) -> np.ndarray:
     """Pointwise local errors of each target: (n_targets, n_test).
 
-    ``n_neighbors``: k, the training points around each test point (default, paper B:
-    min(d_x, d_y) per target, capped at the number of training points — a wide descriptor
-    such as the 1,008-value AEV on a small probe set would otherwise ask for more neighbours
-    than exist; an explicit k larger than that is an error). Test points are processed
-    ``batch_size`` at a time as stacked SVDs of their (k, d_x) neighbourhoods, each shared by
-    every target with the same k.
+    Test points are processed ``batch_size`` at a time as stacked SVDs of their (k, d_x)
+    neighbourhoods, each shared by every target with the same k.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        Source features.
+    Ys : sequence of ndarray of shape (n_samples, n_features_y)
+        Target feature matrices, with the same rows as X (their widths may differ).
+    train_idx : ndarray of shape (n_train,)
+        Integer indices of the training rows.
+    test_idx : ndarray of shape (n_test,)
+        Integer indices of the test rows, disjoint from ``train_idx``.
+    n_neighbors : int or None, default=None
+        k, the training points around each test point (nearest in scaled X). Default (paper B):
+        min(d_x, d_y) per target, capped at the number of training points — a wide descriptor
+        such as the 1,008-value AEV on a small probe set would otherwise ask for more neighbours
+        than exist; an explicit k larger than that is an error.
+    batch_size : int, default=32
+        Test points processed together.
+
+    Returns
+    -------
+    ndarray of shape (n_targets, n_test)
+        Euclidean local reconstruction error of each test point, in units of the scaled target
+        (dimensionless).
+
+    Raises
+    ------
+    DataError
+        Invalid features, mismatched rows, overlapping indices, constant features, or k larger
+        than the number of training points.
     """
     X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
     ks = [
@@ -263,12 +455,46 @@ def pointwise_lfre(
 
 
 def root_mean_square(pointwise: np.ndarray) -> np.ndarray:
-    """GFRE/LFRE from pointwise errors (..., n_test): sqrt(mean of squares) over the last axis."""
+    """GFRE/LFRE from pointwise errors (..., n_test): sqrt(mean of squares) over the last axis.
+
+    Parameters
+    ----------
+    pointwise : ndarray of shape (..., n_test)
+        Pointwise errors (dimensionless, see :func:`pointwise_gfre`).
+
+    Returns
+    -------
+    ndarray of shape (...)
+        Root mean square over the last axis (dimensionless).
+    """
     return np.sqrt(np.mean(np.square(pointwise), axis=-1))
 
 
 def gfre(X: np.ndarray, Y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray) -> float:
-    """GFRE(X→Y) of one pair (see the module docstring)."""
+    """GFRE(X→Y) of one pair (see the module docstring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        Source features.
+    Y : ndarray of shape (n_samples, n_features_y)
+        Target features, with the same rows as X.
+    train_idx : ndarray of shape (n_train,)
+        Integer indices of the training rows.
+    test_idx : ndarray of shape (n_test,)
+        Integer indices of the test rows, disjoint from ``train_idx``.
+
+    Returns
+    -------
+    float
+        GFRE, dimensionless: 0 = Y is a linear function of X, ≈ 1 = nothing of Y is
+        reconstructed (it can exceed 1).
+
+    Raises
+    ------
+    DataError
+        Invalid features or indices (see :func:`pointwise_gfre`).
+    """
     return float(root_mean_square(pointwise_gfre(X, [Y], train_idx, test_idx))[0])
 
 
@@ -279,5 +505,30 @@ def lfre(
     test_idx: np.ndarray,
     n_neighbors: int | None = None,
 ) -> float:
-    """LFRE(X→Y) of one pair; k = ``n_neighbors`` or :func:`default_n_neighbors`."""
+    """LFRE(X→Y) of one pair; k = ``n_neighbors`` or :func:`default_n_neighbors`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        Source features.
+    Y : ndarray of shape (n_samples, n_features_y)
+        Target features, with the same rows as X.
+    train_idx : ndarray of shape (n_train,)
+        Integer indices of the training rows.
+    test_idx : ndarray of shape (n_test,)
+        Integer indices of the test rows, disjoint from ``train_idx``.
+    n_neighbors : int or None, default=None
+        Neighbourhood size k; None for paper B's ``min(d_x, d_y)``.
+
+    Returns
+    -------
+    float
+        LFRE, dimensionless (RMS of the pointwise local errors in units of the scaled Y).
+
+    Raises
+    ------
+    DataError
+        Invalid features or indices, or k larger than the training set (see
+        :func:`pointwise_lfre`).
+    """
     return float(root_mean_square(pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors))[0])

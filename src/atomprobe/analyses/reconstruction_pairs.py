@@ -49,8 +49,37 @@ def pairwise_errors(
     """GFRE and LFRE for every ordered pair (diagonal included) of aligned feature matrices.
 
     Test set: ``n_test`` random rows (``seed``), training = the rest. LFRE is evaluated on the
-    first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if None. Returns two
-    frames with columns source, target, value, n_train, n_test (+ n_neighbors for LFRE).
+    first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if None.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Model name of each matrix.
+    matrices : sequence of ndarray of shape (n_samples, n_features_model)
+        Feature matrices of the same rows in the same order (see
+        :func:`atomprobe.analyses.feature_sets.align_rows`).
+    n_test : int
+        Test rows.
+    seed : int
+        Seed of the train/test split and of the LFRE test subsample.
+    lfre_test_size : int or None
+        Test rows LFRE is evaluated on; None for the whole test set.
+    n_neighbors : int or None
+        LFRE neighbourhood size k; None for paper B's ``min(d_x, d_y)``.
+
+    Returns
+    -------
+    gfre : DataFrame
+        One row per ordered pair with the columns ``source``, ``target``, ``value`` (GFRE,
+        dimensionless), ``n_train`` and ``n_test``.
+    lfre : DataFrame
+        The same for LFRE, plus ``n_neighbors`` (the k used).
+
+    Raises
+    ------
+    DataError
+        Invalid features, a test size that leaves fewer than two training rows, or k larger than
+        the training set.
     """
     train_idx, test_idx = train_test_indices(len(matrices[0]), n_test, seed)
     lfre_test_idx = test_idx

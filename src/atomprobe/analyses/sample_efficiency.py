@@ -65,6 +65,38 @@ def learning_curve(
     """Test R² (CURVE_COLUMNS) per training size, repeat, target and representation.
 
     Sizes larger than the training pool are skipped; the pool itself is always included.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Targets, in their own units.
+    target_names : sequence of str
+        Name of each target column.
+    sizes : iterable of int, default=(50, 100, 200, 500, 1000, 2000)
+        Training sizes N (structures, each ≥ 3) drawn from the pool.
+    n_repeats : int, default=5
+        Subsamples per size below the full pool.
+    test_fraction : float, default=0.2
+        Fraction of the structures in the fixed test set (dimensionless).
+    representations : iterable of str, default=("geom_v2",)
+        Representations to probe.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Seed, intercept and ridge penalty grid.
+
+    Returns
+    -------
+    DataFrame
+        One row per (size, repeat, representation, target) with the columns of
+        ``CURVE_COLUMNS``; ``r2`` is dimensionless.
+
+    Raises
+    ------
+    DataError
+        Bad probe inputs or a training size below 3.
     """
     H, C, Y = check_probe_inputs(H, C, Y, 4, list(target_names))
     pool, test = train_test_split(
@@ -104,7 +136,22 @@ def learning_curve(
 def ranking_agreement(curves: pd.DataFrame) -> pd.DataFrame:
     """Spearman ρ of each N's model ranking vs the full-pool ranking (RANKING_COLUMNS).
 
-    ``curves``: learning curves of several models (CURVE_COLUMNS plus ``model``).
+    Parameters
+    ----------
+    curves : DataFrame
+        Learning curves of several models (CURVE_COLUMNS plus ``model``).
+
+    Returns
+    -------
+    DataFrame
+        One row per (target, representation, training size) with the columns of
+        ``RANKING_COLUMNS``; ``spearman_rho`` (dimensionless) is NaN when fewer than two models
+        have both that size and the full pool.
+
+    Raises
+    ------
+    DataError
+        ``curves`` lacks one of the required columns.
     """
     missing = {"model", *CURVE_COLUMNS} - set(curves.columns)
     if missing:

@@ -50,7 +50,30 @@ def _unbiased_hsic(X: np.ndarray, Y: np.ndarray) -> float:
 
 
 def linear_cka(X: np.ndarray, Y: np.ndarray, debiased: bool = False) -> float:
-    """Linear CKA between X (n, d_x) and Y (n, d_y), rows = the same samples."""
+    """Linear CKA between X (n, d_x) and Y (n, d_y), rows = the same samples.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        First feature matrix.
+    Y : ndarray of shape (n_samples, n_features_y)
+        Second feature matrix, same samples in the same order.
+    debiased : bool, default=False
+        Use the unbiased HSIC estimator (Song et al. 2012) instead of the biased one; needs at
+        least 4 samples.
+
+    Returns
+    -------
+    float
+        CKA, dimensionless: 1 for feature spaces equal up to an orthogonal transform and an
+        isotropic scaling; the debiased value is ≈ 0 for independent features.
+
+    Raises
+    ------
+    DataError
+        Invalid or mismatched features, fewer than 4 samples for the debiased estimator, or a
+        feature matrix constant over the samples.
+    """
     X = check_features(X, "CKA X")
     Y = check_features(Y, "CKA Y", X.shape[0])
     if debiased and X.shape[0] < 4:
@@ -70,21 +93,72 @@ def linear_cka(X: np.ndarray, Y: np.ndarray, debiased: bool = False) -> float:
 
 
 def nearest_neighbors(X: np.ndarray, k: int) -> np.ndarray:
-    """Indices (n, k) of the k nearest other rows of X (Euclidean), nearest first."""
+    """Indices (n, k) of the k nearest other rows of X (Euclidean), nearest first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Feature matrix.
+    k : int
+        Neighbours per row, 1 … n_samples − 1.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, k)
+        Row indices of each row's neighbours (the row itself excluded).
+
+    Raises
+    ------
+    DataError
+        ``k`` outside 1 … n_samples − 1.
+    """
     if not 0 < k < X.shape[0]:
         raise DataError(f"mutual kNN: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
     return NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
 
 
 def neighbor_overlap(neighbors_x: np.ndarray, neighbors_y: np.ndarray) -> float:
-    """Mean fraction of shared neighbours between two (n, k) neighbour-index arrays."""
+    """Mean fraction of shared neighbours between two (n, k) neighbour-index arrays.
+
+    Parameters
+    ----------
+    neighbors_x : ndarray of shape (n_samples, k)
+        Neighbour indices in the first space (distinct per row).
+    neighbors_y : ndarray of shape (n_samples, k)
+        Neighbour indices in the second space.
+
+    Returns
+    -------
+    float
+        Mean over rows of |A ∩ B| / k, dimensionless in [0, 1].
+    """
     # a row's k neighbours are distinct, so |A ∩ B| = number of entries of A found in B
     shared = (neighbors_x[:, :, None] == neighbors_y[:, None, :]).any(axis=2).sum(axis=1)
     return float(shared.mean() / neighbors_x.shape[1])
 
 
 def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10) -> float:
-    """Mutual k-nearest-neighbour alignment between X (n, d_x) and Y (n, d_y), in [0, 1]."""
+    """Mutual k-nearest-neighbour alignment between X (n, d_x) and Y (n, d_y), in [0, 1].
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features_x)
+        First feature matrix.
+    Y : ndarray of shape (n_samples, n_features_y)
+        Second feature matrix, same samples in the same order.
+    k : int, default=10
+        Neighbours per sample (itself excluded).
+
+    Returns
+    -------
+    float
+        Alignment, dimensionless: 1 = same neighbourhoods; random ≈ k/(n−1).
+
+    Raises
+    ------
+    DataError
+        Invalid or mismatched features, or ``k`` outside 1 … n_samples − 1.
+    """
     X = check_features(X, "mutual kNN X")
     Y = check_features(Y, "mutual kNN Y", X.shape[0])
     return neighbor_overlap(nearest_neighbors(X, k), nearest_neighbors(Y, k))
@@ -104,7 +178,30 @@ SIMILARITY_COLUMNS = {
 def pairwise_similarity(
     names: Sequence[str], matrices: Sequence[np.ndarray], k: int
 ) -> pd.DataFrame:
-    """CKA (biased and debiased) and mutual kNN for every ordered pair, diagonal included."""
+    """CKA (biased and debiased) and mutual kNN for every ordered pair, diagonal included.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Model name of each matrix.
+    matrices : sequence of ndarray of shape (n_samples, n_features_model)
+        Feature matrices of the same samples in the same order (see
+        :func:`atomprobe.analyses.feature_sets.align_rows`).
+    k : int
+        Neighbours per sample for mutual kNN.
+
+    Returns
+    -------
+    DataFrame
+        One row per ordered model pair and metric, with the columns ``model_a``, ``model_b``,
+        ``metric``, ``value`` (dimensionless), ``n_samples`` and ``k`` (None for CKA) of
+        ``SIMILARITY_COLUMNS`` (all but ``dataset``).
+
+    Raises
+    ------
+    DataError
+        Invalid features or ``k`` (see :func:`linear_cka` and :func:`nearest_neighbors`).
+    """
     neighbors = [
         nearest_neighbors(check_features(M, f"{name} features"), k)
         for name, M in zip(names, matrices, strict=True)

@@ -29,8 +29,28 @@ def group_columns(
 ) -> dict[str, np.ndarray]:
     """Positions of the columns in each group: ``{"all": all, name: positions, ...}``.
 
-    ``columns``: one row per feature column with the metadata fields (layer, stream, L, ...).
     Groups that select no column, or every column (nothing beyond ``all``), are left out.
+
+    Parameters
+    ----------
+    columns : DataFrame
+        One row per feature column with the metadata fields (layer, stream, L, ...).
+    groups : mapping of str to mapping
+        Group name to selector ``{field: value or list of accepted values}``; a column belongs
+        to the group when every field matches.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Group name to the integer positions of its columns, ndarray of shape (n_group_columns,);
+        ``"all"`` maps to every position.
+
+    Raises
+    ------
+    ConfigError
+        A group named ``all``.
+    DataError
+        A selector field the column metadata does not have.
     """
     selected = {"all": np.arange(len(columns))}
     for name, selector in groups.items():
@@ -62,7 +82,36 @@ def column_group_scores(
 ) -> pd.DataFrame:
     """Per-fold ridge R² for every column group (columns ``group``, ``n_columns`` + scores).
 
-    H (n, d) features whose columns are described by ``columns`` (d rows), C (n, k), Y (n, t).
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features whose columns are described by ``columns`` (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Targets, in their own units.
+    target_names : sequence of str
+        Name of each target column.
+    columns : DataFrame
+        One row per feature column (n_features rows) with the metadata fields.
+    groups : mapping of str to mapping, default=DEFAULT_GROUPS
+        Group name to column selector (see :func:`group_columns`).
+    representations : iterable of str, default=REPRESENTATIONS
+        Representations to score.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Splits, intercept and ridge penalty grid.
+
+    Returns
+    -------
+    DataFrame
+        The :func:`ridge_scores` frame of each group, stacked, preceded by the columns ``group``
+        (group name, ``all`` included) and ``n_columns`` (its number of feature columns).
+
+    Raises
+    ------
+    DataError
+        ``columns`` does not describe every feature column, or bad inputs (see
+        :func:`ridge_scores`).
     """
     if len(columns) != np.shape(H)[1]:
         raise DataError(f"{len(columns)} column descriptions for {np.shape(H)[1]} feature columns")
@@ -85,6 +134,22 @@ def group_layers(
     non-empty part of the layer's columns. A model's last layer may hold one kind of channel
     only (MACE's last interaction keeps just its L=0 scalars), so L=0 and L=1 are then compared
     on the deepest layer that has both.
+
+    Parameters
+    ----------
+    columns : DataFrame
+        One row per feature column with the metadata fields, ``layer`` included.
+    groups : mapping
+        The ``groups`` config: ``definitions`` (group name to selector) and ``layers``
+        (``all`` or ``last``).
+    layers : sequence of int
+        The model's layers, shallowest first.
+
+    Returns
+    -------
+    dict of str to set of int
+        Group name to the layers it is probed on; with ``last``, groups found on no layer are
+        left out.
     """
     definitions = groups["definitions"]
     if groups["layers"] == "all":

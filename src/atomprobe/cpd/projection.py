@@ -30,7 +30,20 @@ OUTPUTS: tuple[str, ...] = ("residual", "composition")
 
 
 def join_composition(C: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """The X a CompositionProjector expects: ``[C | H]`` of shape (n, k + d), float64."""
+    """The X a CompositionProjector expects: ``[C | H]`` of shape (n, k + d), float64.
+
+    Parameters
+    ----------
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    H : ndarray of shape (n_samples, n_features)
+        Features (units of the model's features).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_elements + n_features)
+        C and H side by side, float64.
+    """
     return np.hstack([np.asarray(C, dtype=np.float64), np.asarray(H, dtype=np.float64)])
 
 

@@ -35,13 +35,31 @@ DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 1
 
 
 def alpha_grid(log10_min: float, log10_max: float, num: int) -> tuple[float, ...]:
-    """Log-spaced ridge penalties ``10**log10_min … 10**log10_max`` (``num`` values)."""
+    """Log-spaced ridge penalties ``10**log10_min … 10**log10_max`` (``num`` values).
+
+    Parameters
+    ----------
+    log10_min : float
+        Base-10 logarithm of the smallest penalty.
+    log10_max : float
+        Base-10 logarithm of the largest penalty.
+    num : int
+        Number of penalties.
+
+    Returns
+    -------
+    tuple of float
+        The ``num`` penalties, increasing (units of the standardised Gram matrix, see
+        :class:`SharedRidgeCV`).
+    """
     return tuple(float(a) for a in np.logspace(log10_min, log10_max, num))
 
 
 class SharedRidgeCV(RegressorMixin, BaseEstimator):
-    """Standardise X on the fitted rows (:class:`FeatureScaler`), then ridge with a per-target
-    alpha chosen by leave-one-out.
+    """Ridge regression with a per-target alpha chosen by leave-one-out, on standardised X.
+
+    Standardises X on the fitted rows (:class:`FeatureScaler`), then fits ridge with a
+    per-target alpha chosen by leave-one-out.
 
     Same predictions as ``make_pipeline(FeatureScaler(), RidgeCV(alphas,
     alpha_per_target=True))`` (to round-off), from one eigendecomposition shared by every alpha

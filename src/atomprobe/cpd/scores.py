@@ -58,6 +58,35 @@ class ProbeSettings:
 
     ``test_fraction`` None: repeated shuffled K-fold (``n_folds`` × ``n_repeats``); a number:
     ``n_repeats`` shuffled single train/test splits with that test fraction (paper v1 on MP).
+
+    Parameters
+    ----------
+    n_folds : int, default=5
+        Folds per repeat of the shuffled K-fold (ignored when ``test_fraction`` is set).
+    n_repeats : int, default=1
+        Repeats of the K-fold, or number of single train/test splits.
+    test_fraction : float or None, default=None
+        Fraction of the rows in the test set of a single split (dimensionless, 0 … 1); None for
+        repeated K-fold.
+    seed : int, default=0
+        Seed of the splits and of the MLP and GBT probes.
+    fit_intercept : bool, default=True
+        Whether the composition projection Ĉ = [C | 1] has an intercept column.
+    alphas : tuple of float, default=DEFAULT_ALPHAS
+        Ridge penalties the ridge probe chooses from, per target (see :func:`alpha_grid`).
+    mlp_hidden : tuple of int, default=(128,)
+        Hidden-layer sizes of the MLP probe.
+    mlp_max_iter : int, default=300
+        Maximum training epochs of the MLP probe.
+    mlp_early_stopping : bool, default=True
+        Whether the MLP probe stops early on an internal validation split.
+    gbt_max_iter : int, default=100
+        Boosting iterations of the gradient-boosted-trees probe.
+
+    Attributes
+    ----------
+    min_rows : int
+        Fewest rows a split can work with (see :attr:`min_rows`).
     """
 
     n_folds: int = 5
@@ -73,7 +102,24 @@ class ProbeSettings:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], seed: int, single_split: bool = False):
-        """Settings from the ``cpd`` config section (see config/README.md)."""
+        """Settings from the ``cpd`` config section (see config/README.md).
+
+        Parameters
+        ----------
+        cfg : mapping
+            The ``cpd`` config section, with the keys ``cv``, ``ridge``, ``mlp``, ``gbt`` and
+            ``composition``.
+        seed : int
+            Seed of the splits and of the stochastic probes.
+        single_split : bool, default=False
+            Use ``n_repeats`` single train/test splits of ``cv.test_fraction`` (paper v1 on MP)
+            instead of repeated K-fold.
+
+        Returns
+        -------
+        ProbeSettings
+            The settings.
+        """
         cv, ridge, mlp, gbt = cfg["cv"], cfg["ridge"], cfg["mlp"], cfg["gbt"]
         return cls(
             n_folds=int(cv["n_folds"]),
@@ -90,7 +136,13 @@ class ProbeSettings:
 
     @property
     def min_rows(self) -> int:
-        """Fewest rows a split can work with (two training rows per fold at least)."""
+        """Fewest rows a split can work with (two training rows per fold at least).
+
+        Returns
+        -------
+        int
+            4 for single splits, ``2 * max(n_folds, 2)`` for K-fold.
+        """
         return 4 if self.test_fraction is not None else max(self.n_folds, 2) * 2
 
 
@@ -99,7 +151,22 @@ Split = tuple[int, int, np.ndarray, np.ndarray]
 
 
 def make_splits(n_rows: int, settings: ProbeSettings) -> list[Split]:
-    """Shuffled, seeded splits as ``(repeat, fold, train_rows, test_rows)``."""
+    """Shuffled, seeded splits as ``(repeat, fold, train_rows, test_rows)``.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows (structures) to split.
+    settings : ProbeSettings
+        Fixes the kind of split (K-fold or single splits), the counts and the seed.
+
+    Returns
+    -------
+    list of tuple of (int, int, ndarray, ndarray)
+        One ``(repeat, fold, train_rows, test_rows)`` per split: 0-based repeat and fold, and
+        the integer row positions of the training and test rows, ndarray of shape (n_train,)
+        and (n_test,).
+    """
     if settings.test_fraction is not None:
         splitter = ShuffleSplit(
             n_splits=settings.n_repeats,
@@ -203,8 +270,36 @@ def pipeline_scores(
 ) -> pd.DataFrame:
     """Per-fold R² of any probe by ``cross_validate`` over a fitted-per-fold Pipeline.
 
-    H (n, d) features, C (n, k) composition, Y (n,) or (n, t) targets. Tidy frame with the
-    columns of ``SCORE_COLUMNS`` (alpha is NaN: the reference path does not report it).
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features, one row per structure (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (element counts, fractions or presence; dimensionless).
+    Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Targets, in their own units; never residualised.
+    target_names : sequence of str
+        Name of each target column (n_targets names).
+    probe : {"ridge", "mlp", "gbt"}
+        Probe to cross-validate.
+    representations : iterable of str, default=REPRESENTATIONS
+        Representations to score, from ``full``, ``comp``, ``geom_v2`` and ``geom_v1``.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Splits and probe hyper-parameters.
+
+    Returns
+    -------
+    DataFrame
+        Tidy frame, one row per (representation, target, repeat, fold), with the columns of
+        ``SCORE_COLUMNS``; ``r2`` is dimensionless and ``alpha`` is NaN (the reference path does
+        not report it).
+
+    Raises
+    ------
+    DataError
+        NaN/inf values, mismatched row counts, a constant target or too few rows.
+    ConfigError
+        An unknown probe or representation.
     """
     H, C, Y = check_probe_inputs(H, C, Y, settings.min_rows, list(target_names))
     splits = make_splits(H.shape[0], settings)
@@ -235,6 +330,35 @@ def fold_matrices(
 
     The projection is fitted on the training rows only, except for ``geom_v1`` whose
     in-sample residual over all rows is computed here unless passed in.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    representation : {"full", "comp", "geom_v2", "geom_v1"}
+        Representation of H to build.
+    train : ndarray of shape (n_train,)
+        Integer positions of the training rows.
+    test : ndarray of shape (n_test,)
+        Integer positions of the test rows.
+    fit_intercept : bool, default=True
+        Whether the composition projection has an intercept column.
+    in_sample_residual : ndarray of shape (n_samples, n_features) or None, default=None
+        The ``geom_v1`` residual H − QQᵀH over all rows, if already computed.
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, n_features)
+        The representation on the training rows (units of the features).
+    X_test : ndarray of shape (n_test, n_features)
+        The representation on the test rows.
+
+    Raises
+    ------
+    ConfigError
+        An unknown representation.
     """
     if representation == "full":
         return H[train], H[test]
@@ -262,7 +386,35 @@ def ridge_scores(
     """Per-fold ridge R² for every target and representation: the fast path.
 
     Same numbers as ``pipeline_scores(..., probe="ridge")``, but one SVD per (fold,
-    representation) serves every alpha of the grid and every target. Columns: SCORE_COLUMNS.
+    representation) serves every alpha of the grid and every target.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features, one row per structure (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (element counts, fractions or presence; dimensionless).
+    Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Targets, in their own units; never residualised.
+    target_names : sequence of str
+        Name of each target column (n_targets names).
+    representations : iterable of str, default=REPRESENTATIONS
+        Representations to score, from ``full``, ``comp``, ``geom_v2`` and ``geom_v1``.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Splits, intercept and ridge penalty grid.
+
+    Returns
+    -------
+    DataFrame
+        Tidy frame, one row per (repeat, fold, representation, target), with the columns of
+        ``SCORE_COLUMNS`` (``r2`` dimensionless, ``alpha`` the penalty chosen on the training rows).
+
+    Raises
+    ------
+    DataError
+        NaN/inf values, mismatched row counts, a constant target or too few rows.
+    ConfigError
+        An unknown representation.
     """
     H, C, Y = check_probe_inputs(H, C, Y, settings.min_rows, list(target_names))
     representations = list(representations)
@@ -294,7 +446,40 @@ def cpd_scores(
     representations: Iterable[str] = REPRESENTATIONS,
     settings: ProbeSettings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
-    """Per-fold R² of every probe on every representation (ridge via the fast path)."""
+    """Per-fold R² of every probe on every representation (ridge via the fast path).
+
+    Ridge scores come from :func:`ridge_scores`, the other probes from :func:`pipeline_scores`.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features, one row per structure (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (element counts, fractions or presence; dimensionless).
+    Y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Targets, in their own units; never residualised.
+    target_names : sequence of str
+        Name of each target column (n_targets names).
+    probes : iterable of str, default=PROBES
+        Probes to run, from ``ridge``, ``mlp`` and ``gbt``.
+    representations : iterable of str, default=REPRESENTATIONS
+        Representations to score, from ``full``, ``comp``, ``geom_v2`` and ``geom_v1``.
+    settings : ProbeSettings, default=DEFAULT_SETTINGS
+        Splits and probe hyper-parameters.
+
+    Returns
+    -------
+    DataFrame
+        Tidy frame with the columns of ``SCORE_COLUMNS``, the probes one after the other (empty,
+        with those columns, when ``probes`` is empty).
+
+    Raises
+    ------
+    DataError
+        NaN/inf values, mismatched row counts, a constant target or too few rows.
+    ConfigError
+        An unknown probe or representation.
+    """
     representations = list(representations)
     frames = [
         ridge_scores(H, C, Y, target_names, representations, settings)
@@ -319,6 +504,32 @@ def summarize(
     interval of the mean over the per-fold values resampled
     with replacement; ``"repeats"``: percentile interval of the per-repeat means (needs
     several CV repeats). Folds share training rows, so either interval is approximate.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Per-fold scores with the columns ``repeat``, ``fold``, ``r2`` and ``alpha`` (as from
+        :func:`cpd_scores`) plus any key columns.
+    method : {"t", "bootstrap", "repeats"}, default="t"
+        How the confidence interval is computed.
+    level : float, default=0.95
+        Confidence level (dimensionless, strictly between 0 and 1).
+    n_bootstrap : int, default=2000
+        Bootstrap resamples (``method="bootstrap"`` only).
+    seed : int, default=0
+        Seed of the bootstrap; each group gets its own generator with this seed.
+
+    Returns
+    -------
+    DataFrame
+        One row per group of the key columns, with those columns and ``r2_mean``, ``r2_std``
+        (ddof 1, NaN for a single score), ``ci_low``, ``ci_high`` (dimensionless R²) and
+        ``n_scores``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method, or ``"repeats"`` with fewer than two CV repeats.
     """
     if method not in ("t", "bootstrap", "repeats"):
         raise ConfigError(f"confidence interval method {method!r}: use t, bootstrap or repeats")

@@ -20,16 +20,29 @@ def composition_matrix(
 ) -> tuple[np.ndarray, list[int]]:
     """Element composition of each structure.
 
-    Args:
-        numbers: one integer array of atomic numbers per structure (any length ≥ 1).
-        elements: column order as atomic numbers; default: the sorted union of all elements.
-            Passing it fixes the columns across data sets; an atom outside it is an error.
-        encoding: ``counts`` (atoms of each element), ``fraction`` (counts / n_atoms, rows sum
-            to 1) or ``presence`` (1.0 where the element occurs, else 0.0).
+    Parameters
+    ----------
+    numbers : sequence of array_like of int
+        One integer array of atomic numbers per structure (any length ≥ 1).
+    elements : sequence of int or None, default=None
+        Column order as atomic numbers; default: the sorted union of all elements.
+        Passing it fixes the columns across data sets; an atom outside it is an error.
+    encoding : {"counts", "fraction", "presence"}, default="counts"
+        ``counts`` (atoms of each element), ``fraction`` (counts / n_atoms, rows sum
+        to 1) or ``presence`` (1.0 where the element occurs, else 0.0); all dimensionless.
 
-    Returns:
-        ``(C, elements)``: ``C`` float64 of shape (n_structures, k) and the k atomic numbers
-        that label its columns.
+    Returns
+    -------
+    C : ndarray of shape (n_structures, n_elements)
+        The composition, float64.
+    elements : list of int
+        The n_elements atomic numbers that label the columns of ``C``.
+
+    Raises
+    ------
+    DataError
+        An unknown encoding, no structures, a structure without atoms, duplicate ``elements``,
+        or an atom whose element is not in ``elements``.
     """
     if encoding not in ENCODINGS:
         raise DataError(f"composition encoding {encoding!r} is unknown; use one of {ENCODINGS}")

@@ -72,8 +72,24 @@ def make_splits(
 
 
 def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """The ids of each split in a splits table: ``{"train": [...], "val": ..., "test": ...,
-    "probe": ...}``, in file order."""
+    """The ids of each split in a splits table, in file order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Splits parquet with the columns ``id`` and ``split``.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``{"train": [...], "val": [...], "test": [...], "probe": [...]}``: the structure ids of
+        each split (empty lists for splits the table lacks).
+
+    Raises
+    ------
+    DataError
+        The table has split names other than train, val, test and probe.
+    """
     table, _ = read_parquet(path, columns=["id", "split"])
     unknown = sorted(set(table["split"]) - set(SPLITS))
     if unknown:

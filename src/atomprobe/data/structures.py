@@ -25,7 +25,34 @@ STRUCTURE_COLUMNS = ("id", "formula", "numbers", "positions", "cell", "pbc")
 
 @dataclass(frozen=True)
 class StructureArrays:
-    """One structure as plain arrays."""
+    """One structure as plain arrays.
+
+    Parameters
+    ----------
+    id : str
+        Structure id.
+    numbers : ndarray of shape (n_atoms,)
+        Atomic numbers, int64.
+    positions : ndarray of shape (n_atoms, 3)
+        Cartesian coordinates, float64, Å.
+    cell : ndarray of shape (3, 3) or None
+        Lattice vectors as rows, float64, Å; None for molecules.
+    pbc : bool
+        Whether the structure is periodic.
+
+    Attributes
+    ----------
+    id : str
+        Structure id.
+    numbers : ndarray of shape (n_atoms,)
+        Atomic numbers, int64.
+    positions : ndarray of shape (n_atoms, 3)
+        Cartesian coordinates, float64, Å.
+    cell : ndarray of shape (3, 3) or None
+        Lattice vectors as rows, float64, Å; None for molecules.
+    pbc : bool
+        Whether the structure is periodic.
+    """
 
     id: str
     numbers: np.ndarray  # (n_atoms,) int64 atomic numbers
@@ -40,6 +67,16 @@ def hill_formula(numbers: Sequence[int] | np.ndarray) -> str:
     Without carbon every element, H included, is alphabetical (``H2O``, ``H3N``). Written out
     here rather than with ``ase.formula.Formula`` (5x slower, 25 s of a 130k-molecule build);
     the tests check it against ase.
+
+    Parameters
+    ----------
+    numbers : sequence of int or ndarray of shape (n_atoms,)
+        Atomic numbers of the structure's atoms.
+
+    Returns
+    -------
+    str
+        The Hill formula; counts of 1 are left out.
     """
     elements, counts = np.unique(np.asarray(numbers, dtype=np.int64), return_counts=True)
     count_of = {chemical_symbols[z]: int(n) for z, n in zip(elements, counts, strict=True)}
@@ -53,6 +90,24 @@ def load_structures(path: str | os.PathLike[str], ids: Sequence[str] | None = No
 
     The frame's ``attrs["atomprobe"]`` holds the file's metadata (``dataset``, ``targets`` with
     units, ``source``, provenance).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Structure table ``results/data/{dataset}.parquet`` (layout in ``docs/formats.md``).
+    ids : sequence of str or None, default=None
+        Structure ids to keep, in this order; None for every row in file order.
+
+    Returns
+    -------
+    DataFrame
+        One row per structure with ``id``, ``formula``, ``numbers``, ``positions`` (Å), ``cell``
+        (Å, null for molecules), ``pbc`` and the target columns.
+
+    Raises
+    ------
+    DataError
+        The file is not a structure table, or a requested id is absent.
     """
     df, meta = read_parquet(path)
     missing_columns = [c for c in STRUCTURE_COLUMNS if c not in df.columns]
@@ -73,7 +128,19 @@ def load_structures(path: str | os.PathLike[str], ids: Sequence[str] | None = No
 
 
 def iter_arrays(df: pd.DataFrame) -> Iterator[StructureArrays]:
-    """Yield each row of a structure table as :class:`StructureArrays`."""
+    """Yield each row of a structure table as :class:`StructureArrays`.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Structure table with the columns ``id``, ``numbers``, ``positions``, ``cell`` and ``pbc``
+        (as from :func:`load_structures`).
+
+    Yields
+    ------
+    StructureArrays
+        One structure per row, in row order (positions and cell in Å).
+    """
     for sid, numbers, positions, cell, pbc in zip(
         df["id"], df["numbers"], df["positions"], df["cell"], df["pbc"], strict=True
     ):
@@ -87,7 +154,18 @@ def iter_arrays(df: pd.DataFrame) -> Iterator[StructureArrays]:
 
 
 def to_atoms(structure: StructureArrays) -> ase.Atoms:
-    """The structure as ``ase.Atoms`` (``info["id"]`` holds its id)."""
+    """The structure as ``ase.Atoms`` (``info["id"]`` holds its id).
+
+    Parameters
+    ----------
+    structure : StructureArrays
+        The structure (positions and cell in Å).
+
+    Returns
+    -------
+    ase.Atoms
+        Atoms with the same numbers, positions (Å), cell (Å) and pbc.
+    """
     atoms = ase.Atoms(
         numbers=structure.numbers,
         positions=structure.positions,
@@ -99,7 +177,18 @@ def to_atoms(structure: StructureArrays) -> ase.Atoms:
 
 
 def iter_atoms(df: pd.DataFrame) -> Iterator[ase.Atoms]:
-    """Yield each row of a structure table as ``ase.Atoms``."""
+    """Yield each row of a structure table as ``ase.Atoms``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Structure table (as from :func:`load_structures`).
+
+    Yields
+    ------
+    ase.Atoms
+        One structure per row, in row order, with ``info["id"]`` set (see :func:`to_atoms`).
+    """
     for structure in iter_arrays(df):
         yield to_atoms(structure)
 

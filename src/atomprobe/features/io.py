@@ -27,7 +27,24 @@ PathLike = str | os.PathLike[str]
 
 
 def column_name(layer: int, stream: str, L: int, channel: int) -> str:
-    """Feature column name, e.g. ``column_name(2, "scalar", 0, 5) == "l2.scalar.L0.c0005"``."""
+    """Feature column name, e.g. ``column_name(2, "scalar", 0, 5) == "l2.scalar.L0.c0005"``.
+
+    Parameters
+    ----------
+    layer : int
+        Layer index (0 = first hooked layer).
+    stream : str
+        Feature stream, e.g. ``"scalar"`` or ``"vector"``.
+    L : int
+        Irrep order of the channel.
+    channel : int
+        Channel index within (layer, stream, L).
+
+    Returns
+    -------
+    str
+        ``l{layer}.{stream}.L{L}.c{channel:04d}``.
+    """
     return f"l{layer}.{stream}.L{L}.c{channel:04d}"
 
 
@@ -82,8 +99,29 @@ def write_features(
 ) -> None:
     """Write pooled features H (n_structures, d) float32 for structures ``ids``.
 
-    ``columns``: one dict per column of H with keys layer, layer_name, stream, L, channel
-    (``name`` is derived if absent). ``metadata``: model, family, dataset, pooling, invariant, ...
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output parquet.
+    ids : sequence of str
+        Structure ids, unique, one per row of H.
+    H : ndarray of shape (n_structures, n_features)
+        Pooled features (finite), stored as float32 (units of the model's features).
+    columns : sequence of mapping
+        One dict per column of H with keys layer, layer_name, stream, L, channel
+        (``name`` is derived if absent).
+    metadata : mapping
+        Model, family, dataset, pooling, invariant, ...
+    params : mapping or None, default=None
+        Parameters recorded in the provenance (see :func:`atomprobe.io.provenance`).
+    inputs : sequence of str or os.PathLike, default=()
+        Input files whose sha256 is recorded.
+
+    Raises
+    ------
+    DataError
+        Duplicate ids, H of the wrong shape or with NaN/inf, or column descriptions that do not
+        match H (wrong count, missing keys, wrong or duplicate names).
     """
     ids = [str(i) for i in ids]
     if len(set(ids)) != len(ids):
@@ -97,8 +135,24 @@ def write_features(
 
 
 def feature_columns(path: PathLike) -> pd.DataFrame:
-    """The column descriptions of a feature table: DataFrame[name, layer, layer_name, stream, L,
-    channel], in file order."""
+    """The column descriptions of a feature table, in file order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Feature parquet.
+
+    Returns
+    -------
+    DataFrame
+        One row per feature column with the columns name, layer, layer_name, stream, L and
+        channel.
+
+    Raises
+    ------
+    DataError
+        The file has no ``columns`` metadata.
+    """
     meta = read_metadata(path)
     if "columns" not in meta:
         raise DataError(f"{path}: no 'columns' metadata; write it with atomprobe.features.io")
@@ -141,7 +195,30 @@ def read_features(
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Pooled features, optionally one layer / irrep order / stream.
 
-    Returns ``(ids (n,) str, H (n, d) float32, columns DataFrame (d rows))``.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Pooled feature parquet.
+    layer : int or str or None, default=None
+        Layer index, ``"last"`` (the highest layer) or None for every layer.
+    L : int or None, default=None
+        Irrep order to keep; None for all.
+    stream : str or None, default=None
+        Stream to keep; None for all.
+
+    Returns
+    -------
+    ids : ndarray of shape (n_structures,)
+        Structure ids, str.
+    H : ndarray of shape (n_structures, n_features)
+        The selected features, float32 (units of the model's features).
+    columns : DataFrame
+        Descriptions of the selected columns (n_features rows; see :func:`feature_columns`).
+
+    Raises
+    ------
+    DataError
+        No ``columns`` metadata, a bad ``layer``, or no column matching the filters.
     """
     columns = select_columns(feature_columns(path), layer, L, stream)
     frame, _ = read_parquet(path, ["id", *columns["name"]])
@@ -160,8 +237,38 @@ def write_atom_features(
     params: Mapping[str, Any] | None = None,
     inputs: Sequence[PathLike] = (),
 ) -> None:
-    """Write per-atom features F (n_atoms, d) float32; row i is atom ``atom[i]`` (0-based index
-    within its structure) of structure ``ids[i]`` with atomic number ``Z[i]``."""
+    """Write per-atom features F (n_atoms, d) float32, one row per atom.
+
+    Row i is atom ``atom[i]`` (0-based index within its structure) of structure ``ids[i]`` with
+    atomic number ``Z[i]``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output parquet.
+    ids : sequence of str
+        Structure id of each atom (n_atoms values).
+    atom : ndarray of shape (n_atoms,)
+        Index of each atom within its structure, stored as int32.
+    Z : ndarray of shape (n_atoms,)
+        Atomic number of each atom, stored as int16.
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features (finite), stored as float32.
+    columns : sequence of mapping
+        One dict per column of F (see :func:`write_features`).
+    metadata : mapping
+        Model, family, dataset, ...
+    params : mapping or None, default=None
+        Parameters recorded in the provenance.
+    inputs : sequence of str or os.PathLike, default=()
+        Input files whose sha256 is recorded.
+
+    Raises
+    ------
+    DataError
+        ``ids``, ``atom`` and ``Z`` of different lengths, F of the wrong shape or with NaN/inf,
+        or column descriptions that do not match F.
+    """
     n_atoms = len(ids)
     atom, Z = np.asarray(atom, dtype=np.int32), np.asarray(Z, dtype=np.int16)
     if atom.shape != (n_atoms,) or Z.shape != (n_atoms,):
@@ -174,7 +281,28 @@ def write_atom_features(
 
 
 def read_atom_features(path: PathLike) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """Per-atom features: ``(index DataFrame[id, atom, Z], F (n_atoms, d) float32, columns)``."""
+    """Per-atom features with their atom index and column descriptions.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Per-atom feature parquet.
+
+    Returns
+    -------
+    index : DataFrame
+        One row per atom with the columns ``id``, ``atom`` (0-based index within its structure)
+        and ``Z`` (atomic number).
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features, float32.
+    columns : DataFrame
+        Descriptions of the feature columns (n_features rows; see :func:`feature_columns`).
+
+    Raises
+    ------
+    DataError
+        No ``columns`` metadata or missing per-atom index columns.
+    """
     columns = feature_columns(path)
     names = list(columns["name"])
     missing = set(ATOM_INDEX_COLUMNS) - set(pq.read_schema(path).names)

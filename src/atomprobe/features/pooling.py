@@ -96,7 +96,31 @@ def _check_features(F: np.ndarray) -> np.ndarray:
 def pool(
     F: np.ndarray, segment: np.ndarray, n_structures: int | None = None, method: str = "mean"
 ) -> np.ndarray:
-    """Mean, sum or max of the atom features of each structure: (n_structures, d) float64."""
+    """Mean, sum or max of the atom features of each structure: (n_structures, d) float64.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features (finite; units of the model's features).
+    segment : ndarray of shape (n_atoms,)
+        Integer index of each atom's structure, 0 … n_structures − 1; every structure has at
+        least one atom (atoms need not be grouped or sorted).
+    n_structures : int or None, default=None
+        Number of structures; None for ``segment.max() + 1``.
+    method : {"mean", "sum", "max"}, default="mean"
+        Pooling method.
+
+    Returns
+    -------
+    ndarray of shape (n_structures, n_features)
+        Pooled features, float64, in the units of the features.
+
+    Raises
+    ------
+    DataError
+        Non-finite or non-2-D features, a bad ``segment`` (wrong shape or dtype, negative,
+        out of range, or a structure without atoms) or an unknown method.
+    """
     if method not in POOLING_METHODS:
         raise DataError(f"pooling method {method!r}: expected one of {POOLING_METHODS}")
     F = _check_features(F)
@@ -113,8 +137,32 @@ def central_moments(
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Per-structure mean and population central moments of the atom features.
 
-    Returns ``(mean (n_structures, d), {k: μ_k (n_structures, d) for k = 2..max_order})`` with
     ``μ_k = (1/n) Σ_atoms (f − mean)^k`` (two-pass: deviations from the structure mean first).
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features (finite; units of the model's features).
+    segment : ndarray of shape (n_atoms,)
+        Integer index of each atom's structure, 0 … n_structures − 1; every structure has at
+        least one atom (atoms need not be grouped or sorted).
+    n_structures : int or None, default=None
+        Number of structures; None for ``segment.max() + 1``.
+    max_order : int, default=8
+        Highest moment order.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_structures, n_features)
+        Per-structure mean, float64, in the units of the features.
+    moments : dict of int to ndarray of shape (n_structures, n_features)
+        ``{k: μ_k for k = 2 … max_order}``, float64, in units of the features to the power k.
+
+    Raises
+    ------
+    DataError
+        Non-finite or non-2-D features, a bad ``segment`` (wrong shape or dtype, negative,
+        out of range, or a structure without atoms).
     """
     F = _check_features(F)
     seg = _Segments(segment, F.shape[0], n_structures)
@@ -137,6 +185,29 @@ def cumulants(
 
     κ_1 is the mean; κ_m (m ≥ 2) follow :data:`CUMULANT_FORMULAS` from the population central
     moments. A structure with one atom has κ_m = 0 for every m ≥ 2.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features (finite; units of the model's features).
+    segment : ndarray of shape (n_atoms,)
+        Integer index of each atom's structure, 0 … n_structures − 1; every structure has at
+        least one atom (atoms need not be grouped or sorted).
+    n_structures : int or None, default=None
+        Number of structures; None for ``segment.max() + 1``.
+    order : int, default=8
+        Highest cumulant order, 1 … ``MAX_CUMULANT_ORDER``.
+
+    Returns
+    -------
+    ndarray of shape (order, n_structures, n_features)
+        κ_m in row m − 1, float64, in units of the features to the power m.
+
+    Raises
+    ------
+    DataError
+        Non-finite or non-2-D features, a bad ``segment`` (wrong shape or dtype, negative,
+        out of range, or a structure without atoms), or an order outside 1 … MAX_CUMULANT_ORDER.
     """
     if not 1 <= order <= MAX_CUMULANT_ORDER:
         raise DataError(f"cumulant order {order}: expected 1..{MAX_CUMULANT_ORDER}")
@@ -152,6 +223,29 @@ def cumulant_pool(
     Columns ``[(m−1)·d, m·d)`` hold block m = ``sign(κ_m) |κ_m|^(1/m)`` for m = 1..order.
     Paper B drops single-atom structures (their blocks m ≥ 2 are 0); do that with
     ``np.bincount(segment) > 1`` before or after pooling.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_atoms, n_features)
+        Per-atom features (finite; units of the model's features).
+    segment : ndarray of shape (n_atoms,)
+        Integer index of each atom's structure, 0 … n_structures − 1; every structure has at
+        least one atom (atoms need not be grouped or sorted).
+    n_structures : int or None, default=None
+        Number of structures; None for ``segment.max() + 1``.
+    order : int, default=8
+        Highest cumulant order K, 1 … ``MAX_CUMULANT_ORDER``.
+
+    Returns
+    -------
+    ndarray of shape (n_structures, order * n_features)
+        φ^(K), float64, in the units of the features (every block is rescaled by its m-th root).
+
+    Raises
+    ------
+    DataError
+        Non-finite or non-2-D features, a bad ``segment`` (wrong shape or dtype, negative,
+        out of range, or a structure without atoms), or an order outside 1 … MAX_CUMULANT_ORDER.
     """
     kappa = cumulants(F, segment, n_structures, order)
     blocks = [np.sign(k) * np.abs(k) ** (1.0 / m) for m, k in enumerate(kappa, start=1)]
