@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from atomprobe.config import load_yaml
+from atomprobe.data.datasets import configured_datasets
 from atomprobe.data.structures import load_structures
 from atomprobe.device import resolve_device
 from atomprobe.features.extract import extract_features
@@ -65,7 +67,8 @@ def main() -> None:
     )
     frame = load_structures(path).head(args.n)
     data = Structures.from_frame(frame, "gap")
-    registry = load_registry(args.registry)
+    datasets = configured_datasets(load_yaml("config/config.yaml"))
+    registry = load_registry(args.registry, "all", datasets)
     names = args.models or [n for n, e in registry.items() if e["source"] == "train"]
     print(
         f"{len(data)} QM9 molecules from {path}, batch {args.batch_size}, device {device}, "

@@ -27,6 +27,7 @@ CRITERIA = {"max_sites": 20, "energy_above_hull_max": 0.08, "formation_energy_ma
 
 def _params(**changes) -> dict:
     params = {
+        "name": "mp",
         "source": "offline",
         "size": 2000,
         "seed": 0,

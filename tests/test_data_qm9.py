@@ -115,7 +115,7 @@ def test_archive_exclusion_switch(tmp_path):
 
 def test_step_writes_table_that_loads_as_atoms(tmp_path):
     out = tmp_path / "qm9.parquet"
-    params = {"source": "archive", "exclude_uncharacterized": True}
+    params = {"name": "qm9", "source": "archive", "exclude_uncharacterized": True}
     qm9({"archive": str(SAMPLE)}, {"structures": str(out)}, params, 1)
     meta = read_metadata(out)
     assert meta["dataset"] == "qm9" and meta["n_rows"] == 12 and meta["targets"]["gap"] == "eV"
@@ -156,7 +156,7 @@ def test_load_structures_rejects_unknown_ids(tmp_path):
     qm9(
         {"archive": str(SAMPLE)},
         {"structures": str(out)},
-        {"source": "archive", "exclude_uncharacterized": True},
+        {"name": "qm9", "source": "archive", "exclude_uncharacterized": True},
         1,
     )
     with pytest.raises(DataError, match="1 requested ids are absent"):

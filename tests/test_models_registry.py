@@ -8,15 +8,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from atomprobe.data.datasets import configured_datasets
 from atomprobe.errors import ConfigError
 from atomprobe.models.registry import (
     TRAINING_DEFAULTS,
+    atom_features_path,
     features_path,
     load_registry,
     model_datasets,
 )
 
 REPO = Path(__file__).resolve().parents[1]
+# the default config's datasets, as the workflow passes them
+DATASETS = configured_datasets(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
 
 
 def write_registry(tmp_path: Path, models: dict, **top) -> Path:
@@ -30,7 +34,7 @@ TRAINED = {"label": "SchNet", "family": "schnet", "source": "train", "target": "
 
 def test_shipped_registries_are_valid():
     for name in ("models.yaml", "models_paper.yaml"):
-        registry = load_registry(REPO / "config" / name)
+        registry = load_registry(REPO / "config" / name, "all", DATASETS)
         assert registry and all(e["label"] for e in registry.values())
 
 
@@ -40,18 +44,18 @@ def test_training_settings_merge_defaults_then_file_then_entry(tmp_path):
         {"a": {**TRAINED, "training": {"epochs": 3}}},
         train_defaults={"epochs": 7, "lr": 0.01},
     )
-    entry = load_registry(path)["a"]
-    assert entry["training"] == {**TRAINING_DEFAULTS, "lr": 0.01, "epochs": 3}
-    assert model_datasets(entry) == ["qm9"]
+    entry = load_registry(path, "all", DATASETS)["a"]
+    assert entry["training"] == {**TRAINING_DEFAULTS, "lr": 0.01, "epochs": 3, "dataset": "qm9"}
+    assert model_datasets(entry, DATASETS) == ["qm9"]
     assert features_path("a", entry, "qm9") == "results/features/a/qm9.parquet"
 
 
 def test_selection_and_disabled_entries(tmp_path):
     path = write_registry(tmp_path, {"a": TRAINED, "b": {**TRAINED, "enabled": False}})
-    assert list(load_registry(path)) == ["a"]
-    assert list(load_registry(path, ["b"])) == ["b"]
+    assert list(load_registry(path, "all", DATASETS)) == ["a"]
+    assert list(load_registry(path, ["b"], DATASETS)) == ["b"]
     with pytest.raises(ConfigError, match=r"\['c'\] not in"):
-        load_registry(path, ["c"])
+        load_registry(path, ["c"], DATASETS)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,7 @@ def test_selection_and_disabled_entries(tmp_path):
 def test_broken_entries_name_the_entry(tmp_path, monkeypatch, entry, message):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=message) as info:
-        load_registry(write_registry(tmp_path, {"a": entry}))
+        load_registry(write_registry(tmp_path, {"a": entry}), "all", DATASETS)
     assert "\n" not in str(info.value)
 
 
@@ -88,15 +92,43 @@ def test_checkpoint_checksum_is_verified(tmp_path):
     weights.write_bytes(b"weights")
     good = hashlib.sha256(b"weights").hexdigest()
     entry = {"label": "x", "family": "schnet", "source": "checkpoint", "path": str(weights)}
-    assert load_registry(write_registry(tmp_path, {"a": {**entry, "sha256": good}}))
+    assert load_registry(
+        write_registry(tmp_path, {"a": {**entry, "sha256": good}}), "all", DATASETS
+    )
     with pytest.raises(ConfigError, match=r"models\.a\.sha256: .* has sha256 " + good):
-        load_registry(write_registry(tmp_path, {"a": {**entry, "sha256": "f" * 64}}))
+        load_registry(
+            write_registry(tmp_path, {"a": {**entry, "sha256": "f" * 64}}), "all", DATASETS
+        )
 
 
 def test_features_entries_bring_their_own_datasets(tmp_path):
     table = tmp_path / "mine.parquet"
     table.write_bytes(b"")
     entry = {"label": "Mine", "source": "features", "paths": {"mp": str(table)}}
-    registry = load_registry(write_registry(tmp_path, {"mine": entry}))
-    assert model_datasets(registry["mine"]) == ["mp"]
+    registry = load_registry(write_registry(tmp_path, {"mine": entry}), "all", DATASETS)
+    assert model_datasets(registry["mine"], DATASETS) == ["mp"]
     assert features_path("mine", registry["mine"], "mp") == str(table)
+    assert atom_features_path("mine", registry["mine"], "mp") is None  # atom level skips it
+
+
+def test_dataset_rules_for_entries(tmp_path):
+    """Training and feature datasets must be configured; train targets belong to the dataset."""
+    mine = {"source": "file", "path": "x.xyz", "periodic": True, "targets": {"e": {"unit": "eV"}}}
+    datasets = {**DATASETS, "mine": mine}
+    path = write_registry(tmp_path, {"a": {**TRAINED, "training": {"dataset": "mine"}}})
+    with pytest.raises(ConfigError, match=r"training\.dataset: 'mine' is not a configured dataset"):
+        load_registry(path, "all", datasets)
+    path = write_registry(tmp_path, {"a": {**TRAINED, "target": "band_gap"}})
+    with pytest.raises(ConfigError, match=r"target: 'band_gap' is not a target of dataset 'qm9'"):
+        load_registry(path, "all", DATASETS)
+    table = tmp_path / "f.parquet"
+    table.write_bytes(b"")
+    features = {"label": "F", "source": "features", "paths": {"other": str(table)}}
+    with pytest.raises(ConfigError, match=r"paths: 'other' is not a configured dataset"):
+        load_registry(write_registry(tmp_path, {"f": features}), "all", DATASETS)
+    # a crystal-capable builtin runs on every dataset, a molecular-only one skips periodic ones
+    sevennet = {"label": "S", "family": "sevennet", "source": "builtin"}
+    ani = {"label": "A", "family": "ani2x_aev", "source": "builtin"}
+    registry = load_registry(write_registry(tmp_path, {"s": sevennet, "a": ani}), "all", datasets)
+    assert model_datasets(registry["s"], datasets) == ["qm9", "mp", "mine"]
+    assert model_datasets(registry["a"], datasets) == ["qm9"]

@@ -16,11 +16,12 @@ import sys
 import yaml
 import atomprobe
 from atomprobe.config import validate_config
+from atomprobe.data.datasets import configured_datasets
 from atomprobe.models.registry import load_registry
 assert not atomprobe.__file__.startswith(sys.argv[1]), atomprobe.__file__
 config = yaml.safe_load(open(sys.argv[2]))
 validate_config(config)
-print(len(load_registry(sys.argv[3], "all")))
+print(len(load_registry(sys.argv[3], "all", configured_datasets(config))))
 """
 
 

@@ -12,7 +12,7 @@
 # interrupted (SIGINT: Snakemake cancels its SLURM jobs). The daemons are stopped on any exit.
 set -euo pipefail
 
-# A subset of the tiny DAG, the start of its longest chain: qm9 -> qm9_splits (CPU rules, cpu
+# A subset of the tiny DAG, the start of its longest chain: qm9 -> splits (CPU rules, cpu
 # partition) -> train_model for one tiny model (a GPU rule: --gpus=1 on the gpu partition). The
 # whole tiny DAG (66 jobs, each paying Snakemake's start-up twice plus the executor's status
 # polling, 10-45 s a job on 2 cores) does not fit the test's time budget.

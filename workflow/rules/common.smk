@@ -3,14 +3,19 @@
   REGISTRY            name -> validated registry entry (config `registry`, selection `models`)
   MODELS              enabled registry names, in registry order
   MODEL_DATASETS      name -> datasets its features exist on (a `features` entry: the ones it
-                      brings; models trained here: QM9; others: every dataset their family runs on)
+                      brings; trained here: its training dataset; others: every dataset their
+                      family runs on)
   TRAINED_MODELS      names of `source: train` entries
   EXTRACTED           (model, dataset) pairs whose features a rule extracts
   FEATURE_PAIRS       (model, dataset) pairs with pooled features, extracted or brought
-  CHECKPOINT_PAIRS    (model, dataset) pairs with per-checkpoint features (trained models, QM9)
+  DATASETS            name -> dataset entry (config `data`, null entries left out)
+  SPLIT_DATASETS      datasets split into train/val/test/probe (models train on them)
+  ATOM_PAIRS          (model, dataset) pairs with per-atom features
+  CHECKPOINT_PAIRS    (model, training dataset) of every trained model (per-checkpoint features)
   CPD_PAIRS           (model, dataset) pairs that get CPD scores (datasets with cpd.targets)
   ANALYSIS_MODELS     models run through the paper-A analyses (features on analyses.dataset)
-  features_path(), atom_features_path(), checkpoint_features_path(), cpd_path()
+  structures_path(), splits_path(), features_path(), atom_features_path(),
+  checkpoint_features_path(), cpd_path()
   probe_params()      the probe settings every paper-A score depends on
   final_outputs()     every file the default target `all` asks for
   render_inputs(item) the cached results one table, figure or the report reads
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import atomprobe.render
 from atomprobe.errors import AtomprobeError
+from atomprobe.data import datasets as _datasets
 from atomprobe.models import registry as _registry
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.steps import ALL_ANALYSES, NEEDS
@@ -34,16 +40,25 @@ from atomprobe.render.tables import TABLES
 STEP_SCRIPT = "../scripts/step.py"
 
 try:
-    REGISTRY = _registry.load_registry(config["registry"], config["models"])
+    DATASETS = _datasets.configured_datasets(config)
+    _datasets.check_config_targets(config, DATASETS)
+    REGISTRY = _registry.load_registry(config["registry"], config["models"], DATASETS)
 except AtomprobeError as exc:
     sys.exit(f"atomprobe: {exc}")
+SPLIT_DATASETS = [d for d, entry in DATASETS.items() if _datasets.has_splits(entry)]
 MODELS = list(REGISTRY)
-MODEL_DATASETS = {name: _registry.model_datasets(entry) for name, entry in REGISTRY.items()}
+MODEL_DATASETS = {
+    name: _registry.model_datasets(entry, DATASETS) for name, entry in REGISTRY.items()
+}
 TRAINED_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "train"]
 FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
 EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "features"]
-# training checkpoints are extracted on QM9 only (the models are trained on it)
-CHECKPOINT_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if m in TRAINED_MODELS and d == "qm9"]
+# pairs with per-atom features: every extracted pair, and a features entry's atom_paths
+ATOM_PAIRS = [
+    (m, d) for m, d in FEATURE_PAIRS if _registry.atom_features_path(m, REGISTRY[m], d) is not None
+]
+# training checkpoints are extracted on the dataset each model is trained on
+CHECKPOINT_PAIRS = [(m, REGISTRY[m]["training"]["dataset"]) for m in TRAINED_MODELS]
 
 CPD = config["cpd"]
 CPD_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if d in CPD["targets"]]
@@ -95,8 +110,19 @@ def features_path(model, dataset):
 
 
 def atom_features_path(model, dataset):
-    """Per-atom last-layer features of ``model`` on ``dataset``."""
-    return f"results/features/{model}/{dataset}_atoms.parquet"
+    """Per-atom last-layer features of ``model`` on ``dataset`` (None: a features entry
+    without them)."""
+    return _registry.atom_features_path(model, REGISTRY[model], dataset)
+
+
+def structures_path(dataset):
+    """The structure table of ``dataset``."""
+    return f"results/data/{dataset}.parquet"
+
+
+def splits_path(dataset):
+    """The train/val/test/probe splits of ``dataset``."""
+    return f"results/data/{dataset}_splits.parquet"
 
 
 def checkpoint_features_path(model, dataset):
@@ -133,12 +159,9 @@ def analysis_outputs():
 
 def final_outputs():
     """Every file the default target asks for, stage by stage."""
-    outputs = [
-        "results/data/qm9.parquet",
-        "results/data/qm9_splits.parquet",
-        "results/data/mp.parquet",
-        REGISTRY_PARQUET,
-    ]
+    outputs = [structures_path(d) for d in DATASETS]
+    outputs += [splits_path(d) for d in SPLIT_DATASETS]
+    outputs.append(REGISTRY_PARQUET)
     for model, dataset in EXTRACTED:
         outputs += [features_path(model, dataset), atom_features_path(model, dataset)]
     outputs += [checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS]
@@ -183,11 +206,58 @@ def extract_weights(w):
 
 
 def extract_structures(w):
-    """The structure table (and, for QM9, the splits) a model is extracted on."""
-    inputs = {"structures": f"results/data/{w.dataset}.parquet"}
-    if w.dataset == "qm9":
-        inputs["splits"] = "results/data/qm9_splits.parquet"
+    """The structure table (and, for a split dataset, its splits) a model is extracted on."""
+    inputs = {"structures": structures_path(w.dataset)}
+    if w.dataset in SPLIT_DATASETS:
+        inputs["splits"] = splits_path(w.dataset)
     return inputs
+
+
+def training_data(w):
+    """The structure table and splits a model is trained on."""
+    dataset = REGISTRY[w.model]["training"]["dataset"]
+    return {"structures": structures_path(dataset), "splits": splits_path(dataset)}
+
+
+# --- stage data ---
+
+
+def dataset_params(w):
+    """The config slice a structure table depends on: the dataset's name and entry (less the
+    splits of a QM9 or MP dataset, which only its splits table depends on, and the archive
+    download settings, whose file is an input)."""
+    entry = DATASETS[w.dataset]
+    keep = (
+        entry
+        if entry["source"] == "file"
+        else {key: value for key, value in entry.items() if key not in ("splits", "archive")}
+    )
+    return {"name": w.dataset, **keep}
+
+
+def dataset_files(w):
+    """The files a ``source: file`` dataset is read from (so editing them rebuilds its table)."""
+    entry = DATASETS[w.dataset]
+    files = {"path": entry["path"]}
+    if entry.get("targets_file"):
+        files["targets_file"] = entry["targets_file"]
+    return files
+
+
+def splits_params(w):
+    """The splits block of a dataset: the config slice its splits table depends on."""
+    return {"splits": DATASETS[w.dataset]["splits"]}
+
+
+def datasets_of(*sources):
+    """Names of the configured datasets whose source is one of ``sources``."""
+    return [d for d, entry in DATASETS.items() if entry["source"] in sources]
+
+
+def qm9_archive_input(w):
+    """The downloaded archive a QM9 dataset with ``source: archive`` is read from."""
+    entry = DATASETS[w.dataset]
+    return {"archive": entry["archive"]["path"]} if entry["source"] == "archive" else {}
 
 
 def extract_params(w):
@@ -258,7 +328,7 @@ def reconstruction_params(*keys):
 def cumulants_model():
     """The configured model, or the first model run on reconstruction.cumulants.dataset."""
     cfg = RECONSTRUCTION["cumulants"]
-    candidates = [model for model, dataset in FEATURE_PAIRS if dataset == cfg["dataset"]]
+    candidates = [model for model, dataset in ATOM_PAIRS if dataset == cfg["dataset"]]
     if not candidates or (cfg["model"] is not None and cfg["model"] not in candidates):
         sys.exit(
             f"atomprobe: config reconstruction.cumulants: model {cfg['model']!r} has no features "

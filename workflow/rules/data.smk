@@ -1,40 +1,45 @@
-"""Stage 'data': QM9 and Materials Project structure tables and the QM9 splits.
+"""Stage 'data': one structure table per configured dataset (config `data`), and the
+train/val/test/probe splits of the datasets that have a `splits` block.
 
-Tables and columns: docs/formats.md; config keys: config/README.md (## data).
+Datasets and helpers: common.smk. Tables and columns: docs/formats.md; config keys:
+config/README.md (## data).
 """
 
-QM9 = config["data"]["qm9"]
+for _dataset in datasets_of("archive"):
 
-
-rule qm9_archive:
-    output:
-        archive=QM9["archive"]["path"],
-    log:
-        "logs/data/qm9_archive.log",
-    benchmark:
-        "logs/benchmarks/data/qm9_archive.tsv"
-    conda:
-        "../../envs/data.yaml"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=60,
-    params:
-        step="atomprobe.data.qm9:qm9_archive",
-        cfg={"archive": QM9["archive"]},
-    script:
-        STEP_SCRIPT
+    rule:
+        name:
+            f"{_dataset}_archive"
+        output:
+            archive=DATASETS[_dataset]["archive"]["path"],
+        log:
+            f"logs/data/{_dataset}_archive.log",
+        benchmark:
+            f"logs/benchmarks/data/{_dataset}_archive.tsv"
+        conda:
+            "../../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=60,
+        params:
+            step="atomprobe.data.qm9:qm9_archive",
+            cfg={"archive": DATASETS[_dataset]["archive"]},
+        script:
+            STEP_SCRIPT
 
 
 rule qm9:
     input:
-        archive=QM9["archive"]["path"] if QM9["source"] == "archive" else [],
+        unpack(qm9_archive_input),
     output:
-        structures="results/data/qm9.parquet",
+        structures=structures_path("{dataset}"),
     log:
-        "logs/data/qm9.log",
+        "logs/data/{dataset}.log",
     benchmark:
-        "logs/benchmarks/data/qm9.tsv"
+        "logs/benchmarks/data/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=names_pattern(datasets_of("qm9pack", "archive")),
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -43,40 +48,20 @@ rule qm9:
         runtime=30,
     params:
         step="atomprobe.data.qm9:qm9",
-        cfg={k: QM9[k] for k in ("source", "exclude_uncharacterized")},
-    script:
-        STEP_SCRIPT
-
-
-rule qm9_splits:
-    input:
-        structures="results/data/qm9.parquet",
-    output:
-        splits="results/data/qm9_splits.parquet",
-    log:
-        "logs/data/qm9_splits.log",
-    benchmark:
-        "logs/benchmarks/data/qm9_splits.tsv"
-    conda:
-        "../../envs/data.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        step="atomprobe.data.splits:splits",
-        cfg={"splits": QM9["splits"]},
+        cfg=dataset_params,
     script:
         STEP_SCRIPT
 
 
 rule mp:
     output:
-        structures="results/data/mp.parquet",
+        structures=structures_path("{dataset}"),
     log:
-        "logs/data/mp.log",
+        "logs/data/{dataset}.log",
     benchmark:
-        "logs/benchmarks/data/mp.tsv"
+        "logs/benchmarks/data/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=names_pattern(datasets_of("offline", "api")),
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -85,6 +70,54 @@ rule mp:
         runtime=30,
     params:
         step="atomprobe.data.mp:mp",
-        cfg=config["data"]["mp"],
+        cfg=dataset_params,
+    script:
+        STEP_SCRIPT
+
+
+rule structures_from_file:
+    input:
+        unpack(dataset_files),
+    output:
+        structures=structures_path("{dataset}"),
+    log:
+        "logs/data/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/data/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=names_pattern(datasets_of("file")),
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        step="atomprobe.data.files:structures_from_file",
+        cfg=dataset_params,
+    script:
+        STEP_SCRIPT
+
+
+rule splits:
+    input:
+        structures=structures_path("{dataset}"),
+    output:
+        splits=splits_path("{dataset}"),
+    log:
+        "logs/data/{dataset}_splits.log",
+    benchmark:
+        "logs/benchmarks/data/{dataset}_splits.tsv"
+    wildcard_constraints:
+        dataset=names_pattern(SPLIT_DATASETS),
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        step="atomprobe.data.splits:splits",
+        cfg=splits_params,
     script:
         STEP_SCRIPT

@@ -19,7 +19,7 @@ rule extract:
         "logs/benchmarks/features/{model}_{dataset}.tsv"
     wildcard_constraints:
         model=names_pattern(sorted({m for m, _ in EXTRACTED})),
-        dataset="qm9|mp",
+        dataset=names_pattern(list(DATASETS)),
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -47,7 +47,7 @@ rule extract_checkpoints:
         "logs/benchmarks/features/{model}_{dataset}_checkpoints.tsv"
     wildcard_constraints:
         model=names_pattern(TRAINED_MODELS),
-        dataset="qm9",
+        dataset=names_pattern(SPLIT_DATASETS),
     conda:
         "../../envs/torch.yaml"
     threads: 1

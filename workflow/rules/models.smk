@@ -7,8 +7,7 @@ Registry, MODELS and paths: common.smk. Config keys: config/README.md (## models
 
 rule train_model:
     input:
-        structures="results/data/qm9.parquet",
-        splits="results/data/qm9_splits.parquet",
+        unpack(training_data),
     output:
         model="results/models/{model}/model.pt",
         checkpoints=directory("results/models/{model}/checkpoints"),
@@ -52,6 +51,6 @@ rule model_table:
         runtime=5,
     params:
         step="atomprobe.models.registry:model_table",
-        cfg={"registry": REGISTRY, "datasets": MODEL_DATASETS},
+        cfg={"registry": REGISTRY, "datasets": MODEL_DATASETS, "all_datasets": list(DATASETS)},
     script:
         STEP_SCRIPT

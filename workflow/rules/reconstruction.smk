@@ -9,7 +9,7 @@ config/README.md (## reconstruction).
 rule reconstruction:
     input:
         structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
-        atoms=[atom_features_path(m, d) for m, d in FEATURE_PAIRS],
+        atoms=[atom_features_path(m, d) for m, d in ATOM_PAIRS],
     output:
         gfre=analysis_path("gfre"),
         lfre=analysis_path("lfre"),

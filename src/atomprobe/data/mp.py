@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("offline", "api")
 API_KEY_VARIABLE = "MP_API_KEY"
+PERIODIC = True  # crystals (atomprobe.data.datasets)
 TARGETS = {
     "band_gap": "eV",
     "formation_energy_per_atom": "eV/atom",
@@ -256,11 +257,12 @@ def load_mp(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
 
 
 def mp(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step ``mp``: write ``outputs["structures"]`` from ``params`` (config ``data.mp``)."""
+    """Step ``mp``: write ``outputs["structures"]`` from ``params`` (``name``, the dataset, and
+    its config entry)."""
     frame = load_mp(params)
     source = params["source"]
     metadata: dict[str, Any] = {
-        "dataset": "mp",
+        "dataset": params["name"],
         "source": source,
         "n_rows": len(frame),
         "n_requested": params["size"],

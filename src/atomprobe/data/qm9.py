@@ -63,6 +63,7 @@ XYZ_PROPERTIES = (
     "g",
     "cv",
 )
+PERIODIC = False  # molecules (atomprobe.data.datasets)
 # Output targets -> unit after conversion. Hartree targets are multiplied by HARTREE_TO_EV.
 TARGETS = {
     "homo": "eV",
@@ -79,6 +80,8 @@ TARGETS = {
     "cv": "cal/(mol K)",
 }
 HARTREE_TARGETS = ("homo", "lumo", "gap", "zpve", "u0", "u", "h", "g")
+# targets that grow with the number of atoms: training fits per-element references first
+EXTENSIVE_TARGETS = ("zpve", "u0", "u", "h", "g", "cv")
 # qm9pack CSV column -> target (values in the archive's units)
 QM9PACK_TARGETS = {
     "Dipole_debye": "mu",
@@ -317,7 +320,8 @@ def load_molecules(
 
 
 def qm9(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step ``qm9``: write ``outputs["structures"]`` from ``params`` (config ``data.qm9``)."""
+    """Step ``qm9``: write ``outputs["structures"]`` from ``params`` (``name``, the dataset, and
+    its config entry)."""
     source = params["source"]
     archive = inputs.get("archive") or None
     assert archive is None or isinstance(archive, str)
@@ -325,10 +329,11 @@ def qm9(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     frame = load_molecules(source, archive, exclude)
     log.info("QM9 from %s: %d molecules", source, len(frame))
     metadata = {
-        "dataset": "qm9",
+        "dataset": params["name"],
         "source": source,
         "n_rows": len(frame),
         "targets": TARGETS,
+        "extensive_targets": list(EXTENSIVE_TARGETS),
         "exclude_uncharacterized": exclude,
         "hartree_to_ev": HARTREE_TO_EV,
         "smiles": "GDB-17 SMILES (first SMILES of each QM9 XYZ file)",

@@ -98,21 +98,39 @@ def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
 
 
 def splits(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: split the ids of ``inputs["structures"]`` with ``params`` (``data.<dataset>``)."""
+    """Step: split the ids of ``inputs["structures"]`` with ``params["splits"]``.
+
+    A seeded draw (``seed``, sizes, ``disjoint``: :func:`make_splits`), or, with ``key``, the
+    ``split`` column the file loader read from that info key (values train | val | test |
+    probe; other values leave a structure out of every split).
+    """
     structures = inputs["structures"]
     assert isinstance(structures, str) and isinstance(outputs["splits"], str)
-    frame, meta = read_parquet(structures, columns=["id"])
     cfg = params["splits"]
+    columns = ["id", "split"] if "key" in cfg else ["id"]
+    frame, meta = read_parquet(structures, columns=columns)
     dataset = meta.get("dataset", "?")
-    table = make_splits(
-        frame["id"].tolist(), cfg, cfg["seed"], cfg["disjoint"], key=f"data.{dataset}.splits"
-    )
-    counts = table["split"].value_counts().reindex(list(SPLITS)).to_dict()
+    if "key" in cfg:
+        table = pd.concat(
+            [frame.loc[frame["split"] == name, ["id", "split"]] for name in SPLITS],
+            ignore_index=True,
+        )
+        if not (table["split"] == "train").any():
+            raise DataError(
+                f"data.{dataset}.splits.key: no structure has {cfg['key']} = train; "
+                f"values must be one of {SPLITS}"
+            )
+    else:
+        table = make_splits(
+            frame["id"].tolist(), cfg, cfg["seed"], cfg["disjoint"], key=f"data.{dataset}.splits"
+        )
+    counts = table["split"].value_counts().reindex(list(SPLITS), fill_value=0).to_dict()
     log.info("%s splits: %s", dataset, counts)
     metadata = {
         "dataset": dataset,
-        "seed": cfg["seed"],
-        "disjoint": cfg["disjoint"],
+        "seed": cfg.get("seed"),
+        "disjoint": cfg.get("disjoint"),
+        "key": cfg.get("key"),
         "sizes": counts,
         "n_structures": len(frame),
     }

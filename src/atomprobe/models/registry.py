@@ -15,12 +15,11 @@ from typing import Any
 import pandas as pd
 
 from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
+from atomprobe.data.datasets import dataset_targets, has_splits, is_periodic
 from atomprobe.errors import ConfigError
 from atomprobe.io import read_metadata, sha256_file, write_parquet
 from atomprobe.models.families import family_info
 
-DATASETS = ("qm9", "mp")
-PERIODIC_DATASETS = frozenset({"mp"})
 # training settings of a `source: train` entry unless train_defaults or the entry set them
 TRAINING_DEFAULTS: dict[str, Any] = {
     "epochs": 30,
@@ -35,17 +34,29 @@ TRAINING_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _check_entry(name: str, entry: Mapping[str, Any], where: str) -> None:
+def _check_entry(
+    name: str, entry: Mapping[str, Any], where: str, datasets: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Checks beyond the schema for one entry; ConfigError naming ``where`` and what to fix."""
     source = entry["source"]
     if source == "features":
-        for dataset, path in entry["paths"].items():
-            if dataset not in DATASETS:
-                raise ConfigError(f"{where}.paths: unknown dataset {dataset!r}; use {DATASETS}")
-            if not Path(path).is_file():
-                raise ConfigError(f"{where}.paths.{dataset}: {path} not found; fix the path")
+        for key in ("paths", "atom_paths"):
+            for dataset, path in entry.get(key, {}).items():
+                if dataset not in datasets:
+                    raise ConfigError(
+                        f"{where}.{key}: {dataset!r} is not a configured dataset; "
+                        f"use one of {list(datasets)}"
+                    )
+                if not Path(path).is_file():
+                    raise ConfigError(f"{where}.{key}.{dataset}: {path} not found; fix the path")
+        extra = sorted(set(entry.get("atom_paths", {})) - set(entry["paths"]))
+        if extra:
+            raise ConfigError(f"{where}.atom_paths: {extra} have no pooled features in paths")
         if "family" in entry:
-            family_info(entry["family"])
+            try:
+                family_info(entry["family"])
+            except ConfigError as exc:
+                raise ConfigError(f"{where}.family: {exc}") from exc
         return
     try:
         info = family_info(entry["family"])
@@ -53,6 +64,13 @@ def _check_entry(name: str, entry: Mapping[str, Any], where: str) -> None:
         raise ConfigError(f"{where}.family: {exc}") from exc
     if source == "train" and not info.trainable:
         raise ConfigError(f"{where}: family {entry['family']!r} cannot be trained here")
+    if source == "train":
+        dataset = training_dataset(entry, datasets, where)
+        if entry["target"] not in dataset_targets(dataset, datasets[dataset]):
+            raise ConfigError(
+                f"{where}.target: {entry['target']!r} is not a target of dataset {dataset!r}; "
+                f"its targets: {list(dataset_targets(dataset, datasets[dataset]))}"
+            )
     if source == "checkpoint":
         path = Path(entry["path"])
         if not path.is_file():
@@ -66,14 +84,36 @@ def _check_entry(name: str, entry: Mapping[str, Any], where: str) -> None:
 
 
 def load_registry(
-    path: str | Path, selection: str | Sequence[str] = "all"
+    path: str | Path,
+    selection: str | Sequence[str],
+    datasets: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, dict[str, Any]]:
     """Validated registry entries, name -> entry, for ``selection`` ("all" or a list of names).
 
-    Disabled entries are left out of "all". ``source: train`` entries get
-    ``training = {**TRAINING_DEFAULTS, **train_defaults, **entry.training}``.
+    Parameters
+    ----------
+    path : str or Path
+        The registry file (YAML).
+    selection : str or sequence of str
+        "all" (every entry not disabled) or the names to use, in that order.
+    datasets : mapping
+        The configured datasets (config ``data``, null entries removed): feature files and
+        training datasets must name one of them.
+
+    Returns
+    -------
+    dict of str to dict
+        Name -> entry. ``source: train`` entries get ``training = {**TRAINING_DEFAULTS,
+        **train_defaults, **entry.training}`` with ``training.dataset`` resolved.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the entry and what to fix.
     """
     document = load_yaml(path)
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: not a model registry (a YAML mapping with key models)")
     validate_against(document, SCHEMA_DIR / "models.schema.yaml", source=str(path))
     entries = document["models"]
     if selection == "all":
@@ -83,27 +123,63 @@ def load_registry(
         if unknown:
             raise ConfigError(f"config models: {unknown} not in {path}; known: {sorted(entries)}")
         names = list(selection)
+    if not names:
+        raise ConfigError(f"{path}: no model is enabled; enable one or list some in config models")
     defaults = {**TRAINING_DEFAULTS, **document.get("train_defaults", {})}
     registry = {}
     for name in names:
         entry = dict(entries[name])
-        _check_entry(name, entry, f"{path}: models.{name}")
+        where = f"{path}: models.{name}"
         if entry["source"] == "train":
             entry["training"] = {**defaults, **entry.get("training", {})}
+            entry["training"]["dataset"] = training_dataset(entry, datasets, where)
+        _check_entry(name, entry, where, datasets)
         registry[name] = entry
     return registry
 
 
-def model_datasets(entry: Mapping[str, Any], datasets: Sequence[str] = DATASETS) -> list[str]:
-    """The datasets a model is extracted on: those of its feature files for ``source:
-    features``; QM9 only for models trained here (they know only QM9's elements); else every
-    dataset in ``datasets``, periodic ones only if its family supports periodic cells."""
+def training_dataset(
+    entry: Mapping[str, Any], datasets: Mapping[str, Mapping[str, Any]], where: str
+) -> str:
+    """The dataset a ``source: train`` entry is trained on: its ``training.dataset``, else the
+    first configured dataset with splits; ConfigError if it is not a split dataset."""
+    dataset = entry.get("training", {}).get("dataset")
+    if dataset is None:
+        dataset = next((d for d, cfg in datasets.items() if has_splits(cfg)), None)
+        if dataset is None:
+            raise ConfigError(f"{where}: no configured dataset has splits to train on")
+    if dataset not in datasets or not has_splits(datasets[dataset]):
+        split = [d for d, cfg in datasets.items() if has_splits(cfg)]
+        raise ConfigError(
+            f"{where}.training.dataset: {dataset!r} is not a configured dataset with splits; "
+            f"use one of {split}"
+        )
+    return dataset
+
+
+def model_datasets(
+    entry: Mapping[str, Any], datasets: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The configured datasets a model's features exist on, in config order.
+
+    ``source: features``: those of its feature files. Trained here: its training dataset only
+    (the model knows only that dataset's elements). Otherwise every dataset, periodic ones
+    only if the family supports periodic cells.
+    """
     if entry["source"] == "features":
         return [d for d in datasets if d in entry["paths"]]
     if entry["source"] == "train":
-        return [d for d in datasets if d not in PERIODIC_DATASETS]
+        return [entry["training"]["dataset"]]
     periodic = family_info(entry["family"]).supports_periodic
-    return [d for d in datasets if periodic or d not in PERIODIC_DATASETS]
+    return [d for d, cfg in datasets.items() if periodic or not is_periodic(d, cfg)]
+
+
+def atom_features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str | None:
+    """Per-atom last-layer features of model ``name`` on ``dataset``; None when a ``source:
+    features`` entry brings none (atom-level analyses then skip the model)."""
+    if entry["source"] == "features":
+        return entry.get("atom_paths", {}).get(dataset)
+    return f"results/features/{name}/{dataset}_atoms.parquet"
 
 
 def features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str:
@@ -119,7 +195,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     Columns: name, label, family, source, train_target, n_params, test_mae, baseline_mae
     (predict-the-train-mean, target units), composition_mae (extensive targets: per-element
     references alone), supports_periodic, datasets, note.
-    params: registry (name -> entry), datasets (name -> datasets it was extracted on).
+    params: registry (name -> entry), datasets (name -> datasets it was extracted on),
+    all_datasets (every configured dataset).
     """
     rows = []
     for name, entry in params["registry"].items():
@@ -131,11 +208,18 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         if n_params is None and datasets:
             n_params = read_metadata(features_path(name, entry, datasets[0])).get("n_params")
         notes = [entry["note"]] if "note" in entry else []
-        skipped = [d for d in DATASETS if d not in datasets]
+        skipped = [d for d in params["all_datasets"] if d not in datasets]
         if skipped and entry["source"] == "train":
-            notes.append(f"not extracted on {', '.join(skipped)}: trained on QM9 molecules")
+            trained_on = entry["training"]["dataset"]
+            notes.append(f"not extracted on {', '.join(skipped)}: trained on {trained_on}")
         elif skipped and entry["source"] != "features":
             notes.append(f"not extracted on {', '.join(skipped)}: no periodic support")
+        no_atoms = [d for d in datasets if atom_features_path(name, entry, d) is None]
+        if no_atoms:
+            notes.append(
+                f"no per-atom features on {', '.join(no_atoms)}: atom-level GFRE/LFRE and "
+                "cumulants skip it"
+            )
         periodic = "family" in entry and family_info(entry["family"]).supports_periodic
         rows.append(
             {

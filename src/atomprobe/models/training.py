@@ -37,9 +37,6 @@ from atomprobe.models.structures import Structures
 
 log = logging.getLogger(__name__)
 
-# QM9 targets that grow with the number of atoms: fitted with per-element references first.
-EXTENSIVE_TARGETS = frozenset({"u0", "u", "h", "g", "zpve", "cv"})
-
 
 def composition_counts(numbers: Sequence[torch.Tensor], elements: Sequence[int]) -> np.ndarray:
     """(n_structures, n_elements) atom counts per element."""
@@ -106,16 +103,19 @@ def train(
     settings: Mapping[str, Any],
     device: torch.device | str = "cpu",
     checkpoint_dir: str | Path | None = None,
+    extensive: bool = False,
 ) -> tuple[ModelAdapter, pd.DataFrame]:
     """Train a fresh ``family`` model; return (best-validation model, learning curve).
 
-    ``settings``: :data:`TRAINING_DEFAULTS` keys. Learning curve columns: epoch, train_loss
-    (MSE of the standardised target), val_mae (target units), lr, seconds (cumulative).
+    ``settings``: :data:`TRAINING_DEFAULTS` keys. ``extensive``: the target grows with the
+    number of atoms (an energy): per-element references are fitted first. Learning curve
+    columns: epoch, train_loss (MSE of the standardised target), val_mae (target units), lr,
+    seconds (cumulative).
     """
     cfg = {**TRAINING_DEFAULTS, **settings}
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    stats = fit_stats(train_set, target, unit, target in EXTENSIVE_TARGETS, family.cutoff(hparams))
+    stats = fit_stats(train_set, target, unit, extensive, family.cutoff(hparams))
     adapter = family.build(hparams, stats)
     adapter.module.to(device)
     optimizer = torch.optim.Adam(
@@ -166,11 +166,13 @@ def train(
 
 def load_split_structures(
     structures_path: str, splits_path: str, target: str
-) -> tuple[dict[str, Structures], str]:
-    """{train, val, test, probe: Structures} from the structure and split tables, and the unit."""
+) -> tuple[dict[str, Structures], str, bool]:
+    """{train, val, test: Structures} from the structure and split tables, the target's unit,
+    and whether the dataset marks it extensive (metadata ``extensive_targets``)."""
     splits, _ = read_parquet(splits_path)
     frame = load_structures(structures_path)
-    units = frame.attrs["atomprobe"].get("targets", {})
+    meta = frame.attrs["atomprobe"]
+    units = meta.get("targets", {})
     if target not in units:
         raise ConfigError(f"target {target!r}: not in {structures_path} (targets: {list(units)})")
     by_id = frame.set_index("id", drop=False)
@@ -178,9 +180,11 @@ def load_split_structures(
     for name in ("train", "val", "test"):
         ids = splits.loc[splits["split"] == name, "id"]
         if ids.empty:
-            raise DataError(f"{splits_path}: no '{name}' rows; set data.qm9.splits sizes")
+            raise DataError(
+                f"{splits_path}: no '{name}' rows; set data.{meta.get('dataset')}.splits sizes"
+            )
         sets[name] = Structures.from_frame(by_id.loc[ids].reset_index(drop=True), target)
-    return sets, units[target]
+    return sets, units[target], target in meta.get("extensive_targets", [])
 
 
 def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
@@ -192,7 +196,9 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     """
     entry, name = params["entry"], params["name"]
     device = resolve_device(params.get("device", "auto"))
-    sets, unit = load_split_structures(inputs["structures"], inputs["splits"], entry["target"])
+    sets, unit, extensive = load_split_structures(
+        inputs["structures"], inputs["splits"], entry["target"]
+    )
     settings = dict(entry.get("training", {}))
     n_train = settings.get("n_train")
     if n_train is not None and n_train < len(sets["train"]):
@@ -211,6 +217,7 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         settings,
         device,
         outputs["checkpoints"],
+        extensive,
     )
     seconds = time.perf_counter() - start
     test = sets["test"]

@@ -1,0 +1,159 @@
+"""The dataset registry: every entry of the config's ``data`` section is one dataset.
+
+A dataset entry names its ``source``; the source decides the loader (the step that writes the
+structure table ``results/data/{name}.parquet``), whether the structures are periodic, and which
+targets the table has. Three kinds of source:
+
+* ``qm9pack`` | ``archive``: QM9 molecules (:mod:`atomprobe.data.qm9`);
+* ``offline`` | ``api``: Materials Project crystals (:mod:`atomprobe.data.mp`);
+* ``file``: any structures ASE reads (extxyz, ASE db, a folder of CIFs, ...), molecules or
+  periodic, targets taken from per-structure info keys (:mod:`atomprobe.data.files`).
+
+An entry with a ``splits`` block is split into train/val/test/probe
+(``results/data/{name}_splits.parquet``): models are trained on such a dataset, and its
+``features.split`` rows are the ones probed; every row of any other dataset is probed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from atomprobe.errors import ConfigError
+
+# source -> the loader module (imported only when its facts are needed, so that reading the
+# config does not import pymatgen or mp-api); each defines PERIODIC and TARGETS
+SOURCES: dict[str, str] = {
+    "qm9pack": "atomprobe.data.qm9",
+    "archive": "atomprobe.data.qm9",
+    "offline": "atomprobe.data.mp",
+    "api": "atomprobe.data.mp",
+    "file": "atomprobe.data.files",
+}
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What a dataset source implies.
+
+    Attributes
+    ----------
+    periodic : bool or None
+        Whether the structures are periodic; None: declared by the entry (``periodic``).
+    targets : dict of str to str or None
+        Target column -> unit; None: declared by the entry (``targets``).
+    """
+
+    periodic: bool | None
+    targets: Mapping[str, str] | None
+
+
+def source_kind(name: str, entry: Mapping[str, Any]) -> SourceKind:
+    """The kind of dataset ``name``'s source; ConfigError naming the known sources otherwise."""
+    source = entry.get("source")
+    if source not in SOURCES:
+        raise ConfigError(f"data.{name}.source: {source!r} is unknown; use one of {list(SOURCES)}")
+    loader = importlib.import_module(SOURCES[source])
+    return SourceKind(periodic=loader.PERIODIC, targets=loader.TARGETS)
+
+
+def is_periodic(name: str, entry: Mapping[str, Any]) -> bool:
+    """True if dataset ``name`` holds (or may hold) periodic structures: then only model
+    families with periodic support are extracted on it."""
+    declared = source_kind(name, entry).periodic
+    return bool(entry["periodic"]) if declared is None else declared
+
+
+def dataset_targets(name: str, entry: Mapping[str, Any]) -> dict[str, str]:
+    """Target column -> unit of dataset ``name`` (what CPD, training and analyses may probe)."""
+    known = source_kind(name, entry).targets
+    if known is not None:
+        return dict(known)
+    return {target: spec["unit"] for target, spec in entry["targets"].items()}
+
+
+def has_splits(entry: Mapping[str, Any]) -> bool:
+    """True if the dataset is split into train/val/test/probe."""
+    return entry.get("splits") is not None
+
+
+def check_targets(
+    datasets: Mapping[str, Mapping[str, Any]], dataset: str, targets: list[str], key: str
+) -> None:
+    """ConfigError naming ``key`` unless ``dataset`` is configured and has every target."""
+    if dataset not in datasets:
+        raise ConfigError(f"{key}: dataset {dataset!r} is not in data; use one of {list(datasets)}")
+    known = dataset_targets(dataset, datasets[dataset])
+    unknown = [t for t in targets if t not in known]
+    if unknown:
+        raise ConfigError(
+            f"{key}: {unknown} are not targets of dataset {dataset!r}; its targets: {list(known)}"
+        )
+
+
+def configured_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The datasets of the config's ``data`` section, name -> entry, null entries left out.
+
+    Parameters
+    ----------
+    config : mapping
+        The whole validated config.
+
+    Returns
+    -------
+    dict of str to dict
+        Name -> dataset entry, in config order.
+
+    Raises
+    ------
+    ConfigError
+        When every dataset is null.
+    """
+    datasets = {name: dict(entry) for name, entry in config["data"].items() if entry is not None}
+    if not datasets:
+        raise ConfigError("data: every dataset is null; configure at least one")
+    return datasets
+
+
+def check_config_targets(
+    config: Mapping[str, Any], datasets: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Every target the config names is a target of its (configured) dataset.
+
+    Checks ``cpd.targets``, ``cpd.nonlinear.targets``, ``reconstruction.pcovr.targets`` (for
+    configured datasets: a dataset the default config lists but yours sets to null is simply
+    not probed) and the targets of ``analyses`` on ``analyses.dataset``.
+
+    Parameters
+    ----------
+    config : mapping
+        The whole validated config.
+    datasets : mapping
+        :func:`configured_datasets`.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key, the unknown targets and the dataset's targets.
+    """
+    for key, by_dataset in (
+        ("cpd.targets", config["cpd"]["targets"]),
+        ("cpd.nonlinear.targets", config["cpd"]["nonlinear"]["targets"]),
+    ):
+        for dataset, targets in by_dataset.items():
+            if dataset in datasets:
+                check_targets(datasets, dataset, list(targets), f"{key}.{dataset}")
+    for dataset, target in config["reconstruction"]["pcovr"]["targets"].items():
+        if dataset in datasets:
+            check_targets(datasets, dataset, [target], f"reconstruction.pcovr.targets.{dataset}")
+    analyses = config["analyses"]
+    if analyses["dataset"] in datasets:
+        for name in ("isomers", "sample_efficiency"):
+            check_targets(
+                datasets,
+                analyses["dataset"],
+                list(analyses[name]["targets"]),
+                f"analyses.{name}.targets",
+            )
