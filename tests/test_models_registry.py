@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from atomprobe.data.datasets import configured_datasets
 from atomprobe.errors import ConfigError
+from atomprobe.features.io import write_features
 from atomprobe.models.registry import (
     TRAINING_DEFAULTS,
     atom_features_path,
@@ -101,9 +103,16 @@ def test_checkpoint_checksum_is_verified(tmp_path):
         )
 
 
+def _feature_table(path: Path, model: str, dataset: str) -> Path:
+    """A valid pooled feature table of two structures and one column."""
+    column = {"layer": 0, "layer_name": "x", "stream": "scalar", "L": 0, "channel": 0}
+    ids = ["a", "b"]
+    write_features(path, ids, np.ones((2, 1)), [column], {"model": model, "dataset": dataset})
+    return path
+
+
 def test_features_entries_bring_their_own_datasets(tmp_path):
-    table = tmp_path / "mine.parquet"
-    table.write_bytes(b"")
+    table = _feature_table(tmp_path / "mine.parquet", "mine", "mp")
     entry = {"label": "Mine", "source": "features", "paths": {"mp": str(table)}}
     registry = load_registry(write_registry(tmp_path, {"mine": entry}), "all", DATASETS)
     assert model_datasets(registry["mine"], DATASETS) == ["mp"]
@@ -121,11 +130,19 @@ def test_dataset_rules_for_entries(tmp_path):
     path = write_registry(tmp_path, {"a": {**TRAINED, "target": "band_gap"}})
     with pytest.raises(ConfigError, match=r"target: 'band_gap' is not a target of dataset 'qm9'"):
         load_registry(path, "all", DATASETS)
-    table = tmp_path / "f.parquet"
-    table.write_bytes(b"")
+    table = _feature_table(tmp_path / "f.parquet", "f", "qm9")
     features = {"label": "F", "source": "features", "paths": {"other": str(table)}}
     with pytest.raises(ConfigError, match=r"paths: 'other' is not a configured dataset"):
         load_registry(write_registry(tmp_path, {"f": features}), "all", DATASETS)
+    # the file must say which model and dataset it holds
+    wrong = {"label": "F", "source": "features", "paths": {"mp": str(table)}}
+    with pytest.raises(ConfigError, match=r"paths\.mp: .*metadata dataset is 'qm9', expected 'mp'"):
+        load_registry(write_registry(tmp_path, {"f": wrong}), "all", DATASETS)
+    not_parquet = tmp_path / "junk.parquet"
+    not_parquet.write_bytes(b"junk")
+    junk = {"label": "F", "source": "features", "paths": {"qm9": str(not_parquet)}}
+    with pytest.raises(ConfigError, match=r"models\.f\.paths\.qm9: "):
+        load_registry(write_registry(tmp_path, {"f": junk}), "all", DATASETS)
     # a crystal-capable builtin runs on every dataset, a molecular-only one skips periodic ones
     sevennet = {"label": "S", "family": "sevennet", "source": "builtin"}
     ani = {"label": "A", "family": "ani2x_aev", "source": "builtin"}

@@ -22,6 +22,7 @@ percentile bootstrap over formula groups.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import Any
@@ -37,6 +38,8 @@ from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
 from atomprobe.runner import Paths
+
+log = logging.getLogger(__name__)
 
 ISOMER_COLUMNS: dict[str, str] = {
     "target": "target whose order is predicted",
@@ -253,9 +256,23 @@ def isomer_benchmark(
 
 
 def isomers(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: isomer benchmark of one model, results/analyses/isomers/{model}.parquet."""
+    """Step: isomer benchmark of one model, results/analyses/isomers/{model}.parquet.
+
+    A dataset where no formula repeats (often so for crystals or your own structures) has no
+    isomers to rank: the table is then empty and its metadata ``note`` says why.
+    """
     cfg = params["isomers"]
     data = analysis_data(inputs, params, cfg["targets"])
+    group_sizes = pd.Series(data.formulas).value_counts()
+    if not (group_sizes >= max(cfg["min_group_size"], 2)).any():
+        note = (
+            f"no formula of dataset {params['dataset']} has {cfg['min_group_size']} or more "
+            "structures: no isomers to rank"
+        )
+        log.warning(note)
+        empty = pd.DataFrame(columns=list(ISOMER_COLUMNS))
+        write_model_table(empty, outputs, params, inputs, ISOMER_COLUMNS, note)
+        return
     frame = isomer_benchmark(
         data.H,
         data.C,

@@ -41,8 +41,21 @@ def write_model_table(
     params: Mapping[str, Any],
     inputs: Paths,
     columns: Mapping[str, str],
+    note: str = "",
 ) -> None:
-    """Write one model's analysis table (output ``table``), ``model`` column first."""
+    """Write one model's analysis table (output ``table``), ``model`` column first.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The analysis' rows for this model.
+    outputs, params, inputs : mapping
+        The step's arguments (output ``table``; params ``model``, ``dataset``, ``layer``).
+    columns : mapping of str to str
+        Column -> description (metadata ``columns``).
+    note : str, default=""
+        Why the table is empty, if it is (metadata ``note``).
+    """
     frame.insert(0, "model", params["model"])
     metadata = {
         "model": params["model"],
@@ -50,6 +63,8 @@ def write_model_table(
         "layer": params["layer"],
         "columns": {"model": "model name (registry)", **columns},
     }
+    if note:
+        metadata["note"] = note
     write_parquet(
         frame,
         str(outputs["table"]),

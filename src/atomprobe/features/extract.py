@@ -161,15 +161,36 @@ def load_adapter(entry: Mapping[str, Any], weights: str | None) -> ModelAdapter:
     return family.load(entry)
 
 
-def probe_structures(inputs: Mapping[str, Any], dataset: str, split: str) -> Structures:
-    """Structures to extract: the ``split`` rows of QM9 (splits table), all rows otherwise."""
+def probe_structures(inputs: Mapping[str, Any], dataset: str, split: str) -> list[Structures]:
+    """Structures to extract: the ``split`` rows of a split dataset (input ``splits``), all rows
+    otherwise; molecules and periodic structures as separate parts (each batched on its own),
+    in that order, and a single part when the dataset holds one kind."""
     ids = None
     if "splits" in inputs:
         splits, _ = read_parquet(inputs["splits"])
         ids = splits.loc[splits["split"] == split, "id"].tolist()
         if not ids:
             raise DataError(f"{inputs['splits']}: no '{split}' rows; set data.{dataset}.splits")
-    return Structures.from_frame(load_structures(inputs["structures"], ids))
+    frame = load_structures(inputs["structures"], ids)
+    periodic = frame["pbc"].to_numpy(bool)
+    return [
+        Structures.from_frame(frame.loc[rows].reset_index(drop=True))
+        for rows in (~periodic, periodic)
+        if rows.any()
+    ]
+
+
+def extract_parts(
+    adapter: ModelAdapter, parts: list[Structures], **settings: Any
+) -> tuple[list[str], np.ndarray, list[dict], pd.DataFrame, np.ndarray, list[dict]]:
+    """:func:`extract_features` of each part, stacked: ``(ids, H, columns, atom_index, F,
+    atom_columns)`` with rows in part order."""
+    results = [extract_features(adapter, part, **settings) for part in parts]
+    ids = [sid for part in parts for sid in part.ids]
+    H = np.concatenate([r[0] for r in results])
+    atom_index = pd.concat([r[2] for r in results], ignore_index=True)
+    F = np.concatenate([r[3] for r in results])
+    return ids, H, results[0][1], atom_index, F, results[0][4]
 
 
 def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,9 +228,10 @@ def extract(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: 
     """Step: pooled features (every layer) and per-atom last-layer features of one model on
     one dataset. params: name, entry, dataset, device, and the ``features`` config section."""
     entry, dataset = params["entry"], params["dataset"]
-    structures = probe_structures(inputs, dataset, params.get("split", "probe"))
+    parts = probe_structures(inputs, dataset, params.get("split", "probe"))
     sources = [str(p) for k, p in inputs.items() if k in ("structures", "splits", "model")]
-    if structures.cells is not None and not family_info(entry["family"]).supports_periodic:
+    periodic = any(part.cells is not None for part in parts)
+    if periodic and not family_info(entry["family"]).supports_periodic:
         note = f"family {entry['family']} has no periodic support: not extracted on {dataset}"
         log.warning(note)
         write_features(outputs["features"], [], np.zeros((0, 0)), [], _metadata(params, None, note))
@@ -219,11 +241,11 @@ def extract(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: 
         return
     adapter = load_adapter(entry, inputs.get("model"))
     device = resolve_device(params.get("device", "auto"))
-    H, columns, atom_index, F, atom_columns = extract_features(
-        adapter, structures, device=device, **_settings(params)
+    ids, H, columns, atom_index, F, atom_columns = extract_parts(
+        adapter, parts, device=device, **_settings(params)
     )
     meta = _metadata(params, adapter)
-    write_features(outputs["features"], structures.ids, H, columns, meta, params, sources)
+    write_features(outputs["features"], ids, H, columns, meta, params, sources)
     write_atom_features(
         outputs["atoms"],
         atom_index["id"],
@@ -243,7 +265,7 @@ def extract_checkpoints(
     """Step: pooled last-layer features of every kept training checkpoint of a trained model.
 
     Output columns: ``epoch``, ``id``, then the feature columns (metadata ``columns``)."""
-    structures = probe_structures(inputs, params["dataset"], params.get("split", "probe"))
+    parts = probe_structures(inputs, params["dataset"], params.get("split", "probe"))
     family = get_family(params["entry"]["family"])
     device = resolve_device(params.get("device", "auto"))
     settings = {**_settings(params), "show_progress": False}
@@ -253,14 +275,14 @@ def extract_checkpoints(
     frames, columns = [], None
     for path in progress(files, params.get("progress", True), desc="checkpoints"):
         adapter = load_model(path, family)
-        H, columns, *_ = extract_features(
-            adapter, structures, device=device, layers="last", **settings
+        ids, H, columns, *_ = extract_parts(
+            adapter, parts, device=device, layers="last", **settings
         )
         epoch = int(path.stem.split("_")[1])
         frames.append(
             pd.concat(
                 [
-                    pd.DataFrame({"epoch": epoch, "id": structures.ids}),
+                    pd.DataFrame({"epoch": epoch, "id": ids}),
                     pd.DataFrame(H, columns=[c["name"] for c in columns]),
                 ],
                 axis=1,

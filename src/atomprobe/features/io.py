@@ -310,3 +310,67 @@ def read_atom_features(path: PathLike) -> tuple[pd.DataFrame, np.ndarray, pd.Dat
         raise DataError(f"{path}: missing per-atom columns {sorted(missing)}")
     frame, _ = read_parquet(path, [*ATOM_INDEX_COLUMNS, *names])
     return frame[list(ATOM_INDEX_COLUMNS)], frame[names].to_numpy(dtype=np.float32), columns
+
+
+def check_feature_file(path: PathLike, model: str, dataset: str, atoms: bool = False) -> None:
+    """Check a feature table a ``source: features`` entry brings, before any job reads it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The parquet file.
+    model : str
+        The registry name of the entry: the file's metadata ``model`` must be it.
+    dataset : str
+        The dataset it is given for: the file's metadata ``dataset`` must be it.
+    atoms : bool, default=False
+        A per-atom table (index columns ``id``, ``atom``, ``Z``) instead of a pooled one.
+
+    Raises
+    ------
+    DataError
+        One line naming the file, what is wrong and how to write it
+        (:func:`write_features` / :func:`write_atom_features`, layout in docs/formats.md).
+    """
+    writer = "write_atom_features" if atoms else "write_features"
+    how = f"write it with atomprobe.features.io.{writer} (docs/formats.md)"
+    meta = read_metadata(path)
+    for key, wanted in (("model", model), ("dataset", dataset)):
+        if meta.get(key) != wanted:
+            raise DataError(
+                f"{path}: metadata {key} is {meta.get(key)!r}, expected {wanted!r}; {how}"
+            )
+    names = pq.read_schema(path).names
+    index = ATOM_INDEX_COLUMNS if atoms else ATOM_INDEX_COLUMNS[:1]
+    missing = [c for c in index if c not in names]
+    described = [c.get("name") for c in meta.get("columns") or []]
+    if missing or not described:
+        raise DataError(f"{path}: no {list(missing) or 'columns'} in it; {how}")
+    absent = [c for c in described if c not in names]
+    if absent:
+        raise DataError(f"{path}: columns {absent[:3]} described but absent; {how}")
+
+
+def check_feature_ids(path: PathLike, structures: PathLike) -> None:
+    """Every structure id of a feature table is a row of the dataset's structure table.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The feature table (pooled or per atom).
+    structures : str or os.PathLike
+        The structure table of its dataset.
+
+    Raises
+    ------
+    DataError
+        One line naming both files and a few unknown ids.
+    """
+    ids = pd.unique(read_parquet(path, columns=["id"])[0]["id"].astype(str))
+    known = set(read_parquet(structures, columns=["id"])[0]["id"].astype(str))
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise DataError(
+            f"{path}: {len(unknown)} ids are not in {structures}, e.g. {unknown[:3]}; "
+            "the features must be computed on that dataset's structures"
+        )
