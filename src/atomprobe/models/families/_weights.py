@@ -85,8 +85,11 @@ def load_weights_only(path: str | Path, key: str, safe_globals: Sequence[Any] = 
                 f"{key}: {path} is not a torch checkpoint that loads with weights_only=True "
                 f"({_unpickler_detail(exc)})"
             ) from None
+        named = ", ".join(refused[:4]) + (
+            f" and {len(refused) - 4} more" if len(refused) > 4 else ""
+        )
         raise ConfigError(
-            f"{key}: {path} pickles {', '.join(refused)}, which atomprobe does not unpickle "
+            f"{key}: {path} pickles {named}, which atomprobe does not unpickle "
             "(only tensors and plain data containers are loaded, weights_only=True); re-save "
             "the checkpoint without them"
         ) from None

@@ -195,5 +195,5 @@ class CHGNetFamily(ModelFamily):
         )
         if source == "checkpoint":
             path, sha256 = checkpoint_file(entry, "chgnet")
-            return CHGNetAdapter(load_chgnet_file(path, sha256, key=f"chgnet checkpoint {path}"))
+            return CHGNetAdapter(load_chgnet_file(path, sha256, key="chgnet checkpoint"))
         return CHGNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))

@@ -233,6 +233,6 @@ class SevenNetFamily(ModelFamily):
         if source == "checkpoint":
             path, sha256 = checkpoint_file(entry, "sevennet")
             return SevenNetAdapter(
-                load_sevennet_checkpoint(path, sha256, key=f"sevennet checkpoint {path}")
+                load_sevennet_checkpoint(path, sha256, key="sevennet checkpoint")
             )
         return SevenNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))
