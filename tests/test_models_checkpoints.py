@@ -119,6 +119,13 @@ def test_sevenn_checkpoint_refusals(tmp_path):
         "sevennet", checkpoint_entry("sevennet", other), "not a sevenn checkpoint"
     )
 
+    mismatched = tmp_path / "mismatched.pth"  # the config without its weights
+    shipped = load_weights_only(shipped_path, "test", module._CHECKPOINT_SAFE_GLOBALS)
+    torch.save({"model_state_dict": {}, "config": shipped["config"]}, mismatched)
+    assert_refused_in_one_line(
+        "sevennet", checkpoint_entry("sevennet", mismatched), "cannot build", "Missing keys"
+    )
+
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a torch file")
     assert_refused_in_one_line("sevennet", checkpoint_entry("sevennet", garbage), "torch")

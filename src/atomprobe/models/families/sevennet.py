@@ -101,7 +101,11 @@ def load_sevennet_checkpoint(
             f"{key}: {path} is not a sevenn checkpoint (a dict with model_state_dict and "
             f"config, as sevenn's trainer writes); found {found}"
         )
-    model, _config = model_from_checkpoint(checkpoint)
+    try:
+        model, _config = model_from_checkpoint(checkpoint)
+    except (AssertionError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise ConfigError(f"{key}: {path}: sevenn cannot build the model ({detail})") from None
     # Energies only: drop the autograd force/stress head, so no gradient graph is built.
     model.delete_module_by_key("force_output")
     model.key_grad = None
