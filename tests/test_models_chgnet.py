@@ -1,5 +1,6 @@
-"""CHGNet (weights in the wheel): agrees with its own predict_structure, per-layer features,
-readout consistency, molecules in vacuum, periodic invariances."""
+"""CHGNet builtins (weights in the wheel): all three agree with chgnet's own CHGNet.load +
+predict_structure and give their known energies; per-layer features, readout consistency,
+molecules in vacuum, periodic invariances. Checkpoints: tests/test_models_checkpoints.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scipy.spatial.transform import Rotation
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.families import get_family
+from atomprobe.models.families.chgnet import SHIPPED_CHECKPOINTS
 from fixtures.models.batches import batch_of, molecules, moved, permuted
 
 torch.set_num_threads(1)
@@ -69,6 +71,39 @@ def test_molecules_are_isolated_in_vacuum(chgnet):
     torch.testing.assert_close(two, one, atol=1e-5, rtol=1e-5)  # per atom: unchanged
 
 
-def test_only_builtin_source():
-    with pytest.raises(ConfigError, match="builtin"):
+# Energies per atom (eV/atom) of ase's CH4 (boxed in vacuum) and diamond Si (a = 5.43 Å)
+# computed once with this adapter (float32, CPU); the Si values equal chgnet's own
+# CHGNet.load(model_name).predict_structure (checked below). PBE-scale for 0.2.0/0.3.0 (Si
+# about -5.4 eV/atom); r2scan predicts r2SCAN total energies, lower in absolute terms.
+KNOWN_ENERGIES = {
+    "0.2.0": (-4.7611, -5.3699),
+    "0.3.0": (-4.7584, -5.3122),
+    "r2scan": (-4.9544, -8.7333),
+}
+
+
+@pytest.mark.parametrize("weights", sorted(KNOWN_ENERGIES))
+def test_each_builtin_matches_chgnet_load_and_its_known_energies(weights, chgnet, crystals):
+    from chgnet.model import CHGNet
+
+    model = chgnet
+    if weights != "0.3.0":
+        model = get_family("chgnet").load({"source": "builtin", "weights": weights})
+    assert model.module.version == weights
+    with torch.no_grad():
+        methane = model.predict(batch_of(molecules(("CH4",)))).item()
+        silicon = model.predict(batch_of(crystals[:1])).item()
+    assert (methane, silicon) == pytest.approx(KNOWN_ENERGIES[weights], abs=2e-3)
+    native = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+    theirs = native.predict_structure(AseAtomsAdaptor.get_structure(crystals[0]), task="e")["e"]
+    assert silicon == pytest.approx(float(theirs), abs=1e-5)
+
+
+def test_sources_and_builtin_names():
+    assert set(SHIPPED_CHECKPOINTS) == set(KNOWN_ENERGIES)
+    with pytest.raises(ConfigError, match=r"builtin .* or checkpoint"):
         get_family("chgnet").load({"source": "train"})
+    with pytest.raises(ConfigError, match="r2scan"):
+        get_family("chgnet").load({"source": "builtin", "weights": "0.4.0"})
+    with pytest.raises(ConfigError, match="path and sha256"):
+        get_family("chgnet").load({"source": "checkpoint"})

@@ -1,5 +1,6 @@
-"""SevenNet-0 (shipped in the sevenn wheel): known energy, L = 0/1/2 feature layout and
-equivariance, readout consistency, periodic cells, checksum guard."""
+"""SevenNet builtins (shipped in the sevenn wheel): known energies of all three, L = 0/1/2
+(SevenNet-0) and L = 0..3 (l3i5) feature layout and equivariance, readout consistency,
+periodic cells, checksum guard. Checkpoints: tests/test_models_checkpoints.py."""
 
 from __future__ import annotations
 
@@ -24,6 +25,39 @@ def sevennet():
     return get_family("sevennet").load({"source": "builtin"})
 
 
+@pytest.fixture(scope="module")
+def l3i5():
+    return get_family("sevennet").load({"source": "builtin", "weights": "SevenNet-l3i5"})
+
+
+# Total energies (eV) of ase's CH4 and of diamond Si (a = 5.43 Å, 2 atoms) computed once with
+# this adapter (float32, CPU); the Si values equal sevenn's own SevenNetCalculator on the same
+# checkpoint to 1e-4 eV (-10.80166, -10.82132, -10.84372). PBE-scale: CH4 about -24 eV,
+# Si about -5.4 eV/atom.
+KNOWN_ENERGIES = {
+    "SevenNet-0_11Jul2024": (-23.8017, -10.8017),
+    "SevenNet-0_22May2024": (-23.9432, -10.8213),
+    "SevenNet-l3i5": (-23.8276, -10.8437),
+}
+
+
+@pytest.mark.parametrize("weights", sorted(KNOWN_ENERGIES))
+def test_each_builtin_gives_its_known_energies(weights, sevennet, l3i5):
+    model = {"SevenNet-0_11Jul2024": sevennet, "SevenNet-l3i5": l3i5}.get(weights)
+    if model is None:
+        model = get_family("sevennet").load({"source": "builtin", "weights": weights})
+    with torch.no_grad():
+        methane = model.predict(batch_of(molecules(("CH4",)))).item()
+        silicon = model.predict(batch_of([bulk("Si", "diamond", a=5.43)])).item()
+    assert (methane, silicon) == pytest.approx(KNOWN_ENERGIES[weights], abs=2e-3)
+
+
+def test_unknown_builtin_name_lists_the_shipped_ones():
+    assert set(SHIPPED_CHECKPOINTS) == set(KNOWN_ENERGIES)
+    with pytest.raises(ConfigError, match="SevenNet-l3i5"):
+        get_family("sevennet").load({"source": "builtin", "weights": "SevenNet-1"})
+
+
 def test_methane_energy_is_the_known_value(sevennet):
     with torch.no_grad():
         energy = sevennet.predict(batch_of(molecules(("CH4",))))
@@ -41,15 +75,25 @@ def test_blocks_hold_l0_l1_l2_per_layer(sevennet):
     assert {b.layer_name for b in blocks if b.layer == 4} == {"4_equivariant_gate"}
 
 
-def test_rotation_and_translation_rotate_l1_and_l2_features(sevennet):
+def test_l3i5_blocks_hold_l0_to_l3_at_every_gate(l3i5):
+    blocks = l3i5.atom_features(batch_of(molecules(("CH4",))))
+    described = [(b.layer, b.layer_name, b.stream, b.L, tuple(b.values.shape)) for b in blocks]
+    widths = {0: (5, 128), 1: (5, 64, 3), 2: (5, 32, 5), 3: (5, 32, 7)}
+    inner = [
+        (k, f"{k}_equivariant_gate", "scalar" if ell == 0 else "vector", ell, widths[ell])
+        for k in range(4)
+        for ell in range(4)
+    ]
+    assert described == [*inner, (4, "4_equivariant_gate", "scalar", 0, (5, 128))]
+
+
+def assert_rotated(before, after):
+    """L = 0 features and the norms of L >= 1 features unchanged; L >= 1 rotated by the
+    Wigner D-matrix of ROTATION (and not trivially unchanged)."""
     from e3nn import o3
 
-    ethanol = molecules(("CH3CH2OH",))
-    before = sevennet.atom_features(batch_of(ethanol))
-    after = sevennet.atom_features(
-        batch_of([moved(ethanol[0], ROTATION, np.array([3.0, -1.0, 2.0]))])
-    )
     rotation = torch.tensor(ROTATION, dtype=torch.float32)
+    assert [(b.layer, b.L) for b in before] == [(a.layer, a.L) for a in after]
     for b, a in zip(before, after, strict=True):
         scale = b.values.abs().max()
         if b.L == 0:
@@ -63,12 +107,31 @@ def test_rotation_and_translation_rotate_l1_and_l2_features(sevennet):
         assert (a.values - b.values).abs().max() > 1e-2 * scale
 
 
-def test_last_layer_features_reproduce_the_energy(sevennet):
+def test_rotation_and_translation_rotate_l1_and_l2_features(sevennet):
+    ethanol = molecules(("CH3CH2OH",))
+    before = sevennet.atom_features(batch_of(ethanol))
+    after = sevennet.atom_features(
+        batch_of([moved(ethanol[0], ROTATION, np.array([3.0, -1.0, 2.0]))])
+    )
+    assert_rotated(before, after)
+
+
+def test_l3i5_features_up_to_l3_are_rotation_equivariant(l3i5):
+    ethanol = molecules(("CH3CH2OH",))
+    before = l3i5.atom_features(batch_of(ethanol))
+    after = l3i5.atom_features(batch_of([moved(ethanol[0], ROTATION, np.array([3.0, -1.0, 2.0]))]))
+    assert {b.L for b in before} == {0, 1, 2, 3}
+    assert_rotated(before, after)
+
+
+@pytest.mark.parametrize("model", ["sevennet", "l3i5"])
+def test_last_layer_features_reproduce_the_energy(model, request):
+    adapter = request.getfixturevalue(model)
     batch = batch_of(molecules(("CH4", "C6H6", "HCOOH")))
     with torch.no_grad():
-        energy = sevennet.predict(batch)
-        last = [b for b in sevennet.atom_features(batch) if b.layer == 4]
-        recomputed = sevennet.readout(last, batch)
+        energy = adapter.predict(batch)
+        last = [b for b in adapter.atom_features(batch) if b.layer == 4]
+        recomputed = adapter.readout(last, batch)
     torch.testing.assert_close(recomputed, energy, atol=1e-4, rtol=1e-6)
 
 
@@ -88,5 +151,7 @@ def test_checksum_mismatch_is_refused_in_one_line():
     with pytest.raises(ConfigError) as error:
         load_sevennet_checkpoint(path, "f" * 64, key="models.sevennet0")
     assert "models.sevennet0" in str(error.value) and "\n" not in str(error.value)
-    with pytest.raises(ConfigError, match="builtin"):
+    with pytest.raises(ConfigError, match=r"builtin .* or checkpoint"):
+        get_family("sevennet").load({"source": "train"})
+    with pytest.raises(ConfigError, match="sha256"):
         get_family("sevennet").load({"source": "checkpoint", "path": path})

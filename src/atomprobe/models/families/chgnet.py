@@ -1,4 +1,12 @@
-"""CHGNet 0.3.0 (package ``chgnet``; weights ship in the wheel, ``builtin`` source).
+"""CHGNet (package ``chgnet`` 0.4.2).
+
+Sources. ``builtin``: the three pretrained models shipped in the chgnet wheel, by ``weights``
+name as ``CHGNet.load`` names them (:data:`SHIPPED_CHECKPOINTS`): "0.3.0" (default; MPtrj),
+"0.2.0" (the deprecated MPtrj release) and "r2scan" (transfer-learned on MP r2SCAN).
+``checkpoint``: a user's own (e.g. fine-tuned) CHGNet as the file ``CHGNet.from_file`` reads
+and chgnet's ``Trainer.save`` writes: a dict whose ``"model"`` is ``CHGNet.as_dict()``, i.e.
+``{"state_dict": ..., "model_args": ...}`` (plus optimizer/scheduler state and training
+history, ignored here).
 
 Features: the atom features after each atom-convolution layer (``atom_conv_layers.{i}``,
 64 invariant channels, stream "scalar", L = 0). ``predict`` is CHGNet's energy **per atom**
@@ -7,13 +15,17 @@ Features: the atom features after each atom-convolution layer (``atom_conv_layer
 
 Molecules (no cell) are placed in a cubic box with ``2 x atom_graph_cutoff`` (12 Å) of vacuum
 around them, so that no periodic image is within any cutoff: the result is the isolated
-molecule. Loading checks the shipped file's sha256 and reads it with ``weights_only=True``.
+molecule. Loading checks the file's sha256 (builtins against the value recorded here) and reads
+it with ``weights_only=True`` and no extra safe globals: the format holds only tensors and
+plain containers (dicts, lists, strings, numbers). ``CHGNet.from_file`` itself unpickles with
+``weights_only=False``; we never do: a file that pickles code is refused with a ConfigError.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,34 +35,73 @@ from pymatgen.core import Lattice, Structure
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
-from atomprobe.models.families._weights import require_builtin, verify_sha256
+from atomprobe.models.families._weights import (
+    checkpoint_file,
+    load_weights_only,
+    require_source,
+    verify_sha256,
+)
 from atomprobe.models.hooks import record_calls
 
+_PRETRAINED = os.path.join(os.path.dirname(chgnet_model.__file__), "..", "pretrained")
 SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {
     # name: (path inside the installed wheel, sha256 of the file shipped with chgnet 0.4.2)
+    "0.2.0": (
+        os.path.join(_PRETRAINED, "0.2.0", "chgnet_0.2.0_e30f77s348m32.pth.tar"),
+        "ef624f78b6db9d315b4ef256f1bb3207449924191b91720dc17d3f60c5df980e",
+    ),
     "0.3.0": (
-        os.path.join(
-            os.path.dirname(chgnet_model.__file__),
-            "..",
-            "pretrained",
-            "0.3.0",
-            "chgnet_0.3.0_e29f68s314m37.pth.tar",
-        ),
+        os.path.join(_PRETRAINED, "0.3.0", "chgnet_0.3.0_e29f68s314m37.pth.tar"),
         "d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1",
     ),
+    "r2scan": (
+        os.path.join(
+            _PRETRAINED, "r2scan", "chgnet_r2scan_transfer_learning_e15f36s161m23.pth.tar"
+        ),
+        "8eba3db0f35a2788bb3ae22885ad340591e27996f213c6643af522a633b50dad",
+    ),
 }
+DEFAULT_WEIGHTS = "0.3.0"
+
+# Present only in models built with mlp_out_bias=True (CHGNet.load does so for 0.2.0 only).
+_MLP_OUT_BIAS_KEY = "atom_conv_layers.0.mlp_out.layers.1.bias"
 
 
-def load_builtin(name: str = "0.3.0") -> torch.nn.Module:
-    """The CHGNet shipped in the wheel (float32, CPU, eval), after checking its sha256."""
+def load_chgnet_file(
+    path: str | Path, sha256: str, key: str = "checkpoint", version: str | None = None
+) -> torch.nn.Module:
+    """CHGNet from a file in ``CHGNet.from_file``'s format, after checking its sha256
+    (float32, CPU, eval). ``version`` is recorded as ``CHGNet.load`` does for the builtins."""
+    verify_sha256(path, sha256, key)
+    state = load_weights_only(path, key)
+    model_dict = state.get("model") if isinstance(state, dict) else None
+    if not (isinstance(model_dict, dict) and {"state_dict", "model_args"} <= set(model_dict)):
+        raise ConfigError(
+            f"{key}: {path} is not a CHGNet checkpoint (a dict whose 'model' holds state_dict "
+            "and model_args, as CHGNet.from_file reads and chgnet's Trainer.save writes)"
+        )
+    args = dict(model_dict["model_args"])
+    state_dict = model_dict["state_dict"]
+    # Models built with mlp_out_bias record it in model_args; the shipped files were saved
+    # before it existed, and CHGNet.load passes it for 0.2.0 only: read it off the weights.
+    args.setdefault("mlp_out_bias", _MLP_OUT_BIAS_KEY in state_dict)
+    if version is not None:
+        args.setdefault("version", version)
+    try:
+        model = chgnet_model.CHGNet(**args)
+        model.load_state_dict(state_dict)
+    except (TypeError, ValueError, KeyError, NotImplementedError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise ConfigError(f"{key}: {path}: CHGNet cannot be built from it ({detail})") from None
+    return model.float().eval()
+
+
+def load_builtin(name: str = DEFAULT_WEIGHTS) -> torch.nn.Module:
+    """One of the CHGNets shipped in the wheel, by name (see SHIPPED_CHECKPOINTS)."""
     if name not in SHIPPED_CHECKPOINTS:
         raise ConfigError(f"chgnet builtin: {name!r} is not one of {sorted(SHIPPED_CHECKPOINTS)}")
     path, sha256 = SHIPPED_CHECKPOINTS[name]
-    verify_sha256(path, sha256, f"chgnet builtin {name}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    # As CHGNet.load does for 0.3.0 (mlp_out_bias only for the deprecated 0.2.0).
-    model = chgnet_model.CHGNet.from_dict(state["model"], mlp_out_bias=False, version=name)
-    return model.float().eval()
+    return load_chgnet_file(path, sha256, key=f"chgnet builtin {name}", version=name)
 
 
 class CHGNetAdapter(ModelAdapter):
@@ -126,10 +177,23 @@ class CHGNetAdapter(ModelAdapter):
 
 
 class CHGNetFamily(ModelFamily):
-    """CHGNet shipped in the chgnet wheel: ``source: builtin``, ``weights`` "0.3.0" (default)."""
+    """CHGNet: ``source: builtin`` with ``weights`` naming one of :data:`SHIPPED_CHECKPOINTS`
+    (default "0.3.0"), or ``source: checkpoint`` with ``path`` and ``sha256`` of a file
+    ``CHGNet.from_file`` reads."""
 
     name = "chgnet"
+    default_weights = DEFAULT_WEIGHTS
 
     def load(self, entry: Mapping[str, Any]) -> CHGNetAdapter:
-        require_builtin(entry, "chgnet", "weights ship in the wheel")
-        return CHGNetAdapter(load_builtin(str(entry.get("weights", "0.3.0"))))
+        source = require_source(
+            entry,
+            "chgnet",
+            {
+                "builtin": "weights ship in the wheel",
+                "checkpoint": "path + sha256 of a file CHGNet.from_file reads",
+            },
+        )
+        if source == "checkpoint":
+            path, sha256 = checkpoint_file(entry, "chgnet")
+            return CHGNetAdapter(load_chgnet_file(path, sha256, key="chgnet checkpoint"))
+        return CHGNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))

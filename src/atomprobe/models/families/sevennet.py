@@ -1,15 +1,24 @@
-"""SevenNet-0 (``sevenn`` 0.10.4): a NequIP-style equivariant potential trained on MPtrj whose
-checkpoints ship inside the wheel (``builtin`` source).
+"""SevenNet (``sevenn`` 0.10.4): NequIP-style equivariant potentials.
+
+Sources. ``builtin``: the three universal models shipped in the sevenn wheel, by ``weights``
+name (:data:`SHIPPED_CHECKPOINTS`; default ``SevenNet-0_11Jul2024``): SevenNet-0 (11Jul2024 and
+22May2024, irreps up to L = 2) and SevenNet-l3i5 (L = 3), all trained on MPtrj.
+``checkpoint``: a user's own (e.g. fine-tuned) model as the ``.pth`` file sevenn's trainer
+writes (``checkpoint_best.pth``): a dict with ``model_state_dict`` and ``config`` (plus
+``optimizer_state_dict``, ``scheduler_state_dict``, ``epoch``), the same format as the shipped
+files, rebuilt with ``sevenn.util.model_from_checkpoint``.
 
 Features: the node features after each layer's equivariant gate (``{i}_equivariant_gate``),
-128x0e+64x1e+32x2e for the inner layers of SevenNet-0 and 128x0e for the last, split by L.
-``predict`` is the total energy in eV per structure (sum of the per-atom energies).
-float32, as the checkpoint was trained.
+split by L: 128x0e+64x1e+32x2e for the inner layers of SevenNet-0 (+32x3e for l3i5) and 128x0e
+for the last; L >= 1 blocks keep their m components. ``predict`` is the total energy in eV per
+structure (sum of the per-atom energies). float32, as the checkpoints were trained.
 
-Loading. torch >= 2.6 refuses the checkpoint under its default ``weights_only=True`` because
-the file pickles ``slice`` and numpy arrays (in the training config). We first check the
-file's sha256 against the value recorded here for the shipped file, then allow exactly those
-types (data containers, not code) with ``torch.serialization.safe_globals`` for that one load.
+Loading. Every file's sha256 is checked first (builtins against the value recorded here).
+torch >= 2.6 refuses these files under its default ``weights_only=True`` because their training
+config pickles numpy arrays (per-species shift and scale). We allow numpy arrays, dtypes and
+scalars and slices, data containers a training config holds (:data:`_CHECKPOINT_SAFE_GLOBALS`),
+for that one load, still with ``weights_only=True``; a file that pickles anything else (a class
+or function: code) is refused with a ConfigError, never unpickled.
 """
 
 from __future__ import annotations
@@ -30,7 +39,12 @@ from atomprobe.models.families._equivariant import (
     join_irreps_blocks,
     radius_graph,
 )
-from atomprobe.models.families._weights import require_builtin, verify_sha256
+from atomprobe.models.families._weights import (
+    checkpoint_file,
+    load_weights_only,
+    require_source,
+    verify_sha256,
+)
 
 import_e3nn()
 
@@ -49,27 +63,49 @@ SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {
         sevenn._const.SEVENNET_0_22May2024,
         "5d389fafd512e6ae2830d74d0b66ffc49a55d3832653ff8e7bf7f1343013c1d1",
     ),
+    "SevenNet-l3i5": (
+        sevenn._const.SEVENNET_l3i5,
+        "a7ff190d41efe5b8317a03d20a468e4036a1a3e64e0b14fdbab64ac3f4bfc09d",
+    ),
 }
 
-# The non-tensor types the shipped checkpoints pickle: slices and numpy arrays in the config.
+# The non-tensor types a sevenn training config may pickle: numpy arrays (the shipped files:
+# per-species shift/scale, float32) with their dtypes, numpy scalars, slices. Data containers
+# only, never code. numpy >= 2 pickles as numpy._core, numpy 1.x as numpy.core: both names map
+# to the same functions.
+_RECONSTRUCT = np._core.multiarray._reconstruct
+_SCALAR = np._core.multiarray.scalar
 _CHECKPOINT_SAFE_GLOBALS = [
     slice,
-    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+    _RECONSTRUCT,
+    (_RECONSTRUCT, "numpy.core.multiarray._reconstruct"),
+    _SCALAR,
+    (_SCALAR, "numpy.core.multiarray.scalar"),
     np.ndarray,
     np.dtype,
     np.dtypes.Float32DType,
     np.dtypes.Float64DType,
+    np.dtypes.Int64DType,
 ]
 
 
 def load_sevennet_checkpoint(
-    path: str | Path, sha256: str, key: str = "builtin"
+    path: str | Path, sha256: str, key: str = "checkpoint"
 ) -> torch.nn.Module:
     """SevenNet model from a sevenn checkpoint, after checking its sha256 (float32, CPU)."""
     verify_sha256(path, sha256, key)
-    with torch.serialization.safe_globals(_CHECKPOINT_SAFE_GLOBALS):
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model, _config = model_from_checkpoint(checkpoint)
+    checkpoint = load_weights_only(path, key, _CHECKPOINT_SAFE_GLOBALS)
+    if not (isinstance(checkpoint, dict) and {"model_state_dict", "config"} <= set(checkpoint)):
+        found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise ConfigError(
+            f"{key}: {path} is not a sevenn checkpoint (a dict with model_state_dict and "
+            f"config, as sevenn's trainer writes); found {found}"
+        )
+    try:
+        model, _config = model_from_checkpoint(checkpoint)
+    except (AssertionError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise ConfigError(f"{key}: {path}: sevenn cannot build the model ({detail})") from None
     # Energies only: drop the autograd force/stress head, so no gradient graph is built.
     model.delete_module_by_key("force_output")
     model.key_grad = None
@@ -86,7 +122,8 @@ def load_builtin(name: str) -> torch.nn.Module:
 
 
 class SevenNetAdapter(ModelAdapter):
-    """A sevenn ``AtomGraphSequential`` with hooks after each equivariant gate."""
+    """A sevenn ``AtomGraphSequential`` with hooks after each equivariant gate (every
+    interaction layer), whatever its irreps (L up to 2 for SevenNet-0, 3 for l3i5)."""
 
     family = "sevennet"
     supports_periodic = True
@@ -99,6 +136,8 @@ class SevenNetAdapter(ModelAdapter):
             (name for name in module._modules if name.endswith("_equivariant_gate")),
             key=lambda name: int(name.split("_")[0]),
         )
+        if not self.gate_names:
+            raise ConfigError("sevennet: the model has no equivariant gate layers to probe")
         self.layer_irreps = [
             o3.Irreps(str(module._modules[name].gate.irreps_out)) for name in self.gate_names
         ]
@@ -179,12 +218,25 @@ class SevenNetAdapter(ModelAdapter):
 
 
 class SevenNetFamily(ModelFamily):
-    """SevenNet-0 shipped in the sevenn wheel: ``source: builtin`` with ``weights`` naming one
-    of :data:`SHIPPED_CHECKPOINTS` (default ``SevenNet-0_11Jul2024``)."""
+    """SevenNet: ``source: builtin`` with ``weights`` naming one of
+    :data:`SHIPPED_CHECKPOINTS` (default ``SevenNet-0_11Jul2024``), or ``source: checkpoint``
+    with ``path`` and ``sha256`` of a sevenn training checkpoint (``.pth``)."""
 
     name = "sevennet"
     default_weights = "SevenNet-0_11Jul2024"
 
     def load(self, entry: Mapping[str, Any]) -> SevenNetAdapter:
-        require_builtin(entry, "sevennet", "weights ship in the wheel")
+        source = require_source(
+            entry,
+            "sevennet",
+            {
+                "builtin": "weights ship in the wheel",
+                "checkpoint": "path + sha256 of a sevenn .pth checkpoint",
+            },
+        )
+        if source == "checkpoint":
+            path, sha256 = checkpoint_file(entry, "sevennet")
+            return SevenNetAdapter(
+                load_sevennet_checkpoint(path, sha256, key="sevennet checkpoint")
+            )
         return SevenNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))
