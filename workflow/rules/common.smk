@@ -58,16 +58,6 @@ EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "featu
 ATOM_PAIRS = [
     (m, d) for m, d in FEATURE_PAIRS if _registry.atom_features_path(m, REGISTRY[m], d) is not None
 ]
-# a features entry's ids must be its dataset's (checked here when the structure table exists,
-# else by the first job that reads both)
-try:
-    for _model, _dataset in FEATURE_PAIRS:
-        if REGISTRY[_model]["source"] == "features" and Path(structures_path(_dataset)).exists():
-            for _path in (features_path(_model, _dataset), atom_features_path(_model, _dataset)):
-                if _path is not None:
-                    _features_io.check_feature_ids(_path, structures_path(_dataset))
-except AtomprobeError as exc:
-    sys.exit(f"atomprobe: models.{_model}: {exc}")
 # training checkpoints are extracted on the dataset each model is trained on
 CHECKPOINT_PAIRS = [(m, REGISTRY[m]["training"]["dataset"]) for m in TRAINED_MODELS]
 
@@ -346,3 +336,17 @@ def cumulants_model():
             f"on dataset {cfg['dataset']!r}; models with features there: {candidates}"
         )
     return cfg["model"] or candidates[0]
+
+
+# --- checks before any job ---
+
+# a features entry's ids must be its dataset's (checked here when the structure table exists,
+# else by the first job that reads both)
+try:
+    for _model, _dataset in FEATURE_PAIRS:
+        if REGISTRY[_model]["source"] == "features" and Path(structures_path(_dataset)).exists():
+            for _path in (features_path(_model, _dataset), atom_features_path(_model, _dataset)):
+                if _path is not None:
+                    _features_io.check_feature_ids(_path, structures_path(_dataset))
+except AtomprobeError as exc:
+    sys.exit(f"atomprobe: models.{_model}: {exc}")
