@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (Python 3.11, pip):
 #   make reproduce   # venv + install + run the pipeline on config/config.yaml
-#   make test        # venv + install + ruff + pytest (the command CI runs)
+#   make test        # venv + install + lint (ruff, snakefmt, snakemake --lint) + pytest (CI)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -16,8 +16,19 @@ $(BIN)/.installed: pyproject.toml
 reproduce: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 
+# ruff (lint and format) on the Python code, snakefmt on the rule files, `snakemake --lint` on the workflow as the
+# default config parses it (from the repository root, like a run). Each exits non-zero on a
+# finding (Snakemake 9: --lint exits 1 when it prints lints); all three run, then any failure
+# fails the target.
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	@status=0; \
+	for check in "$(BIN)/ruff check src tests benchmarks workflow/scripts" \
+	             "$(BIN)/ruff format --check src tests benchmarks workflow/scripts" \
+	             "$(BIN)/snakefmt --check --compact-diff Snakefile workflow/" \
+	             "$(BIN)/snakemake --lint"; do \
+	    echo "$$check"; $$check || status=1; \
+	done; \
+	exit $$status
 
 test: lint
 	$(BIN)/python -m pytest

@@ -7,12 +7,19 @@ repository's own results/ are never touched. The temporary directory gets one sy
 ``config -> <repo>/config``, because the config names the model registry by a path relative to
 the working directory. Then it checks that every output of the DAG exists and is non-empty, that
 the table numbers equal an independent computation from the CPD parquet files, that a second run
-has nothing to do, and that ``--report`` builds the HTML.
+has nothing to do, that ``--report`` builds the HTML, and that the HTML, opened in headless
+Chromium (skipped without it; CI installs Debian's ``chromium``), shows every table, figure and
+the reproduction report with the file's exact bytes.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +36,8 @@ from atomprobe.render.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DOM_CHECK = ROOT / "tests" / "fixtures" / "report" / "dom_check.js"
 # guard only: the tiny DAG is ~420 s of CPU (about 4 min on 2 idle cores); a heavily shared
 # machine took 15 min wall for the same run
 RUN_TIMEOUT_S = 900
@@ -175,3 +184,83 @@ def test_html_report_builds(run_dir):
     result = _snakemake(run_dir, "--report", str(run_dir / "figures" / "report.html"), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run_dir / "figures" / "report.html").stat().st_size > 10_000
+
+
+def _report(run_dir: Path) -> Path:
+    report = run_dir / "figures" / "report.html"
+    if not report.exists():  # test_html_report_builds makes it when run first
+        result = _snakemake(run_dir, "--report", str(report), timeout=180)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return report
+
+
+def _dom_record(report: Path, tmp_path: Path) -> dict:
+    """Open ``report`` in headless Chromium with dom_check.js injected; the record it leaves."""
+    page = report.read_text(encoding="utf-8")
+    end = page.rindex("</body>")
+    script = f"<script>\n{DOM_CHECK.read_text(encoding='utf-8')}\n</script>\n"
+    checked = tmp_path / "report_checked.html"
+    checked.write_text(page[:end] + script + page[end:], encoding="utf-8")
+    assert CHROMIUM is not None
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",  # root in CI containers
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--virtual-time-budget=20000",  # ms of page time for the walk (~3 s of wall time)
+        "--dump-dom",
+        checked.as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the last match: the script's own source, printed in the DOM too, names the element
+    found = re.findall(r'<pre id="report-check">(.*?)</pre>', result.stdout, flags=re.S)
+    assert found, f"dom_check.js left no record: {result.stdout[-2000:]} {result.stderr[-2000:]}"
+    return json.loads(html.unescape(found[-1]))
+
+
+def _data_uri_bytes(uri: str) -> tuple[str, bytes]:
+    """``data:<type>;charset=utf8;filename=<name>;base64,<payload>`` -> (name, bytes)."""
+    header, _, payload = uri.partition(",")
+    match = re.fullmatch(r"data:[^;,]+(?:;[^;,=]+=[^;,]*)*?;filename=([^;,]+)(?:;[^;,]*)*", header)
+    assert match and header.endswith(";base64"), header
+    return match.group(1), base64.b64decode(payload, validate=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI: .ci/run installs it)")
+def test_html_report_shows_every_table_and_figure_in_chromium(run_dir, tmp_path):
+    record = _dom_record(_report(run_dir), tmp_path)
+    assert record["error"] is None and record["done"], record.get("error")
+    categories = {category for category, _ in record["categories"]}
+    assert {"Tables", "Figures", "Reproduction"} <= categories
+    # what the reader can download (tables, the reproduction report) and what the report shows
+    # (figures: PNG as an image, PDF in a frame), each with the bytes of the file
+    expected_downloads = {
+        f"{table}.{fmt}": run_dir / "figures" / "tables" / f"{table}.{fmt}"
+        for table in TABLES
+        for fmt in ("csv", "md", "tex")
+    }
+    expected_downloads |= {
+        f"reproduction.{fmt}": run_dir / "results" / f"reproduction.{fmt}" for fmt in ("md", "csv")
+    }
+    expected_shown = {
+        f"{figure}.{fmt}": run_dir / "figures" / f"{figure}.{fmt}"
+        for figure in FIGURES
+        for fmt in ("png", "pdf")
+    }
+    assert sorted(expected_downloads) == sorted(record["downloads"])
+    assert sorted(expected_shown) == sorted(record["shown"])
+    for name, path in expected_downloads.items():
+        assert _data_uri_bytes(record["downloads"][name]) == (name, path.read_bytes()), name
+    for name, path in expected_shown.items():
+        shown = record["shown"][name]
+        assert shown["tag"] == ("img" if name.endswith(".png") else "iframe"), (name, shown["tag"])
+        assert _data_uri_bytes(shown["src"]) == (name, path.read_bytes()), name
+        if shown["tag"] == "img":
+            assert shown["width"] > 0, f"{name}: the browser did not decode the image"
