@@ -6,12 +6,14 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from atomprobe.data.datasets import configured_datasets
-from atomprobe.errors import ConfigError
-from atomprobe.features.io import write_features
+from atomprobe.errors import ConfigError, DataError
+from atomprobe.features.io import check_feature_file, check_feature_ids, write_features
+from atomprobe.io import write_parquet
 from atomprobe.models.registry import (
     TRAINING_DEFAULTS,
     atom_features_path,
@@ -134,18 +136,29 @@ def test_dataset_rules_for_entries(tmp_path):
     features = {"label": "F", "source": "features", "paths": {"other": str(table)}}
     with pytest.raises(ConfigError, match=r"paths: 'other' is not a configured dataset"):
         load_registry(write_registry(tmp_path, {"f": features}), "all", DATASETS)
-    # the file must say which model and dataset it holds
-    wrong = {"label": "F", "source": "features", "paths": {"mp": str(table)}}
-    with pytest.raises(ConfigError, match=r"paths\.mp: .*metadata dataset is 'qm9', expected 'mp'"):
-        load_registry(write_registry(tmp_path, {"f": wrong}), "all", DATASETS)
-    not_parquet = tmp_path / "junk.parquet"
-    not_parquet.write_bytes(b"junk")
-    junk = {"label": "F", "source": "features", "paths": {"qm9": str(not_parquet)}}
-    with pytest.raises(ConfigError, match=r"models\.f\.paths\.qm9: "):
-        load_registry(write_registry(tmp_path, {"f": junk}), "all", DATASETS)
     # a crystal-capable builtin runs on every dataset, a molecular-only one skips periodic ones
     sevennet = {"label": "S", "family": "sevennet", "source": "builtin"}
     ani = {"label": "A", "family": "ani2x_aev", "source": "builtin"}
     registry = load_registry(write_registry(tmp_path, {"s": sevennet, "a": ani}), "all", datasets)
     assert model_datasets(registry["s"], datasets) == ["qm9", "mp", "mine"]
     assert model_datasets(registry["a"], datasets) == ["qm9"]
+
+
+def test_feature_files_are_checked_for_their_contract(tmp_path):
+    """What the workflow checks of a features entry's files before any job."""
+    table = _feature_table(tmp_path / "f.parquet", "f", "qm9")
+    check_feature_file(table, "f", "qm9")
+    with pytest.raises(DataError, match=r"metadata dataset is 'qm9', expected 'mp'"):
+        check_feature_file(table, "f", "mp")
+    with pytest.raises(DataError, match=r"metadata model is 'f', expected 'g'"):
+        check_feature_file(table, "g", "qm9")
+    with pytest.raises(DataError, match=r"no \['atom', 'Z'\] in it"):
+        check_feature_file(table, "f", "qm9", atoms=True)
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"junk")
+    with pytest.raises(DataError, match=r"junk\.parquet"):
+        check_feature_file(junk, "f", "qm9")
+    structures = tmp_path / "s.parquet"
+    write_parquet(pd.DataFrame({"id": ["a", "c"]}), structures)
+    with pytest.raises(DataError, match=r"1 ids are not in .*s\.parquet, e\.g\. \['b'\]"):
+        check_feature_ids(table, structures)

@@ -340,13 +340,20 @@ def cumulants_model():
 
 # --- checks before any job ---
 
-# a features entry's ids must be its dataset's (checked here when the structure table exists,
-# else by the first job that reads both)
-try:
-    for _model, _dataset in FEATURE_PAIRS:
-        if REGISTRY[_model]["source"] == "features" and Path(structures_path(_dataset)).exists():
-            for _path in (features_path(_model, _dataset), atom_features_path(_model, _dataset)):
-                if _path is not None:
-                    _features_io.check_feature_ids(_path, structures_path(_dataset))
-except AtomprobeError as exc:
-    sys.exit(f"atomprobe: models.{_model}: {exc}")
+# a features entry's files: their layout and metadata, and their ids against the dataset's
+# structure table where it exists already (else the first job that reads both checks them)
+for _model, _dataset in FEATURE_PAIRS:
+    if REGISTRY[_model]["source"] != "features":
+        continue
+    for _key, _path in (
+        ("paths", features_path(_model, _dataset)),
+        ("atom_paths", atom_features_path(_model, _dataset)),
+    ):
+        if _path is None:
+            continue
+        try:
+            _features_io.check_feature_file(_path, _model, _dataset, atoms=_key == "atom_paths")
+            if Path(structures_path(_dataset)).exists():
+                _features_io.check_feature_ids(_path, structures_path(_dataset))
+        except AtomprobeError as exc:
+            sys.exit(f"atomprobe: {config['registry']}: models.{_model}.{_key}.{_dataset}: {exc}")

@@ -16,8 +16,7 @@ import pandas as pd
 
 from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
 from atomprobe.data.datasets import dataset_targets, has_splits, is_periodic
-from atomprobe.errors import AtomprobeError, ConfigError
-from atomprobe.features.io import check_feature_file
+from atomprobe.errors import ConfigError
 from atomprobe.io import read_metadata, sha256_file, write_parquet
 from atomprobe.models.families import family_info
 
@@ -50,10 +49,6 @@ def _check_entry(
                     )
                 if not Path(path).is_file():
                     raise ConfigError(f"{where}.{key}.{dataset}: {path} not found; fix the path")
-                try:
-                    check_feature_file(path, name, dataset, atoms=key == "atom_paths")
-                except AtomprobeError as exc:
-                    raise ConfigError(f"{where}.{key}.{dataset}: {exc}") from exc
         extra = sorted(set(entry.get("atom_paths", {})) - set(entry["paths"]))
         if extra:
             raise ConfigError(f"{where}.atom_paths: {extra} have no pooled features in paths")
