@@ -38,6 +38,7 @@ ENTRY = {
         "checkpoint_every": 1,
         "n_train": 30,
         "progress": False,
+        "dataset": "qm9",
     },
 }
 FEATURES = {
@@ -137,13 +138,17 @@ def test_extract_and_model_table(workspace, monkeypatch):
     model_table(
         {"metrics": [outputs["metrics"]], "features": [str(pooled)]},
         {"table": "registry.parquet"},
-        {"registry": {"schnet_gap": ENTRY}, "datasets": {"schnet_gap": ["qm9"]}},
+        {
+            "registry": {"schnet_gap": ENTRY},
+            "datasets": {"schnet_gap": ["qm9"]},
+            "all_datasets": ["qm9", "mp"],
+        },
         1,
     )
     row = read_parquet("registry.parquet")[0].iloc[0]
     assert row["name"] == "schnet_gap" and row["train_target"] == "gap"
     assert row["test_mae"] == json.loads(Path(outputs["metrics"]).read_text())["test_mae"]
-    assert "trained on QM9" in row["note"]
+    assert "not extracted on mp: trained on qm9" in row["note"]
 
 
 def test_periodic_structures_are_skipped_with_a_note(workspace, tmp_path):
