@@ -124,7 +124,9 @@ def check_config_targets(
 
     Checks ``cpd.targets``, ``cpd.nonlinear.targets``, ``reconstruction.pcovr.targets`` (for
     configured datasets: a dataset the default config lists but yours sets to null is simply
-    not probed) and the targets of ``analyses`` on ``analyses.dataset``.
+    not probed), the targets of ``analyses`` on ``analyses.dataset``, and that
+    ``analyses.dataset``, ``render.dataset`` and ``render.crystal_dataset`` are configured
+    datasets with ``render.main_target`` a target of ``render.dataset``.
 
     Parameters
     ----------
@@ -148,12 +150,24 @@ def check_config_targets(
     for dataset, target in config["reconstruction"]["pcovr"]["targets"].items():
         if dataset in datasets:
             check_targets(datasets, dataset, [target], f"reconstruction.pcovr.targets.{dataset}")
-    analyses = config["analyses"]
-    if analyses["dataset"] in datasets:
-        for name in ("isomers", "sample_efficiency"):
-            check_targets(
-                datasets,
-                analyses["dataset"],
-                list(analyses[name]["targets"]),
-                f"analyses.{name}.targets",
+    render = config["render"]
+    for key in ("dataset", "crystal_dataset"):
+        if render[key] not in datasets:
+            raise ConfigError(
+                f"render.{key}: {render[key]!r} is not a configured dataset; "
+                f"use one of {list(datasets)}"
             )
+    check_targets(datasets, render["dataset"], [render["main_target"]], "render.main_target")
+    analyses = config["analyses"]
+    if analyses["dataset"] not in datasets:
+        raise ConfigError(
+            f"analyses.dataset: {analyses['dataset']!r} is not a configured dataset; "
+            f"use one of {list(datasets)}"
+        )
+    for name in ("isomers", "sample_efficiency"):
+        check_targets(
+            datasets,
+            analyses["dataset"],
+            list(analyses[name]["targets"]),
+            f"analyses.{name}.targets",
+        )

@@ -93,7 +93,7 @@ def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     table, _ = read_parquet(path, columns=["id", "split"])
     unknown = sorted(set(table["split"]) - set(SPLITS))
     if unknown:
-        raise DataError(f"{path}: unknown split names {unknown}; rebuild it with qm9_splits")
+        raise DataError(f"{path}: unknown split names {unknown}; rebuild it with the splits rule")
     return {name: table.loc[table["split"] == name, "id"].tolist() for name in SPLITS}
 
 

@@ -114,7 +114,7 @@ def load_structures(path: str | os.PathLike[str], ids: Sequence[str] | None = No
     if missing_columns:
         raise DataError(
             f"{path}: not a structure table (missing columns {missing_columns}); rebuild it "
-            "with the 'qm9' or 'mp' rule"
+            "with the rule of its dataset's source (qm9, mp or structures_from_file)"
         )
     if ids is not None:
         wanted = list(ids)
