@@ -64,7 +64,7 @@ CHECKPOINT_PAIRS = [(m, REGISTRY[m]["training"]["dataset"]) for m in TRAINED_MOD
 CPD = config["cpd"]
 CPD_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if d in CPD["targets"]]
 # probe settings shared by every paper-A rule
-PROBE_KEYS = ("composition", "cv", "ridge", "mlp", "gbt")
+PROBE_KEYS = ("composition", "cv", "scaling", "ridge", "mlp", "gbt")
 
 ANALYSES = config["analyses"]
 ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]]
