@@ -493,3 +493,43 @@ def test_every_table_renders_with_nothing(tmp_path):
 
 def test_latex_escaping():
     assert latex_escape("R²_geom 50% & a#b") == r"R\textsuperscript{2}\_geom 50\% \& a\#b"
+
+
+def test_blown_up_fold_shows_median_and_count(tmp_path):
+    """One fold at R² −531 (the ANI-2x failure): the mean shows it, the CSV and the cell say so."""
+    inputs = write_synthetic_results(tmp_path / "r", analyses=False)
+    path = next(p for p in inputs["cpd"] if "/ani2x/" in p)
+    cpd = pd.read_parquet(path)
+    blown = (
+        (cpd.layer == 2)
+        & (cpd.target == "gap")
+        & (cpd.group == "all")
+        & (cpd.representation.isin(["full", "geom_v2"]))
+        & (cpd.probe == "ridge")
+        & (cpd.repeat == 0)
+        & (cpd.fold == 1)
+    )
+    cpd.loc[blown, "r2"] = -531.0
+    write_parquet(cpd, path)
+    # table 1: the full and geom_v2 cells; table 3: the Ridge cell, not the MLP − Ridge difference
+    for name, column, n_notes in (("table1_gradient", "full", 2), ("table3_probes", "ridge", 1)):
+        table = _render(tmp_path, inputs, name)
+        row = table[(table.model == "ani2x") & (table.target == "gap")].iloc[0]
+        rep = "full" if name == "table1_gradient" else "geom_v2"
+        values = cpd.loc[
+            (cpd.layer == 2)
+            & (cpd.target == "gap")
+            & (cpd.group == "all")
+            & (cpd.representation == rep)
+            & (cpd.probe == "ridge"),
+            "r2",
+        ].to_numpy()
+        assert row[f"{column}_mean"] == pytest.approx(values.mean(), abs=1e-9)
+        assert row[f"{column}_median"] == pytest.approx(np.median(values), abs=1e-9)
+        assert row[f"{column}_n_below_minus_one"] == 1
+        md = (tmp_path / "out" / f"{name}.md").read_text()
+        assert f"; median {np.median(values):.3f}; 1 fold < −1" in md
+        # a model without a blown-up fold gets no note, but the numeric columns
+        other = table[(table.model == "mace_gap") & (table.target == "gap")].iloc[0]
+        assert other[f"{column}_n_below_minus_one"] == 0
+        assert md.count("fold < −1") == n_notes
