@@ -533,3 +533,67 @@ def test_blown_up_fold_shows_median_and_count(tmp_path):
         other = table[(table.model == "mace_gap") & (table.target == "gap")].iloc[0]
         assert other[f"{column}_n_below_minus_one"] == 0
         assert md.count("fold < −1") == n_notes
+
+
+def _sensitivity_rows(model: str, blow_up: bool, rng: np.random.Generator) -> pd.DataFrame:
+    """Synthetic results/cpd_sensitivity rows; ``blow_up``: standard/full has a fold at −531."""
+    rows = []
+    for scaling in ("guarded", "standard", "none"):
+        for rep, level in (("full", 0.8), ("geom_v1", 0.5), ("geom_v2", 0.4)):
+            for fold in range(5):
+                r2 = level + rng.normal(0, 0.02) - 0.1 * (scaling == "none")
+                if blow_up and scaling == "standard" and rep == "full" and fold == 2:
+                    r2 = -531.0
+                rows.append(
+                    {
+                        "model": model,
+                        "dataset": "qm9",
+                        "layer": 2,
+                        "scaling": scaling,
+                        "target": "gap",
+                        "representation": rep,
+                        "probe": "ridge",
+                        "repeat": 0,
+                        "fold": fold,
+                        "r2": r2,
+                        "alpha": 1.0,
+                        "n_clipped": 3 * int(blow_up and fold == 2),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_sensitivity_table(tmp_path):
+    inputs = write_synthetic_results(tmp_path / "r", analyses=False)
+    rng = np.random.default_rng(1)
+    paths = []
+    for model, blow_up in (("mace_gap", False), ("ani2x", True)):
+        paths.append(str(tmp_path / "r" / "cpd_sensitivity" / model / "qm9.parquet"))
+        write_parquet(_sensitivity_rows(model, blow_up, rng), paths[-1])
+    raw = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    table = _render(
+        tmp_path, {"registry": inputs["registry"], "cpd_sensitivity": paths}, "table9_sensitivity"
+    ).set_index("model")
+    assert list(table.index) == [m[0] for m in MODELS]  # every model; those not run are empty
+    assert pd.isna(table.loc["schnet_gap", "guarded:full_mean"])  # no sensitivity file
+    for model in ("mace_gap", "ani2x"):
+        for scaling in ("guarded", "standard", "none"):
+            for rep in ("full", "geom_v1", "geom_v2"):
+                values = raw[
+                    (raw.model == model) & (raw.scaling == scaling) & (raw.representation == rep)
+                ]["r2"].to_numpy()
+                mean, low, high = _t_ci(values)
+                row = table.loc[model]
+                assert row[f"{scaling}:{rep}_mean"] == pytest.approx(mean, abs=1e-9)
+                assert row[f"{scaling}:{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
+                assert row[f"{scaling}:{rep}_ci_high"] == pytest.approx(high, abs=1e-9)
+                assert row[f"{scaling}:{rep}_median"] == pytest.approx(np.median(values))
+                assert row[f"{scaling}:{rep}_n_below_minus_one"] == np.sum(values < -1)
+    assert (
+        table.loc["ani2x", "full_n_clipped"] == 3 and table.loc["mace_gap", "full_n_clipped"] == 0
+    )
+    md = (tmp_path / "out" / "table9_sensitivity.md").read_text()
+    assert md.count("1 fold < −1") == 1  # only ANI-2x, standard scaling, full features
+    assert "| 3 / 3 / 3 |" in md and "| 0 / 0 / 0 |" in md
+    empty = TABLES["table9_sensitivity"](load_results({}), {**RENDER_CFG, "item": "x"})
+    assert "not run" in to_markdown(empty)
