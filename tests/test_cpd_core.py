@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -234,3 +235,22 @@ def test_columns_composition_fixes_exactly_on_fit_rows_have_no_residual():
     residual = projector.transform(join_composition(C[:10], H_test))
     assert np.all(residual[:, 0] == 0.0)
     np.testing.assert_allclose(residual[:, 1], projector.residual(join_composition(C, H))[:10, 1])
+
+
+def test_summary_reports_median_and_folds_below_minus_one():
+    scores = pd.DataFrame(
+        {
+            "target": "gap",
+            "representation": "full",
+            "probe": "ridge",
+            "repeat": 0,
+            "fold": range(5),
+            "r2": [0.8, 0.82, -531.0, 0.79, -1.5],
+            "alpha": 1.0,
+        }
+    )
+    row = summarize(scores).iloc[0]
+    assert row["r2_mean"] == pytest.approx(np.mean(scores["r2"]))
+    assert row["r2_median"] == pytest.approx(0.79)
+    assert row["n_below_minus_one"] == 2
+    assert row["n_scores"] == 5

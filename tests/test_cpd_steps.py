@@ -219,3 +219,36 @@ def test_groups_are_probed_on_the_deepest_layer_that_splits_them():
     assert last == {"L0": {2}, "L1": {2}, "vector": {2}}
     every = group_layers(columns, {"layers": "all", "definitions": definitions}, [0, 1, 2, 3])
     assert every["L1"] == {0, 1, 2, 3}
+
+
+def test_cpd_sensitivity_step_scores_every_scaling(files, config, tmp_path):
+    params = {**config["cpd"], "seed": 0, "model": "a", "dataset": "toy", "target": "gap"}
+    inputs = {"features": files["a"], "structures": files["structures"]}
+    out = tmp_path / "sensitivity.parquet"
+    run_step("atomprobe.cpd.steps:cpd_sensitivity", inputs, {"scores": str(out)}, params)
+    scores, meta = read_parquet(out)
+    assert list(scores.columns) == list(meta["columns"])
+    assert set(scores["layer"]) == {1} and set(scores["probe"]) == {"ridge"}
+    assert set(scores["target"]) == {"gap"}
+    assert len(scores) == 3 * 3 * 3  # scalings × representations × folds
+    assert set(scores["scaling"]) == {"guarded", "standard", "none"}
+    assert set(scores["representation"]) == {"full", "geom_v1", "geom_v2"}
+    # dense toy features: the guard clips nothing, so guarded and standard agree bit for bit,
+    # and both equal the cpd step's own Ridge scores (config scaling: guarded)
+    assert (scores["n_clipped"] == 0).all()
+    key = ["representation", "repeat", "fold"]
+    by = {
+        s: scores[scores.scaling == s].set_index(key)["r2"].sort_index()
+        for s in ("guarded", "standard")
+    }
+    assert by["guarded"].equals(by["standard"])
+    cpd_out = tmp_path / "cpd.parquet"
+    cpd_params = {**params, "targets": ["gap"], "nonlinear": {**params["nonlinear"], "targets": {}}}
+    run_step("atomprobe.cpd.steps:cpd", inputs, {"scores": str(cpd_out)}, cpd_params)
+    cpd = read_parquet(cpd_out)[0]
+    cpd = cpd[
+        (cpd.layer == 1)
+        & (cpd.group == "all")
+        & cpd.representation.isin(["full", "geom_v1", "geom_v2"])
+    ]
+    assert cpd.set_index(key)["r2"].sort_index().equals(by["guarded"])

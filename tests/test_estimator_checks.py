@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from atomprobe.cpd.projection import CompositionProjector
 from atomprobe.cpd.ridge import SharedRidgeCV
-from atomprobe.cpd.scaling import FeatureScaler
+from atomprobe.cpd.scaling import FeatureScaler, GuardedScaler
 from atomprobe.errors import AtomprobeError, ConfigError, DataError
 
 # The checks feed X with 1 to a few columns; with n_composition=1 the first column is the
@@ -17,8 +17,12 @@ from atomprobe.errors import AtomprobeError, ConfigError, DataError
 ESTIMATORS = [
     FeatureScaler(),
     FeatureScaler(with_std=False),
+    GuardedScaler(),
+    GuardedScaler(margin=0.0, with_mean=False),
     SharedRidgeCV(),
     SharedRidgeCV(alphas=(0.1, 10.0)),
+    SharedRidgeCV(scaling="standard"),
+    SharedRidgeCV(scaling="none"),
     CompositionProjector(1),
     CompositionProjector(1, fit_intercept=False, output="composition"),
     CompositionProjector(1, mode="qr_insample"),

@@ -493,3 +493,107 @@ def test_every_table_renders_with_nothing(tmp_path):
 
 def test_latex_escaping():
     assert latex_escape("R²_geom 50% & a#b") == r"R\textsuperscript{2}\_geom 50\% \& a\#b"
+
+
+def test_blown_up_fold_shows_median_and_count(tmp_path):
+    """One fold at R² −531 (the ANI-2x failure): the mean shows it, the CSV and the cell say so."""
+    inputs = write_synthetic_results(tmp_path / "r", analyses=False)
+    path = next(p for p in inputs["cpd"] if "/ani2x/" in p)
+    cpd = pd.read_parquet(path)
+    blown = (
+        (cpd.layer == 2)
+        & (cpd.target == "gap")
+        & (cpd.group == "all")
+        & (cpd.representation.isin(["full", "geom_v2"]))
+        & (cpd.probe == "ridge")
+        & (cpd.repeat == 0)
+        & (cpd.fold == 1)
+    )
+    cpd.loc[blown, "r2"] = -531.0
+    write_parquet(cpd, path)
+    # table 1: the full and geom_v2 cells; table 3: the Ridge cell, not the MLP − Ridge difference
+    for name, column, n_notes in (("table1_gradient", "full", 2), ("table3_probes", "ridge", 1)):
+        table = _render(tmp_path, inputs, name)
+        row = table[(table.model == "ani2x") & (table.target == "gap")].iloc[0]
+        rep = "full" if name == "table1_gradient" else "geom_v2"
+        values = cpd.loc[
+            (cpd.layer == 2)
+            & (cpd.target == "gap")
+            & (cpd.group == "all")
+            & (cpd.representation == rep)
+            & (cpd.probe == "ridge"),
+            "r2",
+        ].to_numpy()
+        assert row[f"{column}_mean"] == pytest.approx(values.mean(), abs=1e-9)
+        assert row[f"{column}_median"] == pytest.approx(np.median(values), abs=1e-9)
+        assert row[f"{column}_n_below_minus_one"] == 1
+        md = (tmp_path / "out" / f"{name}.md").read_text()
+        assert f"; median {np.median(values):.3f}; 1 fold < −1" in md
+        # a model without a blown-up fold gets no note, but the numeric columns
+        other = table[(table.model == "mace_gap") & (table.target == "gap")].iloc[0]
+        assert other[f"{column}_n_below_minus_one"] == 0
+        assert md.count("fold < −1") == n_notes
+
+
+def _sensitivity_rows(model: str, blow_up: bool, rng: np.random.Generator) -> pd.DataFrame:
+    """Synthetic results/cpd_sensitivity rows; ``blow_up``: standard/full has a fold at −531."""
+    rows = []
+    for scaling in ("guarded", "standard", "none"):
+        for rep, level in (("full", 0.8), ("geom_v1", 0.5), ("geom_v2", 0.4)):
+            for fold in range(5):
+                r2 = level + rng.normal(0, 0.02) - 0.1 * (scaling == "none")
+                if blow_up and scaling == "standard" and rep == "full" and fold == 2:
+                    r2 = -531.0
+                rows.append(
+                    {
+                        "model": model,
+                        "dataset": "qm9",
+                        "layer": 2,
+                        "scaling": scaling,
+                        "target": "gap",
+                        "representation": rep,
+                        "probe": "ridge",
+                        "repeat": 0,
+                        "fold": fold,
+                        "r2": r2,
+                        "alpha": 1.0,
+                        "n_clipped": 3 * int(blow_up and fold == 2),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_sensitivity_table(tmp_path):
+    inputs = write_synthetic_results(tmp_path / "r", analyses=False)
+    rng = np.random.default_rng(1)
+    paths = []
+    for model, blow_up in (("mace_gap", False), ("ani2x", True)):
+        paths.append(str(tmp_path / "r" / "cpd_sensitivity" / model / "qm9.parquet"))
+        write_parquet(_sensitivity_rows(model, blow_up, rng), paths[-1])
+    raw = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    table = _render(
+        tmp_path, {"registry": inputs["registry"], "cpd_sensitivity": paths}, "table9_sensitivity"
+    ).set_index("model")
+    assert list(table.index) == [m[0] for m in MODELS]  # every model; those not run are empty
+    assert pd.isna(table.loc["schnet_gap", "guarded:full_mean"])  # no sensitivity file
+    for model in ("mace_gap", "ani2x"):
+        for scaling in ("guarded", "standard", "none"):
+            for rep in ("full", "geom_v1", "geom_v2"):
+                values = raw[
+                    (raw.model == model) & (raw.scaling == scaling) & (raw.representation == rep)
+                ]["r2"].to_numpy()
+                mean, low, high = _t_ci(values)
+                row = table.loc[model]
+                assert row[f"{scaling}:{rep}_mean"] == pytest.approx(mean, abs=1e-9)
+                assert row[f"{scaling}:{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
+                assert row[f"{scaling}:{rep}_ci_high"] == pytest.approx(high, abs=1e-9)
+                assert row[f"{scaling}:{rep}_median"] == pytest.approx(np.median(values))
+                assert row[f"{scaling}:{rep}_n_below_minus_one"] == np.sum(values < -1)
+    assert (
+        table.loc["ani2x", "full_n_clipped"] == 3 and table.loc["mace_gap", "full_n_clipped"] == 0
+    )
+    md = (tmp_path / "out" / "table9_sensitivity.md").read_text()
+    assert md.count("1 fold < −1") == 1  # only ANI-2x, standard scaling, full features
+    assert "| 3 / 3 / 3 |" in md and "| 0 / 0 / 0 |" in md
+    empty = TABLES["table9_sensitivity"](load_results({}), {**RENDER_CFG, "item": "x"})
+    assert "not run" in to_markdown(empty)

@@ -13,9 +13,11 @@
   ATOM_PAIRS          (model, dataset) pairs with per-atom features
   CHECKPOINT_PAIRS    (model, training dataset) of every trained model (per-checkpoint features)
   CPD_PAIRS           (model, dataset) pairs that get CPD scores (datasets with cpd.targets)
+  SENSITIVITY_PAIRS   CPD pairs on render.dataset (if it scores render.main_target): Ridge
+                      scores under every feature scaling for the sensitivity table
   ANALYSIS_MODELS     models run through the paper-A analyses (features on analyses.dataset)
   structures_path(), splits_path(), features_path(), atom_features_path(),
-  checkpoint_features_path(), cpd_path()
+  checkpoint_features_path(), cpd_path(), cpd_sensitivity_path()
   probe_params()      the probe settings every paper-A score depends on
   final_outputs()     every file the default target `all` asks for
   render_inputs(item) the cached results one table, figure or the report reads
@@ -63,8 +65,14 @@ CHECKPOINT_PAIRS = [(m, REGISTRY[m]["training"]["dataset"]) for m in TRAINED_MOD
 
 CPD = config["cpd"]
 CPD_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if d in CPD["targets"]]
+# the sensitivity table probes the main target of the reported dataset (render section)
+SENSITIVITY_PAIRS = [
+    (m, d)
+    for m, d in CPD_PAIRS
+    if d == config["render"]["dataset"] and config["render"]["main_target"] in CPD["targets"][d]
+]
 # probe settings shared by every paper-A rule
-PROBE_KEYS = ("composition", "cv", "ridge", "mlp", "gbt")
+PROBE_KEYS = ("composition", "cv", "scaling", "ridge", "mlp", "gbt")
 
 ANALYSES = config["analyses"]
 ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]]
@@ -136,6 +144,11 @@ def cpd_path(model, dataset):
     return f"results/cpd/{model}/{dataset}.parquet"
 
 
+def cpd_sensitivity_path(model, dataset):
+    """Ridge scores of ``model`` on ``dataset`` under every feature scaling (last layer)."""
+    return f"results/cpd_sensitivity/{model}/{dataset}.parquet"
+
+
 def analysis_path(name):
     """A cross-model analysis table."""
     return f"results/analyses/{name}.parquet"
@@ -167,6 +180,7 @@ def final_outputs():
         outputs += [features_path(model, dataset), atom_features_path(model, dataset)]
     outputs += [checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS]
     outputs += [cpd_path(m, d) for m, d in CPD_PAIRS]
+    outputs += [cpd_sensitivity_path(m, d) for m, d in SENSITIVITY_PAIRS]
     outputs += analysis_outputs().values()
     outputs += [f"figures/tables/{t}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS]
     outputs += [f"figures/{f}.{fmt}" for f in FIGURES for fmt in FIGURE_FORMATS]
@@ -186,6 +200,8 @@ def render_inputs(item):
             inputs["registry"] = REGISTRY_PARQUET
         elif need == "cpd":
             inputs["cpd"] = [cpd_path(m, d) for m, d in CPD_PAIRS]
+        elif need == "cpd_sensitivity":
+            inputs["cpd_sensitivity"] = [cpd_sensitivity_path(m, d) for m, d in SENSITIVITY_PAIRS]
         elif need == ALL_ANALYSES:
             inputs.update(produced)
         elif need in produced:
@@ -290,6 +306,17 @@ def cpd_params(wildcards):
         "representations": CPD["representations"],
         "nonlinear": nonlinear,
         "groups": CPD["groups"],
+    }
+
+
+def cpd_sensitivity_params(wildcards):
+    """The config slice one sensitivity score file depends on: the probe settings (its own
+    scaling is overridden by each of the three) and the main target."""
+    return {
+        **probe_params(),
+        "model": wildcards.model,
+        "dataset": wildcards.dataset,
+        "target": config["render"]["main_target"],
     }
 
 

@@ -1,5 +1,6 @@
 """Stage 'cpd' (paper A): composition projection decomposition scores for every (model,
-dataset) in CPD_PAIRS, and the layer profile built from them.
+dataset) in CPD_PAIRS, the layer profile built from them, and the Ridge scores of the main
+target under every feature scaling (cpd.scaling) for the sensitivity table (SENSITIVITY_PAIRS).
 
 Pairs, paths and probe_params(): common.smk. Outputs and columns: docs/formats.md; config keys:
 config/README.md (## cpd).
@@ -25,6 +26,29 @@ rule cpd:
     params:
         step="atomprobe.cpd.steps:cpd",
         cfg=cpd_params,
+    script:
+        STEP_SCRIPT
+
+
+rule cpd_sensitivity:
+    input:
+        features=lambda w: features_path(w.model, w.dataset),
+        structures="results/data/{dataset}.parquet",
+    output:
+        scores=cpd_sensitivity_path("{model}", "{dataset}"),
+    log:
+        "logs/cpd_sensitivity/{model}/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/cpd_sensitivity/{model}/{dataset}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        step="atomprobe.cpd.steps:cpd_sensitivity",
+        cfg=cpd_sensitivity_params,
     script:
         STEP_SCRIPT
 

@@ -65,7 +65,8 @@ def out_of_fold_predictions(
     prediction = np.empty_like(Y)
     for train, test in folds.split(H, groups=np.asarray(formulas)):
         X_train, X_test = fold_matrices(H, C, representation, train, test, settings.fit_intercept)
-        prediction[test] = SharedRidgeCV(settings.alphas).fit(X_train, Y[train]).predict(X_test)
+        model = SharedRidgeCV(settings.alphas, settings.scaling).fit(X_train, Y[train])
+        prediction[test] = model.predict(X_test)
     return prediction
 
 

@@ -117,7 +117,7 @@ def learning_curve(
             X_train, X_test = fold_matrices(
                 H, C, representation, train, test, settings.fit_intercept
             )
-            model = SharedRidgeCV(settings.alphas).fit(X_train, Y[train])
+            model = SharedRidgeCV(settings.alphas, settings.scaling).fit(X_train, Y[train])
             r2 = r2_score(Y[test], model.predict(X_test), multioutput="raw_values")
             rows += [
                 {

@@ -1,7 +1,8 @@
 """Ridge probes that share one eigendecomposition across every alpha and every target.
 
-``SharedRidgeCV`` is ``make_pipeline(FeatureScaler(), RidgeCV(alphas, alpha_per_target=True))``
-computed from a single eigendecomposition ZᵀZ = V diag(λ) Vᵀ of the standardised, centred
+``SharedRidgeCV`` is ``make_pipeline(scaler, RidgeCV(alphas, alpha_per_target=True))``, with the
+scaler of its ``scaling`` mode (:func:`atomprobe.cpd.scaling.make_scaler`: guarded, standard or
+none), computed from a single eigendecomposition ZᵀZ = V diag(λ) Vᵀ of the scaled, centred
 training matrix Z (n, d), with P = ZV:
 
 * ridge weights for alpha a and targets Y:  W_a = V diag(1/(λ+a)) Vᵀ Zᵀ(Y − ȳ)
@@ -28,8 +29,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from atomprobe.cpd.checks import as_matrix
-from atomprobe.cpd.scaling import FeatureScaler
-from atomprobe.errors import DataError, data_errors
+from atomprobe.cpd.scaling import DEFAULT_SCALING, SCALINGS, FeatureScaler, make_scaler
+from atomprobe.errors import ConfigError, DataError, data_errors
 
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 17))
 
@@ -56,21 +57,27 @@ def alpha_grid(log10_min: float, log10_max: float, num: int) -> tuple[float, ...
 
 
 class SharedRidgeCV(RegressorMixin, BaseEstimator):
-    """Ridge regression with a per-target alpha chosen by leave-one-out, on standardised X.
+    """Ridge regression with a per-target alpha chosen by leave-one-out, on scaled X.
 
-    Standardises X on the fitted rows (:class:`FeatureScaler`), then fits ridge with a
-    per-target alpha chosen by leave-one-out.
+    Scales X on the fitted rows as ``scaling`` says (:mod:`atomprobe.cpd.scaling`), then fits
+    ridge with a per-target alpha chosen by leave-one-out.
 
-    Same predictions as ``make_pipeline(FeatureScaler(), RidgeCV(alphas,
-    alpha_per_target=True))`` (to round-off), from one eigendecomposition shared by every alpha
-    and every target (see the module docstring). Inputs are converted to float64.
+    Same predictions as ``make_pipeline(make_scaler(scaling), RidgeCV(alphas,
+    alpha_per_target=True))`` (to round-off; no scaler for ``none``), from one eigendecomposition
+    shared by every alpha and every target (see the module docstring). Inputs are converted to
+    float64.
 
     Parameters
     ----------
     alphas : sequence of float, default=DEFAULT_ALPHAS
-        Ridge penalties to choose from (≥ 1 value, all > 0), in units of the standardised
-        Gram matrix ZᵀZ (squared standardised features summed over rows); default 17 values
-        log-spaced over 1e-3 … 1e5. On ties the first alpha of the grid wins.
+        Ridge penalties to choose from (≥ 1 value, all > 0), in units of the scaled Gram
+        matrix ZᵀZ (squared standardised features summed over rows; squared feature units for
+        ``scaling="none"``); default 17 values log-spaced over 1e-3 … 1e5. On ties the first
+        alpha of the grid wins.
+    scaling : {"guarded", "standard", "none"}, default="guarded"
+        Feature scaling: :class:`~atomprobe.cpd.scaling.GuardedScaler` (standardise, clip test
+        values to the widened training range), :class:`~atomprobe.cpd.scaling.FeatureScaler`
+        (standardise) or none (centre only).
 
     Attributes
     ----------
@@ -79,16 +86,17 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
     loo_mse_ : ndarray of shape (n_alphas, n_targets)
         Mean squared leave-one-out residual on the fitted rows, units of y squared.
     coef_ : ndarray of shape (n_features, n_targets)
-        Ridge weights at ``alpha_``, units of y per standardised feature (per unit of
+        Ridge weights at ``alpha_``, units of y per scaled feature (per unit of
         ``scaler_.transform(X)``).
     eigenvalues_ : ndarray of shape (n_features,), or (n_samples,) when n_samples < n_features
-        Eigenvalues of ZᵀZ (of ZZᵀ in the dual case), clipped at 0; Z is the standardised,
-        centred training matrix, so they are in squared standardised units.
+        Eigenvalues of ZᵀZ (of ZZᵀ in the dual case), clipped at 0; Z is the scaled,
+        centred training matrix, so they are in squared scaled units.
     scaler_ : FeatureScaler
-        Standardiser fitted on the training rows.
+        Scaler fitted on the training rows (for ``scaling="none"`` a FeatureScaler that
+        neither centres nor scales).
     x_mean_ : ndarray of shape (n_features,)
-        Mean of the standardised training features (≈ 0, subtracted again to remove the
-        round-off), standardised units.
+        Mean of the scaled training features (≈ 0, subtracted again to remove the
+        round-off), scaled units.
     y_mean_ : ndarray of shape (n_targets,)
         Mean of each target on the training rows, units of y (the unpenalised intercept).
     projected_targets_ : ndarray of shape (n_eigenvalues, n_targets)
@@ -102,8 +110,11 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         Column names of X, if X was a DataFrame with string column names.
     """
 
-    def __init__(self, alphas: Sequence[float] = DEFAULT_ALPHAS) -> None:
+    def __init__(
+        self, alphas: Sequence[float] = DEFAULT_ALPHAS, scaling: str = DEFAULT_SCALING
+    ) -> None:
         self.alphas = alphas
+        self.scaling = scaling
 
     def __sklearn_tags__(self):
         """scikit-learn tags: one model serves several targets (y may be 2-D)."""
@@ -118,12 +129,12 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         return as_matrix(X, "ridge features X")
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> SharedRidgeCV:
-        """Standardise X, then fit the ridge path and choose an alpha per target by LOO.
+        """Scale X, then fit the ridge path and choose an alpha per target by LOO.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training features, any units (standardised here); finite.
+            Training features, any units (scaled here); finite.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Training targets, any units; finite. ``predict`` returns the same number of
             dimensions.
@@ -136,6 +147,8 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         alphas = np.asarray(self.alphas, dtype=np.float64)
         if alphas.ndim != 1 or alphas.size == 0 or (alphas <= 0).any():
             raise DataError(f"SharedRidgeCV alphas {self.alphas!r}: give ≥ 1 positive value")
+        if self.scaling not in SCALINGS:
+            raise ConfigError(f"SharedRidgeCV scaling {self.scaling!r}: use one of {SCALINGS}")
         X = self._features(X, reset=True)
         if y is None:
             raise DataError("SharedRidgeCV requires y to be passed, but the target y is None")
@@ -143,7 +156,10 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         self._y_was_1d_ = y.ndim == 1
         Y = as_matrix(y, "ridge targets y", X.shape[0])
         n_rows = X.shape[0]
-        self.scaler_ = FeatureScaler().fit(X)
+        scaler = make_scaler(self.scaling)
+        if scaler is None:  # no scaling: an identity transformer (centred below)
+            scaler = FeatureScaler(with_mean=False, with_std=False)
+        self.scaler_ = scaler.fit(X)
         Z = self.scaler_.transform(X)
         self.x_mean_ = Z.mean(axis=0)
         Z -= self.x_mean_
@@ -177,12 +193,12 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         return self
 
     def _coefficients(self, alpha_per_target: np.ndarray) -> np.ndarray:
-        """Ridge weights (d, t) in standardised units, one alpha per target."""
+        """Ridge weights (d, t) in scaled units, one alpha per target."""
         inverse = 1.0 / (self.eigenvalues_[:, None] + alpha_per_target[None, :])
         return self.coef_map_ @ (inverse * self.projected_targets_)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        """Z (n, d): X standardised and centred as the training rows were."""
+        """Z (n, d): X scaled and centred as the training rows were."""
         check_is_fitted(self, "coef_")
         X = self._features(X, reset=False)
         return self.scaler_.transform(X) - self.x_mean_

@@ -5,9 +5,11 @@ Representations (all fitted on training rows only, except ``geom_v1`` by definit
     ``comp``     H_comp = Ĉ B, B fitted on each training fold
     ``geom_v2``  H − Ĉ B, B fitted on each training fold (paper v2)
     ``geom_v1``  H − QQᵀH, projection on all rows before splitting (paper v1; leaks test rows)
-Probes: ``ridge`` (standardise + ridge, alpha per target by leave-one-out on the training rows),
-``mlp`` (standardise + one hidden layer, target standardised on the training rows),
+Probes: ``ridge`` (scale + ridge, alpha per target by leave-one-out on the training rows),
+``mlp`` (scale + one hidden layer, target standardised on the training rows),
 ``gbt`` (histogram gradient-boosted trees, library defaults). The target is never residualised.
+Feature scaling is :attr:`ProbeSettings.scaling` (``guarded`` by default: standardise, and clip
+test values to the widened training range; see :mod:`atomprobe.cpd.scaling`).
 
 Two implementations give the same ridge numbers: :func:`pipeline_scores` (a scikit-learn
 ``Pipeline`` inside ``cross_validate``, any probe) and :func:`ridge_scores` (one SVD per fold and
@@ -34,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from atomprobe.cpd.checks import check_probe_inputs
 from atomprobe.cpd.projection import CompositionProjector, join_composition
 from atomprobe.cpd.ridge import DEFAULT_ALPHAS, SharedRidgeCV, alpha_grid
-from atomprobe.cpd.scaling import FeatureScaler
+from atomprobe.cpd.scaling import DEFAULT_SCALING, SCALINGS, make_scaler
 from atomprobe.errors import ConfigError
 from atomprobe.stats import t_interval
 
@@ -82,6 +84,9 @@ class ProbeSettings:
         Whether the MLP probe stops early on an internal validation split.
     gbt_max_iter : int, default=100
         Boosting iterations of the gradient-boosted-trees probe.
+    scaling : {"guarded", "standard", "none"}, default="guarded"
+        Feature scaling of the ridge and MLP probes (:mod:`atomprobe.cpd.scaling`): standardise
+        and clip test values to the widened training range, standardise only, or no scaling.
 
     Attributes
     ----------
@@ -99,6 +104,12 @@ class ProbeSettings:
     mlp_max_iter: int = 300
     mlp_early_stopping: bool = True
     gbt_max_iter: int = 100
+    scaling: str = DEFAULT_SCALING
+
+    def __post_init__(self) -> None:
+        """Reject an unknown scaling mode (ConfigError) before any probe is fitted."""
+        if self.scaling not in SCALINGS:
+            raise ConfigError(f"cpd.scaling {self.scaling!r} is unknown; use one of {SCALINGS}")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], seed: int, single_split: bool = False):
@@ -107,8 +118,8 @@ class ProbeSettings:
         Parameters
         ----------
         cfg : mapping
-            The ``cpd`` config section, with the keys ``cv``, ``ridge``, ``mlp``, ``gbt`` and
-            ``composition``.
+            The ``cpd`` config section, with the keys ``cv``, ``ridge``, ``mlp``, ``gbt``,
+            ``composition`` and ``scaling`` (``guarded`` if absent).
         seed : int
             Seed of the splits and of the stochastic probes.
         single_split : bool, default=False
@@ -132,6 +143,7 @@ class ProbeSettings:
             mlp_max_iter=int(mlp["max_iter"]),
             mlp_early_stopping=bool(mlp["early_stopping"]),
             gbt_max_iter=int(gbt["max_iter"]),
+            scaling=str(cfg.get("scaling", DEFAULT_SCALING)),
         )
 
     @property
@@ -187,10 +199,10 @@ def make_splits(n_rows: int, settings: ProbeSettings) -> list[Split]:
 
 def make_probe(name: str, settings: ProbeSettings) -> Any:
     """An unfitted scikit-learn regressor for probe ``name`` (ridge: the reference path)."""
+    scaler = make_scaler(settings.scaling)
+    scaling_steps = [] if scaler is None else [scaler]
     if name == "ridge":
-        return make_pipeline(
-            FeatureScaler(), RidgeCV(alphas=settings.alphas, alpha_per_target=True)
-        )
+        return make_pipeline(*scaling_steps, RidgeCV(alphas=settings.alphas, alpha_per_target=True))
     if name == "mlp":
         mlp = MLPRegressor(
             hidden_layer_sizes=settings.mlp_hidden,
@@ -199,7 +211,7 @@ def make_probe(name: str, settings: ProbeSettings) -> Any:
             random_state=settings.seed,
         )
         return make_pipeline(
-            FeatureScaler(),
+            *scaling_steps,
             TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler()),
         )
     if name == "gbt":
@@ -431,7 +443,7 @@ def ridge_scores(
             X_train, X_test = fold_matrices(
                 H, C, representation, train, test, settings.fit_intercept, in_sample
             )
-            model = SharedRidgeCV(settings.alphas).fit(X_train, Y[train])
+            model = SharedRidgeCV(settings.alphas, settings.scaling).fit(X_train, Y[train])
             r2 = r2_score(Y[test], model.predict(X_test), multioutput="raw_values")
             rows += _rows(target_names, representation, "ridge", split, r2, model.alpha_)
     return _frame(rows)
@@ -497,13 +509,15 @@ def summarize(
     n_bootstrap: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean R² and a confidence interval per score (all columns but repeat/fold/r2/alpha).
+    """Mean, median and confidence interval of R² per score (all but repeat/fold/r2/alpha).
 
     ``method="t"`` (default, the interval every table and figure shows): Student-t over the
     per-fold (× repeat) values, :func:`atomprobe.stats.t_interval`; ``"bootstrap"``: percentile
     interval of the mean over the per-fold values resampled
     with replacement; ``"repeats"``: percentile interval of the per-repeat means (needs
-    several CV repeats). Folds share training rows, so either interval is approximate.
+    several CV repeats). Folds share training rows, so either interval is approximate. The
+    median and the count of folds with R² < −1 sit beside the mean, so one blown-up fold (a
+    probe extrapolating far outside its training rows) cannot hide in it.
 
     Parameters
     ----------
@@ -523,8 +537,9 @@ def summarize(
     -------
     DataFrame
         One row per group of the key columns, with those columns and ``r2_mean``, ``r2_std``
-        (ddof 1, NaN for a single score), ``ci_low``, ``ci_high`` (dimensionless R²) and
-        ``n_scores``.
+        (ddof 1, NaN for a single score), ``ci_low``, ``ci_high``, ``r2_median`` (median over
+        folds × repeats; all dimensionless R²), ``n_below_minus_one`` (folds × repeats with
+        R² < −1) and ``n_scores``.
 
     Raises
     ------
@@ -557,6 +572,8 @@ def summarize(
                 "r2_std": values.std(ddof=1) if values.size > 1 else np.nan,
                 "ci_low": low,
                 "ci_high": high,
+                "r2_median": float(np.median(values)),
+                "n_below_minus_one": int(np.count_nonzero(values < -1.0)),
                 "n_scores": values.size,
             }
         )

@@ -1,4 +1,6 @@
-"""Pipeline step of the CPD score: ``cpd`` writes results/cpd/{model}/{dataset}.parquet.
+"""Pipeline steps of the CPD score: ``cpd`` writes results/cpd/{model}/{dataset}.parquet and
+``cpd_sensitivity`` writes results/cpd_sensitivity/{model}/{dataset}.parquet (Ridge R² of one
+target on the last layer under every feature scaling, for the sensitivity table).
 
 A step is ``step(inputs, outputs, params, threads) -> None`` (:mod:`atomprobe.runner`); params
 are the config slice documented in config/README.md (section ``cpd``).
@@ -6,6 +8,7 @@ are the config slice documented in config/README.md (section ``cpd``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -14,7 +17,16 @@ import pandas as pd
 
 from atomprobe.cpd.groups import column_group_scores, group_layers
 from atomprobe.cpd.probe_data import load_probe_data, probe_settings
-from atomprobe.cpd.scores import SCORE_COLUMNS, cpd_scores
+from atomprobe.cpd.scaling import SCALINGS, GuardedScaler
+from atomprobe.cpd.scores import (
+    SCORE_COLUMNS,
+    ProbeSettings,
+    cpd_scores,
+    fold_matrices,
+    make_splits,
+    representation_input,
+    ridge_scores,
+)
 from atomprobe.io import write_parquet
 from atomprobe.runner import Paths
 
@@ -88,4 +100,107 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     }
     write_parquet(
         table[list(CPD_COLUMNS)], str(outputs["scores"]), metadata, params, [features, structures]
+    )
+
+
+#: Representations of the sensitivity scores: H, the in-sample residual (v1), the per-fold one (v2).
+SENSITIVITY_REPRESENTATIONS: tuple[str, ...] = ("full", "geom_v1", "geom_v2")
+SENSITIVITY_COLUMNS: dict[str, str] = {
+    "model": "model name (registry)",
+    "dataset": "dataset probed",
+    "layer": "layer index of the pooled features (the model's last layer)",
+    "scaling": "feature scaling of the Ridge probe: guarded | standard | none",
+    **SCORE_COLUMNS,
+    "n_clipped": "test values of the fold the guard clips (the same for every scaling; 0 means "
+    "guarded and standard give bitwise the same score on that fold)",
+}
+
+
+def guard_clipping(
+    H: np.ndarray, C: np.ndarray, representations: list[str], settings: ProbeSettings
+) -> pd.DataFrame:
+    """How many test values the guarded scaler clips, per split and representation.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Features (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    representations : list of str
+        Representations to check, as in :func:`~atomprobe.cpd.scores.fold_matrices`.
+    settings : ProbeSettings
+        Splits and composition intercept (the same splits as the scores).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``representation, repeat, fold, n_clipped`` (count of test values outside the
+        training support that :class:`~atomprobe.cpd.scaling.GuardedScaler` clips).
+    """
+    in_sample = None
+    if "geom_v1" in representations:
+        in_sample = representation_input(H, C, "geom_v1", settings.fit_intercept)[0]
+    rows = []
+    for repeat, fold, train, test in make_splits(H.shape[0], settings):
+        for representation in representations:
+            X_train, X_test = fold_matrices(
+                H, C, representation, train, test, settings.fit_intercept, in_sample
+            )
+            X_train, X_test = X_train.astype(np.float64), X_test.astype(np.float64)
+            outside = GuardedScaler().fit(X_train).outside_support(X_test)
+            rows.append((representation, repeat, fold, int(np.count_nonzero(outside))))
+    return pd.DataFrame(rows, columns=["representation", "repeat", "fold", "n_clipped"])
+
+
+def cpd_sensitivity(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Ridge R² of one target under every feature scaling: results/cpd_sensitivity/….parquet.
+
+    The last layer, group ``all``, representations :data:`SENSITIVITY_REPRESENTATIONS`, scalings
+    :data:`~atomprobe.cpd.scaling.SCALINGS`, on the same splits as the ``cpd`` step; the other
+    probe settings are those of ``cpd`` (``params`` is its config slice plus ``target``).
+    """
+    features, structures = str(inputs["features"]), str(inputs["structures"])
+    model, dataset, target = params["model"], params["dataset"], str(params["target"])
+    settings = probe_settings(params, single_split=dataset in params["cv"]["single_split_datasets"])
+    representations = list(SENSITIVITY_REPRESENTATIONS)
+    data = load_probe_data(features, structures, None, [target], params["composition"]["encoding"])
+    layer = int(data.columns["layer"].max())
+    positions = np.flatnonzero(data.columns["layer"].to_numpy() == layer)
+    H = data.H[:, positions]
+    frames = []
+    for scaling in SCALINGS:
+        scores = ridge_scores(
+            H,
+            data.C,
+            data.Y,
+            [target],
+            representations,
+            dataclasses.replace(settings, scaling=scaling),
+        )
+        scores.insert(0, "scaling", scaling)
+        frames.append(scores)
+        log.info(
+            "%s/%s layer %d, scaling %s: %d scores", model, dataset, layer, scaling, len(scores)
+        )
+    clipped = guard_clipping(H, data.C, representations, settings)
+    table = pd.concat(frames, ignore_index=True).merge(
+        clipped, on=["representation", "repeat", "fold"], how="left"
+    )
+    table.insert(0, "model", model)
+    table.insert(1, "dataset", dataset)
+    table.insert(2, "layer", layer)
+    metadata = {
+        "model": model,
+        "dataset": dataset,
+        "elements": data.elements,
+        "n_structures": int(data.H.shape[0]),
+        "columns": SENSITIVITY_COLUMNS,
+    }
+    write_parquet(
+        table[list(SENSITIVITY_COLUMNS)],
+        str(outputs["scores"]),
+        metadata,
+        params,
+        [features, structures],
     )

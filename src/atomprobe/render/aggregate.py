@@ -9,18 +9,36 @@ Confidence interval: Student-t over the ``n`` per-fold (× repeat) scores,
 Folds of one cross-validation share training rows, so this interval is somewhat too narrow
 (Nadeau & Bengio 2003); it is the usual convention and it is the same for every model.
 With ``n = 1`` the interval is undefined (NaN).
+
+Beside the mean, every summary carries the median of the per-fold scores and the number of
+folds (× repeats) below −1 (:data:`BLOW_UP_R2`): one fold where a probe extrapolated far outside
+its training rows can drag a mean R² to −500 while the median stays at 0.8, and a reader must
+see that, not just the mean.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from atomprobe.errors import DataError
 from atomprobe.stats import t_interval
 
-SUMMARY_COLUMNS = ("mean", "ci_low", "ci_high", "n")
+SUMMARY_COLUMNS = ("mean", "ci_low", "ci_high", "n", "median", "n_below_minus_one")
+#: A per-fold R² below this counts as a blown-up fold (``n_below_minus_one``): worse than
+#: predicting the test mean by more than the target's whole variance.
+BLOW_UP_R2 = -1.0
+
+
+def _stats(values: np.ndarray, level: float) -> tuple:
+    """``mean, ci_low, ci_high, n, median, n_below_minus_one`` of one group's scores (the
+    median over the finite ones; −inf counts as below −1)."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]  # as t_interval: NaN and inf dropped
+    median = float(np.median(finite)) if finite.size else np.nan
+    return (*t_interval(values, level), median, int(np.count_nonzero(values < BLOW_UP_R2)))
 
 
 def summarise(
@@ -37,7 +55,8 @@ def summarise(
 
     Returns
     -------
-    Frame with the ``by`` columns plus ``mean, ci_low, ci_high, n`` (n = number of scores).
+    Frame with the ``by`` columns plus ``mean, ci_low, ci_high, n, median, n_below_minus_one``
+    (n = number of scores; median over them; n_below_minus_one = how many are below −1).
     """
     missing = [c for c in (*by, value) if c not in scores.columns]
     if missing:
@@ -46,15 +65,14 @@ def summarise(
     if scores.empty:
         return pd.DataFrame(columns=[*by, *SUMMARY_COLUMNS])
     if not by:
-        return pd.DataFrame(
-            [t_interval(scores[value].to_numpy(), level)], columns=list(SUMMARY_COLUMNS)
-        )
-    rows = [
-        (*(key if isinstance(key, tuple) else (key,)), *t_interval(group[value].to_numpy(), level))
-        for key, group in scores.groupby(by, sort=False, dropna=False)
-    ]
-    out = pd.DataFrame(rows, columns=[*by, *SUMMARY_COLUMNS])
-    out["n"] = out["n"].astype(int)
+        out = pd.DataFrame([_stats(scores[value].to_numpy(), level)], columns=list(SUMMARY_COLUMNS))
+    else:
+        rows = [
+            (*(key if isinstance(key, tuple) else (key,)), *_stats(group[value].to_numpy(), level))
+            for key, group in scores.groupby(by, sort=False, dropna=False)
+        ]
+        out = pd.DataFrame(rows, columns=[*by, *SUMMARY_COLUMNS])
+    out[["n", "n_below_minus_one"]] = out[["n", "n_below_minus_one"]].astype(int)
     return out
 
 

@@ -83,8 +83,9 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
 
     Keys: ``registry`` (one path), ``cpd`` (zero or more paths), ``code`` (ignored: the render
     code, an input only so that editing it re-renders) and any analysis name, such as
-    ``isomers`` or ``layer_profile`` (one path: results/analyses/{name}.parquet). Missing keys
-    or paths that do not exist yield empty / absent data.
+    ``isomers`` or ``layer_profile`` (one path: results/analyses/{name}.parquet), or
+    ``cpd_sensitivity`` (one file per model, concatenated). Missing keys or paths that do not
+    exist yield empty / absent data; the metadata of a name is that of its first file.
     """
     metadata: dict[str, dict] = {}
     registry_paths = [p for p in as_path_list(inputs.get("registry")) if Path(p).exists()]
@@ -111,5 +112,8 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
     for name in (key for key in inputs if key not in NOT_ANALYSES):
         paths = [p for p in as_path_list(inputs[name]) if Path(p).exists()]
         if paths:
-            analyses[name], metadata[name] = read_parquet(paths[0])
+            loaded = [read_parquet(path) for path in paths]
+            frames = [frame for frame, _ in loaded]
+            analyses[name] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            metadata[name] = loaded[0][1]
     return Results(registry=registry, cpd=cpd, analyses=analyses, metadata=metadata)

@@ -21,15 +21,17 @@ from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, write_table
 from atomprobe.runner import Paths
 
-# item -> the inputs it reads: "registry", "cpd", analysis names (results/analyses/{name}.parquet)
-# or ALL_ANALYSES (every analysis the workflow runs). Every reader of CPD scores also reads the
-# layer profile, which marks the best layer for ``render.layer: best``.
+# item -> the inputs it reads: "registry", "cpd", "cpd_sensitivity" (results/cpd_sensitivity/
+# {model}/{dataset}.parquet), analysis names (results/analyses/{name}.parquet) or ALL_ANALYSES
+# (every analysis the workflow runs). Every reader of CPD scores also reads the layer profile,
+# which marks the best layer for ``render.layer: best``.
 ALL_ANALYSES = "all analyses"
 CPD_INPUTS = ("registry", "cpd", "layer_profile")
 NEEDS: dict[str, tuple[str, ...]] = {
     **{name: CPD_INPUTS for name in TABLES},
     "table4_control": ("registry", "control"),
     "table5_isomers": ("registry", "isomers"),
+    "table9_sensitivity": ("registry", "cpd_sensitivity"),
     **{name: CPD_INPUTS for name in ("gradient", "layers", "routing")},
     "sample_efficiency": ("registry", "sample_efficiency", "sample_efficiency_ranking"),
     "reconstruction": ("registry", "gfre", "lfre"),

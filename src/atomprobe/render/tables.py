@@ -4,6 +4,9 @@ Each builder takes the loaded :class:`~atomprobe.render.inputs.Results` and the 
 config section and returns a :class:`Table`: ``numbers`` (tidy, numeric: what the CSV holds and
 what tests compare with the parquet files) and ``display`` (formatted ``mean [low, high]`` cells
 for Markdown and LaTeX). Every mean and interval comes from :mod:`atomprobe.render.aggregate`.
+Beside each mean R² the CSV holds the per-fold median and the number of folds below −1
+(``{column}_median``, ``{column}_n_below_minus_one``); a display cell adds
+``; median m; k folds < −1`` only when k > 0, so a mean dragged down by a blown-up fold shows it.
 A model, target or analysis that was not run gets a "not run" cell, never a crash.
 """
 
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from atomprobe.cpd.scaling import SCALINGS
 from atomprobe.cpd.scores import PROBES, REPRESENTATIONS
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_text
@@ -57,6 +61,15 @@ class Table:
 
 
 # ---------------------------------------------------------------- formatting
+
+
+def format_blow_up(median: float, n_below: float, digits: int = 3) -> str:
+    """``"; median 0.812; 1 fold < −1"`` when ``n_below`` > 0, else ``""``."""
+    if n_below is None or not math.isfinite(n_below) or n_below <= 0:
+        return ""
+    k = int(n_below)
+    text = f"; median {median:.{digits}f}" if median is not None and math.isfinite(median) else ""
+    return f"{text}; {k} fold{'s' if k > 1 else ''} < −1"
 
 
 def format_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
@@ -205,23 +218,40 @@ def reported_layer_scores(
     return cpd.merge(chosen, on=[*keys, "layer"])
 
 
+WIDE_STATS = ("mean", "ci_low", "ci_high", "median", "n_below_minus_one")
+# a paired difference keeps its median; "folds below −1" is a statement about R², not about a
+# difference of two R², so it is left out (as is n, the folds paired)
+DIFFERENCE_STATS = ("mean", "ci_low", "ci_high", "median")
+DIFFERENCE_DROP = ["n", "n_below_minus_one"]
+
+
 def _wide(
     summary: pd.DataFrame, index: Sequence[str], column: str, levels: Sequence[str]
 ) -> pd.DataFrame:
-    """Spread ``mean, ci_low, ci_high`` of each ``column`` level into ``{level}_{stat}``."""
+    """Spread ``mean, ci_low, ci_high`` (and ``median, n_below_minus_one`` where the summary
+    has them) of each ``column`` level into ``{level}_{stat}``."""
+    stats = [s for s in WIDE_STATS if s in summary.columns]
     out = summary[list(index)].drop_duplicates().reset_index(drop=True)
     for level in levels:
-        part = summary.loc[summary[column] == level, [*index, "mean", "ci_low", "ci_high"]]
-        part = part.rename(columns={s: f"{level}_{s}" for s in ("mean", "ci_low", "ci_high")})
+        part = summary.loc[summary[column] == level, [*index, *stats]]
+        part = part.rename(columns={s: f"{level}_{s}" for s in stats})
         out = out.merge(part, on=list(index), how="left")
     return out
 
 
 def _display_ci(numbers: pd.DataFrame, prefix: str, digits: int) -> list[str]:
-    return [
-        format_ci(row[f"{prefix}_mean"], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"], digits)
-        for _, row in numbers.iterrows()
-    ]
+    """``mean [low, high]`` cells, plus ``; median m; k folds < −1`` where k > 0."""
+    cells = []
+    for _, row in numbers.iterrows():
+        cell = format_ci(
+            row[f"{prefix}_mean"], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"], digits
+        )
+        if cell != NOT_RUN and f"{prefix}_n_below_minus_one" in row.index:
+            cell += format_blow_up(
+                row.get(f"{prefix}_median"), row[f"{prefix}_n_below_minus_one"], digits
+            )
+        cells.append(cell)
+    return cells
 
 
 def _targets(cpd: pd.DataFrame, dataset: str, cfg: Mapping[str, Any]) -> list[str]:
@@ -237,7 +267,8 @@ def _targets(cpd: pd.DataFrame, dataset: str, cfg: Mapping[str, Any]) -> list[st
 def _ci_note(cfg: Mapping[str, Any]) -> str:
     return (
         f"Mean over folds × repeats with a {cfg['ci_level']:.0%} Student-t interval in brackets; "
-        f"layer: {cfg['layer']}."
+        f"layer: {cfg['layer']}. Where k folds (× repeats) score R² < −1, the cell adds the "
+        "median over folds and k."
     )
 
 
@@ -350,19 +381,23 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
             row[f"{role}_model"] = name
             s = summarise(select_rows(scores, model=name), ["model"], level=cfg["ci_level"])
             stats = s.iloc[0] if len(s) else pd.Series(dtype=float)
-            for stat in ("mean", "ci_low", "ci_high"):
+            for stat in WIDE_STATS:
                 row[f"{role}_{stat}"] = stats.get(stat, np.nan)
         pair = scores.loc[scores["model"].isin([row["aligned_model"], row["other_model"]])]
         diff = paired_difference(
             pair, [], "model", row["aligned_model"], row["other_model"], level=cfg["ci_level"]
         )
-        for stat in ("mean", "ci_low", "ci_high"):
+        for stat in DIFFERENCE_STATS:
             row[f"difference_{stat}"] = diff[stat].iloc[0] if len(diff) else np.nan
         rows.append(row)
     columns = ["family"] + [
         f"{p}_{s}"
-        for p in ("aligned", "other", "difference")
-        for s in ("mean", "ci_low", "ci_high")
+        for p, stats in (
+            ("aligned", WIDE_STATS),
+            ("other", WIDE_STATS),
+            ("difference", DIFFERENCE_STATS),
+        )
+        for s in stats
     ]
     numbers = pd.DataFrame(
         rows, columns=[*columns[:1], "aligned_model", "other_model", *columns[1:]]
@@ -409,8 +444,8 @@ def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
         _wide(summary, ["model"], "probe", PROBES), on="model", how="left"
     )
     gain = paired_difference(scores, ["model"], "probe", "mlp", "ridge", level=cfg["ci_level"])
-    gain = gain.rename(columns={s: f"mlp_minus_ridge_{s}" for s in ("mean", "ci_low", "ci_high")})
-    numbers = numbers.merge(gain.drop(columns="n"), on="model", how="left")
+    gain = gain.rename(columns={s: f"mlp_minus_ridge_{s}" for s in DIFFERENCE_STATS})
+    numbers = numbers.merge(gain.drop(columns=DIFFERENCE_DROP), on="model", how="left")
     numbers.insert(1, "target", target)
     display = pd.DataFrame({"Model": numbers["label"]})
     for probe in PROBES:
@@ -504,8 +539,8 @@ def table_leakage(results: Results, cfg: Mapping[str, Any]) -> Table:
     leak = paired_difference(
         scores, keys, "representation", "geom_v1", "geom_v2", level=cfg["ci_level"]
     )
-    leak = leak.rename(columns={s: f"leakage_{s}" for s in ("mean", "ci_low", "ci_high")})
-    numbers = numbers.merge(leak.drop(columns="n"), on=keys, how="left")
+    leak = leak.rename(columns={s: f"leakage_{s}" for s in DIFFERENCE_STATS})
+    numbers = numbers.merge(leak.drop(columns=DIFFERENCE_DROP), on=keys, how="left")
     order = {m: i for i, m in enumerate(results.model_order())}
     numbers = numbers.sort_values(
         ["dataset", "target", "model"], key=lambda s: s.map(order) if s.name == "model" else s
@@ -648,6 +683,91 @@ def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
     )
 
 
+SENSITIVITY_COLUMNS = (
+    "model",
+    "dataset",
+    "target",
+    "layer",
+    "scaling",
+    "representation",
+    "probe",
+    "repeat",
+    "fold",
+    "r2",
+    "n_clipped",
+)
+SENSITIVITY_REPRESENTATIONS = ("full", "geom_v1", "geom_v2")
+
+
+def table_sensitivity(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 9: Ridge R² of the main target under every feature scaling and representation.
+
+    One row per model; columns scaling (guarded, standard, none) × representation (full,
+    geom_v1, geom_v2) on the model's last layer (``results/cpd_sensitivity``), each the mean
+    over folds with its interval, median and folds below −1, and how many test values the
+    guard clipped (0: guarded and standard are the same numbers).
+    """
+    dataset, target, digits = cfg["dataset"], cfg["main_target"], cfg["digits"]
+    title = (
+        f"Sensitivity of Ridge R² ({target}, {dataset}, last layer) to the feature scaling "
+        "and the representation"
+    )
+    frame = results.analysis("cpd_sensitivity")
+    if frame is None or frame.empty:
+        return Table(
+            "sensitivity",
+            title,
+            pd.DataFrame(columns=["model", "label", "dataset", "target", "layer"]),
+            pd.DataFrame({"Status": [NOT_RUN]}),
+            [f"{NOT_RUN}: no results/cpd_sensitivity/{{model}}/{dataset}.parquet was produced."],
+        )
+    require_columns(frame, SENSITIVITY_COLUMNS, "results/cpd_sensitivity/*.parquet")
+    scores = select_rows(frame, dataset=dataset, target=target, probe="ridge")
+    scores = scores.assign(level=scores["scaling"] + ":" + scores["representation"])
+    summary = summarise(scores, ["model", "level"], level=cfg["ci_level"])
+    levels = [f"{s}:{r}" for s in SCALINGS for r in SENSITIVITY_REPRESENTATIONS]
+    models = results.model_order()
+    numbers = _model_frame(results, models)
+    numbers.insert(2, "dataset", dataset)
+    numbers.insert(3, "target", target)
+    layers = scores.groupby("model", as_index=False)["layer"].first()
+    numbers = numbers.merge(layers, on="model", how="left")
+    numbers = numbers.merge(_wide(summary, ["model"], "level", levels), on="model", how="left")
+    guarded = scores.loc[scores["scaling"] == "guarded"]
+    clipped = guarded.pivot_table(
+        index="model", columns="representation", values="n_clipped", aggfunc="sum"
+    )
+    for rep in SENSITIVITY_REPRESENTATIONS:
+        column = clipped[rep] if rep in clipped.columns else pd.Series(dtype=float)
+        numbers[f"{rep}_n_clipped"] = numbers["model"].map(column)
+    display = pd.DataFrame({"Model": numbers["label"]})
+    for level in levels:
+        scaling, rep = level.split(":")
+        display[f"{scaling} · {REPRESENTATION_SHORT[rep]}"] = _display_ci(numbers, level, digits)
+    display["values clipped (H / v1 / v2)"] = [
+        " / ".join(
+            "—" if pd.isna(row[f"{rep}_n_clipped"]) else str(int(row[f"{rep}_n_clipped"]))
+            for rep in SENSITIVITY_REPRESENTATIONS
+        )
+        for _, row in numbers.iterrows()
+    ]
+    return Table(
+        "sensitivity",
+        title,
+        numbers,
+        display,
+        [
+            _ci_note({**cfg, "layer": "last"}),
+            "guarded: standardised on the training rows, each test value clipped to its "
+            "column's training range widened by one range on each side (the default); "
+            "standard: standardised only (the authors' toolkit); none: raw features, centred.",
+            "Values clipped: test values the guard clipped, summed over folds; 0 means guarded "
+            "and standard are the same numbers. A conclusion that holds in every column of a "
+            "row does not depend on these choices.",
+        ],
+    )
+
+
 TABLES: dict[str, TableBuilder] = {
     "table1_gradient": table_gradient,
     "table2_task_alignment": table_task_alignment,
@@ -657,4 +777,5 @@ TABLES: dict[str, TableBuilder] = {
     "table6_routing": table_routing,
     "table7_crystals": table_crystals,
     "table8_leakage": table_leakage,
+    "table9_sensitivity": table_sensitivity,
 }
