@@ -869,7 +869,17 @@ def measure_ranking(results: Results, m: Mapping[str, Any], cfg: Mapping[str, An
         if not any(tier_of.get(name) == i for name in scored)
     ]
     frame = frame.loc[frame["model"].isin(tier_of)] if not frame.empty else frame
-    text += "; tiers " + " > ".join(f"[{_tier_name(t)}]" for t in m["tiers"])
+    members = [
+        ", ".join(sorted(n for n, k in tier_of.items() if k == i and n in scored)) or "none"
+        for i in range(len(m["tiers"]))
+    ]
+    text = (
+        text.split("; models ")[0]
+        + "; tiers "
+        + " > ".join(
+            f"[{_tier_name(t)}: {names}]" for t, names in zip(m["tiers"], members, strict=True)
+        )
+    )
     per_model = summarise(frame, ["model"], value="value", level=cfg["ci_level"])
     tiers = per_model["model"].map(tier_of).to_numpy()
     means = per_model["mean"].to_numpy(dtype=float)

@@ -63,7 +63,7 @@ def render_figure(inputs: Paths, outputs: Paths, params: dict[str, Any], threads
 def reproduction_report(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
-    """Evaluate every claim; write ``md`` (one row per claim) and ``csv`` (per claim and measure)."""
+    """Evaluate every claim; write ``md`` (a row per claim) and ``csv`` (per claim and measure)."""
     results = load_results(inputs)
     frame, measures = reproduction_tables(results, params)
     write_text(outputs["md"], to_markdown(frame, params, params.get("run", {}), results.metadata))
