@@ -16,7 +16,7 @@ from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
-from atomprobe.render.reproduction import reproduction_frame, to_markdown
+from atomprobe.render.reproduction import reproduction_tables, to_markdown
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, write_table
 from atomprobe.runner import Paths
@@ -65,8 +65,8 @@ def render_figure(inputs: Paths, outputs: Paths, params: dict[str, Any], threads
 def reproduction_report(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
-    """Evaluate every claim; write ``md`` (the report) and ``csv`` (the same rows)."""
+    """Evaluate every claim; write ``md`` (a row per claim) and ``csv`` (per claim and measure)."""
     results = load_results(inputs)
-    frame = reproduction_frame(results, params)
+    frame, measures = reproduction_tables(results, params)
     write_text(outputs["md"], to_markdown(frame, params, params.get("run", {}), results.metadata))
-    write_text(outputs["csv"], frame.to_csv(index=False))
+    write_text(outputs["csv"], measures.to_csv(index=False))
