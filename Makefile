@@ -22,8 +22,8 @@ reproduce: $(BIN)/.installed
 # fails the target.
 lint: $(BIN)/.installed
 	@status=0; \
-	for check in "$(BIN)/ruff check src tests benchmarks workflow/scripts" \
-	             "$(BIN)/ruff format --check src tests benchmarks workflow/scripts" \
+	for check in "$(BIN)/ruff check src tests benchmarks tools workflow/scripts" \
+	             "$(BIN)/ruff format --check src tests benchmarks tools workflow/scripts" \
 	             "$(BIN)/snakefmt --check --compact-diff Snakefile workflow/" \
 	             "$(BIN)/snakemake --lint"; do \
 	    echo "$$check"; $$check || status=1; \

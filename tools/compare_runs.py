@@ -4,7 +4,8 @@
 
 Reads every parquet under ``BEFORE_DIR/results`` and its namesake under ``AFTER_DIR/results``
 and compares the frames exactly (same columns, same dtypes, same values, NaN equal to NaN;
-row order as written); provenance metadata (versions, hashes, paths) is not compared. Trained
+row order as written); provenance metadata (versions, hashes, paths) and wall-clock timings are
+not compared. Trained
 weights (``model.pt`` and kept checkpoints) are compared tensor by tensor, and with ``--tables``
 the rendered CSV tables and ``results/reproduction.csv`` too. Prints one line per difference and
 a summary; exits 1 if anything differs or is missing on one side.
@@ -22,14 +23,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+# wall-clock measurements (learning-curve seconds, training time): never equal between two runs
+TIMINGS = frozenset({"seconds", "train_seconds"})
+
 
 def tables_equal(before: pa.Table, after: pa.Table) -> str | None:
-    """None if equal, else a one-line description of the first difference (NaN equals NaN)."""
+    """None if equal, else a one-line description of the first difference (NaN equals NaN);
+    timing columns (:data:`TIMINGS`) are left out."""
     if before.column_names != after.column_names:
         return f"columns {before.column_names} vs {after.column_names}"
     if before.num_rows != after.num_rows:
         return f"{before.num_rows} vs {after.num_rows} rows"
-    for name in before.column_names:
+    for name in (n for n in before.column_names if n not in TIMINGS):
         a, b = before[name], after[name]
         if a.type != b.type:
             return f"column {name}: type {a.type} vs {b.type}"
@@ -52,7 +57,7 @@ def objects_equal(a: object, b: object, where: str = "") -> str | None:
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys():
             return f"keys of {where or 'the file'} differ"
-        for key in a:
+        for key in (k for k in a if k not in TIMINGS):
             problem = objects_equal(a[key], b[key], f"{where}.{key}" if where else str(key))
             if problem:
                 return problem
