@@ -9,7 +9,7 @@ import sys
 
 from snakemake.utils import min_version
 
-from atomprobe.config import validate_config
+from atomprobe.config import load_yaml, validate_config
 from atomprobe.errors import AtomprobeError
 
 min_version("9.0")
@@ -19,6 +19,8 @@ configfile: "config/config.yaml"
 
 
 try:
+    for _file in workflow.configfiles:  # a key given twice, which Snakemake's loader keeps
+        load_yaml(_file)
     validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
 except AtomprobeError as exc:
     sys.exit(f"atomprobe: {exc}")

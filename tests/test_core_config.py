@@ -58,5 +58,32 @@ def test_wrong_type_names_the_key(default_config):
 def test_broken_yaml_names_file_and_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("seed: 0\ndevice: [auto\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML \(line \d+\)"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml \(line 3\): expected ',' or ']'"):
         load_yaml(path)
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path):
+    """PyYAML keeps the last of two equal keys: a second model entry would replace the first."""
+    path = tmp_path / "models.yaml"
+    path.write_text("models:\n  schnet_gap: {label: a}\n  painn: {label: b}\n  schnet_gap: {}\n")
+    with pytest.raises(
+        ConfigError, match=r"models\.yaml \(line 4\): key 'schnet_gap' appears twice"
+    ):
+        load_yaml(path)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [("features", "batch_size", 64.0), ("data", "qm9", None), ("cpd", "cv", None)],
+)
+def test_integers_given_as_floats_are_refused(default_config, section, key, value):
+    """JSON Schema counts 64.0 as an integer; range(64.0) would crash a job later."""
+    if value is None:  # a nested integer: the CV folds, the QM9 split sizes
+        target = default_config[section][key]
+        target = target["splits"] if "splits" in target else target
+        name = "train" if "train" in target else "n_folds"
+        target[name] = float(target[name])
+    else:
+        default_config[section][key] = value
+    with pytest.raises(ConfigError, match=r"\.0 is not of type 'integer'"):
+        validate_config(default_config)
