@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -62,3 +65,33 @@ def rules() -> list[dict]:
     )
     assert result.returncode == 0, f"the Snakefile does not load:\n{result.stderr[-3000:]}"
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: float) -> SimpleNamespace:
+    """Run the repository's Snakefile in ``workdir`` with ``args`` (2 cores, one BLAS thread
+    per job); on timeout kill Snakemake and every job it started, and fail the test.
+
+    Returns ``returncode``, ``stdout`` and ``stderr``.
+    """
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory"]
+    command += [str(workdir), "--cores", "2", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # snakemake and the jobs it started
+        stdout, stderr = process.communicate()
+        pytest.fail(f"snakemake {' '.join(args)} ran over {timeout:.0f} s: {stderr[-3000:]}")
+    return SimpleNamespace(returncode=process.returncode, stdout=stdout, stderr=stderr)

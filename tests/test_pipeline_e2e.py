@@ -17,12 +17,9 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,9 +30,9 @@ from scipy import stats
 
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.tables import TABLES
+from conftest import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DOM_CHECK = ROOT / "tests" / "fixtures" / "report" / "dom_check.js"
 # guard only: the tiny DAG is ~420 s of CPU (about 4 min on 2 idle cores); a heavily shared
@@ -46,36 +43,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def _snakemake(workdir: Path, *args: str, timeout: float = RUN_TIMEOUT_S) -> SimpleNamespace:
-    """Run snakemake on the tiny config in ``workdir``; on timeout kill it and all its jobs."""
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        str(ROOT / "config" / "tiny.yaml"),
-        *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    """Run snakemake on the tiny config in ``workdir`` (:func:`conftest.run_snakemake`)."""
+    return run_snakemake(
+        workdir, "--configfile", str(ROOT / "config" / "tiny.yaml"), *args, timeout=timeout
     )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # snakemake and the jobs it started
-        stdout, stderr = process.communicate()
-        pytest.fail(f"snakemake {' '.join(args)} ran over {timeout:.0f} s: {stderr[-3000:]}")
-    return SimpleNamespace(returncode=process.returncode, stdout=stdout, stderr=stderr)
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,7 @@ features model appears in the CPD scores, tables and structure-level GFRE, not a
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import ase
@@ -39,9 +35,9 @@ from atomprobe.io import read_metadata, read_parquet
 from atomprobe.models.families._weights import sha256_of
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.tables import TABLES
+from conftest import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 RUN_TIMEOUT_S = 900  # guard only (measured: see the README's test-suite time)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -192,25 +188,8 @@ def own_run(tmp_path_factory) -> Path:
     write_datasets(workdir)
     write_features_entry(workdir)
     overlay = write_config(workdir)
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory"]
-    command += [str(workdir), "--cores", "2", "--configfile", str(overlay)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        _, stderr = process.communicate()
-        pytest.fail(f"snakemake ran over {RUN_TIMEOUT_S} s: {stderr[-3000:]}")
-    assert process.returncode == 0, stderr[-6000:]
+    result = run_snakemake(workdir, "--configfile", str(overlay), timeout=RUN_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr[-6000:]
     return workdir
 
 

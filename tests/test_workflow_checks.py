@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,9 +22,9 @@ import pytest
 from atomprobe.config import load_yaml, validate_config
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.tables import TABLES
+from conftest import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIGS = [ROOT / "config" / "config.yaml", ROOT / "config" / "tiny.yaml"]
 BRANCHES = ROOT / "config" / "branches.yaml"
 FIXTURE = ROOT / "tests" / "fixtures" / "data" / "qm9_sample.tar.bz2"
@@ -85,32 +81,12 @@ def test_branches_overlay_switches_the_other_branches():
 
 def _dry_run(workdir: Path) -> str:
     """``snakemake -n`` on tiny.yaml + branches.yaml in ``workdir``; its output (stdout+stderr)."""
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--dry-run",
-        "--configfile",
-        str(ROOT / "config" / "tiny.yaml"),
-        str(BRANCHES),
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    configs = [str(ROOT / "config" / "tiny.yaml"), str(BRANCHES)]
+    result = run_snakemake(
+        workdir, "--dry-run", "--configfile", *configs, timeout=DRY_RUN_TIMEOUT_S
     )
-    try:
-        output, _ = process.communicate(timeout=DRY_RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"snakemake -n ran over {DRY_RUN_TIMEOUT_S} s: {output[-3000:]}")
-    assert process.returncode == 0, output[-6000:]
+    output = result.stdout + "\n" + result.stderr
+    assert result.returncode == 0, output[-6000:]
     return output
 
 

@@ -1154,28 +1154,6 @@ def reproduction_tables(
     return pd.DataFrame(rows), pd.DataFrame(measures, columns=list(CSV_COLUMNS))
 
 
-def reproduction_frame(
-    results: Results, cfg: Mapping[str, Any], claims: Sequence[Mapping[str, Any]] | None = None
-) -> pd.DataFrame:
-    """All claims evaluated, one row each, in the order of ``claims.yaml``.
-
-    Parameters
-    ----------
-    results : Results
-        The cached results.
-    cfg : mapping
-        The render config.
-    claims : sequence of mapping, optional
-        The claims (default: ``claims.yaml``).
-
-    Returns
-    -------
-    DataFrame
-        One row per claim (see :func:`evaluate_claim`).
-    """
-    return reproduction_tables(results, cfg, claims)[0]
-
-
 def _cell(text: object) -> str:
     return str(text).replace("|", r"\|").replace("\n", " ")
 
@@ -1260,7 +1238,7 @@ def to_markdown(
     Parameters
     ----------
     frame : DataFrame
-        One row per claim (:func:`reproduction_frame`).
+        One row per claim (the first frame of :func:`reproduction_tables`).
     cfg : mapping
         The render config.
     run : mapping
