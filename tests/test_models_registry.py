@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from atomprobe.data.datasets import configured_datasets
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.features.io import check_feature_file, check_feature_ids, write_features
 from atomprobe.io import write_parquet
+from atomprobe.models.families import family_info, get_family
 from atomprobe.models.registry import (
     TRAINING_DEFAULTS,
     atom_features_path,
@@ -120,6 +122,30 @@ def test_features_entries_bring_their_own_datasets(tmp_path):
     assert model_datasets(registry["mine"], DATASETS) == ["mp"]
     assert features_path("mine", registry["mine"], "mp") == str(table)
     assert atom_features_path("mine", registry["mine"], "mp") is None  # atom level skips it
+
+
+def test_builtin_weight_names_are_checked_before_loading(tmp_path):
+    entry = {"label": "S", "family": "sevennet", "source": "builtin", "weights": "SevenNet-1"}
+    with pytest.raises(ConfigError, match=r"models\.s\.weights: 'SevenNet-1' is not shipped"):
+        load_registry(write_registry(tmp_path, {"s": entry}), "all", DATASETS)
+    entry = {"label": "C", "family": "chgnet", "source": "builtin", "weights": "r2scan"}
+    assert load_registry(write_registry(tmp_path, {"c": entry}), "all", DATASETS)
+
+
+@pytest.mark.parametrize("family", ["sevennet", "chgnet"])
+def test_builtin_weight_names_match_what_the_family_ships(family):
+    """The registry checks names without importing torch; the family module loads them."""
+    module = importlib.import_module(f"atomprobe.models.families.{family}")
+    info = family_info(family)
+    assert set(info.builtin_weights) == set(module.SHIPPED_CHECKPOINTS)
+    assert info.builtin_weights[0] == get_family(family).default_weights
+
+
+def test_shipped_registries_list_loadable_disabled_entries():
+    registry = load_registry(
+        REPO / "config" / "models.yaml", ["sevennet_l3i5", "chgnet_r2scan"], DATASETS
+    )
+    assert {e["weights"] for e in registry.values()} == {"SevenNet-l3i5", "r2scan"}
 
 
 def test_dataset_rules_for_entries(tmp_path):

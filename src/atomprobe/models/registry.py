@@ -62,6 +62,13 @@ def _check_entry(
         info = family_info(entry["family"])
     except ConfigError as exc:
         raise ConfigError(f"{where}.family: {exc}") from exc
+    weights = entry.get("weights")
+    if source == "builtin" and weights is not None and str(weights) not in info.builtin_weights:
+        known = list(info.builtin_weights) or "none (leave weights out)"
+        raise ConfigError(
+            f"{where}.weights: {weights!r} is not shipped for family {entry['family']!r}; "
+            f"known: {known}"
+        )
     if source == "train" and not info.trainable:
         raise ConfigError(f"{where}: family {entry['family']!r} cannot be trained here")
     if source == "train":

@@ -20,12 +20,25 @@ if TYPE_CHECKING:  # importing torch is slow; the registry only needs the table 
 
 @dataclass(frozen=True)
 class FamilyInfo:
-    """implementation: ``"module:Class"`` of the ModelFamily; trainable: can be built and
-    trained on QM9 here; supports_periodic: handles periodic cells (Materials Project)."""
+    """What the registry may know of a family without importing it (or torch).
+
+    Attributes
+    ----------
+    implementation : str
+        ``"module:Class"`` of the ModelFamily.
+    trainable : bool
+        Can be built and trained here.
+    supports_periodic : bool
+        Handles periodic cells (crystals).
+    builtin_weights : tuple of str
+        Names a ``source: builtin`` entry's ``weights`` may take (the family module's
+        ``SHIPPED_CHECKPOINTS``; a test keeps the two equal); empty: no ``weights`` key.
+    """
 
     implementation: str
     trainable: bool
     supports_periodic: bool
+    builtin_weights: tuple[str, ...] = ()
 
 
 _PKG = "atomprobe.models.families"
@@ -37,9 +50,17 @@ FAMILIES: dict[str, FamilyInfo] = {
     "mace": FamilyInfo(f"{_PKG}.mace:MACEFamily", trainable=True, supports_periodic=True),
     "ani2x_aev": FamilyInfo(f"{_PKG}.ani:ANIAEVFamily", trainable=False, supports_periodic=False),
     "sevennet": FamilyInfo(
-        f"{_PKG}.sevennet:SevenNetFamily", trainable=False, supports_periodic=True
+        f"{_PKG}.sevennet:SevenNetFamily",
+        trainable=False,
+        supports_periodic=True,
+        builtin_weights=("SevenNet-0_11Jul2024", "SevenNet-0_22May2024", "SevenNet-l3i5"),
     ),
-    "chgnet": FamilyInfo(f"{_PKG}.chgnet:CHGNetFamily", trainable=False, supports_periodic=True),
+    "chgnet": FamilyInfo(
+        f"{_PKG}.chgnet:CHGNetFamily",
+        trainable=False,
+        supports_periodic=True,
+        builtin_weights=("0.3.0", "0.2.0", "r2scan"),
+    ),
 }
 
 
