@@ -254,3 +254,12 @@ def test_summary_reports_median_and_folds_below_minus_one():
     assert row["r2_median"] == pytest.approx(0.79)
     assert row["n_below_minus_one"] == 2
     assert row["n_scores"] == 5
+
+
+def test_targets_that_overflow_float64_are_a_clear_error():
+    """Before: scikit-learn's 'Input contains NaN' after a RuntimeWarning."""
+    rng = np.random.default_rng(0)
+    H, C = rng.normal(size=(60, 4)), rng.integers(1, 4, size=(60, 2)).astype(float)
+    Y = 1e308 * rng.uniform(1, 1.7, size=(60, 1))
+    with pytest.raises(DataError, match=r"targets \['t'\]: their squared deviations overflow"):
+        cpd_scores(H, C, Y, ["t"], ["ridge"], ["full"])

@@ -17,6 +17,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from atomprobe.data.datasets import (
     check_config_targets,
+    check_dataset_entries,
     configured_datasets,
     dataset_targets,
     has_splits,
@@ -146,8 +147,12 @@ def test_bad_entries_name_the_dataset(tmp_path, mixed, change, message):
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
-        (lambda a: a.set_atomic_numbers([0, 1, 1]), r"structure mine:0 has atomic numbers outside"),
-        (lambda a: a.positions.__setitem__((0, 0), np.nan), r"structure mine:0 has NaN or inf"),
+        (lambda a: a.set_atomic_numbers([0, 1, 1]), r"structure mine:0: atomic numbers outside"),
+        (lambda a: a.positions.__setitem__((0, 0), np.nan), r"structure mine:0: NaN or infinite"),
+        (
+            lambda a: a.positions.__setitem__(1, a.positions[0]),
+            r"structure mine:0: two atoms closer",
+        ),
         (lambda a: a.set_pbc([True, False, False]), r"structure mine:0 is periodic along some"),
     ],
 )
@@ -211,3 +216,29 @@ def test_splits_from_an_info_key(tmp_path):
     table, meta = read_parquet(out)
     assert table["split"].tolist() == ["train", "train", "val", "test", "probe"]
     assert meta["sizes"] == {"train": 2, "val": 1, "test": 1, "probe": 1}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "change", "message"),
+    [
+        (
+            "qm9",
+            {"source": "archive", "archive": {"checksum": "md5:abc123"}},
+            r"data\.qm9\.archive\.checksum: a md5 digest has 32 hex digits, not 6",
+        ),
+        ("mp", {"offline_dir": "no/such/folder"}, r"data\.mp\.offline_dir: no/such/folder"),
+    ],
+)
+def test_dataset_entries_are_checked_before_any_job(dataset, change, message):
+    config = copy.deepcopy(CONFIG)
+    entry = config["data"][dataset]
+    for key, value in change.items():
+        entry[key] = {**entry[key], **value} if isinstance(value, dict) else value
+    with pytest.raises(ConfigError, match=message):
+        check_dataset_entries(configured_datasets(config))
+
+
+def test_a_file_dataset_must_exist(tmp_path):
+    entry = _entry(tmp_path / "missing.extxyz")
+    with pytest.raises(ConfigError, match=r"data\.mine\.path: .*missing\.extxyz does not exist"):
+        check_dataset_entries({"mine": entry})

@@ -124,6 +124,15 @@ def test_features_entries_bring_their_own_datasets(tmp_path):
     assert atom_features_path("mine", registry["mine"], "mp") is None  # atom level skips it
 
 
+def test_a_checkpoint_for_a_family_without_a_loader_is_refused(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    entry = {"label": "A", "family": "ani2x_aev", "source": "checkpoint", "path": str(weights)}
+    entry["sha256"] = hashlib.sha256(b"weights").hexdigest()
+    with pytest.raises(ConfigError, match=r"source: family 'ani2x_aev' loads no checkpoint"):
+        load_registry(write_registry(tmp_path, {"a": entry}), "all", DATASETS)
+
+
 def test_builtin_weight_names_are_checked_before_loading(tmp_path):
     entry = {"label": "S", "family": "sevennet", "source": "builtin", "weights": "SevenNet-1"}
     with pytest.raises(ConfigError, match=r"models\.s\.weights: 'SevenNet-1' is not shipped"):

@@ -144,3 +144,20 @@ def test_default_k_is_capped_at_the_training_points_explicit_k_is_not():
     assert capped == pytest.approx(lfre(X, Y, train_idx, test_idx, n_neighbors=len(train_idx)))
     with pytest.raises(DataError, match="neighbours > 40 training points"):
         lfre(X, Y, train_idx, test_idx, n_neighbors=41)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda X, Y, tr, te: gfre(X, Y, tr, te[:0]), "0 test rows: both must be non-empty"),
+        (lambda X, Y, tr, te: lfre(X, Y, tr, te, n_neighbors=0), "n_neighbors must be at least 1"),
+        (lambda X, Y, tr, te: lfre(X, Y, tr, te, n_neighbors=-2), "n_neighbors must be at least 1"),
+        (lambda X, Y, tr, te: gfre(X, Y[:-1], tr, te), "rows must be the same samples"),
+    ],
+)
+def test_bad_metric_inputs_are_one_line_errors(pair, call, message):
+    """Before: an empty test set gave NaN with a warning, a negative k a number."""
+    X, Y, train, test = pair
+    with pytest.raises(DataError, match=message) as error:
+        call(X, Y, train, test)
+    assert "\n" not in str(error.value)

@@ -49,8 +49,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
     On any exception the temporary file is removed, so a failed job never leaves a
-    half-written output behind. Missing parent folders are created; the output gets the
-    permissions a plain ``open()`` would give it.
+    half-written output behind; the content is fsync'ed before the rename. A job killed
+    outright (SIGKILL) can leave its ``.<name>.*.tmp`` file; nothing reads those, and Snakemake
+    reruns the job (``rerun-incomplete`` in the default profile). Missing parent folders are
+    created; the output gets the permissions a plain ``open()`` would give it.
 
     Parameters
     ----------
@@ -73,6 +75,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o666 & ~umask)
+        with open(tmp, "rb") as handle:  # on disk before the rename: a crash cannot leave
+            os.fsync(handle.fileno())  # a complete-looking name over incomplete content
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

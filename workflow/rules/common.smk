@@ -44,6 +44,7 @@ STEP_SCRIPT = "../scripts/step.py"
 
 try:
     DATASETS = _datasets.configured_datasets(config)
+    _datasets.check_dataset_entries(DATASETS)
     _datasets.check_config_targets(config, DATASETS)
     REGISTRY = _registry.load_registry(config["registry"], config["models"], DATASETS)
 except AtomprobeError as exc:

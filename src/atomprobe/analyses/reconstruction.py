@@ -306,6 +306,10 @@ def _prepare(
     X = check_features(X, "source X")
     targets = [check_features(Y, f"target Y[{i}]", X.shape[0]) for i, Y in enumerate(Ys)]
     train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
+    if test_idx.size == 0 or train_idx.size == 0:
+        raise DataError(
+            f"{train_idx.size} training and {test_idx.size} test rows: both must be non-empty"
+        )
     if np.intersect1d(train_idx, test_idx).size:
         raise DataError("train and test indices overlap; pass disjoint index sets")
     X_train, X_test = scale_total_variance(X[train_idx], X[test_idx], "source X")
@@ -420,6 +424,10 @@ def pointwise_lfre(
         Invalid features, mismatched rows, overlapping indices, constant features, or k larger
         than the number of training points.
     """
+    if n_neighbors is not None and n_neighbors < 1:
+        raise DataError(
+            f"LFRE: n_neighbors must be at least 1 (or None for paper B's k), got {n_neighbors}"
+        )
     X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
     ks = [
         n_neighbors or default_n_neighbors(X_train.shape[1], Y_train.shape[1], len(X_train))

@@ -41,7 +41,8 @@ def check_probe_inputs(
     """Validate features H (n, d), composition C (n, k) and targets Y (n,) or (n, t).
 
     Returns float64 copies ``(H, C, Y)`` with Y always 2-D. Raises DataError for NaN/inf,
-    mismatched row counts, a constant target, or fewer than ``min_rows`` rows.
+    mismatched row counts, a constant target, a target whose squared deviations overflow
+    float64 (R² would be NaN), or fewer than ``min_rows`` rows.
     """
     H = as_matrix(H, "features H")
     n_rows = H.shape[0]
@@ -58,4 +59,12 @@ def check_probe_inputs(
     constant = [name for name, column in zip(names, Y.T, strict=True) if np.ptp(column) == 0]
     if constant:
         raise DataError(f"targets {constant} are constant; R² is undefined, drop them")
+    with np.errstate(over="ignore", invalid="ignore"):  # the check itself may overflow
+        spread = np.square(Y - Y.mean(axis=0)).sum(axis=0)
+    huge = [name for name, total in zip(names, spread, strict=True) if not np.isfinite(total)]
+    if huge:
+        raise DataError(
+            f"targets {huge}: their squared deviations overflow float64 (values near "
+            f"{np.abs(Y).max():.3g}); rescale them, e.g. change their unit"
+        )
     return H, C, Y

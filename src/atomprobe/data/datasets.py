@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from atomprobe.errors import ConfigError
@@ -115,6 +116,46 @@ def configured_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     if not datasets:
         raise ConfigError("data: every dataset is null; configure at least one")
     return datasets
+
+
+# hex digits of each checksum algorithm the archive download accepts
+CHECKSUM_DIGITS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+
+
+def check_dataset_entries(datasets: Mapping[str, Mapping[str, Any]]) -> None:
+    """What the schema cannot see in the dataset entries, checked before any job.
+
+    Parameters
+    ----------
+    datasets : mapping
+        :func:`configured_datasets`.
+
+    Raises
+    ------
+    ConfigError
+        A QM9 archive checksum whose digest has the wrong length for its algorithm (found only
+        after an 86 MB download otherwise), a Materials Project ``offline_dir`` or a file
+        dataset ``path`` or ``targets_file`` that does not exist.
+    """
+    for name, entry in datasets.items():
+        source = entry["source"]
+        if source == "archive":
+            algorithm, _, digest = entry["archive"]["checksum"].partition(":")
+            if len(digest) != CHECKSUM_DIGITS[algorithm]:
+                raise ConfigError(
+                    f"data.{name}.archive.checksum: a {algorithm} digest has "
+                    f"{CHECKSUM_DIGITS[algorithm]} hex digits, not {len(digest)}"
+                )
+        if source == "offline" and entry.get("offline_dir"):
+            if not Path(entry["offline_dir"]).is_dir():
+                raise ConfigError(
+                    f"data.{name}.offline_dir: {entry['offline_dir']} is not a folder; "
+                    "fix it or use null (the copy shipped in the package)"
+                )
+        if source == "file":
+            for key in ("path", "targets_file"):
+                if entry.get(key) and not Path(entry[key]).exists():
+                    raise ConfigError(f"data.{name}.{key}: {entry[key]} does not exist")
 
 
 def check_config_targets(

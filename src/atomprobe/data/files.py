@@ -29,14 +29,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from atomprobe.data.structures import hill_formula, ragged_column
+from atomprobe.data.structures import (
+    check_atomic_numbers,
+    check_positions,
+    hill_formula,
+    ragged_column,
+)
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_parquet
 from atomprobe.runner import Paths
 
 log = logging.getLogger(__name__)
 
-MAX_Z = 118
 # declared by each dataset entry (atomprobe.data.datasets)
 PERIODIC = None
 TARGETS = None
@@ -79,17 +83,13 @@ def _properties(atoms: ase.Atoms) -> dict[str, Any]:
 
 def _check_structure(sid: str, atoms: ase.Atoms, where: str) -> bool:
     """Validate one structure; return whether it is periodic."""
-    numbers = atoms.get_atomic_numbers()
-    if len(numbers) == 0:
-        raise DataError(f"{where}: structure {sid} has no atoms")
-    if numbers.min() < 1 or numbers.max() > MAX_Z:
-        raise DataError(f"{where}: structure {sid} has atomic numbers outside 1-{MAX_Z}")
-    if not np.isfinite(atoms.positions).all():
-        raise DataError(f"{where}: structure {sid} has NaN or infinite positions")
+    what = f"{where}: structure {sid}"
+    check_atomic_numbers(atoms.get_atomic_numbers(), what)
+    check_positions(np.asarray(atoms.positions, dtype=np.float64), what)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any() and not pbc.all():
         raise DataError(
-            f"{where}: structure {sid} is periodic along some axes only ({pbc.tolist()}); "
+            f"{what} is periodic along some axes only ({pbc.tolist()}); "
             "only fully periodic cells and molecules are supported"
         )
     return bool(pbc.all())

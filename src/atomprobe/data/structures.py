@@ -61,6 +61,63 @@ class StructureArrays:
     pbc: bool
 
 
+MAX_Z = 118
+
+
+def check_atomic_numbers(numbers: np.ndarray, what: str) -> None:
+    """Raise a one-line DataError unless ``numbers`` are integers in 1..118.
+
+    Parameters
+    ----------
+    numbers : ndarray of shape (n_atoms,)
+        Atomic numbers.
+    what : str
+        The structure (id) or caller named in the message.
+
+    Raises
+    ------
+    DataError
+        Empty, non-integer (6.7) or outside 1–118 (0, −3, 200).
+    """
+    if numbers.size == 0:
+        raise DataError(f"{what}: no atoms")
+    if not np.issubdtype(numbers.dtype, np.integer):
+        if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)):
+            raise DataError(f"{what}: atomic numbers must be integers, got {numbers.tolist()[:5]}")
+    if numbers.min() < 1 or numbers.max() > MAX_Z:
+        raise DataError(f"{what}: atomic numbers outside 1-{MAX_Z}: {numbers.tolist()[:5]}")
+
+
+def check_positions(positions: np.ndarray, what: str) -> None:
+    """Raise a one-line DataError unless ``positions`` (n_atoms, 3), Å, are finite and no two
+    atoms coincide (closer than 1e-3 Å).
+
+    Parameters
+    ----------
+    positions : ndarray of shape (n_atoms, 3)
+        Cartesian coordinates, Å.
+    what : str
+        The structure (id) named in the message.
+
+    Raises
+    ------
+    DataError
+        NaN or infinite coordinates, a wrong shape, or coincident atoms.
+    """
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise DataError(f"{what}: positions must be (n_atoms, 3), got {positions.shape}")
+    if not np.isfinite(positions).all():
+        raise DataError(f"{what}: NaN or infinite positions")
+    if len(positions) > 1:
+        gaps = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=-1)
+        np.fill_diagonal(gaps, np.inf)
+        if gaps.min() < COINCIDENT_ATOMS:
+            raise DataError(f"{what}: two atoms closer than {COINCIDENT_ATOMS} Å (coincident)")
+
+
+COINCIDENT_ATOMS = 1e-3  # Å
+
+
 def hill_formula(numbers: Sequence[int] | np.ndarray) -> str:
     """Hill formula (C, then H, then the others alphabetically), e.g. ``C7H10O2``.
 
@@ -78,7 +135,9 @@ def hill_formula(numbers: Sequence[int] | np.ndarray) -> str:
     str
         The Hill formula; counts of 1 are left out.
     """
-    elements, counts = np.unique(np.asarray(numbers, dtype=np.int64), return_counts=True)
+    numbers = np.asarray(numbers)
+    check_atomic_numbers(numbers, "hill_formula")
+    elements, counts = np.unique(numbers.astype(np.int64), return_counts=True)
     count_of = {chemical_symbols[z]: int(n) for z, n in zip(elements, counts, strict=True)}
     first = [s for s in ("C", "H") if s in count_of] if "C" in count_of else []
     order = first + sorted(symbol for symbol in count_of if symbol not in first)

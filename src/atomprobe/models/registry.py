@@ -71,6 +71,10 @@ def _check_entry(
         )
     if source == "train" and not info.trainable:
         raise ConfigError(f"{where}: family {entry['family']!r} cannot be trained here")
+    if source == "checkpoint" and not info.loads_checkpoints:
+        raise ConfigError(
+            f"{where}.source: family {entry['family']!r} loads no checkpoint; use source: builtin"
+        )
     if source == "train":
         dataset = training_dataset(entry, datasets, where)
         if entry["target"] not in dataset_targets(dataset, datasets[dataset]):

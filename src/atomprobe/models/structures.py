@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from atomprobe.data.structures import check_atomic_numbers, check_positions
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.models.base import AtomsBatch
 
@@ -33,6 +34,11 @@ class Structures:
         """From a structure table (docs/formats.md); ``y`` is NaN when ``target`` is None."""
         if target is not None and target not in frame.columns:
             raise ConfigError(f"target {target!r} is not a column of the structure table")
+        for sid, numbers, positions in zip(
+            frame["id"], frame["numbers"], frame["positions"], strict=True
+        ):
+            check_atomic_numbers(np.asarray(numbers), f"structure {sid}")
+            check_positions(np.stack(positions).astype(np.float64), f"structure {sid}")
         periodic = frame["pbc"].to_numpy(bool)
         if periodic.any() and not periodic.all():
             raise DataError("structure table mixes periodic and non-periodic rows")

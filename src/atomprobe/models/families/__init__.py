@@ -33,12 +33,15 @@ class FamilyInfo:
     builtin_weights : tuple of str
         Names a ``source: builtin`` entry's ``weights`` may take (the family module's
         ``SHIPPED_CHECKPOINTS``; a test keeps the two equal); empty: no ``weights`` key.
+    loads_checkpoints : bool
+        Accepts ``source: checkpoint`` (a weights file of its own format).
     """
 
     implementation: str
     trainable: bool
     supports_periodic: bool
     builtin_weights: tuple[str, ...] = ()
+    loads_checkpoints: bool = True
 
 
 _PKG = "atomprobe.models.families"
@@ -48,7 +51,12 @@ FAMILIES: dict[str, FamilyInfo] = {
     "visnet": FamilyInfo(f"{_PKG}.pyg:ViSNetFamily", trainable=True, supports_periodic=False),
     "painn": FamilyInfo(f"{_PKG}.painn:PaiNNFamily", trainable=True, supports_periodic=False),
     "mace": FamilyInfo(f"{_PKG}.mace:MACEFamily", trainable=True, supports_periodic=True),
-    "ani2x_aev": FamilyInfo(f"{_PKG}.ani:ANIAEVFamily", trainable=False, supports_periodic=False),
+    "ani2x_aev": FamilyInfo(
+        f"{_PKG}.ani:ANIAEVFamily",
+        trainable=False,
+        supports_periodic=False,
+        loads_checkpoints=False,  # a fixed descriptor: nothing to load
+    ),
     "sevennet": FamilyInfo(
         f"{_PKG}.sevennet:SevenNetFamily",
         trainable=False,
