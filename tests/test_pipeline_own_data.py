@@ -226,6 +226,9 @@ def test_every_model_source_is_scored_where_it_can_be(own_run):
     # the features model's descriptor holds the composition: the residual keeps little of it
     mine = pd.read_csv(own_run / "figures" / "tables" / "table1_gradient.csv")
     assert {"sevennet_ckpt", "my_features"} <= set(mine["model"])
+    # every other dataset gets its block in table 7: the trained model on mols
+    others = pd.read_csv(own_run / "figures" / "tables" / "table7_crystals.csv")
+    assert set(others.loc[others["dataset"] == "mols", "model"]) == {"schnet_mols", "sevennet_ckpt"}
 
 
 def test_atom_level_skips_the_features_model_with_a_reason(own_run):

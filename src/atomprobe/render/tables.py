@@ -333,23 +333,31 @@ def table_gradient(results: Results, cfg: Mapping[str, Any]) -> Table:
 
 
 def table_crystals(results: Results, cfg: Mapping[str, Any]) -> Table:
-    """Table 7: Materials Project crystals, models that handle periodic cells."""
+    """Table 7: the crystals (``crystal_dataset``, models that handle periodic cells), then one
+    block for every other dataset with CPD scores besides ``dataset`` (e.g. your own)."""
     periodic = results.registry.loc[results.registry["supports_periodic"].astype(bool), "name"]
-    dataset = cfg["crystal_dataset"]
-    scored = set(select_rows(results.cpd, dataset=dataset)["model"])
-    models = list(periodic) + sorted(scored - set(periodic))
-    numbers, display = _representation_table(results, cfg, dataset, models)
-    notes = [_ci_note(cfg)]
-    if not models:
-        notes.append(f"{NOT_RUN}: no configured model handles periodic cells.")
-    return Table(
-        "crystals",
-        f"Materials Project crystals ({dataset}): Ridge R² per target for models that handle "
-        "periodic cells",
-        numbers,
-        display,
-        notes,
+    main = cfg["crystal_dataset"]
+    others = sorted(set(results.cpd["dataset"]) - {cfg["dataset"], main})
+    parts, notes = [], [_ci_note(cfg)]
+    for dataset in [main, *others]:
+        scored = set(select_rows(results.cpd, dataset=dataset)["model"])
+        if dataset == main:
+            models = list(periodic) + sorted(scored - set(periodic))
+            if not models:
+                notes.append(f"{NOT_RUN}: no configured model handles periodic cells.")
+        else:
+            models = [m for m in results.model_order() if m in scored]
+        parts.append(_representation_table(results, cfg, dataset, models))
+    numbers = pd.concat([n for n, _ in parts], ignore_index=True)
+    display = pd.concat([d for _, d in parts], ignore_index=True)
+    title = (
+        f"Materials Project crystals ({main}): Ridge R² per target for models that handle "
+        "periodic cells"
     )
+    if others:
+        display.insert(0, "Dataset", numbers["dataset"].to_numpy())
+        title += f"; and the other datasets ({', '.join(others)}), every model scored there"
+    return Table("crystals", title, numbers, display, notes)
 
 
 def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
