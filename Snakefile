@@ -9,7 +9,7 @@ import sys
 
 from snakemake.utils import min_version
 
-from atomprobe.config import load_yaml, validate_config
+from atomprobe.preflight import check_config
 from atomprobe.errors import AtomprobeError
 
 min_version("9.0")
@@ -18,10 +18,8 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-try:
-    for _file in workflow.configfiles:  # a key given twice, which Snakemake's loader keeps
-        load_yaml(_file)
-    validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
+try:  # the config files (a key given twice, which Snakemake's loader keeps) and the schemas
+    check_config(config, workflow.configfiles)
 except AtomprobeError as exc:
     sys.exit(f"atomprobe: {exc}")
 

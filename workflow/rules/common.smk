@@ -33,20 +33,17 @@ from pathlib import Path
 
 import atomprobe.render
 from atomprobe.errors import AtomprobeError
-from atomprobe.features import io as _features_io
 from atomprobe.data import datasets as _datasets
 from atomprobe.models import registry as _registry
+from atomprobe.preflight import check_data_and_models
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.steps import ALL_ANALYSES, NEEDS
 from atomprobe.render.tables import TABLES
 
 STEP_SCRIPT = "../scripts/step.py"
 
-try:
-    DATASETS = _datasets.configured_datasets(config)
-    _datasets.check_dataset_entries(DATASETS)
-    _datasets.check_config_targets(config, DATASETS)
-    REGISTRY = _registry.load_registry(config["registry"], config["models"], DATASETS)
+try:  # datasets, targets, registry and your feature files, before any job (atomprobe.preflight)
+    DATASETS, REGISTRY = check_data_and_models(config)
 except AtomprobeError as exc:
     sys.exit(f"atomprobe: {exc}")
 SPLIT_DATASETS = [d for d, entry in DATASETS.items() if _datasets.has_splits(entry)]
@@ -364,24 +361,3 @@ def cumulants_model():
             f"on dataset {cfg['dataset']!r}; models with features there: {candidates}"
         )
     return cfg["model"] or candidates[0]
-
-
-# --- checks before any job ---
-
-# a features entry's files: their layout and metadata, and their ids against the dataset's
-# structure table where it exists already (else the first job that reads both checks them)
-for _model, _dataset in FEATURE_PAIRS:
-    if REGISTRY[_model]["source"] != "features":
-        continue
-    for _key, _path in (
-        ("paths", features_path(_model, _dataset)),
-        ("atom_paths", atom_features_path(_model, _dataset)),
-    ):
-        if _path is None:
-            continue
-        try:
-            _features_io.check_feature_file(_path, _model, _dataset, atoms=_key == "atom_paths")
-            if Path(structures_path(_dataset)).exists():
-                _features_io.check_feature_ids(_path, structures_path(_dataset))
-        except AtomprobeError as exc:
-            sys.exit(f"atomprobe: {config['registry']}: models.{_model}.{_key}.{_dataset}: {exc}")

@@ -1,0 +1,125 @@
+"""Everything checkable before the first job: config files, the config, datasets, the registry
+and the feature files of ``source: features`` entries.
+
+The workflow runs these while Snakemake parses it (:func:`check_config` in the Snakefile,
+:func:`check_data_and_models` in ``workflow/rules/common.smk``), so a wrong key, value, target,
+file or checksum stops the run with one line before any job starts; ``tests/test_preflight.py``
+runs :func:`check_run` on a corpus of malformed inputs. Checks that belong to the machine a job
+runs on (a GPU for ``device: cuda``, ``MP_API_KEY``) stay in the job, as one line too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from atomprobe.config import load_yaml, validate_config
+from atomprobe.data.datasets import (
+    check_config_targets,
+    check_dataset_entries,
+    configured_datasets,
+)
+from atomprobe.errors import AtomprobeError, ConfigError
+from atomprobe.features.io import check_feature_file, check_feature_ids
+from atomprobe.models.registry import atom_features_path, features_path, load_registry
+
+Datasets = dict[str, dict[str, Any]]
+Registry = dict[str, dict[str, Any]]
+
+
+def check_config(config: Mapping[str, Any], config_files: Sequence[str | Path] = ()) -> None:
+    """The config files parse (no key given twice) and the merged config fits the schemas.
+
+    Parameters
+    ----------
+    config : mapping
+        The merged config (default config with the overlays over it).
+    config_files : sequence of str or Path, default=()
+        The files it was merged from, named in messages.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file (and line) or the key.
+    """
+    for path in config_files:
+        load_yaml(path)
+    validate_config(config, source=" + ".join(map(str, config_files)) or "config")
+
+
+def check_data_and_models(
+    config: Mapping[str, Any], structures_dir: str | Path = "results/data"
+) -> tuple[Datasets, Registry]:
+    """The datasets, the targets the config names, the registry and your feature files.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    structures_dir : str or Path, default="results/data"
+        Where the structure tables are: a features entry's ids are checked against its
+        dataset's table when that exists already.
+
+    Returns
+    -------
+    datasets : dict
+        The configured datasets (null entries left out).
+    registry : dict
+        The validated registry entries.
+
+    Raises
+    ------
+    AtomprobeError
+        One line naming the file, the entry or key, and the fix.
+    """
+    datasets = configured_datasets(config)
+    check_dataset_entries(datasets)
+    check_config_targets(config, datasets)
+    registry = load_registry(config["registry"], config["models"], datasets)
+    for name, entry in registry.items():
+        if entry["source"] != "features":
+            continue
+        for dataset in entry["paths"]:
+            for key, path in (
+                ("paths", features_path(name, entry, dataset)),
+                ("atom_paths", atom_features_path(name, entry, dataset)),
+            ):
+                if path is None:
+                    continue
+                try:
+                    check_feature_file(path, name, dataset, atoms=key == "atom_paths")
+                    table = Path(structures_dir) / f"{dataset}.parquet"
+                    if table.exists():
+                        check_feature_ids(path, table)
+                except AtomprobeError as exc:
+                    raise ConfigError(
+                        f"{config['registry']}: models.{name}.{key}.{dataset}: {exc}"
+                    ) from exc
+    return datasets, registry
+
+
+def check_run(
+    config: Mapping[str, Any], config_files: Sequence[str | Path] = ()
+) -> tuple[Datasets, Registry]:
+    """Every check the workflow runs before its first job, in its order.
+
+    Parameters
+    ----------
+    config : mapping
+        The merged config.
+    config_files : sequence of str or Path, default=()
+        The files it was merged from.
+
+    Returns
+    -------
+    datasets, registry : dict
+        As :func:`check_data_and_models`.
+
+    Raises
+    ------
+    AtomprobeError
+        The first problem, in one line.
+    """
+    check_config(config, config_files)
+    return check_data_and_models(config)
