@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -95,3 +96,15 @@ def run_snakemake(workdir: Path, *args: str, timeout: float) -> SimpleNamespace:
         stdout, stderr = process.communicate()
         pytest.fail(f"snakemake {' '.join(args)} ran over {timeout:.0f} s: {stderr[-3000:]}")
     return SimpleNamespace(returncode=process.returncode, stdout=stdout, stderr=stderr)
+
+
+def merge_config(base: dict, overlay: dict) -> dict:
+    """``overlay`` over ``base`` as Snakemake merges a --configfile: mappings recursively,
+    everything else (lists included) replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 
 from atomprobe.config import load_yaml, validate_config
 from atomprobe.errors import ConfigError
+from conftest import merge_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _merge(base: dict, overlay: dict) -> dict:
-    """Recursive merge, as Snakemake applies --configfile overlays."""
-    merged = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 @pytest.fixture
@@ -37,7 +26,7 @@ def test_default_config_is_valid(default_config):
 def test_overlays_are_valid(default_config, overlay):
     if overlay.name in {"config.yaml"} or overlay.name.startswith("models"):
         pytest.skip("not an overlay")
-    validate_config(_merge(default_config, load_yaml(overlay)), source=overlay.name)
+    validate_config(merge_config(default_config, load_yaml(overlay)), source=overlay.name)
 
 
 def test_unknown_top_level_key_is_one_line(default_config):

@@ -9,7 +9,6 @@ structures given to the public functions.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from atomprobe.data.structures import check_positions, hill_formula
 from atomprobe.errors import AtomprobeError
 from atomprobe.features.pooling import cumulant_pool
 from atomprobe.preflight import check_run
-from conftest import run_snakemake
+from conftest import merge_config, run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = yaml.safe_load((REPO / "tests" / "fixtures" / "malformed" / "corpus.yaml").read_text())
@@ -31,20 +30,9 @@ CASES = {case["id"]: case for case in CORPUS["cases"]}
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def merged(base: dict, overlay: dict) -> dict:
-    """``overlay`` over ``base`` as Snakemake merges a --configfile: mappings recursively."""
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def case_config(case: dict, workdir: Path) -> dict:
     """The merged config of a case, its registry (if any) written into ``workdir``."""
-    config = merged(DEFAULT, case.get("config", {}))
+    config = merge_config(DEFAULT, case.get("config", {}))
     config["registry"] = str(REPO / "config" / "models.yaml")
     if "registry" in case.get("config", {}):
         config["registry"] = case["config"]["registry"]

@@ -11,7 +11,6 @@ and a dry run executes nothing, so nothing is downloaded. ``make lint`` runs the
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import shutil
@@ -22,7 +21,7 @@ import pytest
 from atomprobe.config import load_yaml, validate_config
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.tables import TABLES
-from conftest import run_snakemake
+from conftest import merge_config, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [ROOT / "config" / "config.yaml", ROOT / "config" / "tiny.yaml"]
@@ -34,21 +33,10 @@ DRY_RUN_TIMEOUT_S = 240  # ~8 s on an idle core; guard for a busy machine
 pytestmark = pytest.mark.timeout(2 * DRY_RUN_TIMEOUT_S + 60)
 
 
-def _merge(base: dict, overlay: dict) -> dict:
-    """Recursive merge, as Snakemake applies --configfile overlays (lists are replaced)."""
-    merged = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _config(*paths: Path) -> dict:
     merged: dict = {}
     for path in paths:
-        merged = _merge(merged, load_yaml(path))
+        merged = merge_config(merged, load_yaml(path))
     return merged
 
 
