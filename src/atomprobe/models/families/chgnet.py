@@ -35,6 +35,7 @@ from pymatgen.core import Lattice, Structure
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
+from atomprobe.models.families import family_info
 from atomprobe.models.families._weights import (
     checkpoint_file,
     load_weights_only,
@@ -61,7 +62,8 @@ SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {
         "8eba3db0f35a2788bb3ae22885ad340591e27996f213c6643af522a633b50dad",
     ),
 }
-DEFAULT_WEIGHTS = "0.3.0"
+# the registry knows the shipped names without importing torch; the first is the default
+DEFAULT_WEIGHTS = family_info("chgnet").builtin_weights[0]
 
 # Present only in models built with mlp_out_bias=True (CHGNet.load does so for 0.2.0 only).
 _MLP_OUT_BIAS_KEY = "atom_conv_layers.0.mlp_out.layers.1.bias"

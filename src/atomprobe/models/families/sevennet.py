@@ -32,6 +32,7 @@ import torch
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
+from atomprobe.models.families import family_info
 from atomprobe.models.families._equivariant import (
     edge_shifts,
     import_e3nn,
@@ -223,7 +224,7 @@ class SevenNetFamily(ModelFamily):
     with ``path`` and ``sha256`` of a sevenn training checkpoint (``.pth``)."""
 
     name = "sevennet"
-    default_weights = "SevenNet-0_11Jul2024"
+    default_weights = family_info("sevennet").builtin_weights[0]  # the registry's default
 
     def load(self, entry: Mapping[str, Any]) -> SevenNetAdapter:
         source = require_source(
