@@ -34,20 +34,20 @@ class Structures:
         """From a structure table (docs/formats.md); ``y`` is NaN when ``target`` is None."""
         if target is not None and target not in frame.columns:
             raise ConfigError(f"target {target!r} is not a column of the structure table")
-        for sid, numbers, positions in zip(
-            frame["id"], frame["numbers"], frame["positions"], strict=True
-        ):
-            check_atomic_numbers(np.asarray(numbers), f"structure {sid}")
-            check_positions(np.stack(positions).astype(np.float64), f"structure {sid}")
+        numbers, positions = [], []  # one pass: each structure checked, then converted
+        for sid, z, xyz in zip(frame["id"], frame["numbers"], frame["positions"], strict=True):
+            z, xyz = np.asarray(z), np.stack(xyz)
+            check_atomic_numbers(z, f"structure {sid}")
+            check_positions(xyz.astype(np.float64, copy=False), f"structure {sid}")
+            numbers.append(torch.as_tensor(z.astype(np.int64)))
+            positions.append(torch.as_tensor(xyz, dtype=torch.float32))
         periodic = frame["pbc"].to_numpy(bool)
         if periodic.any() and not periodic.all():
             raise DataError("structure table mixes periodic and non-periodic rows")
         return cls(
             ids=[str(i) for i in frame["id"]],
-            numbers=[torch.as_tensor(np.asarray(z, dtype=np.int64)) for z in frame["numbers"]],
-            positions=[
-                torch.as_tensor(np.stack(p), dtype=torch.float32) for p in frame["positions"]
-            ],
+            numbers=numbers,
+            positions=positions,
             y=(
                 frame[target].to_numpy(np.float64)
                 if target is not None
