@@ -7,6 +7,10 @@ from scipy import stats
 
 from atomprobe.errors import DataError
 
+#: A per-fold R² below this counts as a blown-up fold: worse than predicting the test mean by
+#: more than the target's whole variance.
+BLOW_UP_R2 = -1.0
+
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean and two-sided Student-t confidence interval of ``values`` (1-D, NaN dropped).
@@ -46,3 +50,27 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
         return mean, float("nan"), float("nan"), 1
     half_width = stats.t.ppf(0.5 + level / 2.0, df=n - 1) * finite.std(ddof=1) / np.sqrt(n)
     return mean, mean - float(half_width), mean + float(half_width), n
+
+
+def median_and_blow_ups(values: np.ndarray) -> tuple[float, int]:
+    """Median of the per-fold scores and how many of them blew up (below :data:`BLOW_UP_R2`).
+
+    Shown beside every mean R² (tables, CPD summaries, the reproduction report): one blown-up
+    fold can drag a mean to −500 while the median stays at 0.8.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_values,)
+        Per-fold scores (R², dimensionless).
+
+    Returns
+    -------
+    median : float
+        Median of the finite values (NaN when there are none).
+    n_below : int
+        Number of values below :data:`BLOW_UP_R2` (−inf included, NaN not).
+    """
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    median = float(np.median(finite)) if finite.size else np.nan
+    return median, int(np.count_nonzero(values < BLOW_UP_R2))

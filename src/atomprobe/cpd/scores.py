@@ -38,7 +38,7 @@ from atomprobe.cpd.projection import CompositionProjector, join_composition
 from atomprobe.cpd.ridge import DEFAULT_ALPHAS, SharedRidgeCV, alpha_grid
 from atomprobe.cpd.scaling import DEFAULT_SCALING, SCALINGS, make_scaler
 from atomprobe.errors import ConfigError
-from atomprobe.stats import t_interval
+from atomprobe.stats import median_and_blow_ups, t_interval
 
 REPRESENTATIONS: tuple[str, ...] = ("full", "comp", "geom_v2", "geom_v1")
 PROBES: tuple[str, ...] = ("ridge", "mlp", "gbt")
@@ -565,6 +565,7 @@ def summarize(
                 if draws.size < 2:
                     raise ConfigError("confidence interval 'repeats' needs cv.n_repeats ≥ 2")
             low, high = np.quantile(draws, [tail, 1.0 - tail])
+        median, n_below = median_and_blow_ups(values)
         records.append(
             {
                 **dict(zip(keys, key, strict=True)),
@@ -572,8 +573,8 @@ def summarize(
                 "r2_std": values.std(ddof=1) if values.size > 1 else np.nan,
                 "ci_low": low,
                 "ci_high": high,
-                "r2_median": float(np.median(values)),
-                "n_below_minus_one": int(np.count_nonzero(values < -1.0)),
+                "r2_median": median,
+                "n_below_minus_one": n_below,
                 "n_scores": values.size,
             }
         )

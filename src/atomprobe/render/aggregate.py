@@ -11,9 +11,9 @@ Folds of one cross-validation share training rows, so this interval is somewhat 
 With ``n = 1`` the interval is undefined (NaN).
 
 Beside the mean, every summary carries the median of the per-fold scores and the number of
-folds (× repeats) below −1 (:data:`BLOW_UP_R2`): one fold where a probe extrapolated far outside
-its training rows can drag a mean R² to −500 while the median stays at 0.8, and a reader must
-see that, not just the mean.
+folds (× repeats) below −1 (:func:`atomprobe.stats.median_and_blow_ups`): one fold where a probe
+extrapolated far outside its training rows can drag a mean R² to −500 while the median stays
+at 0.8, and a reader must see that, not just the mean.
 """
 
 from __future__ import annotations
@@ -24,21 +24,16 @@ import numpy as np
 import pandas as pd
 
 from atomprobe.errors import DataError
-from atomprobe.stats import t_interval
+from atomprobe.stats import median_and_blow_ups, t_interval
 
 SUMMARY_COLUMNS = ("mean", "ci_low", "ci_high", "n", "median", "n_below_minus_one")
-#: A per-fold R² below this counts as a blown-up fold (``n_below_minus_one``): worse than
-#: predicting the test mean by more than the target's whole variance.
-BLOW_UP_R2 = -1.0
 
 
 def _stats(values: np.ndarray, level: float) -> tuple:
     """``mean, ci_low, ci_high, n, median, n_below_minus_one`` of one group's scores (the
     median over the finite ones; −inf counts as below −1)."""
     values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]  # as t_interval: NaN and inf dropped
-    median = float(np.median(finite)) if finite.size else np.nan
-    return (*t_interval(values, level), median, int(np.count_nonzero(values < BLOW_UP_R2)))
+    return (*t_interval(values, level), *median_and_blow_ups(values))
 
 
 def summarise(

@@ -91,7 +91,7 @@ from atomprobe.errors import ConfigError, DataError
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results
 from atomprobe.render.tables import format_ci, reported_layer_scores, select_rows
-from atomprobe.stats import t_interval
+from atomprobe.stats import median_and_blow_ups, t_interval
 
 VERDICTS = ("reproduced", "same direction", "differs", "not comparable")
 MEASURE_KINDS = ("value", "contrast", "range", "ranking", "trend", "none")
@@ -641,11 +641,12 @@ def _fold_values(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _robust(values: np.ndarray) -> tuple[float, float]:
-    """Median and the number of values below −1 (NaN, NaN when there are none)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    """Median and the number of values below −1 (:func:`~atomprobe.stats.median_and_blow_ups`;
+    NaN, NaN when no value is finite)."""
+    if not np.isfinite(values).any():
         return NAN, NAN
-    return float(np.median(finite)), float(np.sum(finite < -1))
+    median, n_below = median_and_blow_ups(values)
+    return median, float(n_below)
 
 
 def _not_run(selection: str, rule: str = "") -> Outcome:
