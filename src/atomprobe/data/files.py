@@ -57,7 +57,7 @@ def read_frames(
     """
     path = Path(path)
     if path.is_dir():
-        files = sorted(path.glob(pattern or "*"))
+        files = structure_files(path, pattern)
         if not files:
             raise DataError(f"{path}: no file matches pattern {pattern!r}; fix data.*.pattern")
         for file in files:
@@ -195,10 +195,15 @@ def structures_from_file(
     write_parquet(table, str(outputs["structures"]), metadata, params, sources)
 
 
+def structure_files(folder: Path, pattern: str | None) -> list[Path]:
+    """The files of a folder dataset, one structure each: those matching ``pattern``, sorted."""
+    return sorted(folder.glob(pattern or "*"))
+
+
 def as_sources(entry: Mapping[str, Any]) -> list[Path]:
     """The files a ``source: file`` dataset is read from (for provenance checksums)."""
     path = Path(entry["path"])
-    files = sorted(path.glob(entry.get("pattern") or "*")) if path.is_dir() else [path]
+    files = structure_files(path, entry.get("pattern")) if path.is_dir() else [path]
     if entry.get("targets_file"):
         files.append(Path(entry["targets_file"]))
     return files
