@@ -6,8 +6,10 @@ import pytest
 
 from atomprobe.analyses.convergence import convergence
 from atomprobe.analyses.cumulants import cumulants
+from atomprobe.analyses.feature_sets import align_rows, load_feature_sets
 from atomprobe.analyses.pcovr import pcovr
-from atomprobe.analyses.reconstruction_pairs import reconstruction
+from atomprobe.analyses.reconstruction import gfre, train_test_indices
+from atomprobe.analyses.reconstruction_pairs import reconstruction, reconstruction_source
 from atomprobe.analyses.similarity import similarity
 from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
 from atomprobe.features.io import column_name, write_atom_features, write_features
@@ -98,21 +100,49 @@ def params():
     return cfg
 
 
+def run_reconstruction(paths, params, tmp_path) -> dict[str, str]:
+    """The per-source jobs (every level, dataset and model, as the rules run them), gathered."""
+    parts: dict[str, list[str]] = {"gfre": [], "lfre": []}
+    for level, key in (("structure", "structure"), ("atom", "atoms")):
+        for dataset in ("qm9", "mp"):
+            for source in MODELS:
+                out = {name: str(tmp_path / f"{level}_{dataset}_{source}.{name}") for name in parts}
+                cfg = {**params, "level": level, "dataset": dataset, "source": source}
+                reconstruction_source({"features": paths[key]}, out, cfg, threads=1)
+                for name in parts:
+                    parts[name].append(out[name])
+    out = {"gfre": str(tmp_path / "gfre.parquet"), "lfre": str(tmp_path / "lfre.parquet")}
+    reconstruction(parts, out, params, threads=1)
+    return out
+
+
 def test_reconstruction_step_writes_all_ordered_pairs(files, params, tmp_path):
     paths, _ = files
-    out = {"gfre": str(tmp_path / "gfre.parquet"), "lfre": str(tmp_path / "lfre.parquet")}
-    reconstruction(paths, out, params, threads=1)
+    out = run_reconstruction(paths, params, tmp_path)
     gfre, meta = read_parquet(out["gfre"])
     lfre, _ = read_parquet(out["lfre"])
     assert set(meta["columns"]) == set(gfre.columns)
     for frame in (gfre, lfre):
         assert len(frame) == 2 * len(MODELS) ** 2  # two levels, ordered pairs with diagonal
         assert set(frame["level"]) == {"structure", "atom"}
+        assert set(frame["dataset"]) == {"qm9"}  # gamma's empty mp table: no rows, no error
     value = gfre.set_index(["level", "source", "target"])["value"]
     assert value[("structure", "alpha", "alpha")] < 1e-8
     assert value[("atom", "alpha", "beta")] < 1e-6  # beta is linear in alpha, atom by atom
     assert value[("atom", "alpha", "gamma")] > 0.05
     assert set(lfre["n_test"]) == {20} and set(gfre["n_test"]) == {40, 50}
+
+
+def test_reconstruction_source_matches_the_metric_on_the_shared_split(files, params, tmp_path):
+    """One source's job gives what gfre() gives on the same aligned rows and split."""
+    paths, _ = files
+    out = run_reconstruction(paths, params, tmp_path)
+    gfre_table = read_parquet(out["gfre"])[0].set_index(["level", "source", "target"])["value"]
+    sets = load_feature_sets(paths["structure"], params["layer"])
+    _, matrices = align_rows([fs for fs in sets if fs.dataset == "qm9"], None, params["seed"])
+    train_idx, test_idx = train_test_indices(N_STRUCTURES, 40, params["seed"])
+    expected = gfre(matrices[2], matrices[0], train_idx, test_idx)  # gamma -> alpha
+    assert gfre_table[("structure", "gamma", "alpha")] == pytest.approx(expected, rel=1e-12)
 
 
 def test_cumulants_step_records_dropped_single_atom_structures(files, params, tmp_path):

@@ -351,6 +351,30 @@ def reconstruction_params(*keys):
     return {key: RECONSTRUCTION[key] for key in keys}
 
 
+RECONSTRUCTION_LEVELS = {"structure": FEATURE_PAIRS, "atom": ATOM_PAIRS}
+
+
+def reconstruction_part(level, dataset, source, name):
+    """GFRE or LFRE (``name``) from one source model to every model of a dataset and level."""
+    return f"results/analyses/reconstruction/{level}/{dataset}/{source}.{name}.parquet"
+
+
+def reconstruction_parts(name):
+    """Every per-source table of ``name`` (gfre | lfre): level, dataset, then model order."""
+    parts = []
+    for level, pairs in RECONSTRUCTION_LEVELS.items():
+        for dataset in dict.fromkeys(d for _, d in pairs):
+            parts += [reconstruction_part(level, d, m, name) for m, d in pairs if d == dataset]
+    return parts
+
+
+def reconstruction_features(wildcards):
+    """The feature files a per-source GFRE/LFRE job aligns: every model on its dataset."""
+    path = atom_features_path if wildcards.level == "atom" else features_path
+    pairs = RECONSTRUCTION_LEVELS[wildcards.level]
+    return [path(m, d) for m, d in pairs if d == wildcards.dataset]
+
+
 def cumulants_model():
     """The configured model, or the first model run on reconstruction.cumulants.dataset."""
     cfg = RECONSTRUCTION["cumulants"]

@@ -1,4 +1,5 @@
-"""Stage 'reconstruction' (paper B): GFRE/LFRE between every ordered model pair, GFRE between
+"""Stage 'reconstruction' (paper B): GFRE/LFRE between every ordered model pair (one job per
+source model, dataset and level, gathered into one table per metric), GFRE between
 cumulant-pooling orders, CKA and mutual-kNN similarity, PCovR maps, checkpoint convergence.
 
 Pairs and paths: common.smk. Outputs and columns: docs/formats.md; config keys:
@@ -6,10 +7,42 @@ config/README.md (## reconstruction).
 """
 
 
+rule reconstruction_source:
+    input:
+        features=reconstruction_features,
+    output:
+        gfre=reconstruction_part("{level}", "{dataset}", "{source}", "gfre"),
+        lfre=reconstruction_part("{level}", "{dataset}", "{source}", "lfre"),
+    log:
+        "logs/analyses/reconstruction/{level}/{dataset}/{source}.log",
+    benchmark:
+        "logs/benchmarks/analyses/reconstruction/{level}/{dataset}/{source}.tsv"
+    wildcard_constraints:
+        level="structure|atom",
+        dataset=names_pattern(DATASETS),
+        source=names_pattern(MODELS),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        step="atomprobe.analyses.reconstruction_pairs:reconstruction_source",
+        cfg=lambda w: {
+            **reconstruction_params("seed", "layer", "lfre", w.level),
+            "level": w.level,
+            "dataset": w.dataset,
+            "source": w.source,
+        },
+    script:
+        STEP_SCRIPT
+
+
 rule reconstruction:
     input:
-        structure=[features_path(m, d) for m, d in FEATURE_PAIRS],
-        atoms=[atom_features_path(m, d) for m, d in ATOM_PAIRS],
+        gfre=reconstruction_parts("gfre"),
+        lfre=reconstruction_parts("lfre"),
     output:
         gfre=analysis_path("gfre"),
         lfre=analysis_path("lfre"),
@@ -21,8 +54,8 @@ rule reconstruction:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=1000,
+        runtime=5,
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction",
         cfg=reconstruction_params("seed", "layer", "structure", "atom", "lfre"),

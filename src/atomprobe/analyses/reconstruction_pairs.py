@@ -22,7 +22,7 @@ from atomprobe.analyses.reconstruction import (
     root_mean_square,
     train_test_indices,
 )
-from atomprobe.io import write_parquet
+from atomprobe.io import read_parquet, write_parquet
 from atomprobe.runner import Paths, as_path_list
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,24 @@ ERROR_COLUMNS = {
 }
 
 
-def pairwise_errors(
+LEVELS = ("structure", "atom")
+
+
+def source_errors(
     names: Sequence[str],
     matrices: Sequence[np.ndarray],
+    source: str,
     n_test: int,
     seed: int,
     lfre_test_size: int | None,
     n_neighbors: int | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """GFRE and LFRE for every ordered pair (diagonal included) of aligned feature matrices.
+    """GFRE and LFRE from one model's features to every model's (itself included).
 
-    Test set: ``n_test`` random rows (``seed``), training = the rest. LFRE is evaluated on the
-    first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if None.
+    Test set: ``n_test`` random rows (``seed``), training = the rest; it depends only on the
+    number of rows and the seed, so every source of one aligned group shares it. LFRE is
+    evaluated on the first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if
+    None.
 
     Parameters
     ----------
@@ -58,6 +64,8 @@ def pairwise_errors(
     matrices : sequence of ndarray of shape (n_samples, n_features_model)
         Feature matrices of the same rows in the same order (see
         :func:`atomprobe.analyses.feature_sets.align_rows`).
+    source : str
+        The model whose features reconstruct (X), one of ``names``.
     n_test : int
         Test rows.
     seed : int
@@ -70,8 +78,8 @@ def pairwise_errors(
     Returns
     -------
     gfre : DataFrame
-        One row per ordered pair with the columns ``source``, ``target``, ``value`` (GFRE,
-        dimensionless), ``n_train`` and ``n_test``.
+        One row per target model with the columns ``source``, ``target``, ``n_train``,
+        ``value`` (GFRE, dimensionless) and ``n_test``.
     lfre : DataFrame
         The same for LFRE, plus ``n_neighbors`` (the k used).
 
@@ -86,62 +94,94 @@ def pairwise_errors(
     if lfre_test_size is not None and lfre_test_size < n_test:
         shuffled = np.random.default_rng(seed).permutation(test_idx)
         lfre_test_idx = np.sort(shuffled[:lfre_test_size])
+    X = matrices[list(names).index(source)]
+    log.info("GFRE/LFRE from %s (%d x %d)", source, *X.shape)
+    gfre_values = root_mean_square(pointwise_gfre(X, matrices, train_idx, test_idx))
+    lfre_values = root_mean_square(
+        pointwise_lfre(X, matrices, train_idx, lfre_test_idx, n_neighbors)
+    )
     gfre_rows, lfre_rows = [], []
-    for source, X in zip(names, matrices, strict=True):
-        log.info("GFRE/LFRE from %s (%d x %d)", source, *X.shape)
-        gfre_values = root_mean_square(pointwise_gfre(X, matrices, train_idx, test_idx))
-        lfre_values = root_mean_square(
-            pointwise_lfre(X, matrices, train_idx, lfre_test_idx, n_neighbors)
+    for target, Y, g, lv in zip(names, matrices, gfre_values, lfre_values, strict=True):
+        common = {"source": source, "target": target, "n_train": len(train_idx)}
+        gfre_rows.append({**common, "value": float(g), "n_test": len(test_idx)})
+        k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
+        lfre_rows.append(
+            {**common, "value": float(lv), "n_test": len(lfre_test_idx), "n_neighbors": k}
         )
-        for target, Y, g, lv in zip(names, matrices, gfre_values, lfre_values, strict=True):
-            common = {"source": source, "target": target, "n_train": len(train_idx)}
-            gfre_rows.append({**common, "value": float(g), "n_test": len(test_idx)})
-            k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
-            lfre_rows.append(
-                {**common, "value": float(lv), "n_test": len(lfre_test_idx), "n_neighbors": k}
-            )
     return pd.DataFrame(gfre_rows), pd.DataFrame(lfre_rows)
 
 
-def reconstruction(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: GFRE and LFRE over all ordered model pairs, per dataset, at structure and atom level.
+def _columns(name: str) -> dict[str, str]:
+    """Column descriptions of the ``gfre`` or ``lfre`` table."""
+    columns = dict(ERROR_COLUMNS)
+    if name == "lfre":
+        columns["n_neighbors"] = "k, training points in each local fit"
+    return columns
 
-    inputs: ``structure`` pooled feature files, ``atoms`` per-atom feature files;
-    outputs: ``gfre``, ``lfre`` parquet; params: the config ``reconstruction`` section.
+
+def reconstruction_source(
+    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
+) -> None:
+    """Step: GFRE and LFRE from one model to every model of one dataset at one level.
+
+    inputs: ``features``, the feature files of every model on the dataset (pooled for level
+    ``structure``, per-atom for ``atom``); outputs: ``gfre``, ``lfre`` parquet (no rows when
+    the source has no features there); params: ``source``, ``dataset``, ``level``, ``seed``,
+    ``layer``, ``lfre`` and the level's sizes (``test_size``, ``train_size``).
     """
-    levels = {
-        "structure": load_feature_sets(inputs["structure"], params["layer"]),
-        "atom": load_feature_sets(inputs["atoms"], atoms=True),
-    }
-    frames: dict[str, list[pd.DataFrame]] = {"gfre": [], "lfre": []}
-    for level, feature_sets in levels.items():
-        level_cfg = params[level]
-        for dataset, group in group_by_dataset(feature_sets).items():
-            max_rows = level_cfg["train_size"]
-            if max_rows is not None:
-                max_rows += level_cfg["test_size"]
-            _, matrices = align_rows(group, max_rows, params["seed"])
-            gfre_frame, lfre_frame = pairwise_errors(
-                [fs.model for fs in group],
-                matrices,
-                capped_test_size(len(matrices[0]), level_cfg["test_size"]),
-                params["seed"],
-                params["lfre"]["test_size"],
-                params["lfre"]["n_neighbors"],
-            )
-            for name, frame in (("gfre", gfre_frame), ("lfre", lfre_frame)):
-                frame.insert(2, "level", level)
-                frame.insert(3, "dataset", dataset)
-                frames[name].append(frame)
-    all_inputs = [*as_path_list(inputs["structure"]), *as_path_list(inputs["atoms"])]
-    for name, parts in frames.items():
-        columns = dict(ERROR_COLUMNS)
-        if name == "lfre":
-            columns["n_neighbors"] = "k, training points in each local fit"
+    level, dataset, source = params["level"], params["dataset"], params["source"]
+    feature_sets = load_feature_sets(inputs["features"], params["layer"], atoms=level == "atom")
+    group = group_by_dataset(feature_sets).get(dataset, [])
+    names = [fs.model for fs in group]
+    frames = {"gfre": pd.DataFrame(), "lfre": pd.DataFrame()}
+    if source in names:
+        max_rows = params[level]["train_size"]
+        if max_rows is not None:
+            max_rows += params[level]["test_size"]
+        _, matrices = align_rows(group, max_rows, params["seed"])
+        frames["gfre"], frames["lfre"] = source_errors(
+            names,
+            matrices,
+            source,
+            capped_test_size(len(matrices[0]), params[level]["test_size"]),
+            params["seed"],
+            params["lfre"]["test_size"],
+            params["lfre"]["n_neighbors"],
+        )
+        for frame in frames.values():
+            frame.insert(2, "level", level)
+            frame.insert(3, "dataset", dataset)
+    else:
+        log.warning("%s has no %s-level features on %s: no rows", source, level, dataset)
+    for name, frame in frames.items():
         write_parquet(
-            pd.concat(parts, ignore_index=True),
+            frame,
             outputs[name],
-            {"analysis": name, "columns": columns},
+            {"analysis": name, "columns": _columns(name)},
             params=params,
-            inputs=all_inputs,
+            inputs=as_path_list(inputs["features"]),
+        )
+
+
+def reconstruction(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: the per-source tables of :func:`reconstruction_source` as one table per metric.
+
+    inputs: ``gfre``, ``lfre``, the per-source parquets (level, dataset, source order);
+    outputs: ``gfre``, ``lfre`` parquet; params: the config ``reconstruction`` slice the
+    per-source jobs used.
+    """
+    for name in ("gfre", "lfre"):
+        parts = [read_parquet(path)[0] for path in as_path_list(inputs[name])]
+        parts = [part for part in parts if len(part)]
+        frame = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=[*_columns(name)])
+        )
+        write_parquet(
+            frame,
+            outputs[name],
+            {"analysis": name, "columns": _columns(name)},
+            params=params,
+            inputs=as_path_list(inputs[name]),
         )
