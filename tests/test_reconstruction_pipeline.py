@@ -122,11 +122,15 @@ def test_reconstruction_step_writes_all_ordered_pairs(files, params, tmp_path):
     gfre, meta = read_parquet(out["gfre"])
     lfre, _ = read_parquet(out["lfre"])
     assert set(meta["columns"]) == set(gfre.columns)
-    for frame in (gfre, lfre):
-        assert len(frame) == 2 * len(MODELS) ** 2  # two levels, ordered pairs with diagonal
+    n_splits = params["test_splits"]
+    assert n_splits > 1
+    for frame, splits in ((gfre, n_splits), (lfre, 1)):
+        # two levels, ordered pairs with diagonal, GFRE on every test split, LFRE on the first
+        assert len(frame) == 2 * len(MODELS) ** 2 * splits
+        assert set(frame["repeat"]) == set(range(splits))
         assert set(frame["level"]) == {"structure", "atom"}
         assert set(frame["dataset"]) == {"qm9"}  # gamma's empty mp table: no rows, no error
-    value = gfre.set_index(["level", "source", "target"])["value"]
+    value = gfre.loc[gfre["repeat"] == 0].set_index(["level", "source", "target"])["value"]
     assert value[("structure", "alpha", "alpha")] < 1e-8
     assert value[("atom", "alpha", "beta")] < 1e-6  # beta is linear in alpha, atom by atom
     assert value[("atom", "alpha", "gamma")] > 0.05
@@ -137,12 +141,17 @@ def test_reconstruction_source_matches_the_metric_on_the_shared_split(files, par
     """One source's job gives what gfre() gives on the same aligned rows and split."""
     paths, _ = files
     out = run_reconstruction(paths, params, tmp_path)
-    gfre_table = read_parquet(out["gfre"])[0].set_index(["level", "source", "target"])["value"]
+    gfre_table = read_parquet(out["gfre"])[0]
+    value = gfre_table.set_index(["level", "source", "target", "repeat"])["value"]
     sets = load_feature_sets(paths["structure"], params["layer"])
     _, matrices = align_rows([fs for fs in sets if fs.dataset == "qm9"], None, params["seed"])
-    train_idx, test_idx = train_test_indices(N_STRUCTURES, 40, params["seed"])
-    expected = gfre(matrices[2], matrices[0], train_idx, test_idx)  # gamma -> alpha
-    assert gfre_table[("structure", "gamma", "alpha")] == pytest.approx(expected, rel=1e-12)
+    by_split = []
+    for repeat in range(params["test_splits"]):
+        train_idx, test_idx = train_test_indices(N_STRUCTURES, 40, params["seed"] + repeat)
+        expected = gfre(matrices[2], matrices[0], train_idx, test_idx)  # gamma -> alpha
+        assert value[("structure", "gamma", "alpha", repeat)] == pytest.approx(expected, rel=1e-12)
+        by_split.append(expected)
+    assert np.std(by_split) > 0  # the splits differ, so their spread is an interval
 
 
 def test_cumulants_step_records_dropped_single_atom_structures(files, params, tmp_path):

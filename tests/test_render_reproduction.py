@@ -192,17 +192,22 @@ def test_not_comparable_never_hides_differs():
 
 def test_claims_file_covers_the_papers():
     ids = [c["id"] for c in load_claims()]
-    expected = [f"A{i}" for i in range(1, 7)] + [f"B{i}" for i in range(1, 14)] + ["PB1"]
+    expected = [f"A{i}" for i in range(1, 7)] + [f"B{i}" for i in range(1, 14)]
+    expected += ["PB1", "PB2", "PB3", "PB4"]
     assert ids[: len(expected)] == expected
     assert len(set(ids)) == len(ids)
 
 
 # the synthetic registry plus the models the claims name that it lacks: DimeNet++ (A3's third
-# tier) and SevenNet-0 (the offline stand-in for MACE-MP-0)
+# tier), SevenNet-0 (the offline stand-in for MACE-MP-0) and the universal models of PB1/PB4
 CLAIM_MODELS = [
     *MODELS,
     ("dimenetpp_gap", "dimenetpp", "train", "gap", False, 0.25),
     ("sevennet0", "sevennet", "builtin", "energy", True, 0.38),
+    ("sevennet0_may", "sevennet", "builtin", "energy", True, 0.37),
+    ("chgnet", "chgnet", "builtin", "energy", True, 0.30),
+    ("chgnet_020", "chgnet", "builtin", "energy", True, 0.28),
+    ("chgnet_r2scan", "chgnet", "builtin", "energy", True, 0.31),
 ]
 
 
@@ -328,6 +333,33 @@ def test_pb3_fails_when_gfre_rises_before_the_final_epoch(tmp_path):
     report, _ = _evaluate(inputs)
     assert report.loc["PB3", "verdict"] == "differs"
     assert "does not fall" in report.loc["PB3", "reason"]
+
+
+def test_pb4_fine_tuning_on_planted_gfre(measures):
+    """Planted: fine-tuned pair 0.05, separately trained 0.16 (both directions, 3 test splits)."""
+    pb4 = measures.loc[measures["id"] == "PB4"].set_index("measure_name")
+    contrast = pb4.loc["separately trained − fine-tuned, MP crystals"]
+    assert contrast["verdict"] == "reproduced"
+    # an interval over the 3 test splits around the planted 0.16 − 0.05
+    assert 0.09 < contrast["ci_low"] < 0.11 < contrast["ci_high"] < 0.13
+    fine_tuned = pb4.loc["fine-tuned (CHGNet 0.3.0 ↔ r2SCAN), MP crystals"]
+    assert fine_tuned["verdict"] == "reproduced"
+    assert "chgnet→chgnet_r2scan" in fine_tuned["selection"]
+    assert "chgnet_020" not in fine_tuned["selection"]
+
+
+def test_pb4_differs_when_the_fine_tuned_pair_is_further_apart(tmp_path):
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+
+    def swapped(frame: pd.DataFrame) -> pd.DataFrame:
+        pair = frame["source"].str.cat(frame["target"], sep=" ")
+        fine_tuned = pair.isin(["chgnet chgnet_r2scan", "chgnet_r2scan chgnet"])
+        frame.loc[fine_tuned, "value"] = 0.3  # further apart than the 0.16 of 0.2.0 ↔ 0.3.0
+        return frame
+
+    _rewrite(inputs["gfre"], swapped)
+    report, _ = _evaluate(inputs)
+    assert report.loc["PB4", "verdict"] == "differs"
 
 
 def test_one_differs_among_not_comparable_measures_decides(synthetic):

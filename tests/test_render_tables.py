@@ -44,6 +44,20 @@ MODELS = [
     ("ani2x", "ani2x_aev", "builtin", "none", False, -0.50),
     ("mace_mp", "mace", "checkpoint", "energy", True, 0.40),
 ]
+# the shipped weights of builtin entries (registry column `weights`), by registry name
+WEIGHTS = {
+    "sevennet0": "SevenNet-0_11Jul2024",
+    "sevennet0_may": "SevenNet-0_22May2024",
+    "chgnet": "0.3.0",
+    "chgnet_020": "0.2.0",
+    "chgnet_r2scan": "r2scan",
+}
+# planted GFRE of model pairs in either direction: fine-tuned close, separately trained further
+PLANTED_GFRE = {
+    frozenset({"chgnet", "chgnet_r2scan"}): 0.05,
+    frozenset({"chgnet", "chgnet_020"}): 0.16,
+    frozenset({"sevennet0", "sevennet0_may"}): 0.15,
+}
 # PaiNN has both kinds of groups: the routing outputs must show only the configured ones
 GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"], "painn": ["L0", "L1", "scalar"]}
 REPRESENTATION_OFFSET = {"full": 0.25, "comp": -0.1, "geom_v2": 0.0, "geom_v1": 0.08}
@@ -97,6 +111,7 @@ def write_synthetic_results(
                 "label": n.replace("_", " ").upper(),
                 "family": f,
                 "source": s,
+                "weights": WEIGHTS.get(n, ""),
                 "train_target": t,
                 "n_params": 1000,
                 "test_mae": 0.1,
@@ -127,6 +142,10 @@ def write_synthetic_results(
         return inputs
     names = [m[0] for m in models]
     pairs = [(a, b) for a in names for b in names]
+    periodic = [m[0] for m in models if m[4]]
+    on_dataset = [("qm9", a, b) for a, b in pairs] + [
+        ("mp", a, b) for a in periodic for b in periodic
+    ]
     frames = {
         "control": pd.DataFrame(
             [
@@ -184,13 +203,17 @@ def write_synthetic_results(
                     "source": a,
                     "target": b,
                     "level": level,
-                    "dataset": "qm9",
-                    "value": 0.0 if a == b else 0.6,
+                    "dataset": dataset,
+                    "repeat": repeat,
+                    "value": 0.0
+                    if a == b
+                    else PLANTED_GFRE.get(frozenset({a, b}), 0.6) + rng.normal(0, 0.005),
                     "n_train": 100,
                     "n_test": 50,
                 }
-                for a, b in pairs
+                for dataset, a, b in on_dataset
                 for level in ("structure", "atom")
+                for repeat in range(3)
             ]
         ),
         "lfre": pd.DataFrame(

@@ -30,7 +30,7 @@ rule reconstruction_source:
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction_source",
         cfg=lambda w: {
-            **reconstruction_params("seed", "layer", "lfre", w.level),
+            **reconstruction_params("seed", "layer", "lfre", "test_splits", w.level),
             "level": w.level,
             "dataset": w.dataset,
             "source": w.source,
@@ -58,7 +58,7 @@ rule reconstruction:
         runtime=5,
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction",
-        cfg=reconstruction_params("seed", "layer", "structure", "atom", "lfre"),
+        cfg=reconstruction_params("seed", "layer", "test_splits", "structure", "atom", "lfre"),
     script:
         STEP_SCRIPT
 

@@ -32,13 +32,11 @@ ERROR_COLUMNS = {
     "target": "model whose features are reconstructed (Y)",
     "level": "structure (pooled features) or atom (per-atom last-layer features)",
     "dataset": "dataset of the structures",
+    "repeat": "random test split (seed + repeat); LFRE: split 0 only",
     "value": "reconstruction error, dimensionless (0 = exact, ~1 = nothing reconstructed)",
     "n_train": "training rows of the linear map",
     "n_test": "test rows the error is averaged over",
 }
-
-
-LEVELS = ("structure", "atom")
 
 
 def source_errors(
@@ -49,13 +47,15 @@ def source_errors(
     seed: int,
     lfre_test_size: int | None,
     n_neighbors: int | None,
+    test_splits: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """GFRE and LFRE from one model's features to every model's (itself included).
 
-    Test set: ``n_test`` random rows (``seed``), training = the rest; it depends only on the
-    number of rows and the seed, so every source of one aligned group shares it. LFRE is
-    evaluated on the first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if
-    None.
+    Test set of split r: ``n_test`` random rows drawn with seed ``seed + r``, training = the
+    rest; it depends only on the number of rows and the seed, so every source of one aligned
+    group shares it. GFRE is computed on each of ``test_splits`` splits (its spread over them
+    is the interval of a GFRE); LFRE, one SVD per test point, on the first split only, on the
+    first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if None.
 
     Parameters
     ----------
@@ -74,14 +74,17 @@ def source_errors(
         Test rows LFRE is evaluated on; None for the whole test set.
     n_neighbors : int or None
         LFRE neighbourhood size k; None for paper B's ``min(d_x, d_y)``.
+    test_splits : int, default=1
+        Random test splits GFRE is computed on (seeds ``seed`` … ``seed + test_splits − 1``).
 
     Returns
     -------
     gfre : DataFrame
-        One row per target model with the columns ``source``, ``target``, ``n_train``,
-        ``value`` (GFRE, dimensionless) and ``n_test``.
+        One row per target model and split with the columns ``source``, ``target``,
+        ``repeat`` (the split, 0-based), ``n_train``, ``value`` (GFRE, dimensionless) and
+        ``n_test``.
     lfre : DataFrame
-        The same for LFRE, plus ``n_neighbors`` (the k used).
+        The same for LFRE on split 0, plus ``n_neighbors`` (the k used).
 
     Raises
     ------
@@ -89,25 +92,45 @@ def source_errors(
         Invalid features, a test size that leaves fewer than two training rows, or k larger than
         the training set.
     """
-    train_idx, test_idx = train_test_indices(len(matrices[0]), n_test, seed)
-    lfre_test_idx = test_idx
-    if lfre_test_size is not None and lfre_test_size < n_test:
-        shuffled = np.random.default_rng(seed).permutation(test_idx)
-        lfre_test_idx = np.sort(shuffled[:lfre_test_size])
     X = matrices[list(names).index(source)]
-    log.info("GFRE/LFRE from %s (%d x %d)", source, *X.shape)
-    gfre_values = root_mean_square(pointwise_gfre(X, matrices, train_idx, test_idx))
-    lfre_values = root_mean_square(
-        pointwise_lfre(X, matrices, train_idx, lfre_test_idx, n_neighbors)
-    )
+    log.info("GFRE/LFRE from %s (%d x %d), %d test split(s)", source, *X.shape, test_splits)
     gfre_rows, lfre_rows = [], []
-    for target, Y, g, lv in zip(names, matrices, gfre_values, lfre_values, strict=True):
-        common = {"source": source, "target": target, "n_train": len(train_idx)}
-        gfre_rows.append({**common, "value": float(g), "n_test": len(test_idx)})
-        k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
-        lfre_rows.append(
-            {**common, "value": float(lv), "n_test": len(lfre_test_idx), "n_neighbors": k}
+    for repeat in range(test_splits):
+        train_idx, test_idx = train_test_indices(len(X), n_test, seed + repeat)
+        gfre_values = root_mean_square(pointwise_gfre(X, matrices, train_idx, test_idx))
+        for target, value in zip(names, gfre_values, strict=True):
+            gfre_rows.append(
+                {
+                    "source": source,
+                    "target": target,
+                    "repeat": repeat,
+                    "n_train": len(train_idx),
+                    "value": float(value),
+                    "n_test": len(test_idx),
+                }
+            )
+        if repeat > 0:
+            continue
+        lfre_test_idx = test_idx
+        if lfre_test_size is not None and lfre_test_size < n_test:
+            shuffled = np.random.default_rng(seed).permutation(test_idx)
+            lfre_test_idx = np.sort(shuffled[:lfre_test_size])
+        lfre_values = root_mean_square(
+            pointwise_lfre(X, matrices, train_idx, lfre_test_idx, n_neighbors)
         )
+        for target, Y, value in zip(names, matrices, lfre_values, strict=True):
+            k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
+            lfre_rows.append(
+                {
+                    "source": source,
+                    "target": target,
+                    "repeat": repeat,
+                    "n_train": len(train_idx),
+                    "value": float(value),
+                    "n_test": len(lfre_test_idx),
+                    "n_neighbors": k,
+                }
+            )
     return pd.DataFrame(gfre_rows), pd.DataFrame(lfre_rows)
 
 
@@ -127,7 +150,7 @@ def reconstruction_source(
     inputs: ``features``, the feature files of every model on the dataset (pooled for level
     ``structure``, per-atom for ``atom``); outputs: ``gfre``, ``lfre`` parquet (no rows when
     the source has no features there); params: ``source``, ``dataset``, ``level``, ``seed``,
-    ``layer``, ``lfre`` and the level's sizes (``test_size``, ``train_size``).
+    ``layer``, ``lfre``, ``test_splits`` and the level's sizes (``test_size``, ``train_size``).
     """
     level, dataset, source = params["level"], params["dataset"], params["source"]
     feature_sets = load_feature_sets(inputs["features"], params["layer"], atoms=level == "atom")
@@ -147,6 +170,7 @@ def reconstruction_source(
             params["seed"],
             params["lfre"]["test_size"],
             params["lfre"]["n_neighbors"],
+            params["test_splits"],
         )
         for frame in frames.values():
             frame.insert(2, "level", level)

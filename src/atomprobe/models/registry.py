@@ -203,9 +203,9 @@ def features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str:
 def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
     """Step: one row per registry model -> ``results/models/registry.parquet``.
 
-    Columns: name, label, family, source, train_target, n_params, test_mae, baseline_mae
-    (predict-the-train-mean, target units), composition_mae (extensive targets: per-element
-    references alone), supports_periodic, datasets, note.
+    Columns: name, label, family, source, weights (a builtin's shipped weights), train_target,
+    n_params, test_mae, baseline_mae (predict-the-train-mean, target units), composition_mae
+    (extensive targets: per-element references alone), supports_periodic, datasets, note.
     params: registry (name -> entry), datasets (name -> datasets it was extracted on),
     all_datasets (every configured dataset).
     """
@@ -238,6 +238,7 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "label": entry["label"],
                 "family": entry.get("family", ""),
                 "source": entry["source"],
+                "weights": str(entry.get("weights", "")),
                 "train_target": entry.get("target", ""),
                 "n_params": n_params,
                 "test_mae": metrics.get("test_mae"),

@@ -425,44 +425,59 @@ def _pick(values: pd.Series, preferred: str) -> str:
     return preferred if preferred in present else present[0]
 
 
+def _reconstruction_datasets(
+    frames: Sequence[pd.DataFrame | None], cfg: Mapping[str, Any]
+) -> list[str]:
+    """Datasets with GFRE/LFRE rows: the molecular one, the crystal one, then any other."""
+    present = {d for f in frames if f is not None and "dataset" in f for d in f["dataset"]}
+    preferred = [cfg["dataset"], cfg.get("crystal_dataset")]
+    return [d for d in preferred if d in present] + sorted(present - set(preferred))
+
+
 def figure_reconstruction(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """GFRE and LFRE heatmaps across models (rows = source X, columns = target Y)."""
+    """GFRE and LFRE heatmaps across models (rows = source X, columns = target Y), one row of
+    panels per dataset (molecules, crystals, others); GFRE is the mean over the test splits."""
     level = cfg["reconstruction_level"]
-    fig, axes = new_figure(ncols=2, width=9.5, height=4.2)
-    for ax, name in zip(axes[0], ("gfre", "lfre"), strict=True):
-        frame = results.analysis(name)
-        if frame is None or frame.empty:
-            placeholder(ax, f"{NOT_RUN}: results/analyses/{name}.parquet was not produced")
-            continue
-        require_columns(
-            frame, ("source", "target", "level", "value"), f"results/analyses/{name}.parquet"
-        )
-        frame = _dataset_rows(frame.loc[frame["level"] == level], cfg)
-        if frame.empty:
-            placeholder(ax, f"{NOT_RUN}: no {level}-level {name.upper()} rows")
-            continue
-        frame = frame.assign(
-            source=frame["source"].map(results.label), target=frame["target"].map(results.label)
-        )
-        order = [
-            results.label(m)
-            for m in results.model_order()
-            if results.label(m) in set(frame["source"]) | set(frame["target"])
-        ]
-        _heatmap(
-            ax,
-            frame,
-            "source",
-            "target",
-            "value",
-            order=order,
-            vmin=0.0,
-            vmax=1.0,
-            label=f"{name.upper()} (dimensionless)",
-        )
-        ax.set_title(f"{name.upper()}(X → Y), {level} level; 0 = Y fully reconstructed")
-        ax.set_xlabel("reconstructed features Y")
-        ax.set_ylabel("source features X")
+    frames = {name: results.analysis(name) for name in ("gfre", "lfre")}
+    datasets = _reconstruction_datasets(list(frames.values()), cfg) or [cfg["dataset"]]
+    fig, axes = new_figure(ncols=2, nrows=len(datasets), width=9.5, height=4.2 * len(datasets))
+    for row, dataset in zip(axes, datasets, strict=True):
+        for ax, (name, frame) in zip(row, frames.items(), strict=True):
+            if frame is None or frame.empty:
+                placeholder(ax, f"{NOT_RUN}: results/analyses/{name}.parquet was not produced")
+                continue
+            require_columns(
+                frame, ("source", "target", "level", "value"), f"results/analyses/{name}.parquet"
+            )
+            frame = frame.loc[frame["level"] == level]
+            if "dataset" in frame.columns:
+                frame = frame.loc[frame["dataset"] == dataset]
+            if frame.empty:
+                placeholder(ax, f"{NOT_RUN}: no {level}-level {name.upper()} rows on {dataset}")
+                continue
+            frame = frame.assign(
+                source=frame["source"].map(results.label),
+                target=frame["target"].map(results.label),
+            )
+            order = [
+                results.label(m)
+                for m in results.model_order()
+                if results.label(m) in set(frame["source"]) | set(frame["target"])
+            ]
+            _heatmap(
+                ax,
+                frame,
+                "source",
+                "target",
+                "value",
+                order=order,
+                vmin=0.0,
+                vmax=1.0,
+                label=f"{name.upper()} (dimensionless)",
+            )
+            ax.set_title(f"{name.upper()}(X → Y), {dataset}, {level} level; 0 = Y reconstructed")
+            ax.set_xlabel("reconstructed features Y")
+            ax.set_ylabel("source features X")
     return fig
 
 

@@ -214,7 +214,10 @@ def select(
         column; ``r2`` by default), ``layer`` (cpd only) and column filters. Special filters:
         ``off_diagonal: true`` keeps rows whose ``source`` differs from ``target``; a filter value
         ``first`` / ``last`` / ``penultimate`` keeps each model's smallest / largest /
-        second-largest value of that column.
+        second-largest value of that column. Model pairs (``source``/``target`` scores such as
+        GFRE): ``among`` (a registry filter) keeps pairs of two such models; ``between`` (two
+        registry filters) keeps pairs from one set to the other, both directions; either labels
+        each row's ordered pair ``source→target`` in ``model``.
     cfg : mapping
         The render config (``dataset``, ``layer``).
 
@@ -236,6 +239,7 @@ def select(
     models = _registry_models(results, spec.pop("models", None))
     value = spec.pop("value", "r2")
     off_diagonal = spec.pop("off_diagonal", False)
+    among, between = spec.pop("among", None), spec.pop("between", None)
     if name == "cpd":
         layer = spec.pop("layer", cfg["layer"])
         filters = {"dataset": cfg["dataset"], **CPD_DEFAULTS, **spec}
@@ -264,6 +268,9 @@ def select(
         frame = frame.loc[frame[column] == wanted]
     if off_diagonal:
         frame = frame.loc[frame["source"] != frame["target"]]
+    if among is not None or between is not None:
+        frame, pairs_text = _model_pairs(results, frame, among, between)
+        described["pairs"] = pairs_text
     if value not in frame.columns:
         raise DataError(f"claims.yaml reads column {value!r} absent from {name} scores")
     keep = [c for c in ("model", "repeat", "fold", "ci_low", "ci_high") if c in frame.columns]
@@ -274,6 +281,34 @@ def select(
     if used:
         text += "; models " + ", ".join(used)
     return out, text
+
+
+def _model_pairs(
+    results: Results,
+    frame: pd.DataFrame,
+    among: Mapping[str, Any] | None,
+    between: Sequence[Mapping[str, Any]] | None,
+) -> tuple[pd.DataFrame, str]:
+    """Rows of a source/target table for the selected model pairs, ``model`` = "source→target".
+
+    ``among``: both models match the registry filter; ``between``: one model matches each of
+    the two filters (both directions). A model is never paired with itself.
+    """
+    if not {"source", "target"} <= set(frame.columns):
+        raise DataError("claims.yaml: among/between select model pairs of source/target scores")
+    source, target = frame["source"], frame["target"]
+    if between is not None:
+        first, second = (set(_registry_models(results, spec)) for spec in between)
+        keep = (source.isin(first) & target.isin(second)) | (
+            source.isin(second) & target.isin(first)
+        )
+        text = " ↔ ".join("{" + ", ".join(f"{k}={v}" for k, v in s.items()) + "}" for s in between)
+    else:
+        models = set(_registry_models(results, among))
+        keep = source.isin(models) & target.isin(models)
+        text = "among {" + ", ".join(f"{k}={v}" for k, v in (among or {}).items()) + "}"
+    frame = frame.loc[keep.to_numpy() & (source != target).to_numpy()]
+    return frame.assign(model=frame["source"] + "→" + frame["target"]), text
 
 
 def _pair_keys(frame: pd.DataFrame) -> list[str]:
