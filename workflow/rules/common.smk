@@ -6,6 +6,8 @@
                       brings; trained here: its training dataset; others: every dataset their
                       family runs on)
   TRAINED_MODELS      names of `source: train` entries
+  INIT_MODELS         names of `source: random_init` entries (the untrained model of a train
+                      entry: a model.pt of its own, no checkpoints)
   EXTRACTED           (model, dataset) pairs whose features a rule extracts
   FEATURE_PAIRS       (model, dataset) pairs with pooled features, extracted or brought
   DATASETS            name -> dataset entry (config `data`, null entries left out)
@@ -52,6 +54,7 @@ MODEL_DATASETS = {
     name: _registry.model_datasets(entry, DATASETS) for name, entry in REGISTRY.items()
 }
 TRAINED_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "train"]
+INIT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "random_init"]
 FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
 EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "features"]
 # pairs with per-atom features: every extracted pair, and a features entry's atom_paths
@@ -213,7 +216,7 @@ def render_inputs(item):
 def extract_weights(w):
     """The weights file a model is extracted from ({} for builtin weights)."""
     entry = REGISTRY[w.model]
-    if entry["source"] == "train":
+    if entry["source"] in _registry.BUILT_HERE:
         return {"model": f"results/models/{w.model}/model.pt"}
     if entry["source"] == "checkpoint":
         return {"model": entry["path"]}
@@ -229,7 +232,7 @@ def extract_structures(w):
 
 
 def training_data(w):
-    """The structure table and splits a model is trained on."""
+    """The structure table and splits a model is trained (or initialised) on."""
     dataset = REGISTRY[w.model]["training"]["dataset"]
     return {"structures": structures_path(dataset), "splits": splits_path(dataset)}
 

@@ -1,4 +1,5 @@
-"""Stage 'models': training on QM9 and the model table.
+"""Stage 'models': training on QM9, the untrained controls (`source: random_init`) and the
+model table.
 
 Registry, MODELS and paths: common.smk. Config keys: config/README.md (## models.yaml, and
 `registry`, `models`, `device`).
@@ -33,9 +34,35 @@ rule train_model:
         STEP_SCRIPT
 
 
+rule init_model:
+    input:
+        unpack(training_data),
+    output:
+        model="results/models/{model}/model.pt",
+        metrics="results/models/{model}/metrics.json",
+    log:
+        "logs/models/init_{model}.log",
+    benchmark:
+        "logs/benchmarks/models/init_{model}.tsv"
+    wildcard_constraints:
+        model=names_pattern(INIT_MODELS),
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=1,
+    params:
+        step="atomprobe.models.training:init_model",
+        cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
+    script:
+        STEP_SCRIPT
+
+
 rule model_table:
     input:
-        metrics=[f"results/models/{m}/metrics.json" for m in TRAINED_MODELS],
+        metrics=[f"results/models/{m}/metrics.json" for m in TRAINED_MODELS + INIT_MODELS],
         features=[features_path(m, d) for m, d in FEATURE_PAIRS],
     output:
         table=REGISTRY_PARQUET,

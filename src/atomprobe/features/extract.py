@@ -28,6 +28,7 @@ from atomprobe.features.pooling import cumulant_pool
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.models.base import FeatureBlock, ModelAdapter, load_model
 from atomprobe.models.families import family_info, get_family
+from atomprobe.models.registry import BUILT_HERE
 from atomprobe.models.structures import Structures
 
 log = logging.getLogger(__name__)
@@ -154,9 +155,10 @@ def extract_features(
 
 
 def load_adapter(entry: Mapping[str, Any], weights: str | None) -> ModelAdapter:
-    """The model of a registry entry: a trained ``model.pt`` or the family's own loader."""
+    """The model of a registry entry: a ``model.pt`` built here (trained or its random
+    initialisation) or the family's own loader."""
     family = get_family(entry["family"])
-    if entry["source"] == "train":
+    if entry["source"] in BUILT_HERE:
         return load_model(weights, family)
     return family.load(entry)
 

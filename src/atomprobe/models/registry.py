@@ -32,6 +32,12 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "n_train": None,
     "progress": True,
 }
+# sources whose model is built here by ModelFamily.build, weights in results/models/{name}/
+BUILT_HERE = ("train", "random_init")
+# what a random_init entry takes from the entry it mirrors (`of`), so that the two cannot drift
+MIRRORED_KEYS = ("family", "target", "seed", "hparams", "training")
+# the training settings the initial model depends on (the rest only shape the optimisation)
+INIT_TRAINING_KEYS = ("dataset", "n_train")
 
 
 def _check_entry(
@@ -69,13 +75,13 @@ def _check_entry(
             f"{where}.weights: {weights!r} is not shipped for family {entry['family']!r}; "
             f"known: {known}"
         )
-    if source == "train" and not info.trainable:
+    if source in BUILT_HERE and not info.trainable:
         raise ConfigError(f"{where}: family {entry['family']!r} cannot be trained here")
     if source == "checkpoint" and not info.loads_checkpoints:
         raise ConfigError(
             f"{where}.source: family {entry['family']!r} loads no checkpoint; use source: builtin"
         )
-    if source == "train":
+    if source in BUILT_HERE:
         dataset = training_dataset(entry, datasets, where)
         if entry["target"] not in dataset_targets(dataset, datasets[dataset]):
             raise ConfigError(
@@ -116,6 +122,10 @@ def load_registry(
     dict of str to dict
         Name -> entry. ``source: train`` entries get ``training = {**TRAINING_DEFAULTS,
         **train_defaults, **entry.training}`` with ``training.dataset`` resolved.
+        ``source: random_init`` entries get ``family``, ``target``, ``seed``, ``hparams`` and
+        ``training`` (only ``dataset`` and ``n_train``, resolved the same way) of the entry
+        named by their ``of`` (which need not be selected or enabled), and its label as
+        ``of_label``.
 
     Raises
     ------
@@ -141,12 +151,74 @@ def load_registry(
     for name in names:
         entry = dict(entries[name])
         where = f"{path}: models.{name}"
-        if entry["source"] == "train":
+        if entry["source"] == "random_init":
+            entry = random_init_entry(entry, entries, where)
+        elif "of" in entry:
+            raise ConfigError(
+                f"{where}.of: only a `source: random_init` entry names the entry it mirrors; "
+                "remove it"
+            )
+        if entry["source"] in BUILT_HERE:
             entry["training"] = {**defaults, **entry.get("training", {})}
             entry["training"]["dataset"] = training_dataset(entry, datasets, where)
+        if entry["source"] == "random_init":
+            entry["training"] = {k: entry["training"][k] for k in INIT_TRAINING_KEYS}
         _check_entry(name, entry, where, datasets)
         registry[name] = entry
     return registry
+
+
+def random_init_entry(
+    entry: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]], where: str
+) -> dict[str, Any]:
+    """A ``source: random_init`` entry completed from the ``source: train`` entry it mirrors.
+
+    Parameters
+    ----------
+    entry : mapping
+        The random-init entry as written (``label``, ``source``, ``of``; optionally
+        ``enabled``, ``note``).
+    entries : mapping
+        Every entry of the registry file, selected or not: ``of`` may name a disabled entry
+        or one the run leaves out (the random-init model needs only its settings).
+    where : str
+        The entry's place (file and name) for messages.
+
+    Returns
+    -------
+    dict
+        ``entry`` with the mirrored entry's ``family``, ``target``, ``seed``, ``hparams``
+        (``{}`` when it sets none) and ``training`` (unmerged), and ``of_label``.
+
+    Raises
+    ------
+    ConfigError
+        ``of`` names no entry or one that is not ``source: train``, or the entry sets a key
+        it takes from ``of``.
+    """
+    own = [key for key in MIRRORED_KEYS if key in entry]
+    if own:
+        raise ConfigError(
+            f"{where}.{own[0]}: a random_init entry takes {', '.join(MIRRORED_KEYS)} from the "
+            f"entry named by `of`; remove it"
+        )
+    of = entry["of"]
+    if of not in entries:
+        raise ConfigError(
+            f"{where}.of: {of!r} is not an entry of the registry; name a `source: train` entry"
+        )
+    mirrored = entries[of]
+    if mirrored["source"] != "train":
+        raise ConfigError(
+            f"{where}.of: {of!r} has source {mirrored['source']!r}; a random_init entry "
+            "mirrors a `source: train` entry"
+        )
+    return {
+        **entry,
+        **{key: mirrored[key] for key in MIRRORED_KEYS if key in mirrored},
+        "hparams": mirrored.get("hparams", {}),
+        "of_label": mirrored["label"],
+    }
 
 
 def training_dataset(
@@ -173,13 +245,13 @@ def model_datasets(
 ) -> list[str]:
     """The configured datasets a model's features exist on, in config order.
 
-    ``source: features``: those of its feature files. Trained here: its training dataset only
-    (the model knows only that dataset's elements). Otherwise every dataset, periodic ones
-    only if the family supports periodic cells.
+    ``source: features``: those of its feature files. Built here (trained, or its random
+    initialisation): its training dataset only (the model knows only that dataset's elements).
+    Otherwise every dataset, periodic ones only if the family supports periodic cells.
     """
     if entry["source"] == "features":
         return [d for d in datasets if d in entry["paths"]]
-    if entry["source"] == "train":
+    if entry["source"] in BUILT_HERE:
         return [entry["training"]["dataset"]]
     periodic = family_info(entry["family"]).supports_periodic
     return [d for d, cfg in datasets.items() if periodic or not is_periodic(d, cfg)]
@@ -203,9 +275,11 @@ def features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str:
 def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
     """Step: one row per registry model -> ``results/models/registry.parquet``.
 
-    Columns: name, label, family, source, weights (a builtin's shipped weights), train_target,
-    n_params, test_mae, baseline_mae (predict-the-train-mean, target units), composition_mae
-    (extensive targets: per-element references alone), supports_periodic, datasets, note.
+    Columns: name, label, family, source, weights (a builtin's shipped weights), train_target
+    (empty unless trained here), n_params, test_mae, baseline_mae (predict-the-train-mean, target
+    units), composition_mae (extensive targets: per-element references alone),
+    supports_periodic, datasets, note. A random-init model's test MAE is that of the untrained
+    model, in the mirrored entry's target.
     params: registry (name -> entry), datasets (name -> datasets it was extracted on),
     all_datasets (every configured dataset).
     """
@@ -213,16 +287,19 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     for name, entry in params["registry"].items():
         datasets = params["datasets"][name]
         metrics: dict[str, Any] = {}
-        if entry["source"] == "train":
+        if entry["source"] in BUILT_HERE:
             metrics = json.loads(Path(f"results/models/{name}/metrics.json").read_text())
         n_params = metrics.get("n_params")
         if n_params is None and datasets:
             n_params = read_metadata(features_path(name, entry, datasets[0])).get("n_params")
         notes = [entry["note"]] if "note" in entry else []
+        if entry["source"] == "random_init":
+            notes.insert(0, f"random initialisation of {entry['of_label']}, untrained")
         skipped = [d for d in params["all_datasets"] if d not in datasets]
-        if skipped and entry["source"] == "train":
-            trained_on = entry["training"]["dataset"]
-            notes.append(f"not extracted on {', '.join(skipped)}: trained on {trained_on}")
+        if skipped and entry["source"] in BUILT_HERE:
+            dataset = entry["training"]["dataset"]
+            why = f"trained on {dataset}" if entry["source"] == "train" else f"built for {dataset}"
+            notes.append(f"not extracted on {', '.join(skipped)}: {why}")
         elif skipped and entry["source"] != "features":
             notes.append(f"not extracted on {', '.join(skipped)}: no periodic support")
         no_atoms = [d for d in datasets if atom_features_path(name, entry, d) is None]
@@ -239,7 +316,7 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "family": entry.get("family", ""),
                 "source": entry["source"],
                 "weights": str(entry.get("weights", "")),
-                "train_target": entry.get("target", ""),
+                "train_target": entry.get("target", "") if entry["source"] == "train" else "",
                 "n_params": n_params,
                 "test_mae": metrics.get("test_mae"),
                 "baseline_mae": metrics.get("baseline_mae"),

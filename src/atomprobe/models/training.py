@@ -7,7 +7,8 @@ extensive targets, then mean/std), the loss is the MSE of the standardised targe
 rate halves when the validation MAE stalls, training stops early when it has not improved for
 ``patience`` epochs, and the weights of the best validation epoch are kept. A checkpoint is saved
 every ``checkpoint_every`` epochs (kept, for feature-convergence studies), and the learning curve,
-test MAE and the predict-the-mean baseline MAE are written next to the model.
+test MAE and the predict-the-mean baseline MAE are written next to the model. A ``source:
+random_init`` entry gets the model training starts from (:func:`initial_model`), untrained.
 """
 
 from __future__ import annotations
@@ -92,6 +93,47 @@ def predict(
     return out
 
 
+def initial_model(
+    family: ModelFamily,
+    hparams: Mapping[str, Any],
+    train_set: Structures,
+    target: str,
+    unit: str,
+    seed: int,
+    extensive: bool = False,
+) -> ModelAdapter:
+    """The model :func:`train` starts from: its state before the first optimisation step.
+
+    Torch is seeded with ``seed``, the target's standardisation (:func:`fit_stats`: atom
+    references for an extensive target, mean, std, elements, mean neighbour count) is fitted on
+    ``train_set``, and ``family.build`` makes the model, in that order; so a ``source:
+    random_init`` entry and the ``source: train`` entry it mirrors differ only by the training.
+
+    Parameters
+    ----------
+    family : ModelFamily
+        A trainable family.
+    hparams : mapping
+        The family's hyper-parameters (registry ``hparams``).
+    train_set : Structures
+        The training structures (after the ``n_train`` subset), with the target.
+    target, unit : str
+        The target column and its unit.
+    seed : int
+        Seed of the weight initialisation.
+    extensive : bool, default=False
+        The target grows with the number of atoms: per-element references are fitted first.
+
+    Returns
+    -------
+    ModelAdapter
+        The freshly initialised model (float32, CPU) with its ``stats``.
+    """
+    torch.manual_seed(seed)
+    stats = fit_stats(train_set, target, unit, extensive, family.cutoff(hparams))
+    return family.build(hparams, stats)
+
+
 def train(
     family: ModelFamily,
     hparams: Mapping[str, Any],
@@ -113,10 +155,9 @@ def train(
     seconds (cumulative).
     """
     cfg = {**TRAINING_DEFAULTS, **settings}
-    torch.manual_seed(seed)
+    adapter = initial_model(family, hparams, train_set, target, unit, seed, extensive)
+    stats = adapter.stats
     rng = np.random.default_rng(seed)
-    stats = fit_stats(train_set, target, unit, extensive, family.cutoff(hparams))
-    adapter = family.build(hparams, stats)
     adapter.module.to(device)
     optimizer = torch.optim.Adam(
         adapter.module.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"]
@@ -187,6 +228,76 @@ def load_split_structures(
     return sets, units[target], target in meta.get("extensive_targets", [])
 
 
+def training_sets(
+    inputs: Mapping, entry: Mapping[str, Any]
+) -> tuple[dict[str, Structures], str, bool]:
+    """The train/val/test structures of a registry entry built here (``source: train`` or
+    ``random_init``), the train split cut to the entry's seeded ``training.n_train`` subset;
+    with the target's unit and whether it is extensive (:func:`load_split_structures`).
+
+    Parameters
+    ----------
+    inputs : mapping
+        ``structures`` and ``splits``: the tables of the entry's training dataset.
+    entry : mapping
+        The resolved registry entry (``target``, ``seed``, ``training.n_train``).
+
+    Returns
+    -------
+    sets : dict of str to Structures
+        ``train`` (the subset), ``val``, ``test``.
+    unit : str
+        The target's unit.
+    extensive : bool
+        Whether the dataset marks the target extensive.
+    """
+    sets, unit, extensive = load_split_structures(
+        inputs["structures"], inputs["splits"], entry["target"]
+    )
+    n_train = entry.get("training", {}).get("n_train")
+    if n_train is not None and n_train < len(sets["train"]):
+        rows = np.random.default_rng(entry["seed"]).permutation(len(sets["train"]))[:n_train]
+        sets["train"] = sets["train"].subset(np.sort(rows))
+    return sets, unit, extensive
+
+
+def evaluate_model(
+    adapter: ModelAdapter, sets: Mapping[str, Structures], device: torch.device
+) -> dict[str, Any]:
+    """Test MAE of a model and its baselines, in the target's unit.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        A model built here (with ``stats``).
+    sets : mapping of str to Structures
+        ``train`` and ``test`` structures (:func:`training_sets`).
+    device : torch.device
+        Where the test predictions run.
+
+    Returns
+    -------
+    dict
+        ``test_mae``, ``baseline_mae`` (predict the training mean) and
+        ``composition_baseline_mae`` (extensive targets: the per-element references alone;
+        None otherwise).
+    """
+    test = sets["test"]
+    test_mae = float(np.abs(predict(adapter, test, 256, device) - test.y).mean())
+    baseline_mae = float(np.abs(sets["train"].y.mean() - test.y).mean())
+    composition_mae = None
+    if adapter.stats.atom_refs:
+        elements = sorted(adapter.stats.atom_refs)
+        refs = np.array([adapter.stats.atom_refs[z] for z in elements])
+        linear = composition_counts(test.numbers, elements) @ refs + adapter.stats.mean
+        composition_mae = float(np.abs(linear - test.y).mean())
+    return {
+        "test_mae": test_mae,
+        "baseline_mae": baseline_mae,
+        "composition_baseline_mae": composition_mae,
+    }
+
+
 def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
     """Step: train registry entry ``params["entry"]`` (``source: train``) on QM9.
 
@@ -196,14 +307,7 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     """
     entry, name = params["entry"], params["name"]
     device = resolve_device(params.get("device", "auto"))
-    sets, unit, extensive = load_split_structures(
-        inputs["structures"], inputs["splits"], entry["target"]
-    )
-    settings = dict(entry.get("training", {}))
-    n_train = settings.get("n_train")
-    if n_train is not None and n_train < len(sets["train"]):
-        rows = np.random.default_rng(entry["seed"]).permutation(len(sets["train"]))[:n_train]
-        sets["train"] = sets["train"].subset(np.sort(rows))
+    sets, unit, extensive = training_sets(inputs, entry)
     Path(outputs["checkpoints"]).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     adapter, curve = train(
@@ -214,40 +318,36 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         entry["target"],
         unit,
         entry["seed"],
-        settings,
+        dict(entry.get("training", {})),
         device,
         outputs["checkpoints"],
         extensive,
     )
     seconds = time.perf_counter() - start
-    test = sets["test"]
-    test_mae = float(np.abs(predict(adapter, test, 256, device) - test.y).mean())
-    baseline_mae = float(np.abs(sets["train"].y.mean() - test.y).mean())
-    composition_mae = None  # extensive targets: the per-element references alone
-    if adapter.stats.atom_refs:
-        elements = sorted(adapter.stats.atom_refs)
-        refs = np.array([adapter.stats.atom_refs[z] for z in elements])
-        linear = composition_counts(test.numbers, elements) @ refs + adapter.stats.mean
-        composition_mae = float(np.abs(linear - test.y).mean())
+    scores = evaluate_model(adapter, sets, device)
     metrics = {
         "model": name,
         "family": entry["family"],
         "target": entry["target"],
         "unit": unit,
-        "test_mae": test_mae,
-        "baseline_mae": baseline_mae,
-        "composition_baseline_mae": composition_mae,
+        **scores,
         "best_val_mae": float(curve["val_mae"].min()),
         "best_epoch": int(curve.loc[curve["val_mae"].idxmin(), "epoch"]),
         "epochs_run": len(curve),
         "n_train": len(sets["train"]),
         "n_val": len(sets["val"]),
-        "n_test": len(test),
+        "n_test": len(sets["test"]),
         "n_params": sum(p.numel() for p in adapter.module.parameters()),
         "train_seconds": seconds,
         "device": str(device),
     }
-    log.info("%s: test MAE %.4f %s vs mean baseline %.4f", name, test_mae, unit, baseline_mae)
+    log.info(
+        "%s: test MAE %.4f %s vs mean baseline %.4f",
+        name,
+        scores["test_mae"],
+        unit,
+        scores["baseline_mae"],
+    )
     adapter.module.cpu()
     save_model(outputs["model"], adapter, {"metrics": metrics})
     write_parquet(
@@ -257,4 +357,52 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         params=params,
         inputs=[inputs["structures"], inputs["splits"]],
     )
+    write_text(outputs["metrics"], json.dumps(metrics, indent=2) + "\n")
+
+
+def init_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
+    """Step: the untrained model of a ``source: random_init`` entry, as ``model.pt``.
+
+    The model is :func:`initial_model` on the same training subset, target, seed and
+    hyper-parameters as the ``source: train`` entry it mirrors (registry ``of``): bitwise the
+    state that entry's training starts from, with the same standardisation constants. Its
+    ``metrics.json`` has the test MAE of the untrained model and ``epochs_run`` 0; there is no
+    checkpoint or learning curve.
+
+    inputs: structures, splits (of the training dataset); outputs: model (model.pt), metrics
+    (metrics.json). params: name, entry (resolved: family, hparams, target, seed, training,
+    of), device.
+    """
+    entry, name = params["entry"], params["name"]
+    device = resolve_device(params.get("device", "auto"))
+    sets, unit, extensive = training_sets(inputs, entry)
+    adapter = initial_model(
+        get_family(entry["family"]),
+        entry.get("hparams", {}),
+        sets["train"],
+        entry["target"],
+        unit,
+        entry["seed"],
+        extensive,
+    )
+    n_params = sum(p.numel() for p in adapter.module.parameters())
+    adapter.module.to(device)
+    scores = evaluate_model(adapter, sets, device)
+    metrics = {
+        "model": name,
+        "family": entry["family"],
+        "target": entry["target"],
+        "unit": unit,
+        **scores,
+        "init_of": entry["of"],
+        "epochs_run": 0,
+        "n_train": len(sets["train"]),
+        "n_val": len(sets["val"]),
+        "n_test": len(sets["test"]),
+        "n_params": n_params,
+        "device": str(device),
+    }
+    log.info("%s: untrained test MAE %.4f %s", name, scores["test_mae"], unit)
+    adapter.module.cpu()
+    save_model(outputs["model"], adapter, {"metrics": metrics})
     write_text(outputs["metrics"], json.dumps(metrics, indent=2) + "\n")

@@ -190,14 +190,20 @@ def verdict_rules(cfg: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _registry_models(results: Results, models: Mapping[str, Any] | None) -> list[str]:
-    """Registry names matching every key of ``models`` (a value or a list of values)."""
+    """Registry names matching every key of ``models`` (a value or a list of values).
+
+    Untrained controls (``source: random_init``) match only a filter that names ``source``:
+    the papers' claims are about trained and pretrained models.
+    """
     registry = results.registry
+    controls = set(registry.loc[registry["source"] == "random_init", "name"])
     if not models:
-        return list(results.model_order())
+        return [name for name in results.model_order() if name not in controls]
     unknown = [k for k in models if k not in registry.columns]
     if unknown:
         raise DataError(f"claims.yaml filters models on registry column(s) {unknown}")
-    return list(select_rows(registry, **models)["name"])
+    names = list(select_rows(registry, **models)["name"])
+    return names if "source" in models else [name for name in names if name not in controls]
 
 
 def select(
@@ -257,6 +263,8 @@ def select(
     frame = select_rows(frame, **{c: v for c, v in filters.items() if c not in extremes})
     if "model" in frame.columns:
         frame = frame.loc[frame["model"].isin(models)]
+    elif {"source", "target"} <= set(frame.columns):  # model pairs (GFRE, LFRE)
+        frame = frame.loc[frame["source"].isin(models) & frame["target"].isin(models)]
     for column, which in extremes.items():
         by_model = frame.groupby("model")[column]
         if which == "penultimate":
