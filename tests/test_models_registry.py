@@ -197,3 +197,90 @@ def test_feature_files_are_checked_for_their_contract(tmp_path):
     write_parquet(pd.DataFrame({"id": ["a", "c"]}), structures)
     with pytest.raises(DataError, match=r"1 ids are not in .*s\.parquet, e\.g\. \['b'\]"):
         check_feature_ids(table, structures)
+
+
+# --- source: random_init, the untrained control of a trained entry --------------------------
+
+INIT = {"label": "SchNet (random init)", "source": "random_init", "of": "a"}
+
+
+def test_a_random_init_entry_takes_its_settings_from_the_trained_entry(tmp_path):
+    trained = {**TRAINED, "hparams": {"hidden_channels": 8}, "training": {"n_train": 50}}
+    path = write_registry(
+        tmp_path, {"a": {**trained, "enabled": False}, "i": INIT}, train_defaults={"epochs": 2}
+    )
+    (name,) = load_registry(path, "all", DATASETS)  # the trained entry need not run
+    entry = load_registry(path, "all", DATASETS)[name]
+    assert name == "i" and entry["source"] == "random_init" and entry["of_label"] == "SchNet"
+    assert {k: entry[k] for k in ("family", "target", "seed", "hparams")} == {
+        "family": "schnet",
+        "target": "gap",
+        "seed": 0,
+        "hparams": {"hidden_channels": 8},
+    }
+    # only what the initial model depends on: editing the epochs reruns nothing of it
+    assert entry["training"] == {"dataset": "qm9", "n_train": 50}
+    assert model_datasets(entry, DATASETS) == ["qm9"]
+    assert features_path("i", entry, "qm9") == "results/features/i/qm9.parquet"
+    assert atom_features_path("i", entry, "qm9") == "results/features/i/qm9_atoms.parquet"
+    # the training dataset of the trained entry, and train_defaults' n_train, carry over
+    mine = {"source": "file", "path": "x.xyz", "periodic": False, "targets": {"e": {"unit": "eV"}}}
+    datasets = {**DATASETS, "mine": {**mine, "splits": {"seed": 0, "train": 5, "val": 1}}}
+    path = write_registry(
+        tmp_path,
+        {"a": {**TRAINED, "target": "e", "training": {"dataset": "mine"}}, "i": INIT},
+        train_defaults={"n_train": 3},
+    )
+    entry = load_registry(path, ["i"], datasets)["i"]
+    assert entry["training"] == {"dataset": "mine", "n_train": 3}
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ({"i": {k: v for k, v in INIT.items() if k != "of"}}, r"models\.i: 'of' is a required"),
+        ({"i": {**INIT, "of": "b"}}, r"models\.i\.of: 'b' is not an entry of the registry"),
+        (
+            {"i": INIT, "a": {"label": "A", "family": "sevennet", "source": "builtin"}},
+            r"models\.i\.of: 'a' has source 'builtin'; a random_init entry mirrors a `source: tr",
+        ),
+        (
+            {"i": {**INIT, "of": "j"}, "j": {**INIT, "of": "a"}, "a": TRAINED},
+            r"models\.i\.of: 'j' has source 'random_init'",
+        ),
+        (
+            {"i": {**INIT, "hparams": {"hidden_channels": 8}}, "a": TRAINED},
+            r"models\.i\.hparams: a random_init entry takes family, target, seed, hparams and tr",
+        ),
+        ({"i": {**INIT, "seed": 1}, "a": TRAINED}, r"models\.i\.seed: a random_init entry"),
+        ({"i": {**INIT, "family": "painn"}, "a": TRAINED}, r"models\.i\.family: a random_init"),
+        ({"a": {**TRAINED, "of": "a"}}, r"models\.a\.of: only a `source: random_init` entry"),
+        (
+            {"i": INIT, "a": {**TRAINED, "target": "gapp", "enabled": False}},
+            r"models\.i\.of -> models\.a\.target: 'gapp' is not a target of dataset 'qm9'",
+        ),
+    ],
+)
+def test_broken_random_init_entries_name_the_entry(tmp_path, models, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_registry(write_registry(tmp_path, models), "all", DATASETS)
+    assert "\n" not in str(info.value)
+
+
+def test_the_default_registry_has_a_random_init_twin_of_each_architecture():
+    registry = load_registry(REPO / "config" / "models.yaml", "all", DATASETS)
+    controls = {n: e for n, e in registry.items() if e["source"] == "random_init"}
+    assert {e["of"] for e in controls.values()} == {
+        "schnet_gap",
+        "painn_gap",
+        "dimenetpp_gap",
+        "visnet_gap",
+        "mace_gap",
+    }
+    trained_families = {e["family"] for e in registry.values() if e["source"] == "train"}
+    assert {e["family"] for e in controls.values()} == trained_families
+    for name, entry in controls.items():
+        twin = registry[entry["of"]]
+        assert name == f"{entry['of']}_init" and "random init" in entry["label"]
+        assert entry["hparams"] == twin["hparams"] and entry["seed"] == twin["seed"]
+        assert entry["training"]["n_train"] == twin["training"]["n_train"]

@@ -153,6 +153,8 @@ def load_registry(
         where = f"{path}: models.{name}"
         if entry["source"] == "random_init":
             entry = random_init_entry(entry, entries, where)
+            # problems in the mirrored settings name both entries
+            where = f"{where}.of -> models.{entry['of']}"
         elif "of" in entry:
             raise ConfigError(
                 f"{where}.of: only a `source: random_init` entry names the entry it mirrors; "
@@ -199,8 +201,8 @@ def random_init_entry(
     own = [key for key in MIRRORED_KEYS if key in entry]
     if own:
         raise ConfigError(
-            f"{where}.{own[0]}: a random_init entry takes {', '.join(MIRRORED_KEYS)} from the "
-            f"entry named by `of`; remove it"
+            f"{where}.{own[0]}: a random_init entry takes {', '.join(MIRRORED_KEYS[:-1])} and "
+            f"{MIRRORED_KEYS[-1]} from the entry named by `of`; remove it"
         )
     of = entry["of"]
     if of not in entries:
