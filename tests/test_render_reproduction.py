@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from scipy import stats
 
+from atomprobe.analyses.layers import layer_profile
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.inputs import load_results
 from atomprobe.render.reproduction import (
@@ -27,7 +29,8 @@ from atomprobe.render.reproduction import (
     verdict_value,
 )
 from atomprobe.render.steps import reproduction_report
-from test_render_tables import MODELS, RENDER_CFG, write_synthetic_results
+from atomprobe.render.tables import TABLES
+from test_render_tables import MODELS, RENDER_CFG, _render, write_synthetic_results
 
 TOL, CLEAR, F = 0.05, 0.25, 2.0
 
@@ -438,3 +441,68 @@ def test_missing_inputs_are_not_comparable(tmp_path):
     text = md.read_text()
     assert "**Summary:**" in text and "| B3 |" in text and "c.yaml" in text
     assert "**Width**" in text and "**Trend**" in text  # the rules are printed
+
+
+def _add_controls(inputs: dict, controls: dict[str, str]) -> None:
+    """Add untrained controls (name -> the model they mirror) to synthetic results, as a run
+    with ``source: random_init`` entries has them: a registry row, CPD scores and per-model
+    analysis rows far below their twin's, and GFRE/LFRE pairs with every model at 0.99."""
+    root = Path(inputs["registry"]).parents[1]
+    registry, _ = read_parquet(inputs["registry"])
+    twins = registry.set_index("name").loc[list(controls.values())].reset_index()
+    rows = twins.assign(
+        name=list(controls),
+        label=[f"{twin} (random init)" for twin in controls.values()],
+        source="random_init",
+        train_target="",
+        test_mae=1.2,
+    )
+    write_parquet(pd.concat([registry, rows], ignore_index=True), inputs["registry"])
+    for name, twin in controls.items():
+        frame, _ = read_parquet(next(p for p in inputs["cpd"] if f"/{twin}/" in p))
+        path = root / "cpd" / name / "qm9.parquet"
+        write_parquet(frame.assign(model=name, r2=frame["r2"] - 0.7), path)
+        inputs["cpd"].append(str(path))
+    scores = pd.concat([read_parquet(p)[0] for p in inputs["cpd"]], ignore_index=True)
+    write_parquet(layer_profile(scores), inputs["layer_profile"])
+    for analysis, value in (("control", "r2"), ("isomers", "accuracy"), ("convergence", "value")):
+        frame, _ = read_parquet(inputs[analysis])
+        copies = [
+            frame.loc[frame["model"] == twin].assign(model=name, **{value: 0.123})
+            for name, twin in controls.items()
+        ]
+        write_parquet(pd.concat([frame, *copies], ignore_index=True), inputs[analysis])
+    for analysis in ("gfre", "lfre"):
+        frame, _ = read_parquet(inputs[analysis])
+        names = set(frame["source"]) | set(controls)
+        pairs = [
+            frame.iloc[[0]].assign(source=a, target=b, level=level, value=0.99)
+            for a in names
+            for b in names
+            if {a, b} & set(controls)
+            for level in ("structure", "atom")
+        ]
+        write_parquet(pd.concat([frame, *pairs], ignore_index=True), inputs[analysis])
+
+
+def test_untrained_controls_change_no_claim(report, tmp_path):
+    """Claims are about trained and pretrained models: a random-init twin of every family the
+    claims name (and pairs with it) is never selected, so every verdict and value stays."""
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+    controls = {f"{m}_init": m for m in ("mace_gap", "painn_gap", "schnet_gap", "visnet_gap")}
+    _add_controls(inputs, {**controls, "dimenetpp_gap_init": "dimenetpp_gap"})
+    with_controls, _ = _evaluate(inputs)
+    columns = ["verdict", "ours", "reason"]
+    pd.testing.assert_frame_equal(with_controls[columns], report[columns])
+    assert "_init" not in " ".join(with_controls["selection"])
+
+
+def test_tables_give_untrained_controls_rows_of_their_own(tmp_path):
+    """Every table renders with a control; the gradient and the routing table (by family) show
+    it, task alignment (trained models only) does not."""
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+    _add_controls(inputs, {"mace_gap_init": "mace_gap"})
+    tables = {name: _render(tmp_path, inputs, name) for name in TABLES}
+    assert "mace_gap_init" in set(tables["table1_gradient"]["model"])
+    assert "mace_gap_init" in set(tables["table6_routing"]["model"])
+    assert "mace_gap_init" not in tables["table2_task_alignment"].to_string()

@@ -152,3 +152,28 @@ def test_branches_dry_run_reads_a_local_archive(workdir):
     (qm9,) = (job for job in jobs if job["rule"] == "qm9")
     assert qm9["input"] == ARCHIVE
     _check_models(jobs)
+
+
+def test_default_dry_run_plans_untrained_controls_without_training(workdir):
+    """Each `source: random_init` entry of the default registry: one init_model job, extraction
+    and CPD like any model, and no training, checkpoint or convergence job of its own."""
+    registry = load_yaml(ROOT / "config" / "models.yaml")["models"]
+    controls = {n for n, e in registry.items() if e["source"] == "random_init"}
+    assert len(controls) == 5
+    result = run_snakemake(workdir, "--dry-run", timeout=DRY_RUN_TIMEOUT_S)
+    output = result.stdout + "\n" + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    jobs = _jobs(output)
+    planned = {(job["rule"], _wildcards(job).get("model")) for job in jobs}
+    for name in controls:
+        assert {("init_model", name), ("extract", name), ("cpd", name)} <= planned, name
+        for rule in ("train_model", "extract_checkpoints"):
+            assert (rule, name) not in planned
+    inits = [job for job in jobs if job["rule"] == "init_model"]
+    assert all("results/data/qm9_splits.parquet" in job["input"] for job in inits)
+    by_rule = {job["rule"]: job for job in jobs}
+    assert not controls & set(
+        re.findall(r"results/features/(\w+)/", by_rule["convergence"]["input"])
+    )
+    trained = {n for n, e in registry.items() if e["source"] == "train"}
+    assert {m for r, m in planned if r == "train_model"} == trained
