@@ -176,6 +176,11 @@ def test_analysis_steps_and_combination(files, config, tmp_path):
     assert (isomers.xs("comp", level="representation")["accuracy"] == 0.5).all()
     ranking = read_parquet(tmp_path / "ranking.parquet")[0]
     assert set(ranking["n_train"]) == {20, 60} and (ranking["n_models"] == 2).all()
+    # an untrained control keeps its curve and leaves the ranking
+    outputs = {"table": str(tmp_path / "curves.parquet"), "ranking": str(tmp_path / "r.parquet")}
+    run_step(f"atomprobe.analyses.{combine}", {"tables": tables}, outputs, {"unranked": ["b"]})
+    assert set(read_parquet(outputs["table"])[0]["model"]) == {"a", "b"}
+    assert (read_parquet(outputs["ranking"])[0]["n_models"] == 1).all()
 
 
 def test_unknown_target_is_a_config_error(files, config, tmp_path):

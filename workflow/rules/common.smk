@@ -80,6 +80,9 @@ ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]
 # paper-A analyses run on each model, then combined across models (sweeps.smk makes the rules):
 # name -> (step run per model, step combining the models' tables, the combining step's outputs
 # besides its table: output name -> analysis name)
+# the combining step's params: the learning curves rank models against the full-data ranking,
+# a ranking of trained models (the papers'); untrained controls are shown, never ranked
+COMBINE_PARAMS = {"sample_efficiency": {"unranked": INIT_MODELS}}
 PER_MODEL_ANALYSES = {
     "isomers": (
         "atomprobe.analyses.isomers:isomers",

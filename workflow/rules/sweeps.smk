@@ -50,6 +50,6 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             runtime=10,
         params:
             step=_combine_step,
-            cfg={},
+            cfg=COMBINE_PARAMS.get(_name, {}),
         script:
             STEP_SCRIPT

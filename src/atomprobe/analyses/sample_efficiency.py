@@ -200,9 +200,10 @@ def sample_efficiency_curve(
 
 def combine_curves(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step: every model's curves (input ``tables``) into output ``table``, and the ranking
-    agreement across models (output ``ranking``, :func:`ranking_agreement`)."""
+    agreement across models (output ``ranking``, :func:`ranking_agreement`) of every model but
+    those in params ``unranked`` (untrained controls: shown in the curves, not ranked)."""
     paths = as_path_list(inputs["tables"])
     curves, columns = concatenate_models(paths)
     write_parquet(curves, str(outputs["table"]), {"columns": columns}, params, paths)
-    ranking = ranking_agreement(curves)
+    ranking = ranking_agreement(curves.loc[~curves["model"].isin(params.get("unranked", []))])
     write_parquet(ranking, str(outputs["ranking"]), {"columns": RANKING_COLUMNS}, params, paths)
