@@ -1,0 +1,211 @@
+"""Scale rehearsal: every stage's cost at growing data sizes, and its growth exponent.
+
+Runs the whole workflow on ``config/paper.yaml`` + ``config/scale.yaml`` (paper-scale data sizes
+and analysis settings, the cheapest models) at fractions ``f`` of the paper's data sizes, each
+in its own working directory, from an empty ``results/``. Scaled with ``f``: the QM9 probe set
+(20,000 molecules at f = 1; every paper-A analysis and the structure-level paper-B analyses
+work on it), the GFRE/LFRE training atoms (50,000), the CKA/kNN samples (10,000) and the
+cumulant structures (20,000). Fixed, as paper.yaml fixes them: CV folds and repeats, learning-
+curve sizes and repeats, test-set sizes, model sizes and training.
+
+Per rule, from Snakemake's benchmark files: jobs, wall time, CPU time and peak resident memory
+(the largest job). The growth exponent b of CPU time ∝ N^b (N = probe molecules) is the slope of
+a least-squares line through log(CPU) against log(N) over the fractions; with three fractions
+it is a measurement of the local growth, stated with the range of N it covers.
+
+Run (idle machine; about 2.5 × the time of the largest fraction):
+``.venv/bin/python benchmarks/scale_rehearsal.py --fractions 0.0625 0.125 0.25
+--workdir /tmp/scale --out benchmarks/results/scale``
+
+Writes ``scale.csv`` (rule × fraction), ``exponents.csv`` and ``scale.md`` (the table for the
+README) and ``scale.png`` (log-log cost curves) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+LINKED = ("Snakefile", "workflow", "config", "profiles", "envs")
+PAPER_SIZES = {  # what f scales, at f = 1 (config/paper.yaml)
+    ("data", "qm9", "splits", "probe"): 20_000,
+    ("reconstruction", "atom", "train_size"): 50_000,
+    ("reconstruction", "similarity", "n_samples"): 10_000,
+    ("reconstruction", "cumulants", "max_structures"): 20_000,
+}
+JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+def overlay(fraction: float) -> dict:
+    """Config overlay with every scaled size at ``fraction`` of paper.yaml's."""
+    config: dict = {}
+    for keys, size in PAPER_SIZES.items():
+        node = config
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = max(1, round(size * fraction))
+    return config
+
+
+def run_fraction(fraction: float, workdir: Path, cores: int) -> float:
+    """Run the rehearsal at ``fraction`` in ``workdir`` (emptied first); wall seconds."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = workdir / name
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    for produced in ("results", "logs", "figures", ".snakemake"):
+        subprocess.run(["rm", "-rf", str(workdir / produced)], check=True)
+    sizes = workdir / "scale_fraction.yaml"
+    sizes.write_text(yaml.safe_dump(overlay(fraction), sort_keys=False))
+    command = [
+        str(Path(sys.executable).parent / "snakemake"),
+        "--cores",
+        str(cores),
+        "--configfile",
+        "config/paper.yaml",
+        "config/scale.yaml",
+        str(sizes),
+    ]
+    start = time.perf_counter()
+    with open(workdir / "snakemake.out", "w") as out:
+        subprocess.run(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, check=True)
+    return time.perf_counter() - start
+
+
+def rule_of_benchmarks(workdir: Path) -> dict[str, str]:
+    """Benchmark file -> rule name, from Snakemake's log of the run."""
+    (log,) = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[-1:]
+    mapping, rule = {}, None
+    for line in log.read_text().splitlines():
+        header = JOB_HEADER.match(line.strip())
+        if header:
+            rule = header.group(1)
+        elif line.strip().startswith("benchmark:") and rule is not None:
+            mapping[line.split(":", 1)[1].strip()] = rule
+    return mapping
+
+
+def stage_costs(workdir: Path, fraction: float) -> pd.DataFrame:
+    """Per rule: jobs, wall and CPU seconds summed over its jobs, the largest job's peak MiB."""
+    rows = []
+    for path, rule in rule_of_benchmarks(workdir).items():
+        bench = pd.read_csv(workdir / path, sep="\t")
+        rows.append(
+            {
+                "rule": rule,
+                "wall_s": float(bench["s"].iloc[0]),
+                "cpu_s": float(bench["cpu_time"].iloc[0]),
+                "max_rss_mib": float(bench["max_rss"].iloc[0]),
+            }
+        )
+    frame = pd.DataFrame(rows).groupby("rule", as_index=False)
+    costs = frame.agg(
+        jobs=("wall_s", "size"),
+        wall_s=("wall_s", "sum"),
+        cpu_s=("cpu_s", "sum"),
+        max_rss_mib=("max_rss_mib", "max"),
+    )
+    costs.insert(1, "fraction", fraction)
+    costs.insert(2, "n_probe", overlay(fraction)["data"]["qm9"]["splits"]["probe"])
+    return costs
+
+
+def growth_exponents(costs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule, the slope b of log CPU time against log N (CPU ∝ N^b), over all fractions."""
+    rows = []
+    for rule, group in costs.groupby("rule"):
+        group = group.loc[group["cpu_s"] > 0].sort_values("n_probe")
+        exponent = math.nan
+        if group["n_probe"].nunique() >= 2:
+            exponent = float(np.polyfit(np.log(group["n_probe"]), np.log(group["cpu_s"]), deg=1)[0])
+        largest = group.iloc[-1] if len(group) else None
+        rows.append(
+            {
+                "rule": rule,
+                "exponent": exponent,
+                "cpu_s_largest": float(largest["cpu_s"]) if largest is not None else math.nan,
+                "max_rss_mib_largest": (
+                    float(largest["max_rss_mib"]) if largest is not None else math.nan
+                ),
+                "n_range": f"{group['n_probe'].min()}–{group['n_probe'].max()}",
+            }
+        )
+    return pd.DataFrame(rows).sort_values("cpu_s_largest", ascending=False)
+
+
+def markdown(exponents: pd.DataFrame, walls: dict[float, float]) -> str:
+    """The README table: rule, growth exponent, CPU s and peak memory at the largest size."""
+    lines = [
+        "| rule | CPU ∝ N^b: b | CPU s (largest N) | peak MiB (largest job) |",
+        "|---|---|---|---|",
+    ]
+    for row in exponents.itertuples():
+        b = "—" if math.isnan(row.exponent) else f"{row.exponent:.2f}"
+        lines.append(
+            f"| {row.rule} | {b} | {row.cpu_s_largest:.1f} | {row.max_rss_mib_largest:.0f} |"
+        )
+    runs = ", ".join(f"f = {f:g}: {w / 60:.1f} min" for f, w in sorted(walls.items()))
+    lines.append(f"\nWall time of each whole run (from an empty results/): {runs}.")
+    return "\n".join(lines) + "\n"
+
+
+def figure(costs: pd.DataFrame, path: Path) -> None:
+    """Log-log CPU time against N for every rule with a cost above one second."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    for rule, group in costs.groupby("rule"):
+        if group["cpu_s"].max() < 1.0:
+            continue
+        group = group.sort_values("n_probe")
+        ax.plot(group["n_probe"], group["cpu_s"], marker="o", label=rule)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("QM9 probe molecules N (other sizes scale with it)")
+    ax.set_ylabel("CPU time of the rule's jobs (s)")
+    ax.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the rehearsal at each fraction and write the tables and figure."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.0625, 0.125, 0.25])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/atomprobe-scale"))
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    walls, frames = {}, []
+    for fraction in sorted(args.fractions):
+        workdir = args.workdir / f"f{fraction:g}"
+        walls[fraction] = run_fraction(fraction, workdir, args.cores)
+        frames.append(stage_costs(workdir, fraction))
+        print(f"f = {fraction:g}: {walls[fraction]:.0f} s", flush=True)
+    costs = pd.concat(frames, ignore_index=True)
+    exponents = growth_exponents(costs)
+    costs.to_csv(args.out / "scale.csv", index=False)
+    exponents.to_csv(args.out / "exponents.csv", index=False)
+    (args.out / "scale.md").write_text(markdown(exponents, walls))
+    figure(costs, args.out / "scale.png")
+    print(markdown(exponents, walls))
+
+
+if __name__ == "__main__":
+    main()
