@@ -78,6 +78,19 @@ def test_hparams_are_declared_for_exactly_the_trainable_families():
     assert set(hparams.DEFAULTS) == trainable and set(hparams.CHOICES) <= trainable
 
 
+def test_config_readme_lists_every_hparam_of_every_family():
+    row = next(
+        line
+        for line in (REPO / "config" / "README.md").read_text().splitlines()
+        if line.startswith("| `hparams` |")
+    )
+    for family, defaults in hparams.DEFAULTS.items():
+        rest = row.split(f" {family}: ")[1]  # up to the next family or the closing remark
+        ends = [rest.find(f"; {name}: ") for name in hparams.DEFAULTS] + [rest.find("; every")]
+        listed = rest[: min(end for end in ends if end >= 0)]
+        assert all(key in listed for key in defaults), (family, listed)
+
+
 @pytest.mark.parametrize("n_folds", [2, 3, 5, 10])
 def test_the_probe_set_size_preflight_asks_for_is_what_the_mlp_probe_needs(n_folds):
     """At the size :meth:`ProbeSettings.rows_needed` names the probes run; one fewer is the
