@@ -114,7 +114,9 @@ def test_the_default_config_passes():
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("case_id", ["cpd-target-typo", "batch-size-float", "entry-unknown-key"])
+@pytest.mark.parametrize(
+    "case_id", ["cpd-target-typo", "batch-size-float", "entry-unknown-key", "hparams-typo"]
+)
 def test_snakemake_stops_before_any_job_with_one_line(case_id, tmp_path):
     """The same checks, through the workflow: one line, no traceback, no job planned."""
     (tmp_path / "config").symlink_to(REPO / "config", target_is_directory=True)
