@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from atomprobe.config import load_yaml, validate_config
-from atomprobe.cpd.scores import ProbeSettings
+from atomprobe.cpd.scores import MLP_MIN_TRAINING_ROWS, ProbeSettings
 from atomprobe.data.datasets import (
     check_config_targets,
     check_dataset_entries,
@@ -181,13 +181,14 @@ def check_probe_sizes(config: Mapping[str, Any], datasets: Datasets) -> None:
             f"a {settings.test_fraction} test split" if single else f"{settings.n_folds}-fold CV"
         )
         mlp = (
-            ", 11 training rows per split for the early-stopping MLP"
-            if needed > (settings.min_rows)
+            f", {MLP_MIN_TRAINING_ROWS} training rows per split for the early-stopping MLP"
+            if needed > settings.min_rows
             else ""
         )
+        knob = "cpd.cv.test_fraction" if single else "cpd.cv.n_folds"
         raise ConfigError(
             f"{key}: {n_rows} structures are probed, but the {what} ({', '.join(probes)}; "
-            f"{split}{mlp}) need at least {needed}; raise it or lower cpd.cv.n_folds"
+            f"{split}{mlp}) need at least {needed}; raise it or lower {knob}"
         )
 
 
