@@ -9,7 +9,25 @@ import pandas as pd
 import pytest
 
 from atomprobe.errors import DataError
-from atomprobe.io import atomic_path, read_metadata, read_parquet, sha256_file, write_parquet
+from atomprobe.io import (
+    atomic_path,
+    read_metadata,
+    read_parquet,
+    remove_stale_temporaries,
+    sha256_file,
+    write_parquet,
+)
+
+
+def test_a_rerun_removes_what_a_killed_write_left_of_its_own_output_only(tmp_path):
+    target = tmp_path / "x[1].parquet"  # glob characters in the name are taken literally
+    own = [tmp_path / ".x[1].parquet.k1ll3d.tmp", tmp_path / ".x[1].parquet.2nd.tmp"]
+    other = tmp_path / ".x.parquet.abc.tmp"
+    for path in [*own, other]:
+        path.write_bytes(b"half")
+    assert remove_stale_temporaries(target) == sorted(own)
+    assert [p.name for p in tmp_path.iterdir()] == [other.name]
+    assert remove_stale_temporaries(tmp_path / "missing" / "y.parquet") == []
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -23,7 +23,7 @@ from atomprobe.data.datasets import (
     has_splits,
     is_periodic,
 )
-from atomprobe.data.files import structures_from_file
+from atomprobe.data.files import count_structures, read_frames, structures_from_file
 from atomprobe.data.splits import splits
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet
@@ -242,3 +242,31 @@ def test_a_file_dataset_must_exist(tmp_path):
     entry = _entry(tmp_path / "missing.extxyz")
     with pytest.raises(ConfigError, match=r"data\.mine\.path: .*missing\.extxyz does not exist"):
         check_dataset_entries({"mine": entry})
+
+
+def test_the_structures_of_a_file_dataset_are_counted_as_its_job_reads_them(tmp_path):
+    """What the preflight compares the splits with: as many as the job reads, or None."""
+    frames = [molecule(name) for name in ("H2O", "CH4", "NH3")]
+    ase.io.write(tmp_path / "three.extxyz", frames, format="extxyz")
+    (tmp_path / "cifs").mkdir()
+    for name, atoms in (("si", bulk("Si", "diamond", a=5.43)), ("cu", bulk("Cu", "fcc", 3.6))):
+        ase.io.write(tmp_path / "cifs" / f"{name}.cif", atoms)
+    with ase.db.connect(tmp_path / "two.db") as database:
+        for atoms in frames[:2]:
+            database.write(atoms)
+    (tmp_path / "broken.xyz").write_text("3\ncomment\nH 0 0 0\n")
+    (tmp_path / "text.xyz").write_text("not a count\n")
+    counts = {
+        "three.extxyz": 3,
+        "cifs": 2,
+        "two.db": 2,
+        "broken.xyz": None,
+        "text.xyz": None,
+        "nowhere.extxyz": None,
+    }
+    for name, expected in counts.items():
+        entry = _entry(tmp_path / name, pattern="*.cif" if name == "cifs" else None)
+        assert count_structures(entry) == expected, name
+    for name in ("three.extxyz", "cifs", "two.db"):
+        frames_read = read_frames(tmp_path / name, None, "*.cif")
+        assert len(list(frames_read)) == counts[name]

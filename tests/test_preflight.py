@@ -9,6 +9,7 @@ structures given to the public functions.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,12 @@ import yaml
 
 from atomprobe.analyses.reconstruction import gfre, lfre, train_test_indices
 from atomprobe.cpd import CompositionProjector, cpd_scores
+from atomprobe.cpd.scores import ProbeSettings
 from atomprobe.data.composition import composition_matrix
 from atomprobe.data.structures import check_positions, hill_formula
 from atomprobe.errors import AtomprobeError
 from atomprobe.features.pooling import cumulant_pool
+from atomprobe.models.families import FAMILIES, hparams
 from atomprobe.preflight import check_run
 from conftest import merge_config, run_snakemake
 
@@ -30,9 +33,16 @@ CASES = {case["id"]: case for case in CORPUS["cases"]}
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def case_config(case: dict, workdir: Path) -> dict:
-    """The merged config of a case, its registry (if any) written into ``workdir``."""
-    config = merge_config(DEFAULT, case.get("config", {}))
+def case_config(case: dict, workdir: Path) -> tuple[dict, list[str]]:
+    """The merged config of a case and the files it came from, its registry and overlay file
+    (if any) written into ``workdir``."""
+    files = [str(REPO / "config" / "config.yaml")]
+    overlay = case.get("config", {})
+    if "overlay_text" in case:  # Snakemake's loader keeps the last of a key given twice
+        (workdir / "overlay.yaml").write_text(case["overlay_text"])
+        files.append("overlay.yaml")
+        overlay = yaml.safe_load(case["overlay_text"])
+    config = merge_config(DEFAULT, overlay)
     config["registry"] = str(REPO / "config" / "models.yaml")
     if "registry" in case.get("config", {}):
         config["registry"] = case["config"]["registry"]
@@ -41,7 +51,7 @@ def case_config(case: dict, workdir: Path) -> dict:
         text = case.get("registry_text") or yaml.safe_dump(case["registry"], sort_keys=False)
         path.write_text(text)
         config["registry"] = str(path)
-    return config
+    return config, files
 
 
 def test_the_corpus_is_large_and_its_ids_unique():
@@ -54,11 +64,48 @@ def test_each_malformed_input_is_one_line_before_any_job(case_id, tmp_path, monk
     monkeypatch.chdir(tmp_path)  # relative paths in a case name nothing that exists
     (tmp_path / "config").symlink_to(REPO / "config", target_is_directory=True)
     (tmp_path / "x.xyz").write_text("1\n\nH 0 0 0\n")
+    (tmp_path / "model.pt").write_bytes(b"PK\x03\x04\x80\x02\xff\xfe weights")
     with pytest.raises(AtomprobeError) as error:
-        check_run(case_config(case, tmp_path))
+        check_run(*case_config(case, tmp_path))
     message = str(error.value)
     assert "\n" not in message, message
     assert case["expect"] in message, message
+
+
+def test_hparams_are_declared_for_exactly_the_trainable_families():
+    """The registry check knows the hparams of every family that trains (and no other)."""
+    trainable = {name for name, info in FAMILIES.items() if info.trainable}
+    assert set(hparams.DEFAULTS) == trainable and set(hparams.CHOICES) <= trainable
+
+
+def test_config_readme_lists_every_hparam_of_every_family():
+    row = next(
+        line
+        for line in (REPO / "config" / "README.md").read_text().splitlines()
+        if line.startswith("| `hparams` |")
+    )
+    for family, defaults in hparams.DEFAULTS.items():
+        rest = row.split(f" {family}: ")[1]  # up to the next family or the closing remark
+        ends = [rest.find(f"; {name}: ") for name in hparams.DEFAULTS] + [rest.find("; every")]
+        listed = rest[: min(end for end in ends if end >= 0)]
+        assert all(key in listed for key in defaults), (family, listed)
+
+
+@pytest.mark.parametrize("n_folds", [2, 3, 5, 10])
+def test_the_probe_set_size_preflight_asks_for_is_what_the_mlp_probe_needs(n_folds):
+    """At the size :meth:`ProbeSettings.rows_needed` names the probes run; one fewer is the
+    one-line error the preflight gives before any job (not scikit-learn's traceback)."""
+    settings = ProbeSettings(n_folds=n_folds, mlp_hidden=(4,), mlp_max_iter=5)
+    needed = settings.rows_needed(["mlp"])
+    rng = np.random.default_rng(1)
+    H, Y = rng.normal(size=(needed, 3)), rng.normal(size=(needed, 1))
+    C = rng.integers(1, 4, size=(needed, 2)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the MLP does not converge in 5 iterations
+        assert len(cpd_scores(H, C, Y, ["t"], ["mlp"], ["full"], settings)) == n_folds
+    with pytest.raises(AtomprobeError, match=f"needs at least {needed}"):
+        cpd_scores(H[1:], C[1:], Y[1:], ["t"], ["mlp"], ["full"], settings)
+    assert needed > settings.min_rows or n_folds == 10
 
 
 def test_the_default_config_passes():
@@ -67,7 +114,9 @@ def test_the_default_config_passes():
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("case_id", ["cpd-target-typo", "batch-size-float", "entry-unknown-key"])
+@pytest.mark.parametrize(
+    "case_id", ["cpd-target-typo", "batch-size-float", "entry-unknown-key", "hparams-typo"]
+)
 def test_snakemake_stops_before_any_job_with_one_line(case_id, tmp_path):
     """The same checks, through the workflow: one line, no traceback, no job planned."""
     (tmp_path / "config").symlink_to(REPO / "config", target_is_directory=True)

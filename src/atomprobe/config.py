@@ -68,6 +68,8 @@ def load_yaml(path: str | Path) -> Any:
             return yaml.load(handle, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a YAML file (binary, not UTF-8); fix the path") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

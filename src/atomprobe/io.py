@@ -8,6 +8,7 @@ Every parquet written by the pipeline stores a JSON document under the schema me
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -44,15 +45,39 @@ _TRACKED_PACKAGES = (
 )
 
 
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files a killed :func:`atomic_path` block left beside ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final path of an output about to be written (only its job writes it, so every
+        ``.<name>.*.tmp`` beside it is a leftover of a killed attempt).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        return []
+    stale = sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
+    for leftover in stale:
+        leftover.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
     On any exception the temporary file is removed, so a failed job never leaves a
     half-written output behind; the content is fsync'ed before the rename. A job killed
-    outright (SIGKILL) can leave its ``.<name>.*.tmp`` file; nothing reads those, and Snakemake
-    reruns the job (``rerun-incomplete`` in the default profile). Missing parent folders are
-    created; the output gets the permissions a plain ``open()`` would give it.
+    outright (SIGKILL) can leave its ``.<name>.*.tmp`` file: nothing reads those, Snakemake
+    reruns the job (``rerun-incomplete`` in the default profile), and the rerun removes them
+    (:func:`remove_stale_temporaries`, called by :func:`atomprobe.runner.run_step`). Missing
+    parent folders are created; the output gets the permissions a plain ``open()`` would give it.
 
     Parameters
     ----------

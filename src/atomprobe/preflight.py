@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from atomprobe.config import load_yaml, validate_config
+from atomprobe.cpd.scores import MLP_MIN_TRAINING_ROWS, ProbeSettings
 from atomprobe.data.datasets import (
     check_config_targets,
     check_dataset_entries,
     configured_datasets,
+    max_structures,
 )
 from atomprobe.errors import AtomprobeError, ConfigError
 from atomprobe.features.io import check_feature_file, check_feature_ids
+from atomprobe.models.families import family_info
 from atomprobe.models.registry import atom_features_path, features_path, load_registry
 
 Datasets = dict[str, dict[str, Any]]
@@ -76,6 +79,8 @@ def check_data_and_models(
     datasets = configured_datasets(config)
     check_dataset_entries(datasets)
     check_config_targets(config, datasets)
+    check_routing_groups(config)
+    check_probe_sizes(config, datasets)
     registry = load_registry(config["registry"], config["models"], datasets)
     for name, entry in registry.items():
         if entry["source"] != "features":
@@ -97,6 +102,94 @@ def check_data_and_models(
                         f"{config['registry']}: models.{name}.{key}.{dataset}: {exc}"
                     ) from exc
     return datasets, registry
+
+
+def check_routing_groups(config: Mapping[str, Any]) -> None:
+    """``render.routing.groups`` names model families and CPD column groups that exist.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the family or the groups and what exists.
+    """
+    defined = list(config["cpd"]["groups"]["definitions"])
+    for family, groups in config["render"]["routing"]["groups"].items():
+        try:
+            family_info(family)
+        except ConfigError as exc:
+            raise ConfigError(f"render.routing.groups: {exc}") from exc
+        unknown = [g for g in groups if g not in defined]
+        if unknown:
+            raise ConfigError(
+                f"render.routing.groups.{family}: {unknown} are not column groups of "
+                f"cpd.groups.definitions ({defined}); define them there or fix the names"
+            )
+
+
+def _probed_rows(name: str, entry: Mapping[str, Any], split: str) -> tuple[int | None, str]:
+    """Structures probed on a dataset (None when not known before its jobs) and the key that
+    sets their number."""
+    splits = entry.get("splits")
+    if splits is not None and "train" in splits:
+        return int(splits[split]), f"data.{name}.splits.{split}"
+    if splits is not None:  # splits read from the structures: known after the data job
+        return None, f"data.{name}"
+    key = "size" if "size" in entry else "path"
+    return max_structures(name, entry), f"data.{name}.{key}"
+
+
+def check_probe_sizes(config: Mapping[str, Any], datasets: Datasets) -> None:
+    """Each probed dataset has the structures its probes need.
+
+    The CPD probes of a dataset (Ridge, and the nonlinear probes where it has nonlinear
+    targets) and, on ``analyses.dataset``, the compositional-control probes, each split by
+    ``cpd.cv``: every split needs two test and two training rows, an early-stopping MLP 11
+    training rows (:meth:`atomprobe.cpd.scores.ProbeSettings.rows_needed`).
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    datasets : dict
+        The configured datasets.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key that sets the number of probed structures, the number the
+        probes need, and the fix.
+    """
+    cpd, analyses = config["cpd"], config["analyses"]
+    needs: list[tuple[str, list[str], bool, str]] = []
+    for name in (d for d in cpd["targets"] if d in datasets):
+        nonlinear = cpd["nonlinear"]["probes"] if cpd["nonlinear"]["targets"].get(name) else []
+        single = name in cpd["cv"]["single_split_datasets"]
+        needs.append((name, ["ridge", *nonlinear], single, "CPD probes"))
+    needs.append((analyses["dataset"], list(analyses["control"]["probes"]), False, "control"))
+    for name, probes, single, what in needs:
+        n_rows, key = _probed_rows(name, datasets[name], config["features"]["split"])
+        settings = ProbeSettings.from_config(cpd, config["seed"], single_split=single)
+        needed = settings.rows_needed(probes)
+        if n_rows is None or n_rows >= needed:
+            continue
+        split = (
+            f"a {settings.test_fraction} test split" if single else f"{settings.n_folds}-fold CV"
+        )
+        mlp = (
+            f", {MLP_MIN_TRAINING_ROWS} training rows per split for the early-stopping MLP"
+            if needed > settings.min_rows
+            else ""
+        )
+        knob = "cpd.cv.test_fraction" if single else "cpd.cv.n_folds"
+        raise ConfigError(
+            f"{key}: {n_rows} structures are probed, but the {what} ({', '.join(probes)}; "
+            f"{split}{mlp}) need at least {needed}; raise it or lower {knob}"
+        )
 
 
 def check_run(

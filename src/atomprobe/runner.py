@@ -22,6 +22,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from atomprobe.errors import AtomprobeError
+from atomprobe.io import remove_stale_temporaries
 
 Paths = Mapping[str, str | list[str]]
 Step = Callable[[Paths, Paths, dict[str, Any], int], None]
@@ -117,7 +118,8 @@ def run_step(
     """Run step ``reference`` (see :func:`resolve_step`) on ``threads`` cores, logged and timed.
 
     BLAS and OpenMP pools are limited to ``threads`` (threadpoolctl) and, if the step's module
-    imported torch, so are torch's intra-op threads.
+    imported torch, so are torch's intra-op threads. Temporary files a killed attempt left
+    beside the outputs are removed first (:func:`atomprobe.io.remove_stale_temporaries`).
 
     Parameters
     ----------
@@ -149,6 +151,9 @@ def run_step(
     start = time.perf_counter()
     log.info("step %s: params=%s", reference, json.dumps(params, sort_keys=True, default=str))
     log.info("inputs=%s outputs=%s", dict(inputs), dict(outputs))
+    for path in (p for value in outputs.values() for p in as_path_list(value)):
+        for leftover in remove_stale_temporaries(path):
+            log.info("removed %s, left by a killed attempt", leftover)
     with threadpool_limits(threads):
         func(inputs, outputs, params, threads)
     log.info("step %s finished in %.1f s", reference, time.perf_counter() - start)

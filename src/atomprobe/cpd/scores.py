@@ -18,6 +18,7 @@ representation shared by every alpha and every target). Tests check they agree t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,9 @@ from atomprobe.stats import median_and_blow_ups, t_interval
 
 REPRESENTATIONS: tuple[str, ...] = ("full", "comp", "geom_v2", "geom_v1")
 PROBES: tuple[str, ...] = ("ridge", "mlp", "gbt")
+#: Training rows an early-stopping MLP probe needs: scikit-learn holds out a tenth (rounded up)
+#: for validation and refuses fewer than two validation rows.
+MLP_MIN_TRAINING_ROWS = 11
 SCORE_COLUMNS: dict[str, str] = {
     "target": "target column probed (never residualised)",
     "representation": "full = H; comp = H_comp (per fold); geom_v2 = H − H_comp per fold; "
@@ -91,7 +95,8 @@ class ProbeSettings:
     Attributes
     ----------
     min_rows : int
-        Fewest rows a split can work with (see :attr:`min_rows`).
+        Fewest rows a split can work with (see :attr:`min_rows`; :meth:`rows_needed` for the
+        probes that will run).
     """
 
     n_folds: int = 5
@@ -156,6 +161,43 @@ class ProbeSettings:
             4 for single splits, ``2 * max(n_folds, 2)`` for K-fold.
         """
         return 4 if self.test_fraction is not None else max(self.n_folds, 2) * 2
+
+    def smallest_training_split(self, n_rows: int) -> int:
+        """Training rows of the smallest split of ``n_rows`` rows (:func:`make_splits`).
+
+        Parameters
+        ----------
+        n_rows : int
+            Rows to split.
+
+        Returns
+        -------
+        int
+            ``n_rows`` less the largest test fold (K-fold) or the test split (single splits).
+        """
+        if self.test_fraction is not None:
+            return n_rows - math.ceil(self.test_fraction * n_rows)
+        return n_rows - math.ceil(n_rows / self.n_folds)
+
+    def rows_needed(self, probes: Iterable[str]) -> int:
+        """Fewest rows every split works with for ``probes``.
+
+        Parameters
+        ----------
+        probes : iterable of str
+            The probes that will run, from ``ridge``, ``mlp`` and ``gbt``.
+
+        Returns
+        -------
+        int
+            :attr:`min_rows`; with an early-stopping MLP, enough rows that each training split
+            holds :data:`MLP_MIN_TRAINING_ROWS` (its validation tenth needs two rows).
+        """
+        n_rows = self.min_rows
+        if "mlp" in probes and self.mlp_early_stopping:
+            while self.smallest_training_split(n_rows) < MLP_MIN_TRAINING_ROWS:
+                n_rows += 1
+        return n_rows
 
 
 DEFAULT_SETTINGS = ProbeSettings()
@@ -313,7 +355,7 @@ def pipeline_scores(
     ConfigError
         An unknown probe or representation.
     """
-    H, C, Y = check_probe_inputs(H, C, Y, settings.min_rows, list(target_names))
+    H, C, Y = check_probe_inputs(H, C, Y, settings.rows_needed([probe]), list(target_names))
     splits = make_splits(H.shape[0], settings)
     cv = [(train, test) for _, _, train, test in splits]
     rows: list[dict[str, Any]] = []

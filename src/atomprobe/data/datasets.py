@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from atomprobe.data.splits import check_split_sizes
 from atomprobe.errors import ConfigError
 
 # source -> the loader module (imported only when its facts are needed, so that reading the
@@ -73,6 +74,37 @@ def dataset_targets(name: str, entry: Mapping[str, Any]) -> dict[str, str]:
     if known is not None:
         return dict(known)
     return {target: spec["unit"] for target, spec in entry["targets"].items()}
+
+
+def max_structures(name: str, entry: Mapping[str, Any]) -> int | None:
+    """The most structures dataset ``name`` can hold, when known before its job runs.
+
+    Parameters
+    ----------
+    name : str
+        The dataset.
+    entry : mapping
+        Its config entry.
+
+    Returns
+    -------
+    int or None
+        QM9: its molecules (less the uncharacterised ones when excluded); a file dataset: its
+        structures when cheap to count (:func:`atomprobe.data.files.count_structures`);
+        Materials Project: ``size`` (fewer when fewer crystals meet the criteria); None when
+        not known before the job.
+    """
+    source = entry["source"]
+    if source in ("qm9pack", "archive"):
+        from atomprobe.data import qm9
+
+        excluded = len(qm9.uncharacterized_indices()) if entry["exclude_uncharacterized"] else 0
+        return qm9.N_MOLECULES - excluded
+    if source == "file":
+        from atomprobe.data.files import count_structures
+
+        return count_structures(entry)
+    return int(entry["size"])
 
 
 def has_splits(entry: Mapping[str, Any]) -> bool:
@@ -135,7 +167,8 @@ def check_dataset_entries(datasets: Mapping[str, Mapping[str, Any]]) -> None:
     ConfigError
         A QM9 archive checksum whose digest has the wrong length for its algorithm (found only
         after an 86 MB download otherwise), a Materials Project ``offline_dir`` or a file
-        dataset ``path`` or ``targets_file`` that does not exist.
+        dataset ``path`` or ``targets_file`` that does not exist, splits larger than the
+        dataset (when its size is known: :func:`max_structures`; else the splits job says so).
     """
     for name, entry in datasets.items():
         source = entry["source"]
@@ -156,6 +189,10 @@ def check_dataset_entries(datasets: Mapping[str, Mapping[str, Any]]) -> None:
             for key in ("path", "targets_file"):
                 if entry.get(key) and not Path(entry[key]).exists():
                     raise ConfigError(f"data.{name}.{key}: {entry[key]} does not exist")
+        splits = entry.get("splits")
+        n_structures = max_structures(name, entry)
+        if splits is not None and "train" in splits and n_structures is not None:
+            check_split_sizes(n_structures, splits, splits["disjoint"], f"data.{name}.splits")
 
 
 def check_config_targets(
@@ -167,7 +204,8 @@ def check_config_targets(
     configured datasets: a dataset the default config lists but yours sets to null is simply
     not probed), the targets of ``analyses`` on ``analyses.dataset``, and that
     ``analyses.dataset``, ``render.dataset`` and ``render.crystal_dataset`` are configured
-    datasets with ``render.main_target`` a target of ``render.dataset``.
+    datasets, with ``render.main_target`` and ``render.routing.targets`` targets of
+    ``render.dataset`` and ``render.targets`` those of their (configured) datasets.
 
     Parameters
     ----------
@@ -199,6 +237,12 @@ def check_config_targets(
                 f"use one of {list(datasets)}"
             )
     check_targets(datasets, render["dataset"], [render["main_target"]], "render.main_target")
+    check_targets(
+        datasets, render["dataset"], list(render["routing"]["targets"]), "render.routing.targets"
+    )
+    for dataset, targets in render["targets"].items():
+        if dataset in datasets:
+            check_targets(datasets, dataset, list(targets), f"render.targets.{dataset}")
     analyses = config["analyses"]
     if analyses["dataset"] not in datasets:
         raise ConfigError(

@@ -195,6 +195,47 @@ def structures_from_file(
     write_parquet(table, str(outputs["structures"]), metadata, params, sources)
 
 
+def count_structures(entry: Mapping[str, Any]) -> int | None:
+    """Structures a ``source: file`` dataset holds, when counting them is cheap.
+
+    Parameters
+    ----------
+    entry : mapping
+        The dataset's config entry (``path``, ``format``, ``pattern``).
+
+    Returns
+    -------
+    int or None
+        A folder's matching files, an ASE database's rows or an (ext)xyz file's frames; None
+        for other formats, a missing path, or a file that does not read as (ext)xyz (its job
+        then says what is wrong).
+    """
+    path, fmt = Path(entry["path"]), entry.get("format")
+    if path.is_dir():
+        return len(structure_files(path, entry.get("pattern")))
+    if not path.is_file():
+        return None
+    if fmt == "db" or (fmt is None and path.suffix == ".db"):
+        with ase.db.connect(path) as database:
+            return database.count()
+    if fmt not in (None, "extxyz", "xyz"):
+        return None
+    frames = 0
+    with open(path) as handle:
+        while line := handle.readline():
+            if not line.strip():
+                continue
+            try:
+                n_atoms = int(line)
+            except ValueError:
+                return None
+            for _ in range(n_atoms + 1):  # the comment line, then one line per atom
+                if not handle.readline():
+                    return None
+            frames += 1
+    return frames
+
+
 def structure_files(folder: Path, pattern: str | None) -> list[Path]:
     """The files of a folder dataset, one structure each: those matching ``pattern``, sorted."""
     return sorted(folder.glob(pattern or "*"))

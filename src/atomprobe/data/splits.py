@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,35 @@ from atomprobe.runner import Paths
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test", "probe")
+
+
+def check_split_sizes(n: int, sizes: Mapping[str, int], disjoint: bool, key: str) -> None:
+    """The splits fit in a dataset of ``n`` structures.
+
+    Parameters
+    ----------
+    n : int
+        Structures in the dataset.
+    sizes : mapping of str to int
+        Structures in each of ``train``, ``val``, ``test`` and ``probe``.
+    disjoint : bool
+        Probe drawn apart from train/val/test (then the four add up).
+    key : str
+        Config key named in the message.
+
+    Raises
+    ------
+    ConfigError
+        One line with the sizes, what they need and what exists.
+    """
+    counts = {name: int(sizes[name]) for name in SPLITS}
+    training = counts["train"] + counts["val"] + counts["test"]
+    needed = training + counts["probe"] if disjoint else max(training, counts["probe"])
+    if needed > n:
+        raise ConfigError(
+            f"{key}: sizes {counts} need {needed} structures "
+            f"({'disjoint' if disjoint else 'probe may overlap'}), only {n} exist; lower them"
+        )
 
 
 def make_splits(
@@ -48,14 +77,8 @@ def make_splits(
     """
     ids_array = np.asarray(ids, dtype=object)
     n = len(ids_array)
+    check_split_sizes(n, sizes, disjoint, key)
     counts = [int(sizes[name]) for name in SPLITS]
-    training = sum(counts[:3])
-    needed = training + counts[3] if disjoint else max(training, counts[3])
-    if needed > n:
-        raise ConfigError(
-            f"{key}: sizes {dict(zip(SPLITS, counts, strict=True))} need {needed} structures "
-            f"({'disjoint' if disjoint else 'probe may overlap'}), only {n} exist; lower them"
-        )
     split_rng, probe_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     order = split_rng.permutation(n)
     bounds = np.cumsum([0, *counts])

@@ -22,6 +22,7 @@ import torch
 
 from atomprobe.errors import ConfigError
 from atomprobe.io import atomic_path
+from atomprobe.models.families.hparams import check_hparams
 
 
 @dataclass
@@ -163,18 +164,6 @@ class ModelAdapter(ABC):
         """The model's own prediction per structure: (n_structures,) in the target's units."""
 
 
-def merge_hparams(
-    hparams: Mapping[str, Any], defaults: Mapping[str, Any], family: str
-) -> dict[str, Any]:
-    """``defaults`` updated with ``hparams``; ConfigError naming any unknown key."""
-    unknown = set(hparams) - set(defaults)
-    if unknown:
-        raise ConfigError(
-            f"{family} hparams: unknown keys {sorted(unknown)}; allowed: {sorted(defaults)}"
-        )
-    return {**defaults, **hparams}
-
-
 class StandardisedAdapter(ModelAdapter):
     """Adapter of a model built here whose module outputs the standardised target ``raw``.
 
@@ -256,14 +245,14 @@ def load_model(path: str | Path, family: ModelFamily) -> ModelAdapter:
 
 
 class HyperparameterFamily(ModelFamily):
-    """A trainable family whose hparams are ``defaults`` updated by the registry entry's, with a
+    """A trainable family whose hparams are its declared defaults
+    (:data:`atomprobe.models.families.hparams.DEFAULTS`) updated by the registry entry's, with a
     ``cutoff`` (Å) among them."""
 
-    defaults: ClassVar[Mapping[str, Any]]
-
     def resolve_hparams(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
-        """``defaults`` updated with ``hparams``; ConfigError naming any unknown key."""
-        return merge_hparams(hparams, self.defaults, self.name)
+        """The defaults updated with ``hparams``; ConfigError naming an unknown key, a value of
+        the wrong type or a choice the family does not offer."""
+        return check_hparams(self.name, hparams)
 
     def cutoff(self, hparams: Mapping[str, Any]) -> float:
         return float(self.resolve_hparams(hparams)["cutoff"])

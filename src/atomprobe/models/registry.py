@@ -1,8 +1,9 @@
 """The model registry (``config/models.yaml``): load, validate, and resolve paths per model.
 
 Validation happens before any job runs: the schema (``atomprobe/schemas/models.schema.yaml``),
-then what a schema cannot see: the family exists and supports the source, weight and feature
-files exist, checksums match. Every problem is one :class:`ConfigError` line naming the entry.
+then what a schema cannot see: the family exists and supports the source, a trained entry's
+hparams are the family's, weight and feature files exist, checksums match. Every problem is one
+:class:`ConfigError` line naming the entry.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from atomprobe.data.datasets import dataset_targets, has_splits, is_periodic
 from atomprobe.errors import ConfigError
 from atomprobe.io import read_metadata, sha256_file, write_parquet
 from atomprobe.models.families import family_info
+from atomprobe.models.families.hparams import check_hparams
 
 # training settings of a `source: train` entry unless train_defaults or the entry set them
 TRAINING_DEFAULTS: dict[str, Any] = {
@@ -82,6 +84,7 @@ def _check_entry(
             f"{where}.source: family {entry['family']!r} loads no checkpoint; use source: builtin"
         )
     if source in BUILT_HERE:
+        check_hparams(entry["family"], entry.get("hparams", {}), f"{where}.hparams")
         dataset = training_dataset(entry, datasets, where)
         if entry["target"] not in dataset_targets(dataset, datasets[dataset]):
             raise ConfigError(

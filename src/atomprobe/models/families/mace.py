@@ -22,7 +22,7 @@ Precision: float32 throughout (a MACE-MP ``.model``, usually saved in float64, i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -45,53 +45,14 @@ from atomprobe.models.families._equivariant import (
     radius_graph,
 )
 from atomprobe.models.families._weights import verify_sha256
+from atomprobe.models.families.hparams import READOUTS as POOLINGS
+from atomprobe.models.families.hparams import MACEHyperparameters
 from atomprobe.models.hooks import record_calls
 
 import_mace()
 
 from e3nn import o3  # noqa: E402
 from mace import modules as mace_modules  # noqa: E402
-
-POOLINGS = ("sum", "mean")
-
-
-@dataclass(frozen=True)
-class MACEHyperparameters:
-    """Architecture of a MACE trained here (mace-torch ``MACE`` arguments).
-
-    r_max: cutoff radius (Å); num_bessel, num_polynomial_cutoff: radial basis; max_ell: largest
-    L of the edge spherical harmonics; hidden_irreps: node features of the inner layers (e3nn
-    string; the last layer keeps its scalars only); num_interactions: message-passing layers;
-    correlation: body order - 1 of the product basis; mlp_irreps: hidden width of the last
-    (gated) readout; radial_mlp: hidden sizes of the radial network; pooling: how per-atom
-    outputs become a structure's prediction, "sum" (extensive), "mean" (intensive) or "auto"
-    (sum when the target has atom references, i.e. energies; mean otherwise, e.g. the gap).
-    """
-
-    r_max: float = 5.0
-    num_bessel: int = 8
-    num_polynomial_cutoff: int = 5
-    max_ell: int = 2
-    hidden_irreps: str = "16x0e+16x1o"
-    num_interactions: int = 2
-    correlation: int = 2
-    mlp_irreps: str = "16x0e"
-    radial_mlp: tuple[int, ...] = (16, 16)
-    pooling: str = "auto"
-
-    @classmethod
-    def from_mapping(cls, hparams: Mapping[str, Any]) -> MACEHyperparameters:
-        """Validated hyper-parameters; ConfigError naming an unknown key or bad value."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(hparams) - known)
-        if unknown:
-            raise ConfigError(f"mace hparams: unknown keys {unknown}; known: {sorted(known)}")
-        hp = cls(**{**hparams, "radial_mlp": tuple(hparams.get("radial_mlp", cls.radial_mlp))})
-        if hp.pooling not in (*POOLINGS, "auto"):
-            raise ConfigError(f"mace hparams pooling: {hp.pooling!r} is not auto, sum or mean")
-        if hp.num_interactions < 1:
-            raise ConfigError(f"mace hparams num_interactions: {hp.num_interactions} must be >= 1")
-        return hp
 
 
 def build_mace(

@@ -13,13 +13,12 @@ the residual stream the model carries; the readout MLP acts on the last layer's 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from graph_pes.atomic_graph import AtomicGraph
 from graph_pes.models import PaiNN
 
-from atomprobe.errors import ConfigError
 from atomprobe.models.base import (
     AtomsBatch,
     FeatureBlock,
@@ -29,8 +28,6 @@ from atomprobe.models.base import (
 )
 from atomprobe.models.graph import radius_graph
 from atomprobe.models.hooks import record_calls
-
-READOUTS = ("sum", "mean")
 
 
 def atomic_graph(batch: AtomsBatch, cutoff: float) -> AtomicGraph:
@@ -92,18 +89,9 @@ class PaiNNAdapter(StandardisedAdapter):
 
 class PaiNNFamily(HyperparameterFamily):
     name = "painn"
-    defaults: ClassVar[dict[str, Any]] = {
-        "channels": 64,
-        "radial_features": 20,
-        "layers": 3,
-        "cutoff": 5.0,
-        "readout": "mean",
-    }
 
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> PaiNNAdapter:
         hp = self.resolve_hparams(hparams)
-        if hp["readout"] not in READOUTS:
-            raise ConfigError(f"painn hparams.readout: {hp['readout']!r} not in {READOUTS}")
         module = PaiNN(
             channels=hp["channels"],
             radial_features=hp["radial_features"],

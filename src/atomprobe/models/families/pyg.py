@@ -20,13 +20,12 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch_geometric.nn.models import DimeNetPlusPlus, SchNet, ViSNet
 from torch_geometric.utils import scatter
 
-from atomprobe.errors import ConfigError
 from atomprobe.models.base import (
     AtomsBatch,
     FeatureBlock,
@@ -37,16 +36,8 @@ from atomprobe.models.base import (
 from atomprobe.models.graph import RadiusDistance, RadiusInteractionGraph, radius_graph, triplets
 from atomprobe.models.hooks import record_calls
 
+# the ``readout`` hparam (atomprobe.models.families.hparams.READOUTS) -> torch-geometric's name
 READOUTS = {"sum": "add", "mean": "mean"}
-
-
-def _readout(hparams: Mapping[str, Any], family: str) -> str:
-    """The validated ``readout`` hparam: how per-atom outputs become one per structure."""
-    if hparams["readout"] not in READOUTS:
-        raise ConfigError(
-            f"{family} hparams.readout: {hparams['readout']!r} not in {list(READOUTS)}"
-        )
-    return hparams["readout"]
 
 
 # ----------------------------------------------------------------------------------- SchNet
@@ -81,14 +72,6 @@ class SchNetAdapter(StandardisedAdapter):
 
 class SchNetFamily(HyperparameterFamily):
     name = "schnet"
-    defaults: ClassVar[dict[str, Any]] = {
-        "hidden_channels": 64,
-        "num_filters": 64,
-        "num_interactions": 3,
-        "num_gaussians": 50,
-        "cutoff": 5.0,
-        "readout": "mean",
-    }
 
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> SchNetAdapter:
         hp = self.resolve_hparams(hparams)
@@ -99,7 +82,7 @@ class SchNetFamily(HyperparameterFamily):
             num_gaussians=hp["num_gaussians"],
             cutoff=hp["cutoff"],
             interaction_graph=RadiusInteractionGraph(hp["cutoff"]),
-            readout=READOUTS[_readout(hp, self.name)],
+            readout=READOUTS[hp["readout"]],
         )
         return SchNetAdapter(module, hp, stats)
 
@@ -158,20 +141,6 @@ class DimeNetPPAdapter(StandardisedAdapter):
 
 class DimeNetPPFamily(HyperparameterFamily):
     name = "dimenetpp"
-    defaults: ClassVar[dict[str, Any]] = {
-        "hidden_channels": 64,
-        "out_emb_channels": 64,
-        "int_emb_size": 32,
-        "basis_emb_size": 8,
-        "num_blocks": 3,
-        "num_spherical": 7,
-        "num_radial": 6,
-        "cutoff": 5.0,
-        "envelope_exponent": 5,
-        "num_before_skip": 1,
-        "num_after_skip": 2,
-        "num_output_layers": 3,
-    }
 
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> DimeNetPPAdapter:
         hp = self.resolve_hparams(hparams)
@@ -238,15 +207,6 @@ class ViSNetAdapter(StandardisedAdapter):
 
 class ViSNetFamily(HyperparameterFamily):
     name = "visnet"
-    defaults: ClassVar[dict[str, Any]] = {
-        "lmax": 1,
-        "num_heads": 4,
-        "num_layers": 3,
-        "hidden_channels": 64,
-        "num_rbf": 32,
-        "cutoff": 5.0,
-        "readout": "mean",
-    }
 
     def build(self, hparams: Mapping[str, Any], stats: TrainingStats) -> ViSNetAdapter:
         hp = self.resolve_hparams(hparams)
@@ -257,7 +217,7 @@ class ViSNetFamily(HyperparameterFamily):
             hidden_channels=hp["hidden_channels"],
             num_rbf=hp["num_rbf"],
             cutoff=hp["cutoff"],
-            reduce_op=_readout(hp, self.name),
+            reduce_op=hp["readout"],
         )
         module.representation_model.distance = RadiusDistance(hp["cutoff"])
         return ViSNetAdapter(module, hp, stats)
