@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from atomprobe.config import load_yaml, validate_config
+from atomprobe.cpd.groups import check_group_layers
 from atomprobe.data.datasets import (
     check_config_targets,
     check_dataset_entries,
@@ -22,6 +23,7 @@ from atomprobe.data.datasets import (
 )
 from atomprobe.errors import AtomprobeError, ConfigError
 from atomprobe.features.io import check_feature_file, check_feature_ids
+from atomprobe.models.families import FAMILIES
 from atomprobe.models.registry import atom_features_path, features_path, load_registry
 
 Datasets = dict[str, dict[str, Any]]
@@ -51,7 +53,8 @@ def check_config(config: Mapping[str, Any], config_files: Sequence[str | Path] =
 def check_data_and_models(
     config: Mapping[str, Any], structures_dir: str | Path = "results/data"
 ) -> tuple[Datasets, Registry]:
-    """The datasets, the targets the config names, the registry and your feature files.
+    """The datasets, the targets the config names, the registry, the per-model keys of
+    ``cpd.groups.layers`` and your feature files.
 
     Parameters
     ----------
@@ -77,6 +80,9 @@ def check_data_and_models(
     check_dataset_entries(datasets)
     check_config_targets(config, datasets)
     registry = load_registry(config["registry"], config["models"], datasets)
+    check_group_layers(
+        config["cpd"]["groups"]["layers"], FAMILIES, load_yaml(config["registry"])["models"]
+    )
     for name, entry in registry.items():
         if entry["source"] != "features":
             continue
