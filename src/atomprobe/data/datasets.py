@@ -167,7 +167,9 @@ def check_config_targets(
     configured datasets: a dataset the default config lists but yours sets to null is simply
     not probed), the targets of ``analyses`` on ``analyses.dataset``, and that
     ``analyses.dataset``, ``render.dataset`` and ``render.crystal_dataset`` are configured
-    datasets with ``render.main_target`` a target of ``render.dataset``.
+    datasets with ``render.main_target`` a target of ``render.dataset``, and the targets of
+    ``render.routing.targets`` (a list: of ``render.dataset``; a mapping: of each configured
+    dataset it names).
 
     Parameters
     ----------
@@ -199,6 +201,12 @@ def check_config_targets(
                 f"use one of {list(datasets)}"
             )
     check_targets(datasets, render["dataset"], [render["main_target"]], "render.main_target")
+    routing = render["routing"]["targets"]
+    if not isinstance(routing, Mapping):
+        routing = {render["dataset"]: routing}
+    for dataset, targets in routing.items():
+        if dataset in datasets:
+            check_targets(datasets, dataset, list(targets), f"render.routing.targets.{dataset}")
     analyses = config["analyses"]
     if analyses["dataset"] not in datasets:
         raise ConfigError(
