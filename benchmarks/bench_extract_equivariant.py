@@ -22,6 +22,11 @@ several times too low; ratios from the same run), QM9, 128 molecules, batch 64, 
 of 2, hooks + pooling only: MACE 32x0e+32x1o 13.8 vs 14.1 /s (1.02); MACE-MP-0-medium size 2.9
 vs 3.1 (1.07); ANI-2x AEV 125.9 vs 130.5 (1.04); SevenNet-0 3.8 vs 3.4 (0.91); CHGNet 4.0 vs 3.1
 (0.78; rerun, 1 thread: 19.6 vs 16.3, 0.83).
+Measured 2026-11-29, same machine under load 7-10, the first 200 QM9 probe molecules of the
+default splits, batch 64, 1 thread, median of 4 interleaved runs, extract_features (bare vs
+extract /s, median ratio): SevenNet-0 11Jul2024 9.3 vs 10.0 (0.98); 22May2024 23.8 vs 24.0
+(0.99); SevenNet-l3i5 9.1 vs 9.1 (0.97); CHGNet 0.3.0 34.8 vs 34.9 (1.02); 0.2.0 32.6 vs 33.6
+(1.07); r2scan 32.4 vs 33.6 (0.99).
 """
 
 from __future__ import annotations
