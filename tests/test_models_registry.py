@@ -152,9 +152,9 @@ def test_builtin_weight_names_match_what_the_family_ships(family):
 
 def test_shipped_registries_list_loadable_disabled_entries():
     registry = load_registry(
-        REPO / "config" / "models.yaml", ["sevennet_l3i5", "chgnet_r2scan"], DATASETS
+        REPO / "config" / "models.yaml", ["sevennet0_may", "chgnet_r2scan"], DATASETS
     )
-    assert {e["weights"] for e in registry.values()} == {"SevenNet-l3i5", "r2scan"}
+    assert {e["weights"] for e in registry.values()} == {"SevenNet-0_22May2024", "r2scan"}
 
 
 def test_dataset_rules_for_entries(tmp_path):

@@ -1,18 +1,24 @@
 """SevenNet builtins (shipped in the sevenn wheel): known energies of all three, L = 0/1/2
-(SevenNet-0) and L = 0..3 (l3i5) feature layout and equivariance, readout consistency,
-periodic cells, checksum guard. Checkpoints: tests/test_models_checkpoints.py."""
+(SevenNet-0) and L = 0..3 (l3i5) feature layout and equivariance, rotation-invariant features
+of l3i5 at every layer (molecule and crystal), its column groups, readout consistency, periodic
+cells, checksum guard. Checkpoints: tests/test_models_checkpoints.py."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from ase import Atoms
 from ase.build import bulk
 from scipy.spatial.transform import Rotation
 
+from atomprobe.cpd.groups import DEFAULT_GROUPS, group_columns, group_layers
 from atomprobe.errors import ConfigError
+from atomprobe.features.extract import extract_features, invariant
 from atomprobe.models.families import get_family
 from atomprobe.models.families.sevennet import SHIPPED_CHECKPOINTS, load_sevennet_checkpoint
+from atomprobe.models.structures import Structures
 from fixtures.models.batches import batch_of, molecules, moved
 
 torch.set_num_threads(1)
@@ -122,6 +128,63 @@ def test_l3i5_features_up_to_l3_are_rotation_equivariant(l3i5):
     after = l3i5.atom_features(batch_of([moved(ethanol[0], ROTATION, np.array([3.0, -1.0, 2.0]))]))
     assert {b.L for b in before} == {0, 1, 2, 3}
     assert_rotated(before, after)
+
+
+def _wurtzite() -> Atoms:
+    """A polar, rattled ZnO cell (4 atoms ×2): L >= 1 features are far from zero by symmetry."""
+    crystal = bulk("ZnO", "wurtzite", a=3.25, c=5.2).repeat((2, 1, 1))
+    crystal.rattle(0.05, seed=1)
+    return crystal
+
+
+# float32 features after five interaction blocks: ~1e-6 of a block's largest value moves under
+# a rotation for molecules, ~1e-4 for crystals (cell images summed in float32); 1e-3 of it is
+# the bound. A feature that is not invariant (an L >= 1 component) moves by > 1e-2 of it.
+INVARIANCE_TOLERANCE = 1e-3
+
+
+@pytest.mark.parametrize("structure", ["ethanol", "wurtzite ZnO"])
+def test_l3i5_invariants_of_every_layer_survive_a_random_rotation(l3i5, structure):
+    """L = 0 features and per-channel norms over m of L >= 1 (what extraction keeps) are the
+    same after rotating the structure (a crystal: positions and lattice together)."""
+    atoms = molecules(("CH3CH2OH",))[0] if structure == "ethanol" else _wurtzite()
+    rotation = Rotation.random(random_state=5).as_matrix()
+    with torch.no_grad():
+        before = l3i5.atom_features(batch_of([atoms]))
+        after = l3i5.atom_features(batch_of([moved(atoms, rotation, np.array([1.0, -2.0, 0.5]))]))
+    assert [(b.layer, b.L) for b in before] == [(k, L) for k in range(4) for L in range(4)] + [
+        (4, 0)
+    ]
+    for b, a in zip(before, after, strict=True):
+        scale = invariant(b).abs().max()
+        torch.testing.assert_close(
+            invariant(a), invariant(b), atol=INVARIANCE_TOLERANCE * scale, rtol=0
+        )
+        if b.L > 0:
+            assert (a.values - b.values).abs().max() > 1e-2 * scale
+
+
+def test_l3i5_column_groups_are_l0_to_l3_inside_and_l0_only_last(l3i5):
+    atoms = molecules(("CH3CH2OH", "C6H6"))
+    data = Structures(
+        ids=["a", "b"],
+        numbers=[torch.as_tensor(a.numbers, dtype=torch.int64) for a in atoms],
+        positions=[torch.as_tensor(a.positions, dtype=torch.float32) for a in atoms],
+        y=np.full(2, np.nan),
+    )
+    _, described, *_ = extract_features(l3i5, data, show_progress=False)
+    columns = pd.DataFrame(described)
+    assert columns["L"].notna().all()
+    widths = columns.groupby(["layer", "L"]).size().to_dict()
+    inner = {(k, L): w for k in range(4) for L, w in ((0, 128), (1, 64), (2, 32), (3, 32))}
+    assert widths == {**inner, (4, 0): 128}
+    for layer in range(5):
+        in_layer = columns[columns["layer"] == layer].reset_index(drop=True)
+        found = set(group_columns(in_layer, DEFAULT_GROUPS))
+        groups = {"L0", "L1", "L2", "L3", "scalar", "vector"} if layer < 4 else set()
+        assert found == {"all"} | groups  # the last layer: L0 is every column, so only "all"
+    last = group_layers(columns, {"layers": "last", "definitions": DEFAULT_GROUPS}, range(5))
+    assert last == {name: {3} for name in ("L0", "L1", "L2", "L3", "scalar", "vector")}
 
 
 @pytest.mark.parametrize("model", ["sevennet", "l3i5"])

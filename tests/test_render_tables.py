@@ -426,7 +426,11 @@ def test_probe_and_routing_tables(tmp_path, synthetic, raw_cpd):
     ani = probes.loc["ani2x"]
     assert ani["ridge_mean"] < 0 < ani["mlp_mean"]  # the ANI-2x contrast survives rendering
     routing = _render(tmp_path, synthetic, "table6_routing")
-    assert list(routing["group"]) == ["L0", "L1", "L0", "L1", "L0", "L1", "scalar", "vector"]
+    # qm9: three MACE models, ViSNet, the SevenNet family without a model; mp: the periodic MACE
+    qm9 = ["L0", "L1"] * 3 + ["scalar", "vector", "L0", "L1", "L2", "L3"]
+    assert list(routing["group"]) == [*qm9, "L0", "L1"]
+    assert list(routing["dataset"]) == ["qm9"] * len(qm9) + ["mp"] * 2
+    assert routing[routing.dataset == "mp"]["band_gap_mean"].isna().all()  # mp: group all only
     sel = raw_cpd[
         (raw_cpd.model == "visnet_gap")
         & (raw_cpd.group == "vector")
@@ -436,7 +440,7 @@ def test_probe_and_routing_tables(tmp_path, synthetic, raw_cpd):
     ]
     row = routing[(routing.model == "visnet_gap") & (routing.group == "vector")].iloc[0]
     assert row["mu_mean"] == pytest.approx(sel["r2"].mean(), abs=1e-9)
-    assert str(row["layer"]) == "2"
+    assert float(row["layer"]) == 2  # read back from the CSV
 
 
 def test_last_layer_is_chosen_per_group():

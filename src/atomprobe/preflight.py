@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from atomprobe.config import load_yaml, validate_config
+from atomprobe.cpd.groups import check_group_layers
 from atomprobe.cpd.scores import MLP_MIN_TRAINING_ROWS, ProbeSettings
 from atomprobe.data.datasets import (
     check_config_targets,
@@ -24,7 +25,7 @@ from atomprobe.data.datasets import (
 )
 from atomprobe.errors import AtomprobeError, ConfigError
 from atomprobe.features.io import check_feature_file, check_feature_ids
-from atomprobe.models.families import family_info
+from atomprobe.models.families import FAMILIES, family_info
 from atomprobe.models.registry import atom_features_path, features_path, load_registry
 
 Datasets = dict[str, dict[str, Any]]
@@ -54,7 +55,8 @@ def check_config(config: Mapping[str, Any], config_files: Sequence[str | Path] =
 def check_data_and_models(
     config: Mapping[str, Any], structures_dir: str | Path = "results/data"
 ) -> tuple[Datasets, Registry]:
-    """The datasets, the targets the config names, the registry and your feature files.
+    """The datasets, the targets the config names, the registry, the per-model keys of
+    ``cpd.groups.layers`` and your feature files.
 
     Parameters
     ----------
@@ -82,6 +84,9 @@ def check_data_and_models(
     check_routing_groups(config)
     check_probe_sizes(config, datasets)
     registry = load_registry(config["registry"], config["models"], datasets)
+    check_group_layers(
+        config["cpd"]["groups"]["layers"], FAMILIES, load_yaml(config["registry"])["models"]
+    )
     for name, entry in registry.items():
         if entry["source"] != "features":
             continue

@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 import atomprobe.render
+from atomprobe.cpd.groups import model_group_layers
 from atomprobe.errors import AtomprobeError
 from atomprobe.data import datasets as _datasets
 from atomprobe.models import registry as _registry
@@ -309,7 +310,13 @@ def cpd_params(wildcards):
         "targets": CPD["targets"][dataset],
         "representations": CPD["representations"],
         "nonlinear": nonlinear,
-        "groups": CPD["groups"],
+        # one model's own groups.layers (last | all): a per-family setting reruns that family only
+        "groups": {
+            **CPD["groups"],
+            "layers": model_group_layers(
+                CPD["groups"]["layers"], wildcards.model, REGISTRY[wildcards.model].get("family")
+            ),
+        },
     }
 
 

@@ -19,9 +19,78 @@ from atomprobe.errors import ConfigError, DataError
 DEFAULT_GROUPS: dict[str, dict[str, Any]] = {
     "L0": {"L": 0},
     "L1": {"L": 1},
+    "L2": {"L": 2},
+    "L3": {"L": 3},
     "scalar": {"stream": "scalar"},
     "vector": {"stream": "vector"},
 }
+
+#: Values of ``cpd.groups.layers`` for one model: the deepest layer that splits each group, or
+#: every layer.
+GROUP_LAYERS: tuple[str, ...] = ("last", "all")
+
+
+def model_group_layers(setting: str | Mapping[str, str], model: str, family: str | None) -> str:
+    """The ``cpd.groups.layers`` value (``last`` or ``all``) that applies to one model.
+
+    ``setting`` is either one value for every model, or a mapping whose keys are registry model
+    names, family names and ``default``: the model's own name wins over its family, the family
+    over ``default``, and ``default`` (``last`` when absent) covers every other model. A
+    per-family ``all`` suits a family whose last layer lacks the groups the tables route
+    through (SevenNet: the last gate keeps 128 scalars only, so L1, L2 and L3 exist on inner
+    layers alone), without scoring every layer of every other model.
+
+    Parameters
+    ----------
+    setting : str or mapping of str to str
+        ``cpd.groups.layers``: ``last``, ``all``, or ``{default | family | model: last | all}``.
+    model : str
+        Registry name of the model.
+    family : str or None
+        Its registry family; None for ``source: features`` entries.
+
+    Returns
+    -------
+    str
+        ``last`` or ``all``.
+    """
+    if isinstance(setting, str):
+        return setting
+    if model in setting:
+        return setting[model]
+    if family is not None and family in setting:
+        return setting[family]
+    return setting.get("default", "last")
+
+
+def check_group_layers(
+    setting: str | Mapping[str, str], families: Iterable[str], models: Iterable[str]
+) -> None:
+    """Every key of a per-model ``cpd.groups.layers`` mapping names something that exists.
+
+    Parameters
+    ----------
+    setting : str or mapping of str to str
+        ``cpd.groups.layers`` (a single value passes).
+    families : iterable of str
+        The known families.
+    models : iterable of str
+        Every registry entry name (enabled or not).
+
+    Raises
+    ------
+    ConfigError
+        A key that is not ``default``, a family or a registry model, in one line.
+    """
+    if isinstance(setting, str):
+        return
+    families, models = set(families), set(models)
+    unknown = sorted(set(setting) - {"default"} - families - models)
+    if unknown:
+        raise ConfigError(
+            f"cpd.groups.layers: {unknown} name neither a family nor a registry model; keys are "
+            f"'default', a family ({sorted(families)}) or a model name"
+        )
 
 
 def group_columns(
@@ -141,7 +210,7 @@ def group_layers(
         One row per feature column with the metadata fields, ``layer`` included.
     groups : mapping
         The ``groups`` config: ``definitions`` (group name to selector) and ``layers``
-        (``all`` or ``last``).
+        (``all`` or ``last``, already resolved for this model by :func:`model_group_layers`).
     layers : sequence of int
         The model's layers, shallowest first.
 
@@ -150,8 +219,18 @@ def group_layers(
     dict of str to set of int
         Group name to the layers it is probed on; with ``last``, groups found on no layer are
         left out.
+
+    Raises
+    ------
+    ConfigError
+        ``layers`` is not ``all`` or ``last`` (a per-model mapping not resolved first).
     """
     definitions = groups["definitions"]
+    if groups["layers"] not in GROUP_LAYERS:
+        raise ConfigError(
+            f"cpd.groups.layers: {groups['layers']!r} is not one of {list(GROUP_LAYERS)}; "
+            "resolve a per-model mapping with model_group_layers first"
+        )
     if groups["layers"] == "all":
         return {name: set(layers) for name in definitions}
     deepest: dict[str, int] = {}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.cpd.groups import column_group_scores, group_layers
+from atomprobe.cpd.groups import column_group_scores, group_layers, model_group_layers
 from atomprobe.cpd.probe_data import load_probe_data, probe_settings
 from atomprobe.cpd.scaling import SCALINGS, GuardedScaler
 from atomprobe.cpd.scores import (
@@ -27,7 +27,7 @@ from atomprobe.cpd.scores import (
     representation_input,
     ridge_scores,
 )
-from atomprobe.io import write_parquet
+from atomprobe.io import read_metadata, write_parquet
 from atomprobe.runner import Paths
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     """CPD scores of one model on one dataset: results/cpd/{model}/{dataset}.parquet.
 
     Ridge on every layer (group ``all``), column groups on the layers ``groups.layers`` names
-    (:func:`~atomprobe.cpd.groups.group_layers`), nonlinear probes on the layers
+    for this model (:func:`~atomprobe.cpd.groups.model_group_layers`, with the family the
+    features file records; :func:`~atomprobe.cpd.groups.group_layers`), nonlinear probes on
+    the layers
     ``nonlinear.layers`` names for ``nonlinear.targets``.
     """
     features, structures = str(inputs["features"]), str(inputs["structures"])
@@ -55,7 +57,14 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     representations = list(params["representations"])
     data = load_probe_data(features, structures, None, targets, params["composition"]["encoding"])
     layers = sorted(int(layer) for layer in data.columns["layer"].unique())
-    layers_of_group = group_layers(data.columns, params["groups"], layers)
+    # the workflow passes this model's own value; a per-model mapping is resolved here with the
+    # family the features file records (absent for your own features: then model or default)
+    family = read_metadata(features).get("family")
+    groups = {
+        **params["groups"],
+        "layers": model_group_layers(params["groups"]["layers"], model, family),
+    }
+    layers_of_group = group_layers(data.columns, groups, layers)
     nonlinear = params["nonlinear"]
     nonlinear_targets = [t for t in nonlinear["targets"].get(dataset, []) if t in targets]
     frames = []
@@ -63,13 +72,13 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
         is_last = layer == layers[-1]
         positions = np.flatnonzero(data.columns["layer"].to_numpy() == layer)
         H, columns = data.H[:, positions], data.columns.iloc[positions].reset_index(drop=True)
-        groups = {
+        probed = {
             name: selector
-            for name, selector in params["groups"]["definitions"].items()
+            for name, selector in groups["definitions"].items()
             if layer in layers_of_group.get(name, ())
         }
         scores = column_group_scores(
-            H, data.C, data.Y, targets, columns, groups, representations, settings
+            H, data.C, data.Y, targets, columns, probed, representations, settings
         )
         if nonlinear_targets and (nonlinear["layers"] == "all" or is_last):
             picked = [targets.index(t) for t in nonlinear_targets]

@@ -204,8 +204,9 @@ def check_config_targets(
     configured datasets: a dataset the default config lists but yours sets to null is simply
     not probed), the targets of ``analyses`` on ``analyses.dataset``, and that
     ``analyses.dataset``, ``render.dataset`` and ``render.crystal_dataset`` are configured
-    datasets, with ``render.main_target`` and ``render.routing.targets`` targets of
-    ``render.dataset`` and ``render.targets`` those of their (configured) datasets.
+    datasets with ``render.main_target`` a target of ``render.dataset``, the targets of
+    ``render.routing.targets`` (a list: of ``render.dataset``; a mapping: of each configured
+    dataset it names) and ``render.targets`` those of their (configured) datasets.
 
     Parameters
     ----------
@@ -237,9 +238,12 @@ def check_config_targets(
                 f"use one of {list(datasets)}"
             )
     check_targets(datasets, render["dataset"], [render["main_target"]], "render.main_target")
-    check_targets(
-        datasets, render["dataset"], list(render["routing"]["targets"]), "render.routing.targets"
-    )
+    routing = render["routing"]["targets"]
+    if not isinstance(routing, Mapping):
+        routing = {render["dataset"]: routing}
+    for dataset, targets in routing.items():
+        if dataset in datasets:
+            check_targets(datasets, dataset, list(targets), f"render.routing.targets.{dataset}")
     for dataset, targets in render["targets"].items():
         if dataset in datasets:
             check_targets(datasets, dataset, list(targets), f"render.targets.{dataset}")

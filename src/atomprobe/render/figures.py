@@ -33,6 +33,8 @@ from atomprobe.render.tables import (
     REPRESENTATION_LABELS,
     REPRESENTATIONS,
     reported_layer_scores,
+    routing_scores,
+    routing_targets,
     select_rows,
 )
 
@@ -222,63 +224,86 @@ def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
 
 
 def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """Grouped bars of R² from one channel group (L0/L1, scalar/vector) per model and target.
+    """Grouped bars of R² from one channel group per model (and layer) and target.
 
-    Within a family the configured groups are shown in order (slot 0 dark, slot 1 light), so
-    MACE's L0 sits where ViSNet's scalar stream does. Models of other families are left out,
-    as in table 6.
+    One row of panels per dataset of ``render.routing.targets`` (``render.dataset`` always,
+    another dataset where some model has channel-group scores there), one panel per target. Within
+    a family the configured groups are shown in order (slot 0 darkest), so MACE's L0 sits where
+    ViSNet's scalar stream and SevenNet's L0 do. A model of a family listed in
+    ``routing.every_layer`` gets one bar group per scored layer. Models of other families are
+    left out, as in table 6.
     """
     routing = cfg["routing"]
-    targets = list(routing["targets"])
-    slot_of = {g: i for gs in routing["groups"].values() for i, g in enumerate(gs)}
-    n_slots = max((len(gs) for gs in routing["groups"].values()), default=1)
+    by_dataset = routing_targets(cfg)
+    groups = routing["groups"].values()
+    n_slots = max((len(gs) for gs in groups), default=1)
     slot_labels = {
-        i: " / ".join(gs[i] for gs in routing["groups"].values() if len(gs) > i)
-        for i in range(n_slots)
+        i: " / ".join(dict.fromkeys(gs[i] for gs in groups if len(gs) > i)) for i in range(n_slots)
     }
-    scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
-        dataset=cfg["dataset"],
-        probe="ridge",
-        representation=routing["representation"],
-        target=targets,
-        group=list(slot_of),
+    scores = routing_scores(results, cfg)
+    summary = summarise(
+        scores, ["dataset", "model", "row_layer", "slot", "target"], level=cfg["ci_level"]
     )
-    # only the groups configured for the model's family (PaiNN, say, also has L0/L1 columns)
+    every = set(routing.get("every_layer", []))
     family = dict(zip(results.registry["name"], results.registry["family"], strict=True))
-    configured = [
-        group in routing["groups"].get(family.get(model), [])
-        for model, group in zip(scores["model"], scores["group"], strict=True)
+    order = {m: i for i, m in enumerate(results.model_order())}
+    summary["bar"] = [
+        f"{results.label(m)} (layer {layer})"
+        if m in every or family.get(m) in every
+        else results.label(m)
+        for m, layer in zip(summary["model"], summary["row_layer"], strict=True)
     ]
-    scores = scores.loc[configured]
-    summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
-    summary["slot"] = summary["group"].map(slot_of)
-    models = [m for m in results.model_order() if m in set(summary["model"])]
-    fig, axes = new_figure(
-        ncols=len(targets),
-        width=max(3.4, 0.6 * len(models) + 1.6) * len(targets),
-        height=3.4,
-        sharey=True,
+    # a dataset besides render.dataset gets a row only where some model has channel-group scores
+    by_dataset = {
+        dataset: targets
+        for dataset, targets in by_dataset.items()
+        if dataset == cfg["dataset"] or dataset in set(summary["dataset"])
+    } or dict([next(iter(routing_targets(cfg).items()))])
+    n_cols = max(len(names) for names in by_dataset.values())
+    widest = max(
+        [summary.loc[summary["dataset"] == d, "bar"].nunique() for d in by_dataset], default=1
     )
-    for ax, target in zip(axes[0], targets, strict=True):
-        part = summary.loc[summary["target"] == target]
-        if part.empty:
-            placeholder(ax, f"{NOT_RUN}: no channel-group scores for {target}")
-            continue
-        _grouped_bars(
-            ax,
-            part,
-            models,
-            list(range(n_slots)),
-            "model",
-            "slot",
-            [results.label(m) for m in models],
-            slot_labels,
+    fig, axes = new_figure(
+        ncols=n_cols,
+        nrows=len(by_dataset),
+        width=max(3.4, 0.6 * widest + 1.6) * n_cols,
+        height=3.4 * len(by_dataset),
+        sharey="row",
+    )
+    for row, (dataset, targets) in enumerate(by_dataset.items()):
+        part = summary.loc[summary["dataset"] == dataset]
+        ranked = part.drop_duplicates("bar").assign(
+            rank=lambda f: f["model"].map(order), layer=lambda f: f["row_layer"].map(_layer_key)
         )
-        ax.set_title(f"{target}, {REPRESENTATION_LABELS[routing['representation']]}")
-    axes[0, 0].set_ylabel(R2_LABEL)
-    _legend_right(axes[0, -1], title="channel group")
+        bars = list(ranked.sort_values(["rank", "layer"])["bar"])
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= len(targets):
+                ax.set_axis_off()
+                continue
+            target = targets[col]
+            shown = part.loc[part["target"] == target]
+            if shown.empty:
+                placeholder(ax, f"{NOT_RUN}: no channel-group scores for {target} on {dataset}")
+                continue
+            _grouped_bars(ax, shown, bars, list(range(n_slots)), "bar", "slot", bars, slot_labels)
+            ax.set_title(f"{dataset}: {target}, {REPRESENTATION_LABELS[routing['representation']]}")
+        axes[row, 0].set_ylabel(R2_LABEL)
+    _legend_right(axes[0, -1], handles_from=_first_with_bars(axes), title="channel group")
     return fig
+
+
+def _layer_key(row_layer: str) -> int:
+    """Sort key of a routing row's layer text (``"3"``, or ``"2/3"`` for a reported row)."""
+    return int(str(row_layer).split("/")[-1])
+
+
+def _first_with_bars(axes: np.ndarray) -> Axes:
+    """The first panel holding bars (its legend handles name the channel groups)."""
+    for ax in axes.flat:
+        if ax.get_legend_handles_labels()[0]:
+            return ax
+    return axes[0, -1]
 
 
 def _heatmap(

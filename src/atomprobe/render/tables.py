@@ -474,61 +474,199 @@ def table_probes(results: Results, cfg: Mapping[str, Any]) -> Table:
     )
 
 
-def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
-    """Table 6: irrep routing — R² from channel groups (MACE L0/L1, ViSNet scalar/vector)."""
+def routing_targets(cfg: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Dataset → targets of the routing table and figure (``render.routing.targets``).
+
+    Parameters
+    ----------
+    cfg : mapping
+        The ``render`` config section.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``routing.targets`` itself when it maps datasets to targets; a plain list of targets
+        applies to ``render.dataset``.
+    """
+    targets = cfg["routing"]["targets"]
+    if isinstance(targets, Mapping):
+        return {dataset: list(names) for dataset, names in targets.items()}
+    return {cfg["dataset"]: list(targets)}
+
+
+def routing_scores(results: Results, cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """Per-fold Ridge scores of the routing table and figure, one column group at a time.
+
+    A model whose family (or registry name) ``render.routing.every_layer`` lists keeps every
+    layer its groups were scored on (``cpd.groups.layers: all`` for it); any other model keeps
+    the reported layer of each group (``render.layer``). Only the groups configured for the
+    model's family are kept (PaiNN, say, also has L0/L1 columns), on the datasets and targets
+    of :func:`routing_targets`.
+
+    Parameters
+    ----------
+    results : Results
+        The cached results.
+    cfg : mapping
+        The ``render`` config section.
+
+    Returns
+    -------
+    DataFrame
+        CPD rows (``representation = routing.representation``, ``probe = ridge``) plus
+        ``family``, ``slot`` (the group's position in its family's list) and ``row_layer``
+        (the layer as text; reported rows join the layers of their targets with ``/``).
+    """
     routing = cfg["routing"]
-    targets, representation, digits = routing["targets"], routing["representation"], cfg["digits"]
-    scores = select_rows(
-        reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
-        dataset=cfg["dataset"],
-        probe="ridge",
-        representation=representation,
-        target=targets,
-    )
-    summary = summarise(scores, ["model", "group", "target"], level=cfg["ci_level"])
-    layers = (
-        scores.groupby(["model", "group"])["layer"]
-        .agg(lambda values: "/".join(str(v) for v in sorted(set(values))))
-        .rename("layer")
-        .reset_index()
-    )
-    registry = results.registry
-    grid = []
-    for family, groups in routing["groups"].items():
-        names = list(registry.loc[registry["family"] == family, "name"]) or [None]
-        grid += [
-            {"family": family, "model": name, "group": group} for name in names for group in groups
+    by_dataset = routing_targets(cfg)
+    reported = reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile"))
+    family = dict(zip(results.registry["name"], results.registry["family"], strict=True))
+    every = set(routing.get("every_layer", []))
+    parts = []
+    for source, per_layer in ((reported, False), (results.cpd, True)):
+        if source.empty:
+            continue
+        rows = source.loc[
+            [
+                (model in every or family.get(model) in every) == per_layer
+                for model in source["model"]
+            ]
         ]
-    numbers = pd.DataFrame(grid, columns=["family", "model", "group"])
-    numbers["label"] = [
-        results.label(m) if isinstance(m, str) else f"{f} (no model)"
-        for f, m in zip(numbers["family"], numbers["model"], strict=True)
+        rows = select_rows(rows, probe="ridge", representation=routing["representation"]).copy()
+        rows["family"] = rows["model"].map(family)
+        keep = [
+            target in by_dataset.get(dataset, ()) and group in routing["groups"].get(fam, ())
+            for dataset, target, group, fam in zip(
+                rows["dataset"], rows["target"], rows["group"], rows["family"], strict=True
+            )
+        ]
+        rows = rows.loc[keep]
+        if per_layer:
+            rows["row_layer"] = rows["layer"].astype(int).astype(str)
+        else:
+            joined = rows.groupby(["dataset", "model", "group"])["layer"].agg(
+                lambda values: "/".join(str(v) for v in sorted(set(values)))
+            )
+            rows["row_layer"] = [
+                joined[key]
+                for key in zip(rows["dataset"], rows["model"], rows["group"], strict=True)
+            ]
+        parts.append(rows)
+    columns = [*results.cpd.columns, "family", "row_layer", "slot"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    scores = pd.concat(parts, ignore_index=True)
+    scores["slot"] = [
+        routing["groups"][fam].index(group)
+        for fam, group in zip(scores["family"], scores["group"], strict=True)
     ]
-    numbers = numbers.merge(
-        _wide(summary, ["model", "group"], "target", targets), on=["model", "group"], how="left"
-    ).merge(layers, on=["model", "group"], how="left")
+    return scores
+
+
+def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 6: irrep routing — R² from one channel group at a time, per dataset.
+
+    MACE L0/L1 and ViSNet scalar/vector on their reported layer, as in paper A; families
+    (or models) listed in ``routing.every_layer`` (SevenNet: L0–L3, whose last layer keeps
+    scalars only) get one row per scored layer and group. One block per dataset of
+    ``routing.targets``; a target column of another dataset stays empty.
+    """
+    routing, digits = cfg["routing"], cfg["digits"]
+    by_dataset = routing_targets(cfg)
+    targets = list(dict.fromkeys(t for names in by_dataset.values() for t in names))
+    scores = routing_scores(results, cfg)
+    keys = ["dataset", "model", "group", "row_layer"]
+    summary = summarise(scores, [*keys, "target"], level=cfg["ci_level"])
+    registry = results.registry
+    present = set(scores[keys].itertuples(index=False, name=None))
+    scored = {(dataset, model) for dataset, model, _, _ in present}
+    every = set(routing.get("every_layer", []))
+    grid, absent = [], []
+    for dataset in by_dataset:
+        for family, groups in routing["groups"].items():
+            members = registry.loc[registry["family"] == family]
+            if dataset != cfg["dataset"]:
+                periodic = members["supports_periodic"].to_numpy(bool) & (
+                    dataset == cfg["crystal_dataset"]
+                )
+                run = np.array([(dataset, m) in scored for m in members["name"]], dtype=bool)
+                members = members.loc[periodic | run]
+            names = list(members["name"])
+            if not names and dataset != cfg["dataset"]:
+                absent.append(f"{family} on {dataset}")
+                continue
+            for name in names or [None]:
+                layers = [None]
+                if name is not None and (name in every or family in every):
+                    found = {layer for d, m, _, layer in present if (d, m) == (dataset, name)}
+                    layers = sorted(found, key=int) or [None]
+                for layer in layers:
+                    grid += [
+                        {
+                            "dataset": dataset,
+                            "family": family,
+                            "model": name,
+                            "group": group,
+                            "row_layer": layer,
+                        }
+                        for group in groups
+                        if layer is None or (dataset, name, group, layer) in present
+                    ]
+    numbers = pd.DataFrame(grid, columns=["dataset", "family", "model", "group", "row_layer"])
+    numbers.insert(
+        3,
+        "label",
+        [
+            results.label(m) if isinstance(m, str) else f"{f} (no model)"
+            for f, m in zip(numbers["family"], numbers["model"], strict=True)
+        ],
+    )
+    reported = summary[[*keys]].drop_duplicates()
+    reported_layer = {(d, m, g): layer for d, m, g, layer in reported.itertuples(index=False)}
+    numbers["row_layer"] = [
+        reported_layer.get((d, m, g)) if pd.isna(layer) else layer
+        for d, m, g, layer in numbers[keys].itertuples(index=False)
+    ]
+    numbers = numbers.merge(_wide(summary, keys, "target", targets), on=keys, how="left")
+    numbers = numbers.rename(columns={"row_layer": "layer"})
     display = pd.DataFrame(
         {
+            "Dataset": numbers["dataset"],
             "Model": numbers["label"],
             "Channels": numbers["group"],
             "Layer": numbers["layer"].astype(object).fillna("—"),
         }
     )
     for target in targets:
-        display[target] = _display_ci(numbers, target, digits)
+        cells = _display_ci(numbers, target, digits)
+        display[target] = [
+            cell if target in by_dataset[dataset] else ""
+            for cell, dataset in zip(cells, numbers["dataset"], strict=True)
+        ]
+    if len(by_dataset) == 1:
+        display = display.drop(columns="Dataset")
+    notes = [
+        _ci_note(cfg),
+        "L0 = invariant channels; L1, L2, L3 = per-channel norms (over m) of the L=1, 2, 3 "
+        "channels; scalar/vector = ViSNet's two streams.",
+        "Layer: 0-based index of the layer the channel group was scored on: the deepest one that "
+        "holds more than one kind of channel (MACE's last layer keeps only L=0 scalars)"
+        + (f"; for {', '.join(sorted(every))}: every layer scored, one row each" if every else "")
+        + ". A layer whose columns all belong to one group (the L=0-only last layer of MACE and "
+        "SevenNet) has no row for it: its score is that of every column.",
+        "Targets: "
+        + "; ".join(f"{d}: {', '.join(names)}" for d, names in by_dataset.items())
+        + ".",
+    ]
+    if absent:
+        notes.append(f"No model scored: {', '.join(absent)}.")
     return Table(
         "routing",
         f"Irrep routing: Ridge R² from one channel group at a time "
-        f"({REPRESENTATION_NAMES[representation]})",
+        f"({REPRESENTATION_NAMES[routing['representation']]})",
         numbers,
         display,
-        [
-            _ci_note(cfg),
-            "L0 = invariant channels; L1 = per-channel norms of the vector "
-            "channels; scalar/vector = ViSNet's two streams.",
-            "Layer: 0-based index of the layer the channel groups were scored on, the deepest "
-            "one that holds both kinds of channel (MACE's last layer keeps only L=0 scalars).",
-        ],
+        notes,
     )
 
 
