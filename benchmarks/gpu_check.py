@@ -37,7 +37,9 @@ On a bare GPU machine without the model packages (python 3.12, torch with CUDA, 
 pyarrow, scipy, sympy, torch-geometric, pytorch-lightning present), bring them as wheels in an
 ignored folder ``.whl``
 (py3.12 manylinux: ase, vesin, e3nn 0.4.4, sevenn 0.10.4, matscipy, braceexpand, chgnet 0.4.2,
-pymatgen-core, pymatgen, monty, ruamel.yaml, spglib, uncertainties, palettable, bibtexparser,
+nvidia-ml-py3 (chgnet imports nvidia_smi; sdist only: build its wheel with pip wheel),
+pymatgen-core,
+pymatgen, monty, ruamel.yaml, spglib, uncertainties, palettable, bibtexparser,
 orjson, mace-torch 0.3.16, torch-ema, prettytable, wcwidth, configargparse, lmdb,
 python-hostlist, GitPython, gitdb, smmap, graph-pes 1.0.2, dacite, locache, load-atoms (imports
 pydantic, IPython and ipywidgets: pydantic, pydantic-core, annotated-types, typing-inspection,
