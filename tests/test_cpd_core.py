@@ -252,14 +252,27 @@ def test_shared_ridge_loo_path_equals_explicit_refits(n_rows, n_features, monkey
         intercept, weights = explicit_ridge(Z_train, Y_train, alpha)
         path = fast.predict_path(X[n_rows:])[a]
         np.testing.assert_allclose(path, intercept + Z[n_rows:] @ weights, rtol=1e-9, atol=1e-9)
-    # alpha 1e-3 with fewer rows than features nearly interpolates: 1 - h_ii is small and the
-    # refits themselves lose digits (the old per-alpha loop was 5e-9 away as well)
-    np.testing.assert_allclose(fast.loo_mse_[1:], loo[1:], rtol=1e-9)
-    np.testing.assert_allclose(fast.loo_mse_[0], loo[0], rtol=1e-6)
-    assert np.array_equal(fast.alpha_, np.asarray(alphas)[np.argmin(loo, axis=0)])
     monkeypatch.setattr("atomprobe.cpd.ridge.LOO_BLOCK_VALUES", 7 * (n_features + 30))
     blocked = SharedRidgeCV(alphas, "standard").fit(X[:n_rows], Y[:n_rows])
-    np.testing.assert_allclose(blocked.loo_mse_, fast.loo_mse_, rtol=1e-12)
+    for model in (fast, blocked):
+        # alpha 1e-3 with fewer rows than features nearly interpolates: 1 - h_ii is small and
+        # the refits themselves lose digits (the old per-alpha loop was 5e-9 away as well)
+        np.testing.assert_allclose(model.loo_mse_[1:], loo[1:], rtol=1e-9)
+        np.testing.assert_allclose(model.loo_mse_[0], loo[0], rtol=1e-6)
+        assert np.array_equal(model.alpha_, np.asarray(alphas)[np.argmin(loo, axis=0)])
+
+
+@pytest.mark.parametrize("output", ["residual", "composition"])
+def test_projector_fit_transform_is_fit_then_transform_bit_for_bit(output):
+    H, C, _, _ = planted(n=200, d=12)
+    H[:, 3] = C @ np.array([1.0, 2.0, -1.0]) + 0.5  # a column the composition fixes exactly
+    X = join_composition(C, H)
+    projector = CompositionProjector(3, output=output)
+    once = projector.fit_transform(X)
+    assert np.array_equal(once, CompositionProjector(3, output=output).fit(X).transform(X))
+    assert projector.compositional_columns_.tolist() == [i == 3 for i in range(12)]
+    reference = np.linalg.lstsq(np.column_stack([np.ones(200), C]), H, rcond=None)[0]
+    np.testing.assert_allclose(projector.coef_, reference, rtol=1e-10, atol=1e-12)
 
 
 def test_columns_composition_fixes_exactly_on_fit_rows_have_no_residual():

@@ -198,16 +198,16 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
         H_out : ndarray of shape (n_samples, n_features)
             As :meth:`transform` returns for the fitted rows; float64, units of H.
         """
-        composition, residual = self._fit(X)
+        C_hat, residual = self._fit(X)
         if self.mode == "qr_insample":  # transform uses QQᵀH, not the Ĉ B of the fit
             return self.transform(X)
         if self.output == "composition":
-            return composition
+            return C_hat @ self.coef_
         residual[:, self.compositional_columns_] = 0.0
         return residual
 
     def _fit(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fit B; return ``(Ĉ B, H − Ĉ B)`` on the rows of X, both (n, d)."""
+        """Fit B; return ``(Ĉ, H − Ĉ B)`` on the rows of X, (n, k[+1]) and (n, d)."""
         X, C_hat, H = self._split(X, reset=True)
         if self.mode == "ols":
             self.coef_ = _least_squares(C_hat, H)
@@ -220,10 +220,9 @@ class CompositionProjector(TransformerMixin, BaseEstimator):
             coef[pivot[:rank]] = scipy.linalg.solve_triangular(R[:rank, :rank], self.q_.T @ H)
             self.coef_ = coef
             self.fitted_rows_ = _fingerprint(X)
-        composition = C_hat @ self.coef_
-        residual = H - composition
+        residual = H - C_hat @ self.coef_
         self.compositional_columns_ = residual.std(axis=0) <= self.rtol * H.std(axis=0)
-        return composition, residual
+        return C_hat, residual
 
     def _composition_part(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(H_comp, H)``, both (n, d), of X = [C | H]."""

@@ -58,13 +58,14 @@ def alpha_grid(log10_min: float, log10_max: float, num: int) -> tuple[float, ...
     return tuple(float(a) for a in np.logspace(log10_min, log10_max, num))
 
 
-#: Values per row block of the leave-one-out path: bounds its temporaries (fitted values for
-#: every alpha and target, squared basis rows) to about 32 MiB, whatever the data size.
+#: Values per row block of the leave-one-out path: bounds its temporaries (basis rows and their
+#: squares, fitted values for every alpha and target) to about 32 MiB, whatever the data size.
 LOO_BLOCK_VALUES = 2**22
 
 
 def _loo_mse(
-    basis: np.ndarray,
+    rows_of: np.ndarray,
+    rotation: np.ndarray | None,
     basis_weight: np.ndarray,
     eigenvalues: np.ndarray,
     projected_targets: np.ndarray,
@@ -73,8 +74,10 @@ def _loo_mse(
 ) -> np.ndarray:
     """Mean squared leave-one-out residual (n_alphas, n_targets), every alpha at once.
 
-    With g_a = basis_weight / (λ + a) (basis_weight 1 in the primal case, λ in the dual one),
-    the fitted values are basis diag(g_a) Q and the leverages 1/n + basis² g_a. All alphas and
+    The basis is ``rows_of @ rotation`` (primal: P = ZV, built one block of rows at a time, so
+    the n × d matrix P never exists whole) or ``rows_of`` itself (dual: U). With
+    g_a = basis_weight / (λ + a) (basis_weight 1 in the primal case, λ in the dual one), the
+    fitted values are basis diag(g_a) Q and the leverages 1/n + basis² g_a. All alphas and
     targets are two matrix products per block of rows instead of a loop over alphas: at
     8,000 × 256 (5 folds), 17 alphas and 4 targets the loop of thin products cost 2.9 × the
     Gram matrix ZᵀZ, this whole function 1.0 × (one thread, benchmarks/bench_cpd_solver.py).
@@ -85,9 +88,11 @@ def _loo_mse(
     gain = basis_weight[:, None] * inverse
     shrunk = (gain[:, :, None] * projected_targets[:, None, :]).reshape(n_eigen, -1)
     total = np.zeros((n_alphas, n_targets))
-    block = max(1, LOO_BLOCK_VALUES // (n_alphas * (n_targets + 1) + n_eigen))
+    block = max(1, LOO_BLOCK_VALUES // (n_alphas * (n_targets + 1) + 2 * n_eigen))
     for start in range(0, n_rows, block):
-        rows = basis[start : start + block]
+        rows = rows_of[start : start + block]
+        if rotation is not None:
+            rows = rows @ rotation
         fitted = (rows @ shrunk).reshape(rows.shape[0], n_alphas, n_targets)
         leverage = 1.0 / n_rows + np.square(rows) @ gain
         loo = (Y_centred[start : start + block, None, :] - fitted) / (1.0 - leverage)[:, :, None]
@@ -209,19 +214,18 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         if n_rows >= Z.shape[1]:  # primal: ZᵀZ = V diag(λ) Vᵀ, basis P = ZV
             eigenvalues, V = scipy.linalg.eigh(Z.T @ Z, check_finite=False, driver="evd")
             eigenvalues = np.clip(eigenvalues, 0.0, None)
-            basis = Z @ V
-            basis_weight = np.ones_like(eigenvalues)
-            self.projected_targets_ = basis.T @ Y_centred
+            rows_of, rotation, basis_weight = Z, V, np.ones_like(eigenvalues)
+            self.projected_targets_ = V.T @ (Z.T @ Y_centred)
             self.coef_map_ = V
         else:  # dual, cheaper when n < d: ZZᵀ = U diag(λ) Uᵀ, basis U
-            eigenvalues, basis = scipy.linalg.eigh(Z @ Z.T, check_finite=False, driver="evd")
+            eigenvalues, U = scipy.linalg.eigh(Z @ Z.T, check_finite=False, driver="evd")
             eigenvalues = np.clip(eigenvalues, 0.0, None)
-            basis_weight = eigenvalues
-            self.projected_targets_ = basis.T @ Y_centred
-            self.coef_map_ = Z.T @ basis
+            rows_of, rotation, basis_weight = U, None, eigenvalues
+            self.projected_targets_ = U.T @ Y_centred
+            self.coef_map_ = Z.T @ U
         self.eigenvalues_ = eigenvalues
         self.loo_mse_ = _loo_mse(
-            basis, basis_weight, eigenvalues, self.projected_targets_, Y_centred, alphas
+            rows_of, rotation, basis_weight, eigenvalues, self.projected_targets_, Y_centred, alphas
         )
         self.alpha_ = alphas[np.argmin(self.loo_mse_, axis=0)]
         self.coef_ = self._coefficients(self.alpha_)
