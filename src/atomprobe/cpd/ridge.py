@@ -75,12 +75,13 @@ def _loo_mse(
     """Mean squared leave-one-out residual (n_alphas, n_targets), every alpha at once.
 
     The basis is ``rows_of @ rotation`` (primal: P = ZV, built one block of rows at a time, so
-    the n × d matrix P never exists whole) or ``rows_of`` itself (dual: U). With
+    only a block of P is held, not all n × d of it) or ``rows_of`` itself (dual: U). With
     g_a = basis_weight / (λ + a) (basis_weight 1 in the primal case, λ in the dual one), the
     fitted values are basis diag(g_a) Q and the leverages 1/n + basis² g_a. All alphas and
     targets are two matrix products per block of rows instead of a loop over alphas: at
     8,000 × 256 (5 folds), 17 alphas and 4 targets the loop of thin products cost 2.9 × the
-    Gram matrix ZᵀZ, this whole function 1.0 × (one thread, benchmarks/bench_cpd_solver.py).
+    Gram matrix ZᵀZ, these block products 1.0 × (besides the rotation ZV, 1.6 ×; one thread,
+    benchmarks/bench_cpd_solver.py).
     """
     n_rows, n_targets = Y_centred.shape
     n_eigen, n_alphas = eigenvalues.size, alphas.size
