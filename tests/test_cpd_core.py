@@ -275,6 +275,18 @@ def test_projector_fit_transform_is_fit_then_transform_bit_for_bit(output):
     np.testing.assert_allclose(projector.coef_, reference, rtol=1e-10, atol=1e-12)
 
 
+def test_shared_ridge_predicts_identical_rows_identically():
+    """Identical feature rows (isomers' H_comp) get bitwise identical predictions wherever
+    they sit in X (BLAS's one-target matrix-vector product failed this for the tail rows)."""
+    rng = np.random.default_rng(0)
+    X_train, y = rng.normal(size=(80, 30)), rng.normal(size=80)
+    model = SharedRidgeCV((0.1, 1.0)).fit(X_train, y)
+    X = np.tile(rng.normal(size=30), (46, 1))
+    assert np.ptp(model.predict(X)) == 0.0
+    two_targets = SharedRidgeCV((0.1, 1.0)).fit(X_train, np.c_[y, -y])
+    assert np.ptp(two_targets.predict(X), axis=0).max() == 0.0
+
+
 def test_columns_composition_fixes_exactly_on_fit_rows_have_no_residual():
     """A column linear in C on the fit rows (but not beyond) must not be standardised up from
     round-off: its residual is 0 on every row, the other columns are left alone."""
