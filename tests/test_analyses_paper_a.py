@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from atomprobe.analyses import (
     control_target,
+    isomer_accuracy,
     isomer_benchmark,
     isomer_pairs,
     layer_profile,
@@ -120,6 +123,108 @@ def test_pairwise_accuracy_scores_order_and_ties():
     result = pairwise_accuracy(y, right_wrong_tie, pairs, groups)
     assert result["accuracy"] == pytest.approx((1 + 0.5 + 0) / 3)
     assert (result["n_pairs"], result["n_groups"]) == (3, 2)
+
+
+def brute_force_pairs(formulas, min_group_size=2, max_pairs_per_group=None, seed=0):
+    """Reference: every pair from itertools.combinations, then the seeded draw of a capped
+    group's pairs, from the full list (the protocol of the module docstring)."""
+    rng = np.random.default_rng(seed)
+    pairs, groups = [], []
+    for group, formula in enumerate(sorted(set(formulas))):
+        members = [i for i, f in enumerate(formulas) if f == formula]
+        if len(members) < min_group_size:
+            continue
+        candidates = list(combinations(members, 2))
+        if max_pairs_per_group is not None and len(candidates) > max_pairs_per_group:
+            keep = rng.choice(len(candidates), size=max_pairs_per_group, replace=False)
+            candidates = [candidates[k] for k in sorted(keep)]
+        pairs += candidates
+        groups += [group] * len(candidates)
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(groups, dtype=np.int64)
+
+
+def brute_force_accuracy(y, prediction, formulas, min_group_size=2, cap=None, gap=0.0, seed=0):
+    """Reference: score pair by pair (1 right order, 0.5 tied prediction, 0 wrong), skip pairs
+    with |Δy| ≤ gap, bootstrap the groups."""
+    pairs, groups = brute_force_pairs(formulas, min_group_size, cap, seed)
+    correct, count = {}, {}
+    for (a, b), group in zip(pairs.tolist(), groups.tolist(), strict=True):
+        true, predicted = y[a] - y[b], prediction[a] - prediction[b]
+        if abs(true) <= gap:
+            continue
+        score = 0.5 if predicted == 0 else float(np.sign(predicted) == np.sign(true))
+        correct[group] = correct.get(group, 0.0) + score
+        count[group] = count.get(group, 0) + 1
+    if not count:
+        raise DataError("no isomer pairs with distinct targets")
+    ids = sorted(count)
+    correct_of, count_of = np.array([correct[g] for g in ids]), np.array([count[g] for g in ids])
+    draws = np.random.default_rng(seed).integers(0, len(ids), size=(1000, len(ids)))
+    boot = correct_of[draws].sum(axis=1) / count_of[draws].sum(axis=1)
+    tail = (1.0 - 0.95) / 2.0  # not 0.025: the level is given as 0.95
+    low, high = np.quantile(boot, [tail, 1.0 - tail])
+    total = int(count_of.sum())
+    return {
+        "n_groups": len(ids),
+        "n_pairs": total,
+        "accuracy": float(correct_of.sum() / total),
+        "ci_low": float(low),
+        "ci_high": float(high),
+    }
+
+
+def random_isomer_case(rng):
+    """Formula groups of random sizes; targets and predictions on coarse grids (many ties)."""
+    n = int(rng.integers(2, 70))
+    formulas = [f"F{k}" for k in rng.integers(0, int(rng.integers(1, 7)), size=n)]
+    y = rng.integers(0, 6, size=n) * float(rng.choice([0.1, 0.3, 1.0]))
+    prediction = rng.integers(0, 4, size=n) * 0.7 if rng.random() < 0.5 else rng.normal(size=n)
+    return y, prediction, formulas
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_isomer_accuracy_equals_brute_force_pairs_with_ties_gaps_and_caps(seed):
+    """Counting by sorting gives the pair-by-pair dict exactly (==, no tolerance), whether the
+    gap falls between target values, on them (0.3 vs 0.1 · 3 in floats) or nowhere."""
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        y, prediction, formulas = random_isomer_case(rng)
+        gap = float(rng.choice([0.0, 0.1, 0.3, 0.2999999999, 1.0]))
+        min_size = int(rng.integers(2, 4))
+        cap = rng.choice([None, 1, 4, 30])
+        cap = None if cap is None else int(cap)
+        try:
+            expected = brute_force_accuracy(y, prediction, formulas, min_size, cap, gap, seed)
+        except DataError:
+            with pytest.raises(DataError, match="no isomer pairs"):
+                isomer_accuracy(y, prediction, formulas, min_size, cap, gap, seed=seed)
+            continue
+        assert isomer_accuracy(y, prediction, formulas, min_size, cap, gap, seed=seed) == expected
+        pairs, groups = isomer_pairs(formulas, min_size, cap, seed)
+        reference_pairs, reference_groups = brute_force_pairs(formulas, min_size, cap, seed)
+        assert np.array_equal(pairs, reference_pairs)
+        assert np.array_equal(groups, reference_groups)
+        assert pairwise_accuracy(y, prediction, pairs, groups, gap, seed=seed) == expected
+
+
+def test_isomer_accuracy_adversarial_cases():
+    formulas = ["A"] * 5 + ["B"] * 2
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0])
+    tied_predictions = np.full(7, 3.0)
+    result = isomer_accuracy(y, tied_predictions, formulas)
+    assert (result["accuracy"], result["n_pairs"], result["n_groups"]) == (0.5, 11, 2)
+    with pytest.raises(DataError, match="no isomer pairs"):  # every target tied
+        isomer_accuracy(np.ones(7), y, formulas)
+    with pytest.raises(DataError, match="no isomer pairs"):  # the gap excludes every pair
+        isomer_accuracy(y, y, formulas, min_target_gap=4.0)
+    only_a = isomer_accuracy(y, y, formulas, min_target_gap=1.5)  # B's only pair differs by 1
+    assert (only_a["n_groups"], only_a["n_pairs"], only_a["accuracy"]) == (1, 6, 1.0)
+    one_pair = isomer_accuracy(np.array([2.0, 1.0]), np.array([0.0, 1.0]), ["X", "X"])
+    assert (one_pair["n_pairs"], one_pair["accuracy"], one_pair["ci_high"]) == (1, 0.0, 0.0)
+    with pytest.raises(DataError, match="≥ 0"):
+        isomer_accuracy(y, y, formulas, min_target_gap=-1.0)
+    with pytest.raises(DataError, match="finite"):
+        isomer_accuracy(y, np.r_[y[:-1], np.nan], formulas)
 
 
 def test_isomer_benchmark_residual_ranks_composition_part_is_chance():

@@ -222,6 +222,71 @@ def test_shared_ridge_dual_branch_equals_sklearn_when_fewer_rows_than_columns():
     assert np.abs(fast.predict(X[40:]) - reference.predict(X[40:])).max() < 1e-8
 
 
+def explicit_ridge(Z, Y, alpha):
+    """Ridge with an unpenalised intercept by one linear solve: (intercept, weights)."""
+    design = np.column_stack([np.ones(len(Z)), Z])
+    penalty = alpha * np.eye(design.shape[1])
+    penalty[0, 0] = 0.0
+    solution = np.linalg.solve(design.T @ design + penalty, design.T @ Y)
+    return solution[0], solution[1:]
+
+
+@pytest.mark.parametrize(("n_rows", "n_features"), [(70, 9), (25, 40)])  # primal, dual
+def test_shared_ridge_loo_path_equals_explicit_refits(n_rows, n_features, monkeypatch):
+    """Every alpha's LOO error, the alpha path and the chosen alphas equal explicit solves:
+    leave each row out, refit, predict it (rtol 1e-9; the path also atol 1e-9, its values are
+    ~5 and the dual solve at alpha 1e-3 is ill-conditioned); also with the rows in blocks."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(n_rows + 10, n_features)) * rng.uniform(0.5, 3, n_features) + 1.0
+    Y = X[:, :3] @ rng.normal(size=(3, 3)) + 0.5 * rng.normal(size=(n_rows + 10, 3))
+    alphas = (1e-3, 0.1, 1.0, 10.0, 100.0, 1e4)
+    fast = SharedRidgeCV(alphas, "standard").fit(X[:n_rows], Y[:n_rows])
+    Z = fast.scaler_.transform(X) - fast.x_mean_
+    Z_train, Y_train = Z[:n_rows], Y[:n_rows]
+    loo = np.zeros((len(alphas), 3))
+    for a, alpha in enumerate(alphas):
+        for i in range(n_rows):
+            rest = np.arange(n_rows) != i
+            intercept, weights = explicit_ridge(Z_train[rest], Y_train[rest], alpha)
+            loo[a] += (Y_train[i] - intercept - Z_train[i] @ weights) ** 2 / n_rows
+        intercept, weights = explicit_ridge(Z_train, Y_train, alpha)
+        path = fast.predict_path(X[n_rows:])[a]
+        np.testing.assert_allclose(path, intercept + Z[n_rows:] @ weights, rtol=1e-9, atol=1e-9)
+    monkeypatch.setattr("atomprobe.cpd.ridge.LOO_BLOCK_VALUES", 7 * (n_features + 30))
+    blocked = SharedRidgeCV(alphas, "standard").fit(X[:n_rows], Y[:n_rows])
+    for model in (fast, blocked):
+        # alpha 1e-3 with fewer rows than features nearly interpolates: 1 - h_ii is small and
+        # the refits themselves lose digits (the old per-alpha loop was 5e-9 away as well)
+        np.testing.assert_allclose(model.loo_mse_[1:], loo[1:], rtol=1e-9)
+        np.testing.assert_allclose(model.loo_mse_[0], loo[0], rtol=1e-6)
+        assert np.array_equal(model.alpha_, np.asarray(alphas)[np.argmin(loo, axis=0)])
+
+
+@pytest.mark.parametrize("output", ["residual", "composition"])
+def test_projector_fit_transform_is_fit_then_transform_bit_for_bit(output):
+    H, C, _, _ = planted(n=200, d=12)
+    H[:, 3] = C @ np.array([1.0, 2.0, -1.0]) + 0.5  # a column the composition fixes exactly
+    X = join_composition(C, H)
+    projector = CompositionProjector(3, output=output)
+    once = projector.fit_transform(X)
+    assert np.array_equal(once, CompositionProjector(3, output=output).fit(X).transform(X))
+    assert projector.compositional_columns_.tolist() == [i == 3 for i in range(12)]
+    reference = np.linalg.lstsq(np.column_stack([np.ones(200), C]), H, rcond=None)[0]
+    np.testing.assert_allclose(projector.coef_, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_shared_ridge_predicts_identical_rows_identically():
+    """Identical feature rows (isomers' H_comp) get bitwise identical predictions wherever
+    they sit in X (BLAS's one-target matrix-vector product failed this for the tail rows)."""
+    rng = np.random.default_rng(0)
+    X_train, y = rng.normal(size=(80, 30)), rng.normal(size=80)
+    model = SharedRidgeCV((0.1, 1.0)).fit(X_train, y)
+    X = np.tile(rng.normal(size=30), (46, 1))
+    assert np.ptp(model.predict(X)) == 0.0
+    two_targets = SharedRidgeCV((0.1, 1.0)).fit(X_train, np.c_[y, -y])
+    assert np.ptp(two_targets.predict(X), axis=0).max() == 0.0
+
+
 def test_columns_composition_fixes_exactly_on_fit_rows_have_no_residual():
     """A column linear in C on the fit rows (but not beyond) must not be standardised up from
     round-off: its residual is 0 on every row, the other columns are left alone."""

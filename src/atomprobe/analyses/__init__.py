@@ -6,7 +6,12 @@ module's ``*_COLUMNS`` dict.
 """
 
 from atomprobe.analyses.control import CONTROL_TARGETS, compositional_control, control_target
-from atomprobe.analyses.isomers import isomer_benchmark, isomer_pairs, pairwise_accuracy
+from atomprobe.analyses.isomers import (
+    isomer_accuracy,
+    isomer_benchmark,
+    isomer_pairs,
+    pairwise_accuracy,
+)
 from atomprobe.analyses.layers import layer_profile
 from atomprobe.analyses.sample_efficiency import learning_curve, ranking_agreement
 
@@ -14,6 +19,7 @@ __all__ = [
     "CONTROL_TARGETS",
     "compositional_control",
     "control_target",
+    "isomer_accuracy",
     "isomer_benchmark",
     "isomer_pairs",
     "layer_profile",

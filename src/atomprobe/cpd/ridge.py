@@ -14,9 +14,11 @@ training matrix Z (n, d), with P = ZV:
 
 When n < d the same quantities come from ZZᵀ = U diag(λ) Uᵀ (P = U diag(√λ)), O(n² d).
 Cost per fit: two n×d×d matrix products and one d×d eigh, O(n d²), shared by all alphas and
-targets; each extra alpha or target costs O(n d). The Gram route is the one scikit-learn's
-cholesky solver takes too; measured here (16,000 × 512, 2 busy cores) it took 0.3 s against
-10 s for a thin SVD of Z. ``benchmarks/bench_ridge_cv.py`` compares with scikit-learn.
+targets; each extra alpha or target costs O(n d), and the leave-one-out errors of every alpha
+and target come from two matrix products per block of rows (:func:`_loo_mse`). The Gram route
+is the one scikit-learn's cholesky solver takes too; measured here (16,000 × 512, 2 busy cores)
+it took 0.3 s against 10 s for a thin SVD of Z. ``benchmarks/bench_ridge_cv.py`` compares with
+scikit-learn, ``benchmarks/bench_cpd_solver.py`` with the Gram matrix.
 """
 
 from __future__ import annotations
@@ -54,6 +56,49 @@ def alpha_grid(log10_min: float, log10_max: float, num: int) -> tuple[float, ...
         :class:`SharedRidgeCV`).
     """
     return tuple(float(a) for a in np.logspace(log10_min, log10_max, num))
+
+
+#: Values per row block of the leave-one-out path: bounds its temporaries (basis rows and their
+#: squares, fitted values for every alpha and target) to about 32 MiB, whatever the data size.
+LOO_BLOCK_VALUES = 2**22
+
+
+def _loo_mse(
+    rows_of: np.ndarray,
+    rotation: np.ndarray | None,
+    basis_weight: np.ndarray,
+    eigenvalues: np.ndarray,
+    projected_targets: np.ndarray,
+    Y_centred: np.ndarray,
+    alphas: np.ndarray,
+) -> np.ndarray:
+    """Mean squared leave-one-out residual (n_alphas, n_targets), every alpha at once.
+
+    The basis is ``rows_of @ rotation`` (primal: P = ZV, built one block of rows at a time, so
+    only a block of P is held, not all n × d of it) or ``rows_of`` itself (dual: U). With
+    g_a = basis_weight / (λ + a) (basis_weight 1 in the primal case, λ in the dual one), the
+    fitted values are basis diag(g_a) Q and the leverages 1/n + basis² g_a. All alphas and
+    targets are two matrix products per block of rows instead of a loop over alphas: at
+    8,000 × 256 (5 folds), 17 alphas and 4 targets the loop of thin products cost 2.9 × the
+    Gram matrix ZᵀZ, these block products 1.0 × (besides the rotation ZV, 1.6 ×; one thread,
+    benchmarks/bench_cpd_solver.py).
+    """
+    n_rows, n_targets = Y_centred.shape
+    n_eigen, n_alphas = eigenvalues.size, alphas.size
+    inverse = 1.0 / (eigenvalues[:, None] + alphas[None, :])
+    gain = basis_weight[:, None] * inverse
+    shrunk = (gain[:, :, None] * projected_targets[:, None, :]).reshape(n_eigen, -1)
+    total = np.zeros((n_alphas, n_targets))
+    block = max(1, LOO_BLOCK_VALUES // (n_alphas * (n_targets + 1) + 2 * n_eigen))
+    for start in range(0, n_rows, block):
+        rows = rows_of[start : start + block]
+        if rotation is not None:
+            rows = rows @ rotation
+        fitted = (rows @ shrunk).reshape(rows.shape[0], n_alphas, n_targets)
+        leverage = 1.0 / n_rows + np.square(rows) @ gain
+        loo = (Y_centred[start : start + block, None, :] - fitted) / (1.0 - leverage)[:, :, None]
+        total += np.square(loo).sum(axis=0)
+    return total / n_rows
 
 
 class SharedRidgeCV(RegressorMixin, BaseEstimator):
@@ -165,29 +210,24 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         Z -= self.x_mean_
         self.y_mean_ = Y.mean(axis=0)
         Y_centred = Y - self.y_mean_
-        if n_rows >= Z.shape[1]:  # primal: ZᵀZ = V diag(λ) Vᵀ, P = ZV
-            eigenvalues, V = scipy.linalg.eigh(Z.T @ Z, check_finite=False)
+        # driver evd (divide and conquer): all eigenvectors are needed, and it took 0.7 × the
+        # time of the default evr at d = 256 and 0.9 × at d = 1,000 (one thread)
+        if n_rows >= Z.shape[1]:  # primal: ZᵀZ = V diag(λ) Vᵀ, basis P = ZV
+            eigenvalues, V = scipy.linalg.eigh(Z.T @ Z, check_finite=False, driver="evd")
             eigenvalues = np.clip(eigenvalues, 0.0, None)
-            fit_map = Z @ V
-            leverage_map = np.square(fit_map)
-            self.projected_targets_ = fit_map.T @ Y_centred
+            rows_of, rotation, basis_weight = Z, V, np.ones_like(eigenvalues)
+            self.projected_targets_ = V.T @ (Z.T @ Y_centred)
             self.coef_map_ = V
-        else:  # dual, cheaper when n < d: ZZᵀ = U diag(λ) Uᵀ
-            eigenvalues, U = scipy.linalg.eigh(Z @ Z.T, check_finite=False)
+        else:  # dual, cheaper when n < d: ZZᵀ = U diag(λ) Uᵀ, basis U
+            eigenvalues, U = scipy.linalg.eigh(Z @ Z.T, check_finite=False, driver="evd")
             eigenvalues = np.clip(eigenvalues, 0.0, None)
-            fit_map = U * eigenvalues
-            leverage_map = np.square(U) * eigenvalues
+            rows_of, rotation, basis_weight = U, None, eigenvalues
             self.projected_targets_ = U.T @ Y_centred
             self.coef_map_ = Z.T @ U
-        # both branches: with Q = projected_targets_, weights W_a = coef_map diag(1/(λ+a)) Q,
-        # fitted values fit_map diag(1/(λ+a)) Q, leverage h = 1/n + leverage_map @ 1/(λ+a)
         self.eigenvalues_ = eigenvalues
-        self.loo_mse_ = np.empty((alphas.size, Y.shape[1]))
-        for index, alpha in enumerate(alphas):
-            inverse = 1.0 / (eigenvalues + alpha)
-            residual = Y_centred - fit_map @ (inverse[:, None] * self.projected_targets_)
-            leverage = 1.0 / n_rows + leverage_map @ inverse
-            self.loo_mse_[index] = np.mean((residual / (1.0 - leverage)[:, None]) ** 2, axis=0)
+        self.loo_mse_ = _loo_mse(
+            rows_of, rotation, basis_weight, eigenvalues, self.projected_targets_, Y_centred, alphas
+        )
         self.alpha_ = alphas[np.argmin(self.loo_mse_, axis=0)]
         self.coef_ = self._coefficients(self.alpha_)
         return self
@@ -216,7 +256,11 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predictions in units of y; 1-D if the fitted y was 1-D.
         """
-        prediction = self._standardise(X) @ self.coef_ + self.y_mean_
+        # einsum, not matmul: BLAS's matrix-vector kernel (one target) sums the last rows of a
+        # block in another order, so identical rows got predictions 1 ulp apart (seen: isomers
+        # with identical H_comp, whose exact ties the isomer benchmark scores). einsum sums every
+        # row alike; 0.10 s instead of 0.025 s at 26,000 × 1,000 and 5 targets (one thread).
+        prediction = np.einsum("ij,jk->ik", self._standardise(X), self.coef_) + self.y_mean_
         return prediction[:, 0] if self._y_was_1d_ else prediction
 
     def predict_path(self, X: np.ndarray) -> np.ndarray:
@@ -234,7 +278,9 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         """
         Z = self._standardise(X)
         alphas = np.asarray(self.alphas, dtype=np.float64)
-        n_targets = self.projected_targets_.shape[1]
-        return np.stack(
-            [Z @ self._coefficients(np.full(n_targets, a)) + self.y_mean_ for a in alphas]
-        )
+        n_eigen, n_targets = self.projected_targets_.shape
+        inverse = 1.0 / (self.eigenvalues_[:, None] + alphas[None, :])
+        shrunk = inverse[:, :, None] * self.projected_targets_[:, None, :]
+        coef = self.coef_map_ @ shrunk.reshape(n_eigen, alphas.size * n_targets)
+        path = (Z @ coef).reshape(Z.shape[0], alphas.size, n_targets) + self.y_mean_
+        return np.ascontiguousarray(path.transpose(1, 0, 2))

@@ -424,9 +424,8 @@ def fold_matrices(
         raise ConfigError(f"representation {representation!r} is unknown; use {REPRESENTATIONS}")
     output = "composition" if representation == "comp" else "residual"
     projector = CompositionProjector(C.shape[1], "ols", fit_intercept, output)
-    train_input = join_composition(C[train], H[train])
-    projector.fit(train_input)
-    return projector.transform(train_input), projector.transform(join_composition(C[test], H[test]))
+    X_train = projector.fit_transform(join_composition(C[train], H[train]))
+    return X_train, projector.transform(join_composition(C[test], H[test]))
 
 
 def ridge_scores(
