@@ -107,3 +107,16 @@ def test_sources_and_builtin_names():
         get_family("chgnet").load({"source": "builtin", "weights": "0.4.0"})
     with pytest.raises(ConfigError, match="path and sha256"):
         get_family("chgnet").load({"source": "checkpoint"})
+
+
+def test_an_atom_with_no_neighbour_keeps_its_structure(caplog):
+    """CHGNet 0.2.0 (5 Å atom-graph cutoff) on a sparse cell: chgnet itself refuses it; we keep
+    the structure (every model must have the same rows), with finite features and a log line."""
+    from ase import Atoms
+
+    sparse = Atoms("NaCl", positions=[[0, 0, 0], [5.5, 5.5, 5.5]], cell=[11, 11, 11], pbc=True)
+    model = get_family("chgnet").load({"source": "builtin", "weights": "0.2.0"})
+    with caplog.at_level("WARNING", logger="atomprobe.models.families.chgnet"):
+        blocks = model.atom_features(batch_of([sparse, bulk("NaCl", "rocksalt", a=5.64)]))
+    assert all(torch.isfinite(b.values).all() for b in blocks)
+    assert "1 of 2 structures have atoms with no neighbour within 5 Å" in caplog.text

@@ -23,6 +23,7 @@ plain containers (dicts, lists, strings, numbers). ``CHGNet.from_file`` itself u
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +44,8 @@ from atomprobe.models.families._weights import (
     verify_sha256,
 )
 from atomprobe.models.hooks import record_calls
+
+log = logging.getLogger(__name__)
 
 _PRETRAINED = os.path.join(os.path.dirname(chgnet_model.__file__), "..", "pretrained")
 SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {
@@ -107,10 +110,21 @@ def load_builtin(name: str = DEFAULT_WEIGHTS) -> torch.nn.Module:
 
 
 class CHGNetAdapter(ModelAdapter):
-    """A CHGNet with hooks on its atom-convolution layers."""
+    """A CHGNet with hooks on its atom-convolution layers.
+
+    An atom with no neighbour within the atom-graph cutoff (5 Å for CHGNet 0.2.0, 6 Å after;
+    e.g. in a sparse crystal) receives no messages: its features are what the model computes
+    for it, its embedding passed through the layers. chgnet's graph converter refuses such
+    structures by default; we keep them, so that every model has the same rows, and log how
+    many structures of each batch have such atoms.
+    """
 
     family = "chgnet"
     supports_periodic = True
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__(module)
+        module.graph_converter.on_isolated_atoms = "ignore"
 
     @property
     def device(self) -> torch.device:
@@ -139,6 +153,18 @@ class CHGNetAdapter(ModelAdapter):
         """(energy per atom (n_structures,) eV/atom, per-layer atom features [(n_atoms, 64)])."""
         model = self.module
         graphs = [model.graph_converter(s).to(self.device) for s in self.structures(batch)]
+        isolated = sum(
+            int(g.atom_graph.reshape(-1, 2)[:, 0].unique().numel() < len(g.atomic_number))
+            for g in graphs
+        )
+        if isolated:
+            log.warning(
+                "chgnet: %d of %d structures have atoms with no neighbour within %g Å "
+                "(features: their embeddings through the layers, no messages)",
+                isolated,
+                len(graphs),
+                float(model.graph_converter.atom_graph_cutoff),
+            )
         with record_calls(list(model.atom_conv_layers)) as calls:
             energy = model(graphs, task="e")["e"]
         return energy, [output for _inputs, output in calls]
