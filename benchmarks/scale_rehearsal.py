@@ -13,9 +13,10 @@ Per rule, from Snakemake's benchmark files: jobs, wall time, CPU time and peak r
 a least-squares line through log(CPU) against log(N) over the fractions; with three fractions
 it is a measurement of the local growth, stated with the range of N it covers.
 
-Run (idle machine; about 2.5 × the time of the largest fraction):
-``.venv/bin/python benchmarks/scale_rehearsal.py --fractions 0.0625 0.125 0.25
---workdir /tmp/scale --out benchmarks/results/scale``
+Run (idle machine; about 2 × the time of the largest fraction; ``--reuse`` keeps the finished
+fractions of an earlier call):
+``.venv/bin/python benchmarks/scale_rehearsal.py --fractions 0.015625 0.03125 0.0625
+--workdir /tmp/atomprobe-scale --out benchmarks/results/scale --reuse``
 
 Writes ``scale.csv`` (rule × fraction), ``exponents.csv`` and ``scale.md`` (the table for the
 README) and ``scale.png`` (log-log cost curves) to ``--out``.
@@ -58,6 +59,16 @@ def overlay(fraction: float) -> dict:
     return config
 
 
+def finished_wall(workdir: Path, fraction: float) -> float | None:
+    """Wall seconds of a finished earlier run of ``fraction`` in ``workdir``, else None."""
+    wall_file, sizes = workdir / "wall_seconds.txt", workdir / "scale_fraction.yaml"
+    if not (wall_file.exists() and sizes.exists()):
+        return None
+    if yaml.safe_load(sizes.read_text()) != overlay(fraction):
+        return None
+    return float(wall_file.read_text())
+
+
 def run_fraction(fraction: float, workdir: Path, cores: int) -> float:
     """Run the rehearsal at ``fraction`` in ``workdir`` (emptied first); wall seconds."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +92,9 @@ def run_fraction(fraction: float, workdir: Path, cores: int) -> float:
     start = time.perf_counter()
     with open(workdir / "snakemake.out", "w") as out:
         subprocess.run(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    (workdir / "wall_seconds.txt").write_text(f"{wall:.1f}\n")
+    return wall
 
 
 def rule_of_benchmarks(workdir: Path) -> dict[str, str]:
@@ -186,16 +199,22 @@ def figure(costs: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the rehearsal at each fraction and write the tables and figure."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fractions", type=float, nargs="+", default=[0.0625, 0.125, 0.25])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.015625, 0.03125, 0.0625])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/atomprobe-scale"))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a fraction's finished run in --workdir instead of running it again",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     walls, frames = {}, []
     for fraction in sorted(args.fractions):
         workdir = args.workdir / f"f{fraction:g}"
-        walls[fraction] = run_fraction(fraction, workdir, args.cores)
+        earlier = finished_wall(workdir, fraction) if args.reuse else None
+        walls[fraction] = earlier or run_fraction(fraction, workdir, args.cores)
         frames.append(stage_costs(workdir, fraction))
         print(f"f = {fraction:g}: {walls[fraction]:.0f} s", flush=True)
     costs = pd.concat(frames, ignore_index=True)
