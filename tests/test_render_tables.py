@@ -510,6 +510,19 @@ def test_no_visnet_in_registry_routing_row_not_run(tmp_path):
     assert "| visnet (no model) | scalar | — | not run | not run |" in md
 
 
+def test_routing_on_datasets_without_group_scores(tmp_path):
+    """Your own dataset as render.dataset, the default routing targets of QM9 and MP: no
+    column-group score on either, nothing to show but why (the own-data DAG once crashed here)."""
+    inputs = write_synthetic_results(tmp_path / "r", models=MODELS[:2], analyses=False)
+    for path in inputs["cpd"]:
+        frame, meta = read_parquet(path)
+        write_parquet(frame.loc[frame["group"] == "all"], path, meta)
+    cfg = {**RENDER_CFG, "dataset": "mine", "crystal_dataset": "mine"}
+    _render(tmp_path, inputs, "table6_routing", cfg)
+    md = (tmp_path / "out" / "table6_routing.md").read_text()
+    assert "not run" in md
+
+
 def test_every_table_renders_with_nothing(tmp_path):
     for name in TABLES:
         table = TABLES[name](load_results({}), {**RENDER_CFG, "item": name})

@@ -627,7 +627,11 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
         reported_layer.get((d, m, g)) if pd.isna(layer) else layer
         for d, m, g, layer in numbers[keys].itertuples(index=False)
     ]
-    numbers = numbers.merge(_wide(summary, keys, "target", targets), on=keys, how="left")
+    wide = _wide(summary, keys, "target", targets)
+    # layers are strings, or missing where nothing was scored: one dtype on both sides
+    for frame in (numbers, wide):
+        frame["row_layer"] = frame["row_layer"].astype(object)
+    numbers = numbers.merge(wide, on=keys, how="left")
     numbers = numbers.rename(columns={"row_layer": "layer"})
     display = pd.DataFrame(
         {
