@@ -114,6 +114,8 @@ def stage_costs(workdir: Path, fraction: float) -> pd.DataFrame:
     """Per rule: jobs, wall and CPU seconds summed over its jobs, the largest job's peak MiB."""
     rows = []
     for path, rule in rule_of_benchmarks(workdir).items():
+        if not (workdir / path).exists():  # a job still running (or killed): no numbers
+            continue
         bench = pd.read_csv(workdir / path, sep="\t")
         rows.append(
             {
