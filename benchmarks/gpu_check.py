@@ -327,10 +327,11 @@ def equivalence(name: str, sets: dict[str, Any], cuda: torch.device | None, args
 def throughput(name: str, sets: dict[str, Any], device: torch.device, args) -> dict:
     """Extraction and training-step structures/s of one trained family at paper hparams."""
     from atomprobe.features.extract import extract_features
+    from atomprobe.models.training import training_step
 
     train_set = sets["qm9_train"]
     elements = sorted({int(z) for n in train_set.numbers for z in n.tolist()})
-    adapter, entry, stats, build_s = build_trained(
+    adapter, entry, _stats, build_s = build_trained(
         name, train_set, elements, args.dimenet_basis_cache
     )
     cfg = entry["train_defaults"]
@@ -365,10 +366,7 @@ def throughput(name: str, sets: dict[str, Any], device: torch.device, args) -> d
         start, cpu_start = time.perf_counter(), time.process_time()
         batch = batch.to(device)
         y = y_train[rows].to(device)
-        loss = (((adapter.predict(batch) - y) / stats.std) ** 2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss = training_step(adapter, optimizer, batch, y)
         loss_value = loss.item()  # the training loop reads it every step, too
         sync(device)
         if step >= n_warm:

@@ -31,7 +31,13 @@ from atomprobe.data.structures import load_structures
 from atomprobe.device import resolve_device
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet, write_text
-from atomprobe.models.base import ModelAdapter, ModelFamily, TrainingStats, save_model
+from atomprobe.models.base import (
+    AtomsBatch,
+    ModelAdapter,
+    ModelFamily,
+    TrainingStats,
+    save_model,
+)
 from atomprobe.models.families import get_family
 from atomprobe.models.registry import TRAINING_DEFAULTS
 from atomprobe.models.structures import Structures
@@ -134,6 +140,34 @@ def initial_model(
     return family.build(hparams, stats)
 
 
+def training_step(
+    adapter: ModelAdapter, optimizer: torch.optim.Optimizer, batch: AtomsBatch, y: torch.Tensor
+) -> torch.Tensor:
+    """One optimisation step: the mean squared error of the standardised target on ``batch``.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        A model built here (its ``stats.std`` standardises the target), in training mode.
+    optimizer : torch.optim.Optimizer
+        The optimiser of the adapter's parameters.
+    batch : AtomsBatch
+        The structures, on the model's device.
+    y : torch.Tensor
+        Targets of the batch, shape (n_structures,), target units, on the model's device.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss before the step (scalar, dimensionless).
+    """
+    loss = (((adapter.predict(batch) - y) / adapter.stats.std) ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def train(
     family: ModelFamily,
     hparams: Mapping[str, Any],
@@ -156,7 +190,6 @@ def train(
     """
     cfg = {**TRAINING_DEFAULTS, **settings}
     adapter = initial_model(family, hparams, train_set, target, unit, seed, extensive)
-    stats = adapter.stats
     rng = np.random.default_rng(seed)
     adapter.module.to(device)
     optimizer = torch.optim.Adam(
@@ -175,10 +208,7 @@ def train(
         for rows, batch in train_set.batches(cfg["batch_size"], rng):
             batch = batch.to(device)
             y = y_train[rows].to(device)
-            loss = (((adapter.predict(batch) - y) / stats.std) ** 2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = training_step(adapter, optimizer, batch, y)
             total += loss.item() * len(rows)
             n_seen += len(rows)
         val_mae = float(np.abs(predict(adapter, val_set, 256, device) - val_set.y).mean())
@@ -298,6 +328,54 @@ def evaluate_model(
     }
 
 
+def model_metrics(
+    name: str,
+    entry: Mapping[str, Any],
+    unit: str,
+    adapter: ModelAdapter,
+    sets: Mapping[str, Structures],
+    device: torch.device,
+    scores: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What ``metrics.json`` says of every model built here, trained or not.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    entry : mapping
+        The resolved registry entry (``family``, ``target``).
+    unit : str
+        The target's unit.
+    adapter : ModelAdapter
+        The model.
+    sets : mapping of str to Structures
+        ``train``, ``val`` and ``test`` structures (:func:`training_sets`).
+    device : torch.device
+        Where it ran.
+    scores : mapping
+        Test MAE and baselines (:func:`evaluate_model`).
+
+    Returns
+    -------
+    dict
+        ``model, family, target, unit``, the scores, ``n_train, n_val, n_test, n_params,
+        device``.
+    """
+    return {
+        "model": name,
+        "family": entry["family"],
+        "target": entry["target"],
+        "unit": unit,
+        **scores,
+        "n_train": len(sets["train"]),
+        "n_val": len(sets["val"]),
+        "n_test": len(sets["test"]),
+        "n_params": sum(p.numel() for p in adapter.module.parameters()),
+        "device": str(device),
+    }
+
+
 def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
     """Step: train registry entry ``params["entry"]`` (``source: train``) on QM9.
 
@@ -325,21 +403,12 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     )
     seconds = time.perf_counter() - start
     scores = evaluate_model(adapter, sets, device)
-    metrics = {
-        "model": name,
-        "family": entry["family"],
-        "target": entry["target"],
-        "unit": unit,
-        **scores,
+    metrics = model_metrics(name, entry, unit, adapter, sets, device, scores)
+    metrics |= {
         "best_val_mae": float(curve["val_mae"].min()),
         "best_epoch": int(curve.loc[curve["val_mae"].idxmin(), "epoch"]),
         "epochs_run": len(curve),
-        "n_train": len(sets["train"]),
-        "n_val": len(sets["val"]),
-        "n_test": len(sets["test"]),
-        "n_params": sum(p.numel() for p in adapter.module.parameters()),
         "train_seconds": seconds,
-        "device": str(device),
     }
     log.info(
         "%s: test MAE %.4f %s vs mean baseline %.4f",
@@ -385,23 +454,10 @@ def init_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], thread
         entry["seed"],
         extensive,
     )
-    n_params = sum(p.numel() for p in adapter.module.parameters())
     adapter.module.to(device)
     scores = evaluate_model(adapter, sets, device)
-    metrics = {
-        "model": name,
-        "family": entry["family"],
-        "target": entry["target"],
-        "unit": unit,
-        **scores,
-        "init_of": entry["of"],
-        "epochs_run": 0,
-        "n_train": len(sets["train"]),
-        "n_val": len(sets["val"]),
-        "n_test": len(sets["test"]),
-        "n_params": n_params,
-        "device": str(device),
-    }
+    metrics = model_metrics(name, entry, unit, adapter, sets, device, scores)
+    metrics |= {"init_of": entry["of"], "epochs_run": 0}
     log.info("%s: untrained test MAE %.4f %s", name, scores["test_mae"], unit)
     adapter.module.cpu()
     save_model(outputs["model"], adapter, {"metrics": metrics})
