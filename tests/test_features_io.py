@@ -80,3 +80,42 @@ def test_bad_tables_are_refused(tmp_path, ids, H, cols, message):
     with pytest.raises(DataError, match=message):
         write_features(tmp_path / "f.parquet", ids, H, cols, {})
     assert not (tmp_path / "f.parquet").exists()
+
+
+def test_reading_atom_rows_equals_slicing_the_whole_table(tmp_path, monkeypatch):
+    """Rows in any order, read a few columns at a time, are the rows of the full read, bitwise;
+    a float64 column is rounded as astype(float32) rounds it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from atomprobe.features import io as features_io
+
+    rng = np.random.default_rng(3)
+    F = rng.normal(size=(40, 5))
+    path = tmp_path / "atoms.parquet"
+    write_atom_features(
+        path,
+        [f"s{i // 4}" for i in range(40)],
+        np.arange(40) % 4,
+        np.full(40, 6),
+        F,
+        columns_of(1),
+        {"model": "m"},
+    )
+    monkeypatch.setattr(features_io, "ATOM_READ_BUDGET_BYTES", 2 * 8 * 40)  # two columns a read
+    index, whole, _ = read_atom_features(path)
+    rows = np.array([39, 0, 7, 7, 12])
+    sub_index, sub, _ = read_atom_features(path, rows=rows)
+    np.testing.assert_array_equal(sub, whole[rows])
+    assert sub_index.to_dict("list") == index.iloc[rows].reset_index(drop=True).to_dict("list")
+    assert read_atom_features(path, rows=np.array([], dtype=int))[1].shape == (0, 5)
+    with pytest.raises(DataError, match=r"row positions must lie in \[0, 40\)"):
+        read_atom_features(path, rows=np.array([40]))
+    # the first feature column stored as float64, as a `source: features` file may hold it
+    table = pq.read_table(path)
+    name = table.column_names[3]
+    pq.write_table(table.set_column(3, name, pa.array(F[:, 0])), path)
+    assert pq.read_schema(path).field(name).type == pa.float64()
+    np.testing.assert_array_equal(
+        read_atom_features(path, rows=rows)[1][:, 0], F[rows, 0].astype(np.float32)
+    )

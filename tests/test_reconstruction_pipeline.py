@@ -195,3 +195,40 @@ def test_similarity_pcovr_and_convergence_steps(files, params, tmp_path):
     assert gfre[1] > gfre[5] > gfre[10] and gfre[10] < 1e-8
     cka = conv[conv["metric"] == "cka"].set_index("epoch")["value"]
     assert cka[10] == pytest.approx(1.0)
+
+
+def test_atom_rows_read_alone_equal_the_aligned_whole_tables(files, monkeypatch, tmp_path):
+    """align_atom_rows reads only the kept rows, a column group at a time, and returns the
+    models and matrices align_rows gives on the whole tables: the same rows, bitwise, also for
+    a model whose table holds the atoms shuffled and a tenth of them missing."""
+    from atomprobe.analyses.feature_sets import align_atom_rows
+    from atomprobe.features import io as features_io
+    from atomprobe.features.io import read_atom_features
+
+    paths, _ = files
+    index, F, cols = read_atom_features(paths["atoms"][0])
+    rng = np.random.default_rng(1)
+    kept = rng.permutation(len(F))[: len(F) * 9 // 10]
+    delta = str(tmp_path / "delta_atoms.parquet")
+    meta = {"model": "delta", "family": "test", "dataset": "qm9", "pooling": "mean"}
+    write_atom_features(
+        delta,
+        index["id"].to_numpy()[kept],
+        index["atom"].to_numpy()[kept],
+        index["Z"].to_numpy()[kept],
+        F[kept] * 2.0,
+        cols.to_dict("records"),
+        meta,
+    )
+    atoms = [*paths["atoms"], delta]
+    monkeypatch.setattr(features_io, "ATOM_READ_BUDGET_BYTES", 1)  # one column a read
+    for max_rows in (None, 100):
+        group = [fs for fs in load_feature_sets(atoms, atoms=True) if fs.dataset == "qm9"]
+        _, expected = align_rows(group, max_rows, seed=4)
+        models, matrices = align_atom_rows(atoms, "qm9", max_rows, seed=4)
+        assert models == ["alpha", "beta", "gamma", "delta"]
+        assert len(matrices[0]) == (len(kept) if max_rows is None else max_rows)
+        for got, want in zip(matrices, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(matrices[3], matrices[0] * 2.0)
+    assert align_atom_rows(atoms, "no_such_dataset") == ([], [])

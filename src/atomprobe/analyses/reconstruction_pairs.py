@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.analyses.feature_sets import align_rows, group_by_dataset, load_feature_sets
+from atomprobe.analyses.feature_sets import (
+    align_atom_rows,
+    align_rows,
+    group_by_dataset,
+    load_feature_sets,
+)
 from atomprobe.analyses.reconstruction import (
     capped_test_size,
     default_n_neighbors,
@@ -153,15 +158,17 @@ def reconstruction_source(
     ``layer``, ``lfre``, ``test_splits`` and the level's sizes (``test_size``, ``train_size``).
     """
     level, dataset, source = params["level"], params["dataset"], params["source"]
-    feature_sets = load_feature_sets(inputs["features"], params["layer"], atoms=level == "atom")
-    group = group_by_dataset(feature_sets).get(dataset, [])
-    names = [fs.model for fs in group]
+    max_rows = params[level]["train_size"]
+    if max_rows is not None:
+        max_rows += params[level]["test_size"]
+    if level == "atom":
+        names, matrices = align_atom_rows(inputs["features"], dataset, max_rows, params["seed"])
+    else:
+        group = group_by_dataset(load_feature_sets(inputs["features"], params["layer"]))
+        names = [fs.model for fs in group.get(dataset, [])]
+        matrices = align_rows(group[dataset], max_rows, params["seed"])[1] if names else []
     frames = {"gfre": pd.DataFrame(), "lfre": pd.DataFrame()}
     if source in names:
-        max_rows = params[level]["train_size"]
-        if max_rows is not None:
-            max_rows += params[level]["test_size"]
-        _, matrices = align_rows(group, max_rows, params["seed"])
         frames["gfre"], frames["lfre"] = source_errors(
             names,
             matrices,

@@ -280,8 +280,13 @@ def write_atom_features(
     write_parquet(frame, path, {**metadata, "columns": cols}, params=params, inputs=inputs)
 
 
-def read_atom_features(path: PathLike) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """Per-atom features with their atom index and column descriptions.
+# Bytes of decoded columns one read of a per-atom table may hold beside its result: a
+# full-QM9 table (2.4 million atoms) then reads about 13 columns at a time.
+ATOM_READ_BUDGET_BYTES = 256 * 2**20
+
+
+def read_atom_index(path: PathLike) -> pd.DataFrame:
+    """The per-atom index of a per-atom feature table, without its features.
 
     Parameters
     ----------
@@ -290,10 +295,78 @@ def read_atom_features(path: PathLike) -> tuple[pd.DataFrame, np.ndarray, pd.Dat
 
     Returns
     -------
+    DataFrame
+        One row per atom, in file order, with the columns ``id``, ``atom`` (0-based index within
+        its structure) and ``Z`` (atomic number).
+
+    Raises
+    ------
+    DataError
+        Missing per-atom index columns.
+    """
+    missing = set(ATOM_INDEX_COLUMNS) - set(pq.read_schema(path).names)
+    if missing:
+        raise DataError(f"{path}: missing per-atom columns {sorted(missing)}")
+    frame, _ = read_parquet(path, list(ATOM_INDEX_COLUMNS))
+    return frame
+
+
+def _read_float32_rows(path: PathLike, names: Sequence[str], rows: np.ndarray | None) -> np.ndarray:
+    """Columns ``names`` of a parquet file as one float32 matrix, only on ``rows``.
+
+    Reads a few columns at a time (:data:`ATOM_READ_BUDGET_BYTES`) into the preallocated
+    result, so the peak is the result plus one group of decoded columns, where reading the
+    whole table through pandas holds the table about three times (arrow, frame, matrix).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Parquet file.
+    names : sequence of str
+        Numeric columns to read.
+    rows : ndarray of shape (n_selected,) or None
+        Row positions to keep, in the order wanted; None for every row.
+
+    Returns
+    -------
+    ndarray of shape (n_selected, len(names))
+        float32 (a float64 column is rounded as ``astype(np.float32)`` rounds it).
+    """
+    parquet = pq.ParquetFile(path)
+    n_rows = parquet.metadata.num_rows
+    F = np.empty((n_rows if rows is None else len(rows), len(names)), dtype=np.float32)
+    per_read = max(1, ATOM_READ_BUDGET_BYTES // (8 * max(n_rows, 1)))
+    for start in range(0, len(names), per_read):
+        chunk = list(names[start : start + per_read])
+        table = parquet.read(columns=chunk)
+        for j, name in enumerate(chunk, start):
+            values = table.column(name).to_numpy()
+            F[:, j] = values if rows is None else values[rows]
+    return F
+
+
+def read_atom_features(
+    path: PathLike, rows: np.ndarray | None = None
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Per-atom features with their atom index and column descriptions, all rows or ``rows``.
+
+    Only the rows asked for are kept in memory (besides the index and a few decoded columns):
+    analyses that use a subsample of the atoms read only that subsample.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Per-atom feature parquet.
+    rows : ndarray of shape (n_selected,) or None, default=None
+        Row positions (0-based, in file order) to read, returned in the order given; None for
+        every row.
+
+    Returns
+    -------
     index : DataFrame
-        One row per atom with the columns ``id``, ``atom`` (0-based index within its structure)
-        and ``Z`` (atomic number).
-    F : ndarray of shape (n_atoms, n_features)
+        One row per returned atom with the columns ``id``, ``atom`` (0-based index within its
+        structure) and ``Z`` (atomic number).
+    F : ndarray of shape (n_selected, n_features)
         Per-atom features, float32.
     columns : DataFrame
         Descriptions of the feature columns (n_features rows; see :func:`feature_columns`).
@@ -301,15 +374,16 @@ def read_atom_features(path: PathLike) -> tuple[pd.DataFrame, np.ndarray, pd.Dat
     Raises
     ------
     DataError
-        No ``columns`` metadata or missing per-atom index columns.
+        No ``columns`` metadata, missing per-atom index columns, or a row position out of range.
     """
     columns = feature_columns(path)
-    names = list(columns["name"])
-    missing = set(ATOM_INDEX_COLUMNS) - set(pq.read_schema(path).names)
-    if missing:
-        raise DataError(f"{path}: missing per-atom columns {sorted(missing)}")
-    frame, _ = read_parquet(path, [*ATOM_INDEX_COLUMNS, *names])
-    return frame[list(ATOM_INDEX_COLUMNS)], frame[names].to_numpy(dtype=np.float32), columns
+    index = read_atom_index(path)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(index)):
+            raise DataError(f"{path}: row positions must lie in [0, {len(index)})")
+        index = index.iloc[rows].reset_index(drop=True)
+    return index, _read_float32_rows(path, list(columns["name"]), rows), columns
 
 
 def check_feature_file(path: PathLike, model: str, dataset: str, atoms: bool = False) -> None:
