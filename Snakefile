@@ -9,7 +9,7 @@ import sys
 
 from snakemake.utils import min_version
 
-from atomprobe.preflight import check_config
+from atomprobe.preflight import check_config, check_resource_rules
 from atomprobe.errors import AtomprobeError
 
 min_version("9.0")
@@ -33,6 +33,12 @@ include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/reconstruction.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+
+
+try:  # config resources name rules that exist (known once every rule file is read)
+    check_resource_rules(config, [r.name for r in workflow.rules])
+except AtomprobeError as exc:
+    sys.exit(f"atomprobe: {exc}")
 
 
 rule all:

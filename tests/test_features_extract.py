@@ -162,3 +162,41 @@ def test_periodic_structures_are_skipped_with_a_note(workspace, tmp_path):
     extract({"structures": str(tmp_path / "mp.parquet"), "model": outputs["model"]}, out, params, 1)
     assert "no periodic support" in read_metadata(out["features"])["note"]
     assert len(read_parquet(out["features"])[0]) == 0
+
+
+def test_per_atom_features_are_streamed_a_batch_at_a_time(workspace, tmp_path, monkeypatch):
+    """The extract step writes one row group per batch, bitwise the in-memory extraction's
+    rows; a batch that fails leaves neither output nor a temporary file behind."""
+    import pyarrow.parquet as pq
+
+    from atomprobe.features import extract as extract_module
+    from atomprobe.features.extract import extract_features, load_adapter, probe_structures
+
+    _, inputs, outputs, _ = workspace
+    params = {"name": "schnet_gap", "entry": ENTRY, "dataset": "qm9", "device": "cpu"}
+    params.update({**FEATURES, "batch_size": 6})  # 20 probe molecules: batches of 6, 6, 6, 2
+    step_inputs = {**inputs, "model": outputs["model"]}
+    out = {"features": str(tmp_path / "f.parquet"), "atoms": str(tmp_path / "a.parquet")}
+    extract(step_inputs, out, params, 1)
+    assert pq.ParquetFile(out["atoms"]).metadata.num_row_groups == 4
+    (part,) = probe_structures(step_inputs, "qm9", "probe")
+    adapter = load_adapter(ENTRY, outputs["model"])
+    H, _, index, F, _ = extract_features(adapter, part, batch_size=6, show_progress=False)
+    got_index, got_F, _ = read_atom_features(out["atoms"])
+    np.testing.assert_array_equal(got_F, F)
+    assert got_index.to_dict("list") == index.to_dict("list")
+    np.testing.assert_array_equal(read_features(out["features"])[1], H)
+
+    calls = iter(range(100))
+    real = extract_module.invariant
+
+    def fails_on_third_batch(block, method="norm"):
+        if next(calls) == 2 * 2:  # two blocks (layers) per batch: the third batch's first
+            raise RuntimeError("model failed")
+        return real(block, method)
+
+    monkeypatch.setattr(extract_module, "invariant", fails_on_third_batch)
+    failed = {"features": str(tmp_path / "g.parquet"), "atoms": str(tmp_path / "b.parquet")}
+    with pytest.raises(RuntimeError, match="model failed"):
+        extract(step_inputs, failed, params, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "f.parquet"]

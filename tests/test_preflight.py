@@ -21,10 +21,10 @@ from atomprobe.cpd import CompositionProjector, cpd_scores
 from atomprobe.cpd.scores import ProbeSettings
 from atomprobe.data.composition import composition_matrix
 from atomprobe.data.structures import check_positions, hill_formula
-from atomprobe.errors import AtomprobeError
+from atomprobe.errors import AtomprobeError, ConfigError
 from atomprobe.features.pooling import cumulant_pool
 from atomprobe.models.families import FAMILIES, hparams
-from atomprobe.preflight import check_run
+from atomprobe.preflight import check_resource_rules, check_run
 from conftest import merge_config, run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,6 +131,25 @@ def test_snakemake_stops_before_any_job_with_one_line(case_id, tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("atomprobe:")]
     assert len(errors) == 1 and case["expect"] in errors[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr and "Job stats" not in result.stdout + result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_resources_of_a_rule_that_does_not_exist_stop_the_workflow(tmp_path):
+    """Rule names are known once the rule files are read: the Snakefile checks them then."""
+    (tmp_path / "config").symlink_to(REPO / "config", target_is_directory=True)
+    (tmp_path / "overlay.yaml").write_text("resources:\n  cdp: {mem_mb: 8000}\n")
+    result = run_snakemake(tmp_path, "-n", "--configfile", "overlay.yaml", timeout=240)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("atomprobe:")]
+    assert result.returncode != 0 and len(errors) == 1, result.stderr[-2000:]
+    assert "'cdp' is not a rule of this workflow; did you mean 'cpd'?" in errors[0]
+    assert "Traceback" not in result.stderr and "Job stats" not in result.stdout + result.stderr
+
+
+def test_resource_rules_are_checked_against_the_rule_names():
+    check_resource_rules({"resources": {"cpd": {"threads": 4}}}, ["cpd", "extract"])
+    check_resource_rules({}, ["cpd"])
+    with pytest.raises(ConfigError, match="'zzz' is not a rule of this workflow; the rule"):
+        check_resource_rules({"resources": {"zzz": {"threads": 4}}}, ["cpd", "extract"])
 
 
 # ---------------------------------------------------------------- library calls, bad arrays

@@ -12,6 +12,7 @@ import glob
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata as importlib_metadata
@@ -220,6 +221,66 @@ def write_parquet(
     table = table.replace_schema_metadata(schema_metadata)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+
+
+class ParquetBatchWriter:
+    """Write a parquet table one batch (row group) at a time, atomically, with the metadata and
+    provenance :func:`write_parquet` stores: for tables too large to hold in memory at once.
+
+    Use as a context manager; the file appears at ``path`` only when the block succeeds (see
+    :func:`atomic_path`). ``metadata`` is read when the first batch is written, so a caller
+    may complete it (e.g. with column descriptions known from the first batch) until then.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output parquet.
+    metadata : dict
+        Caller's metadata (units, column descriptions, ...).
+    params : mapping or None, default=None
+        Parameters that produced the table (see :func:`provenance`).
+    inputs : sequence of str or os.PathLike, default=()
+        Input files whose sha256 is recorded.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        metadata: dict[str, Any],
+        params: Mapping[str, Any] | None = None,
+        inputs: Sequence[str | os.PathLike[str]] = (),
+    ) -> None:
+        self.path, self.metadata = path, metadata
+        self._provenance = provenance(params, inputs)
+        self._stack = contextlib.ExitStack()
+        self._tmp: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> ParquetBatchWriter:
+        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (the same columns and types as the first) as one row group."""
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            doc = {**self.metadata, "provenance": self._provenance}
+            schema_metadata = dict(table.schema.metadata or {})
+            schema_metadata[METADATA_KEY] = json.dumps(doc, default=str).encode()
+            schema = table.schema.with_metadata(schema_metadata)
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
+        self._writer.write_table(table)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            elif exc_info[0] is None:
+                raise DataError(f"{self.path}: no batch was written; nothing to write")
+        except BaseException:  # the temporary file goes, as for a failed block
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        self._stack.__exit__(*exc_info)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

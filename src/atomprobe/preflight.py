@@ -10,6 +10,7 @@ runs on (a GPU for ``device: cuda``, ``MP_API_KEY``) stay in the job, as one lin
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,31 @@ def check_probe_sizes(config: Mapping[str, Any], datasets: Datasets) -> None:
             f"{key}: {n_rows} structures are probed, but the {what} ({', '.join(probes)}; "
             f"{split}{mlp}) need at least {needed}; raise it or lower {knob}"
         )
+
+
+def check_resource_rules(config: Mapping[str, Any], rule_names: Sequence[str]) -> None:
+    """Every rule named under config ``resources`` is a rule of the workflow.
+
+    Parameters
+    ----------
+    config : mapping
+        The merged config (its optional ``resources``: rule name to threads/mem_mb/runtime).
+    rule_names : sequence of str
+        The workflow's rules.
+
+    Raises
+    ------
+    ConfigError
+        A name that is not a rule, with the closest rule name if there is one.
+    """
+    for name in config.get("resources") or {}:
+        if name not in rule_names:
+            close = difflib.get_close_matches(name, rule_names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"config resources: {name!r} is not a rule of this workflow; {hint}"
+                "the rule names are in workflow/rules/*.smk (`snakemake --list-rules`)"
+            )
 
 
 def check_run(

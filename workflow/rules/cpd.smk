@@ -19,10 +19,10 @@ rule cpd:
         "logs/benchmarks/cpd/{model}/{dataset}.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("cpd", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=job_resource("cpd", "mem_mb", 4000),
+        runtime=job_resource("cpd", "runtime", 60),
     params:
         step="atomprobe.cpd.steps:cpd",
         cfg=cpd_params,
@@ -42,10 +42,10 @@ rule cpd_sensitivity:
         "logs/benchmarks/cpd_sensitivity/{model}/{dataset}.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("cpd_sensitivity", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("cpd_sensitivity", "mem_mb", 4000),
+        runtime=job_resource("cpd_sensitivity", "runtime", 30),
     params:
         step="atomprobe.cpd.steps:cpd_sensitivity",
         cfg=cpd_sensitivity_params,
@@ -64,10 +64,10 @@ rule cpd_layer_profile:
         "logs/benchmarks/analyses/layer_profile.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("cpd_layer_profile", "threads", 1)
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=job_resource("cpd_layer_profile", "mem_mb", 1000),
+        runtime=job_resource("cpd_layer_profile", "runtime", 10),
     params:
         step="atomprobe.analyses.layers:cpd_layer_profile",
         cfg={},

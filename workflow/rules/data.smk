@@ -18,10 +18,10 @@ for _dataset in datasets_of("archive"):
             f"logs/benchmarks/data/{_dataset}_archive.tsv"
         conda:
             "../../envs/data.yaml"
-        threads: 1
+        threads: job_resource(f"{_dataset}_archive", "threads", 1)
         resources:
-            mem_mb=500,
-            runtime=60,
+            mem_mb=job_resource(f"{_dataset}_archive", "mem_mb", 500),
+            runtime=job_resource(f"{_dataset}_archive", "runtime", 60),
         params:
             step="atomprobe.data.qm9:qm9_archive",
             cfg={"archive": DATASETS[_dataset]["archive"]},
@@ -42,10 +42,10 @@ rule qm9:
         dataset=names_pattern(datasets_of("qm9pack", "archive")),
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: job_resource("qm9", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("qm9", "mem_mb", 4000),
+        runtime=job_resource("qm9", "runtime", 30),
     params:
         step="atomprobe.data.qm9:qm9",
         cfg=dataset_params,
@@ -64,10 +64,10 @@ rule mp:
         dataset=names_pattern(datasets_of("offline", "api")),
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: job_resource("mp", "threads", 1)
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=job_resource("mp", "mem_mb", 2000),
+        runtime=job_resource("mp", "runtime", 30),
     params:
         step="atomprobe.data.mp:mp",
         cfg=dataset_params,
@@ -88,10 +88,10 @@ rule structures_from_file:
         dataset=names_pattern(datasets_of("file")),
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: job_resource("structures_from_file", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("structures_from_file", "mem_mb", 4000),
+        runtime=job_resource("structures_from_file", "runtime", 30),
     params:
         step="atomprobe.data.files:structures_from_file",
         cfg=dataset_params,
@@ -112,10 +112,10 @@ rule splits:
         dataset=names_pattern(SPLIT_DATASETS),
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: job_resource("splits", "threads", 1)
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_resource("splits", "mem_mb", 1000),
+        runtime=job_resource("splits", "runtime", 5),
     params:
         step="atomprobe.data.splits:splits",
         cfg=splits_params,

@@ -22,10 +22,10 @@ rule extract:
         dataset=names_pattern(list(DATASETS)),
     conda:
         "../../envs/torch.yaml"
-    threads: 1
+    threads: job_resource("extract", "threads", 1)
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=job_resource("extract", "mem_mb", 6000),
+        runtime=job_resource("extract", "runtime", 60),
         gpu=1,
     params:
         step="atomprobe.features.extract:extract",
@@ -50,10 +50,10 @@ rule extract_checkpoints:
         dataset=names_pattern(SPLIT_DATASETS),
     conda:
         "../../envs/torch.yaml"
-    threads: 1
+    threads: job_resource("extract_checkpoints", "threads", 1)
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=job_resource("extract_checkpoints", "mem_mb", 6000),
+        runtime=job_resource("extract_checkpoints", "runtime", 60),
         gpu=1,
     params:
         step="atomprobe.features.extract:extract_checkpoints",

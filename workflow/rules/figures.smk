@@ -33,10 +33,10 @@ for _table in TABLES:
             f"logs/benchmarks/render/{_table}.tsv"
         conda:
             "../../envs/plot.yaml"
-        threads: 1
+        threads: job_resource(f"table_{_table}", "threads", 1)
         resources:
-            mem_mb=2000,
-            runtime=5,
+            mem_mb=job_resource(f"table_{_table}", "mem_mb", 2000),
+            runtime=job_resource(f"table_{_table}", "runtime", 5),
         params:
             step="atomprobe.render.steps:render_table",
             cfg={**RENDER, "item": _table},
@@ -67,10 +67,10 @@ for _figure in FIGURES:
             f"logs/benchmarks/render/{_figure}.tsv"
         conda:
             "../../envs/plot.yaml"
-        threads: 1
+        threads: job_resource(f"figure_{_figure}", "threads", 1)
         resources:
-            mem_mb=2000,
-            runtime=5,
+            mem_mb=job_resource(f"figure_{_figure}", "mem_mb", 2000),
+            runtime=job_resource(f"figure_{_figure}", "runtime", 5),
         params:
             step="atomprobe.render.steps:render_figure",
             cfg={**RENDER, "item": _figure},

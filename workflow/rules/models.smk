@@ -22,10 +22,10 @@ rule train_model:
         model=names_pattern(TRAINED_MODELS),
     conda:
         "../../envs/torch.yaml"
-    threads: 1
+    threads: job_resource("train_model", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=job_resource("train_model", "mem_mb", 4000),
+        runtime=job_resource("train_model", "runtime", 120),
         gpu=1,
     params:
         step="atomprobe.models.training:train_model",
@@ -48,10 +48,10 @@ rule init_model:
         model=names_pattern(INIT_MODELS),
     conda:
         "../../envs/torch.yaml"
-    threads: 1
+    threads: job_resource("init_model", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("init_model", "mem_mb", 4000),
+        runtime=job_resource("init_model", "runtime", 30),
         gpu=1,
     params:
         step="atomprobe.models.training:init_model",
@@ -72,10 +72,10 @@ rule model_table:
         "logs/benchmarks/models/model_table.tsv"
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: job_resource("model_table", "threads", 1)
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_resource("model_table", "mem_mb", 1000),
+        runtime=job_resource("model_table", "runtime", 5),
     params:
         step="atomprobe.models.registry:model_table",
         cfg={"registry": REGISTRY, "datasets": MODEL_DATASETS, "all_datasets": list(DATASETS)},

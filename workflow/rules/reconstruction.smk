@@ -23,10 +23,10 @@ rule reconstruction_source:
         source=names_pattern(MODELS),
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("reconstruction_source", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("reconstruction_source", "mem_mb", 4000),
+        runtime=job_resource("reconstruction_source", "runtime", 30),
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction_source",
         cfg=lambda w: {
@@ -52,10 +52,10 @@ rule reconstruction:
         "logs/benchmarks/analyses/reconstruction.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("reconstruction", "threads", 1)
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=job_resource("reconstruction", "mem_mb", 1000),
+        runtime=job_resource("reconstruction", "runtime", 5),
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction",
         cfg=reconstruction_params("seed", "layer", "test_splits", "structure", "atom", "lfre"),
@@ -74,10 +74,10 @@ rule cumulants:
         "logs/benchmarks/analyses/cumulants.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("cumulants", "threads", 1)
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=job_resource("cumulants", "mem_mb", 8000),
+        runtime=job_resource("cumulants", "runtime", 60),
     params:
         step="atomprobe.analyses.cumulants:cumulants",
         cfg=reconstruction_params("seed", "cumulants"),
@@ -96,10 +96,10 @@ rule similarity:
         "logs/benchmarks/analyses/similarity.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("similarity", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("similarity", "mem_mb", 4000),
+        runtime=job_resource("similarity", "runtime", 30),
     params:
         step="atomprobe.analyses.similarity:similarity",
         cfg=reconstruction_params("seed", "layer", "similarity"),
@@ -126,10 +126,10 @@ rule pcovr:
         "logs/benchmarks/analyses/pcovr.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("pcovr", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("pcovr", "mem_mb", 4000),
+        runtime=job_resource("pcovr", "runtime", 30),
     params:
         step="atomprobe.analyses.pcovr:pcovr",
         cfg=reconstruction_params("layer", "pcovr"),
@@ -149,10 +149,10 @@ rule convergence:
         "logs/benchmarks/analyses/convergence.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: job_resource("convergence", "threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=job_resource("convergence", "mem_mb", 4000),
+        runtime=job_resource("convergence", "runtime", 30),
     params:
         step="atomprobe.analyses.convergence:convergence",
         cfg=reconstruction_params("seed", "layer", "convergence"),

@@ -27,10 +27,10 @@ rule reproduction:
         "logs/benchmarks/render/reproduction.tsv"
     conda:
         "../../envs/plot.yaml"
-    threads: 1
+    threads: job_resource("reproduction", "threads", 1)
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=job_resource("reproduction", "mem_mb", 2000),
+        runtime=job_resource("reproduction", "runtime", 5),
     params:
         step="atomprobe.render.steps:reproduction_report",
         cfg={

@@ -22,10 +22,10 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             f"logs/benchmarks/analyses/{_name}/{{model}}.tsv"
         conda:
             "../../envs/analysis.yaml"
-        threads: 1
+        threads: job_resource(f"{_name}_model", "threads", 1)
         resources:
-            mem_mb=4000,
-            runtime=60,
+            mem_mb=job_resource(f"{_name}_model", "mem_mb", 4000),
+            runtime=job_resource(f"{_name}_model", "runtime", 60),
         params:
             step=_per_model_step,
             cfg=analysis_params(_name),
@@ -44,10 +44,10 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             f"logs/analyses/{_name}.log",
         conda:
             "../../envs/analysis.yaml"
-        threads: 1
+        threads: job_resource(_name, "threads", 1)
         resources:
-            mem_mb=1000,
-            runtime=10,
+            mem_mb=job_resource(_name, "mem_mb", 1000),
+            runtime=job_resource(_name, "runtime", 10),
         params:
             step=_combine_step,
             cfg=COMBINE_PARAMS.get(_name, {}),

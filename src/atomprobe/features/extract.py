@@ -11,7 +11,8 @@ per-atom invariants are written too. Batched, float32 by default, on CPU or CUDA
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,12 @@ from atomprobe.data.progress import progress
 from atomprobe.data.structures import load_structures
 from atomprobe.device import resolve_device
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.features.io import column_name, write_atom_features, write_features
+from atomprobe.features.io import (
+    AtomFeatureWriter,
+    column_name,
+    write_atom_features,
+    write_features,
+)
 from atomprobe.features.pooling import cumulant_pool
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.models.base import FeatureBlock, ModelAdapter, load_model
@@ -84,7 +90,30 @@ def block_columns(block: FeatureBlock, n_columns: int) -> list[dict[str, Any]]:
     ]
 
 
-def extract_features(
+@dataclass
+class FeatureBatch:
+    """Features of one batch of structures.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n_batch,)
+        Positions of the batch's structures in the :class:`Structures` extracted.
+    pooled : ndarray of shape (n_batch, d)
+        Pooled features of the layers asked for, float32.
+    atoms : ndarray of shape (n_batch_atoms, d_last)
+        Per-atom invariant features of the last layer, float32, structures in ``rows`` order.
+    columns, atom_columns : list of dict
+        Descriptions of the columns of ``pooled`` and ``atoms`` (see :mod:`atomprobe.features.io`).
+    """
+
+    rows: np.ndarray
+    pooled: np.ndarray
+    atoms: np.ndarray
+    columns: list[dict]
+    atom_columns: list[dict]
+
+
+def iter_feature_batches(
     adapter: ModelAdapter,
     structures: Structures,
     batch_size: int = 64,
@@ -95,63 +124,80 @@ def extract_features(
     dtype: torch.dtype = torch.float32,
     layers: str = "all",
     show_progress: bool = True,
-) -> tuple[np.ndarray, list[dict], pd.DataFrame, np.ndarray, list[dict]]:
-    """Pooled features of every layer and per-atom features of the last layer.
-
-    Returns ``(H (n_structures, d) float32, columns, atom_index DataFrame[id, atom, Z],
-    F (n_atoms, d_last) float32, atom_columns)``; ``layers="last"`` pools the last layer only.
+) -> Iterator[FeatureBatch]:
+    """Pooled features of every layer and per-atom features of the last layer, one batch of
+    ``batch_size`` structures at a time, in order; ``layers="last"`` pools the last layer only.
     """
     if pooling not in POOLINGS:
         raise ConfigError(f"features.pooling: {pooling!r} not in {POOLINGS}")
     module = adapter.module.to(device=device, dtype=dtype).eval()
-    pooled, atom_rows, columns, atom_columns = [], [], None, None
+    columns, atom_columns = None, None
     bar = progress(total=len(structures), enabled=show_progress, desc=f"extract {adapter.family}")
-    with torch.no_grad():
-        for _, batch in structures.batches(batch_size):
-            batch = batch.to(device, dtype)
-            blocks = adapter.atom_features(batch)
-            last = max(b.layer for b in blocks)
-            if layers == "last":
-                blocks = [b for b in blocks if b.layer == last]
-            invariants = [invariant(b, invariant_method) for b in blocks]
-            parts = [
-                pool(v, batch.batch, batch.n_structures, pooling, cumulant_order)
-                for v in invariants
-            ]
-            pooled.append(torch.cat(parts, dim=1).float().cpu())
-            atom_rows.append(
-                torch.cat(
-                    [v for b, v in zip(blocks, invariants, strict=True) if b.layer == last], dim=1
+    try:
+        with torch.no_grad():
+            for rows, batch in structures.batches(batch_size):
+                batch = batch.to(device, dtype)
+                blocks = adapter.atom_features(batch)
+                last = max(b.layer for b in blocks)
+                if layers == "last":
+                    blocks = [b for b in blocks if b.layer == last]
+                invariants = [invariant(b, invariant_method) for b in blocks]
+                parts = [
+                    pool(v, batch.batch, batch.n_structures, pooling, cumulant_order)
+                    for v in invariants
+                ]
+                last_blocks = [
+                    (b, v) for b, v in zip(blocks, invariants, strict=True) if b.layer == last
+                ]
+                if columns is None:
+                    columns = [
+                        c
+                        for b, p in zip(blocks, parts, strict=True)
+                        for c in block_columns(b, p.shape[1])
+                    ]
+                    atom_columns = [c for b, v in last_blocks for c in block_columns(b, v.shape[1])]
+                yield FeatureBatch(
+                    rows,
+                    torch.cat(parts, dim=1).float().cpu().numpy(),
+                    torch.cat([v for _, v in last_blocks], dim=1).float().cpu().numpy(),
+                    columns,
+                    atom_columns,
                 )
-                .float()
-                .cpu()
-            )
-            if columns is None:
-                columns = [
-                    c
-                    for b, p in zip(blocks, parts, strict=True)
-                    for c in block_columns(b, p.shape[1])
-                ]
-                atom_columns = [
-                    c
-                    for b, v in zip(blocks, invariants, strict=True)
-                    if b.layer == last
-                    for c in block_columns(b, v.shape[1])
-                ]
-            bar.update(batch.n_structures)
-    bar.close()
-    module.to(torch.float32)
-    sizes = [len(z) for z in structures.numbers]
-    atom_index = pd.DataFrame(
+                bar.update(batch.n_structures)
+    finally:
+        bar.close()
+        module.to(torch.float32)
+
+
+def atom_index(structures: Structures, rows: np.ndarray) -> pd.DataFrame:
+    """Per-atom index (``id``, ``atom`` 0-based within its structure, ``Z``) of the structures
+    at positions ``rows``, in that order: the rows of their per-atom features."""
+    sizes = [len(structures.numbers[i]) for i in rows]
+    return pd.DataFrame(
         {
-            "id": np.repeat(structures.ids, sizes),
+            "id": np.repeat(np.asarray(structures.ids)[rows], sizes),
             "atom": np.concatenate([np.arange(n) for n in sizes]),
-            "Z": torch.cat(structures.numbers).numpy(),
+            "Z": torch.cat([structures.numbers[i] for i in rows]).numpy(),
         }
     )
-    H = torch.cat(pooled).numpy()
-    F = torch.cat(atom_rows).numpy()
-    return H, columns, atom_index, F, atom_columns
+
+
+def extract_features(
+    adapter: ModelAdapter, structures: Structures, **settings: Any
+) -> tuple[np.ndarray, list[dict], pd.DataFrame, np.ndarray, list[dict]]:
+    """Every batch of :func:`iter_feature_batches` (same settings) in memory at once.
+
+    Returns ``(H (n_structures, d) float32, columns, atom_index DataFrame[id, atom, Z],
+    F (n_atoms, d_last) float32, atom_columns)``.
+    """
+    batches = list(iter_feature_batches(adapter, structures, **settings))
+    return (
+        np.concatenate([b.pooled for b in batches]),
+        batches[0].columns,
+        atom_index(structures, np.arange(len(structures))),
+        np.concatenate([b.atoms for b in batches]),
+        batches[0].atom_columns,
+    )
 
 
 def load_adapter(entry: Mapping[str, Any], weights: str | None) -> ModelAdapter:
@@ -183,16 +229,20 @@ def probe_structures(inputs: Mapping[str, Any], dataset: str, split: str) -> lis
 
 
 def extract_parts(
-    adapter: ModelAdapter, parts: list[Structures], **settings: Any
-) -> tuple[list[str], np.ndarray, list[dict], pd.DataFrame, np.ndarray, list[dict]]:
-    """:func:`extract_features` of each part, stacked: ``(ids, H, columns, atom_index, F,
-    atom_columns)`` with rows in part order."""
-    results = [extract_features(adapter, part, **settings) for part in parts]
-    ids = [sid for part in parts for sid in part.ids]
-    H = np.concatenate([r[0] for r in results])
-    atom_index = pd.concat([r[2] for r in results], ignore_index=True)
-    F = np.concatenate([r[3] for r in results])
-    return ids, H, results[0][1], atom_index, F, results[0][4]
+    adapter: ModelAdapter, parts: list[Structures], atoms: AtomFeatureWriter | None, **settings: Any
+) -> tuple[list[str], np.ndarray, list[dict]]:
+    """Pooled features of each part, stacked, rows in part order: ``(ids, H (n_structures, d)
+    float32, columns)``; each batch's per-atom features go to ``atoms`` as they come (never
+    all in memory), or nowhere when it is None."""
+    pooled, columns = [], []
+    for part in parts:
+        for batch in iter_feature_batches(adapter, part, **settings):
+            pooled.append(batch.pooled)
+            columns = batch.columns
+            if atoms is not None:
+                index = atom_index(part, batch.rows)
+                atoms.write(index["id"], index["atom"], index["Z"], batch.atoms, batch.atom_columns)
+    return [sid for part in parts for sid in part.ids], np.concatenate(pooled), columns
 
 
 def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,22 +293,10 @@ def extract(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: 
         return
     adapter = load_adapter(entry, inputs.get("model"))
     device = resolve_device(params.get("device", "auto"))
-    ids, H, columns, atom_index, F, atom_columns = extract_parts(
-        adapter, parts, device=device, **_settings(params)
-    )
     meta = _metadata(params, adapter)
+    with AtomFeatureWriter(outputs["atoms"], {**meta, "layer": "last"}, params, sources) as atoms:
+        ids, H, columns = extract_parts(adapter, parts, atoms, device=device, **_settings(params))
     write_features(outputs["features"], ids, H, columns, meta, params, sources)
-    write_atom_features(
-        outputs["atoms"],
-        atom_index["id"],
-        atom_index["atom"],
-        atom_index["Z"],
-        F,
-        atom_columns,
-        {**meta, "layer": "last"},
-        params,
-        sources,
-    )
 
 
 def extract_checkpoints(
@@ -277,8 +315,8 @@ def extract_checkpoints(
     frames, columns = [], None
     for path in progress(files, params.get("progress", True), desc="checkpoints"):
         adapter = load_model(path, family)
-        ids, H, columns, *_ = extract_parts(
-            adapter, parts, device=device, layers="last", **settings
+        ids, H, columns = extract_parts(
+            adapter, parts, None, device=device, layers="last", **settings
         )
         epoch = int(path.stem.split("_")[1])
         frames.append(

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from atomprobe.errors import DataError
-from atomprobe.io import read_metadata, read_parquet, write_parquet
+from atomprobe.io import ParquetBatchWriter, read_metadata, read_parquet, write_parquet
 
 COLUMN_KEYS = ("name", "layer", "layer_name", "stream", "L", "channel")
 ATOM_INDEX_COLUMNS = ("id", "atom", "Z")
@@ -269,15 +269,78 @@ def write_atom_features(
         ``ids``, ``atom`` and ``Z`` of different lengths, F of the wrong shape or with NaN/inf,
         or column descriptions that do not match F.
     """
-    n_atoms = len(ids)
-    atom, Z = np.asarray(atom, dtype=np.int32), np.asarray(Z, dtype=np.int16)
-    if atom.shape != (n_atoms,) or Z.shape != (n_atoms,):
-        raise DataError(f"{path}: ids, atom and Z must all have length {n_atoms}")
-    F = _feature_matrix(F, n_atoms, f"{path}: F")
-    cols = _complete_columns(columns, F.shape[1])
-    index = pd.DataFrame({"id": [str(i) for i in ids], "atom": atom, "Z": Z})
-    frame = pd.concat([index, pd.DataFrame(F, columns=[c["name"] for c in cols])], axis=1)
-    write_parquet(frame, path, {**metadata, "columns": cols}, params=params, inputs=inputs)
+    with AtomFeatureWriter(path, metadata, params, inputs) as writer:
+        writer.write(ids, atom, Z, F, columns)
+
+
+class AtomFeatureWriter:
+    """Write a per-atom feature table a batch of atoms at a time (one row group each).
+
+    The table :func:`write_atom_features` writes, without holding every atom's features:
+    extraction streams each batch of structures here, so its memory does not grow with the
+    dataset. A context manager: the file appears only when the block succeeds.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output parquet.
+    metadata : mapping
+        Model, family, dataset, ... (``columns`` is added from the first batch).
+    params : mapping or None, default=None
+        Parameters recorded in the provenance.
+    inputs : sequence of str or os.PathLike, default=()
+        Input files whose sha256 is recorded.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        metadata: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        inputs: Sequence[PathLike] = (),
+    ) -> None:
+        self.path = path
+        self._columns: list[dict] | None = None
+        self._writer = ParquetBatchWriter(path, dict(metadata), params, inputs)
+
+    def __enter__(self) -> AtomFeatureWriter:
+        self._writer.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._writer.__exit__(*exc_info)
+
+    def write(
+        self,
+        ids: Sequence[str],
+        atom: np.ndarray,
+        Z: np.ndarray,
+        F: np.ndarray,
+        columns: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Append atoms: ``atom[i]`` (0-based index within its structure) of structure
+        ``ids[i]`` with atomic number ``Z[i]`` and features ``F[i]`` (F: (n_atoms, d), finite,
+        stored as float32; ``columns``: one dict per column of F, the same in every batch).
+
+        Raises
+        ------
+        DataError
+            ``ids``, ``atom`` and ``Z`` of different lengths, F of the wrong shape or with
+            NaN/inf, or column descriptions that do not match F or the first batch's.
+        """
+        n_atoms = len(ids)
+        atom, Z = np.asarray(atom, dtype=np.int32), np.asarray(Z, dtype=np.int16)
+        if atom.shape != (n_atoms,) or Z.shape != (n_atoms,):
+            raise DataError(f"{self.path}: ids, atom and Z must all have length {n_atoms}")
+        F = _feature_matrix(F, n_atoms, f"{self.path}: F")
+        cols = _complete_columns(columns, F.shape[1])
+        if self._columns is None:
+            self._columns = self._writer.metadata["columns"] = cols
+        elif cols != self._columns:
+            raise DataError(f"{self.path}: a batch has other feature columns than the first")
+        index = pd.DataFrame({"id": [str(i) for i in ids], "atom": atom, "Z": Z})
+        names = [c["name"] for c in cols]
+        self._writer.write(pd.concat([index, pd.DataFrame(F, columns=names)], axis=1))
 
 
 # Bytes of decoded columns one read of a per-atom table may hold beside its result: a
