@@ -98,15 +98,16 @@ def run_fraction(fraction: float, workdir: Path, cores: int) -> float:
 
 
 def rule_of_benchmarks(workdir: Path) -> dict[str, str]:
-    """Benchmark file -> rule name, from Snakemake's log of the run."""
-    (log,) = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[-1:]
+    """Benchmark file -> rule name, from Snakemake's logs of the run (a run resumed after an
+    interruption has one log per part; the working directory holds this rehearsal only)."""
     mapping, rule = {}, None
-    for line in log.read_text().splitlines():
-        header = JOB_HEADER.match(line.strip())
-        if header:
-            rule = header.group(1)
-        elif line.strip().startswith("benchmark:") and rule is not None:
-            mapping[line.split(":", 1)[1].strip()] = rule
+    for log in sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log")):
+        for line in log.read_text().splitlines():
+            header = JOB_HEADER.match(line.strip())
+            if header:
+                rule = header.group(1)
+            elif line.strip().startswith("benchmark:") and rule is not None:
+                mapping[line.split(":", 1)[1].strip()] = rule
     return mapping
 
 
