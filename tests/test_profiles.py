@@ -104,3 +104,31 @@ def test_partition_map_routes_gpu_jobs(path, cpu, gpu):
     assert get_best_partition(partitions, _job("cpd", gpu=0, threads=2), logger) == cpu
     # a job needing more GPUs than any partition offers gets no partition from the map
     assert get_best_partition(partitions, _job("too_big", gpu=64), logger) is None
+
+
+@pytest.mark.timeout(300)
+def test_paper_config_resources_reach_its_jobs(tmp_path):
+    """What config/paper.yaml sets under `resources` (measured by the scale rehearsal) is what
+    its jobs ask the scheduler for (sbatch --mem/--time/--cpus-per-task on a cluster)."""
+    from conftest import run_snakemake
+
+    wanted = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["resources"]
+    (tmp_path / "config").symlink_to(REPO / "config", target_is_directory=True)
+    result = run_snakemake(tmp_path, "-n", "--configfile", "config/paper.yaml", timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs, rule = {}, None
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif rule and line.startswith("threads:"):
+            jobs.setdefault(rule, {})["threads"] = int(line.split()[1])
+        elif rule and line.startswith("resources:"):
+            for item in line.split(":", 1)[1].split(","):
+                key, _, value = item.strip().partition("=")
+                if key in ("mem_mb", "runtime"):
+                    jobs.setdefault(rule, {})[key] = int(value)
+    for name, asks in wanted.items():
+        assert name in jobs, f"{name}: no job of this rule in the paper config's dry run"
+        for key, value in asks.items():
+            assert jobs[name][key] == value, (name, key, jobs[name])
