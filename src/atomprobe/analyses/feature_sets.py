@@ -134,7 +134,18 @@ def load_atom_features(path: str) -> FeatureSet:
 
 
 def atom_keys(index: pd.DataFrame) -> np.ndarray:
-    """Row keys ``"<id>#<atom>"`` of a per-atom index (columns ``id``, ``atom``), str."""
+    """Row keys ``"<id>#<atom>"`` of a per-atom index.
+
+    Parameters
+    ----------
+    index : DataFrame
+        Per-atom index with the columns ``id`` and ``atom`` (0-based index within its structure).
+
+    Returns
+    -------
+    ndarray of shape (n_atoms,)
+        The keys, str.
+    """
     return (index["id"].astype(str) + "#" + index["atom"].astype(str)).to_numpy()
 
 
@@ -289,10 +300,9 @@ def align_rows(
 def align_atom_rows(
     paths: str | list[str], dataset: str, max_rows: int | None = None, seed: int = 0
 ) -> tuple[list[str], list[np.ndarray]]:
-    """Per-atom features of every model on ``dataset``, aligned as :func:`align_rows` aligns
-    them, reading only the rows kept.
+    """Per-atom features of every model on ``dataset``, aligned, reading only the rows kept.
 
-    The same rows and values as ``align_rows`` on :func:`load_feature_sets` with
+    The same rows and values as :func:`align_rows` on :func:`load_feature_sets` with
     ``atoms=True``, without holding any model's whole per-atom table: the peak is the kept rows
     of every model plus the atom index (paper scale: 51,000 of 360,000 QM9 atoms).
 
