@@ -199,11 +199,22 @@ def test_similarity_pcovr_and_convergence_steps(files, params, tmp_path):
 
 def test_atom_rows_read_alone_equal_the_aligned_whole_tables(files, monkeypatch, tmp_path):
     """align_atom_rows reads only the kept rows, a column group at a time, and returns the
-    models and matrices align_rows gives on the whole tables: the same rows, bitwise, also for
-    a model whose table holds the atoms shuffled and a tenth of them missing."""
-    from atomprobe.analyses.feature_sets import align_atom_rows
+    models and matrices align_rows gives on the whole tables (read here with pyarrow alone):
+    the same rows, bitwise, also for a model whose table holds the atoms shuffled and a tenth of
+    them missing."""
+    import pyarrow.parquet as pq
+
+    from atomprobe.analyses.feature_sets import FeatureSet, align_atom_rows
     from atomprobe.features import io as features_io
     from atomprobe.features.io import read_atom_features
+    from atomprobe.io import read_metadata
+
+    def whole_table(path: str) -> FeatureSet:
+        frame = pq.read_table(path).to_pandas()
+        keys = (frame["id"] + "#" + frame["atom"].astype(str)).to_numpy()
+        meta = read_metadata(path)
+        values = frame.drop(columns=["id", "atom", "Z"]).to_numpy(np.float32)
+        return FeatureSet(meta["model"], meta["dataset"], keys, values)
 
     paths, _ = files
     index, F, cols = read_atom_features(paths["atoms"][0])
@@ -223,7 +234,7 @@ def test_atom_rows_read_alone_equal_the_aligned_whole_tables(files, monkeypatch,
     atoms = [*paths["atoms"], delta]
     monkeypatch.setattr(features_io, "ATOM_READ_BUDGET_BYTES", 1)  # one column a read
     for max_rows in (None, 100):
-        group = [fs for fs in load_feature_sets(atoms, atoms=True) if fs.dataset == "qm9"]
+        group = [whole_table(path) for path in atoms if read_metadata(path)["dataset"] == "qm9"]
         _, expected = align_rows(group, max_rows, seed=4)
         models, matrices = align_atom_rows(atoms, "qm9", max_rows, seed=4)
         assert models == ["alpha", "beta", "gamma", "delta"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from atomprobe.errors import DataError
-from atomprobe.features.io import read_atom_features, read_atom_index, read_features
+from atomprobe.features.io import read_atom_index, read_atom_values, read_features
 from atomprobe.io import read_metadata
 from atomprobe.runner import as_path_list
 
@@ -110,29 +110,6 @@ def load_structure_features(path: str, layer: int | str = "last") -> FeatureSet:
     return FeatureSet(model, dataset, ids, H)
 
 
-def load_atom_features(path: str) -> FeatureSet:
-    """Per-atom last-layer features of one model and dataset, keyed ``"<id>#<atom>"``.
-
-    Parameters
-    ----------
-    path : str
-        Per-atom feature parquet.
-
-    Returns
-    -------
-    FeatureSet
-        Rows keyed ``"<id>#<atom>"``; ``values`` of shape (n_atoms, n_features), float32.
-
-    Raises
-    ------
-    DataError
-        Missing metadata or per-atom index columns.
-    """
-    model, dataset = model_and_dataset(path)
-    index, F, _ = read_atom_features(path)
-    return FeatureSet(model, dataset, atom_keys(index), F)
-
-
 def atom_keys(index: pd.DataFrame) -> np.ndarray:
     """Row keys ``"<id>#<atom>"`` of a per-atom index.
 
@@ -172,10 +149,10 @@ def has_features(path: str) -> bool:
     return False
 
 
-def load_feature_sets(
-    paths: str | list[str], layer: int | str = "last", atoms: bool = False
-) -> list[FeatureSet]:
-    """The non-empty feature files among ``paths``: pooled (``layer``) or per-atom (``atoms``).
+def load_feature_sets(paths: str | list[str], layer: int | str = "last") -> list[FeatureSet]:
+    """The pooled features (``layer``) of the non-empty feature files among ``paths``.
+
+    Per-atom features are aligned by :func:`align_atom_rows`, which reads only the rows kept.
 
     Parameters
     ----------
@@ -183,8 +160,6 @@ def load_feature_sets(
         Feature parquets; empty ones (see :func:`has_features`) are skipped.
     layer : int or str, default="last"
         Layer of the pooled features (see :func:`load_structure_features`).
-    atoms : bool, default=False
-        Read per-atom features (last layer) instead of pooled ones.
 
     Returns
     -------
@@ -192,9 +167,7 @@ def load_feature_sets(
         One per non-empty file, in input order.
     """
     return [
-        load_atom_features(path) if atoms else load_structure_features(path, layer)
-        for path in as_path_list(paths)
-        if has_features(path)
+        load_structure_features(path, layer) for path in as_path_list(paths) if has_features(path)
     ]
 
 
@@ -302,9 +275,9 @@ def align_atom_rows(
 ) -> tuple[list[str], list[np.ndarray]]:
     """Per-atom features of every model on ``dataset``, aligned, reading only the rows kept.
 
-    The same rows and values as :func:`align_rows` on :func:`load_feature_sets` with
-    ``atoms=True``, without holding any model's whole per-atom table: the peak is the kept rows
-    of every model plus the atom index (paper scale: 51,000 of 360,000 QM9 atoms).
+    The same rows and values as :func:`align_rows` on every model's whole per-atom table
+    (rows keyed by :func:`atom_keys`), without holding any whole table: the peak is the kept
+    rows of every model plus the atom indexes (paper scale: 51,000 of 360,000 QM9 atoms).
 
     Parameters
     ----------
@@ -346,7 +319,7 @@ def align_atom_rows(
         return [], []
     shared = shared_rows(keys, f"dataset {dataset!r}: models {models}", max_rows, seed)
     matrices = [
-        read_atom_features(path, rows=pd.Index(file_keys).get_indexer(shared))[1]
+        read_atom_values(path, rows=pd.Index(file_keys).get_indexer(shared))
         for path, file_keys in zip(files, keys, strict=True)
     ]
     return models, matrices

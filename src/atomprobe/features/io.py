@@ -374,8 +374,8 @@ def read_atom_index(path: PathLike) -> pd.DataFrame:
     return frame
 
 
-def _read_float32_rows(path: PathLike, names: Sequence[str], rows: np.ndarray | None) -> np.ndarray:
-    """Columns ``names`` of a parquet file as one float32 matrix, only on ``rows``.
+def read_atom_values(path: PathLike, rows: np.ndarray | None = None) -> np.ndarray:
+    """The feature matrix of a per-atom table, all rows or only ``rows``, without its index.
 
     Reads a few columns at a time (:data:`ATOM_READ_BUDGET_BYTES`) into the preallocated
     result, so the peak is the result plus one group of decoded columns, where reading the
@@ -384,23 +384,33 @@ def _read_float32_rows(path: PathLike, names: Sequence[str], rows: np.ndarray | 
     Parameters
     ----------
     path : str or os.PathLike
-        Parquet file.
-    names : sequence of str
-        Numeric columns to read.
-    rows : ndarray of shape (n_selected,) or None
-        Row positions to keep, in the order wanted; None for every row.
+        Per-atom feature parquet.
+    rows : ndarray of shape (n_selected,) or None, default=None
+        Row positions (0-based, in file order) to read, returned in the order given; None for
+        every row.
 
     Returns
     -------
-    ndarray of shape (n_selected, len(names))
-        float32 (a float64 column is rounded as ``astype(np.float32)`` rounds it).
+    ndarray of shape (n_selected, n_features)
+        Per-atom features, float32 (a float64 column is rounded as ``astype(np.float32)``
+        rounds it).
+
+    Raises
+    ------
+    DataError
+        No ``columns`` metadata or a row position out of range.
     """
+    names = list(feature_columns(path)["name"])
     parquet = pq.ParquetFile(path)
     n_rows = parquet.metadata.num_rows
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
+            raise DataError(f"{path}: row positions must lie in [0, {n_rows})")
     F = np.empty((n_rows if rows is None else len(rows), len(names)), dtype=np.float32)
     per_read = max(1, ATOM_READ_BUDGET_BYTES // (8 * max(n_rows, 1)))
     for start in range(0, len(names), per_read):
-        chunk = list(names[start : start + per_read])
+        chunk = names[start : start + per_read]
         table = parquet.read(columns=chunk)
         for j, name in enumerate(chunk, start):
             values = table.column(name).to_numpy()
@@ -413,8 +423,9 @@ def read_atom_features(
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Per-atom features with their atom index and column descriptions, all rows or ``rows``.
 
-    Only the rows asked for are kept in memory (besides the index and a few decoded columns):
-    analyses that use a subsample of the atoms read only that subsample.
+    Only the rows asked for are kept in memory (besides the index and a few decoded columns;
+    see :func:`read_atom_values`): analyses that use a subsample of the atoms read only that
+    subsample.
 
     Parameters
     ----------
@@ -439,14 +450,11 @@ def read_atom_features(
     DataError
         No ``columns`` metadata, missing per-atom index columns, or a row position out of range.
     """
-    columns = feature_columns(path)
     index = read_atom_index(path)
+    F = read_atom_values(path, rows)
     if rows is not None:
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= len(index)):
-            raise DataError(f"{path}: row positions must lie in [0, {len(index)})")
-        index = index.iloc[rows].reset_index(drop=True)
-    return index, _read_float32_rows(path, list(columns["name"]), rows), columns
+        index = index.iloc[np.asarray(rows, dtype=np.int64)].reset_index(drop=True)
+    return index, F, feature_columns(path)
 
 
 def check_feature_file(path: PathLike, model: str, dataset: str, atoms: bool = False) -> None:
