@@ -12,14 +12,18 @@ from scipy import stats
 from atomprobe.analyses.layers import layer_profile
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.inputs import load_results
+from atomprobe.render.measures import Outcome
 from atomprobe.render.reproduction import (
     CSV_COLUMNS,
-    VERDICTS,
-    Outcome,
     claim_measures,
-    claim_verdict,
     load_claims,
     reproduction_tables,
+)
+from atomprobe.render.steps import reproduction_report
+from atomprobe.render.tables import TABLES
+from atomprobe.render.verdicts import (
+    VERDICTS,
+    claim_verdict,
     too_wide,
     verdict_contrast,
     verdict_difference,
@@ -28,8 +32,6 @@ from atomprobe.render.reproduction import (
     verdict_trend,
     verdict_value,
 )
-from atomprobe.render.steps import reproduction_report
-from atomprobe.render.tables import TABLES
 from test_render_tables import MODELS, RENDER_CFG, _render, write_synthetic_results
 
 TOL, CLEAR, F = 0.05, 0.25, 2.0
