@@ -7,6 +7,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from scipy.stats import entropy
 from threadpoolctl import threadpool_limits
 
@@ -275,3 +276,38 @@ def test_layer_profile_marks_best_and_last_layer():
     assert profile["r2_mean"].tolist() == pytest.approx([0.2, 0.8, 0.5])
     assert profile["is_best"].tolist() == [False, True, False]
     assert profile["is_last"].tolist() == [False, False, True]
+
+
+def _curves(r2_at_n: np.ndarray, full: np.ndarray) -> pd.DataFrame:
+    """Learning curves of len(full) models: R² per (model, repeat) at N=50, and the full pool."""
+    rows = []
+    for m, (repeats, reference) in enumerate(zip(r2_at_n, full, strict=True)):
+        for r, value in enumerate(repeats):
+            rows.append((f"m{m}", 50, False, r, value))
+        rows.append((f"m{m}", 500, True, 0, reference))
+    frame = pd.DataFrame(rows, columns=["model", "n_train", "is_full", "repeat", "r2"])
+    return frame.assign(target="y", representation="geom_v2")
+
+
+def test_ranking_rho_interval_matches_a_loop_over_scipy():
+    rng = np.random.default_rng(3)
+    full = np.linspace(0.1, 0.6, 6)
+    r2 = full[:, None] + rng.normal(0, 0.08, size=(6, 5))
+    row = ranking_agreement(_curves(r2, full), n_bootstrap=400, seed=7).iloc[0]
+    draws = np.random.default_rng(7).integers(0, 5, size=(400, 5))
+    rhos = [stats.spearmanr(r2[:, d].mean(axis=1), full).statistic for d in draws]
+    low, high = np.quantile(rhos, [0.025, 0.975])
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+    assert row["ci_low"] <= row["spearman_rho"] <= row["ci_high"]
+
+
+def test_ranking_rho_interval_is_narrow_when_repeats_agree_and_wide_when_they_do_not():
+    full = np.linspace(0.1, 0.6, 6)
+    steady = full[:, None] + np.random.default_rng(0).normal(0, 0.001, size=(6, 5))
+    tight = ranking_agreement(_curves(steady, full)).iloc[0]
+    assert tight["ci_low"] == pytest.approx(1.0) and tight["ci_high"] == pytest.approx(1.0)
+    # each repeat ranks the models at random: the mean ranking may look right, the interval
+    # must say it is not settled
+    noisy = np.random.default_rng(1).permutation(np.tile(full, (5, 1)).T.ravel()).reshape(6, 5)
+    wide = ranking_agreement(_curves(noisy, full)).iloc[0]
+    assert wide["ci_high"] - wide["ci_low"] > 0.5

@@ -17,9 +17,11 @@
   CPD_PAIRS           (model, dataset) pairs that get CPD scores (datasets with cpd.targets)
   SENSITIVITY_PAIRS   CPD pairs on render.dataset (if it scores render.main_target): Ridge
                       scores under every feature scaling for the sensitivity table
+  PROTOCOL_PAIRS      the same pairs when cpd.protocols.enabled: R²_geom of the main target
+                      under the toolkit's, unshuffled and formula-grouped protocols
   ANALYSIS_MODELS     models run through the paper-A analyses (features on analyses.dataset)
   structures_path(), splits_path(), features_path(), atom_features_path(),
-  checkpoint_features_path(), cpd_path(), cpd_sensitivity_path()
+  checkpoint_features_path(), cpd_path(), cpd_sensitivity_path(), cpd_protocols_path()
   probe_params()      the probe settings every paper-A score depends on
   final_outputs()     every file the default target `all` asks for
   render_inputs(item) the cached results one table, figure or the report reads
@@ -73,6 +75,8 @@ SENSITIVITY_PAIRS = [
     for m, d in CPD_PAIRS
     if d == config["render"]["dataset"] and config["render"]["main_target"] in CPD["targets"][d]
 ]
+# the protocols file holds the same main target on the same pairs, beside ours (never deciding)
+PROTOCOL_PAIRS = SENSITIVITY_PAIRS if CPD["protocols"]["enabled"] else []
 # probe settings shared by every paper-A rule
 PROBE_KEYS = ("composition", "cv", "scaling", "ridge", "mlp", "gbt")
 
@@ -83,7 +87,15 @@ ANALYSIS_MODELS = [m for m in MODELS if ANALYSES["dataset"] in MODEL_DATASETS[m]
 # besides its table: output name -> analysis name)
 # the combining step's params: the learning curves rank models against the full-data ranking,
 # a ranking of trained models (the papers'); untrained controls are shown, never ranked
-COMBINE_PARAMS = {"sample_efficiency": {"unranked": INIT_MODELS}}
+# with a bootstrap interval of each ranking's Spearman rho over the repeats
+COMBINE_PARAMS = {
+    "sample_efficiency": {
+        "unranked": INIT_MODELS,
+        "n_bootstrap": ANALYSES["sample_efficiency"].get("n_bootstrap", 1000),
+        "ci_level": config["render"]["ci_level"],
+        "seed": config["seed"],
+    }
+}
 PER_MODEL_ANALYSES = {
     "isomers": (
         "atomprobe.analyses.isomers:isomers",
@@ -162,6 +174,11 @@ def cpd_sensitivity_path(model, dataset):
     return f"results/cpd_sensitivity/{model}/{dataset}.parquet"
 
 
+def cpd_protocols_path(model, dataset):
+    """R²_geom of the main target of ``model`` on ``dataset`` under every protocol (last layer)."""
+    return f"results/cpd_protocols/{model}/{dataset}.parquet"
+
+
 def analysis_path(name):
     """A cross-model analysis table."""
     return f"results/analyses/{name}.parquet"
@@ -194,6 +211,7 @@ def final_outputs():
     outputs += [checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS]
     outputs += [cpd_path(m, d) for m, d in CPD_PAIRS]
     outputs += [cpd_sensitivity_path(m, d) for m, d in SENSITIVITY_PAIRS]
+    outputs += [cpd_protocols_path(m, d) for m, d in PROTOCOL_PAIRS]
     outputs += analysis_outputs().values()
     outputs += [f"figures/tables/{t}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS]
     outputs += [f"figures/{f}.{fmt}" for f in FIGURES for fmt in FIGURE_FORMATS]
@@ -215,6 +233,8 @@ def render_inputs(item):
             inputs["cpd"] = [cpd_path(m, d) for m, d in CPD_PAIRS]
         elif need == "cpd_sensitivity":
             inputs["cpd_sensitivity"] = [cpd_sensitivity_path(m, d) for m, d in SENSITIVITY_PAIRS]
+        elif need == "cpd_protocols":
+            inputs["cpd_protocols"] = [cpd_protocols_path(m, d) for m, d in PROTOCOL_PAIRS]
         elif need == ALL_ANALYSES:
             inputs.update(produced)
         elif need in produced:
@@ -336,6 +356,18 @@ def cpd_sensitivity_params(wildcards):
         "model": wildcards.model,
         "dataset": wildcards.dataset,
         "target": config["render"]["main_target"],
+    }
+
+
+def cpd_protocols_params(wildcards):
+    """The config slice one protocols file depends on: the probe settings, the main target and
+    the toolkit's settings."""
+    return {
+        **probe_params(),
+        "model": wildcards.model,
+        "dataset": wildcards.dataset,
+        "target": config["render"]["main_target"],
+        "protocols": {"toolkit": CPD["protocols"]["toolkit"]},
     }
 
 

@@ -6,7 +6,8 @@ a fixed test set (``test_fraction`` of the structures, drawn with the seed) and 
 replacement (seeded by (seed, N, r)); the projection (per-fold OLS on those N rows) and a ridge
 probe (alpha by leave-one-out on those N rows) are fitted and scored on the test set. The
 whole pool is the last size (``is_full``). Across models, :func:`ranking_agreement` compares
-each N's ranking of models (mean R² over repeats) with the full-pool ranking (Spearman ρ).
+each N's ranking of models (mean R² over repeats) with the full-pool ranking (Spearman ρ),
+with a percentile bootstrap interval over the repeats (:func:`rho_interval`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
@@ -48,6 +49,8 @@ RANKING_COLUMNS: dict[str, str] = {
     "n_train": "training size N",
     "n_models": "models ranked",
     "spearman_rho": "Spearman ρ between the models' mean R² at N and on the full pool",
+    "ci_low": "lower end of the bootstrap interval of ρ over the repeats at N",
+    "ci_high": "upper end of the bootstrap interval of ρ over the repeats at N",
 }
 
 
@@ -133,20 +136,75 @@ def learning_curve(
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
 
-def ranking_agreement(curves: pd.DataFrame) -> pd.DataFrame:
+def rho_interval(
+    r2: np.ndarray, full: np.ndarray, n_bootstrap: int, level: float, seed: int
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman ρ(mean R² over repeats at N, full-pool R²).
+
+    The repeats are resampled with replacement, the same draw for every model: repeat r of
+    every model is fitted on the same N structures (seeded by (seed, N, r)), so models are
+    paired within a repeat and the draw keeps that pairing.
+
+    Parameters
+    ----------
+    r2 : ndarray (n_models, n_repeats)
+        R² of each model on each repeat at one N.
+    full : ndarray (n_models,)
+        R² of each model on the full pool (the reference ranking).
+    n_bootstrap : int
+        Bootstrap replicates.
+    level : float
+        Interval level, e.g. 0.95.
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    low, high : float
+        The interval; NaN when fewer than two models or two repeats.
+    """
+    n_models, n_repeats = r2.shape
+    if n_models < 2 or n_repeats < 2 or n_bootstrap < 1:
+        return float("nan"), float("nan")
+    draws = np.random.default_rng(seed).integers(0, n_repeats, size=(n_bootstrap, n_repeats))
+    means = r2[:, draws].mean(axis=2)  # (n_models, n_bootstrap)
+    # Spearman ρ is Pearson's r of the ranks (average ranks for ties, as scipy's spearmanr)
+    ranks = rankdata(means, axis=0) - (n_models + 1) / 2
+    reference = rankdata(full) - (n_models + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ranks * reference[:, None]).sum(axis=0) / np.sqrt(
+            (ranks**2).sum(axis=0) * (reference**2).sum()
+        )
+    rho = rho[np.isfinite(rho)]
+    if rho.size == 0:
+        return float("nan"), float("nan")
+    low, high = np.quantile(rho, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def ranking_agreement(
+    curves: pd.DataFrame, n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """Spearman ρ of each N's model ranking vs the full-pool ranking (RANKING_COLUMNS).
 
     Parameters
     ----------
     curves : DataFrame
         Learning curves of several models (CURVE_COLUMNS plus ``model``).
+    n_bootstrap : int, default=1000
+        Bootstrap replicates of the interval over repeats (:func:`rho_interval`).
+    level : float, default=0.95
+        Interval level.
+    seed : int, default=0
+        Seed of the bootstrap draws.
 
     Returns
     -------
     DataFrame
         One row per (target, representation, training size) with the columns of
         ``RANKING_COLUMNS``; ``spearman_rho`` (dimensionless) is NaN when fewer than two models
-        have both that size and the full pool.
+        have both that size and the full pool; the interval is taken over the models that have
+        every repeat at that size.
 
     Raises
     ------
@@ -156,19 +214,34 @@ def ranking_agreement(curves: pd.DataFrame) -> pd.DataFrame:
     missing = {"model", *CURVE_COLUMNS} - set(curves.columns)
     if missing:
         raise DataError(f"learning curves lack columns {sorted(missing)}")
-    means = (
-        curves.groupby(["target", "representation", "n_train", "is_full", "model"])["r2"]
-        .mean()
-        .reset_index()
-    )
+    keys = ["target", "representation", "n_train", "is_full", "model"]
+    means = curves.groupby(keys)["r2"].mean().reset_index()
     rows = []
     for (target, representation), frame in means.groupby(["target", "representation"]):
         full = frame[frame["is_full"]].set_index("model")["r2"]
+        sizes = curves.loc[
+            (curves["target"] == target)
+            & (curves["representation"] == representation)
+            & ~curves["is_full"]
+        ]
         for n_train, at_n in frame[~frame["is_full"]].groupby("n_train"):
             common = full.index.intersection(at_n["model"])
             rho = np.nan
             if common.size >= 2:
                 rho = spearmanr(at_n.set_index("model")["r2"][common], full[common]).statistic
+            per_repeat = (
+                sizes.loc[sizes["n_train"] == n_train]
+                .pivot_table(index="model", columns="repeat", values="r2")
+                .reindex(common)
+                .dropna()
+            )
+            low, high = rho_interval(
+                per_repeat.to_numpy(dtype=float),
+                full[per_repeat.index].to_numpy(dtype=float),
+                n_bootstrap,
+                level,
+                seed,
+            )
             rows.append(
                 {
                     "target": target,
@@ -176,6 +249,8 @@ def ranking_agreement(curves: pd.DataFrame) -> pd.DataFrame:
                     "n_train": int(n_train),
                     "n_models": int(common.size),
                     "spearman_rho": float(rho),
+                    "ci_low": low,
+                    "ci_high": high,
                 }
             )
     return pd.DataFrame(rows, columns=list(RANKING_COLUMNS))
@@ -200,10 +275,16 @@ def sample_efficiency_curve(
 
 def combine_curves(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """Step: every model's curves (input ``tables``) into output ``table``, and the ranking
-    agreement across models (output ``ranking``, :func:`ranking_agreement`) of every model but
-    those in params ``unranked`` (untrained controls: shown in the curves, not ranked)."""
+    agreement across models (output ``ranking``, :func:`ranking_agreement`, bootstrap params
+    ``n_bootstrap``, ``ci_level``, ``seed``) of every model but those in params ``unranked``
+    (untrained controls: shown in the curves, not ranked)."""
     paths = as_path_list(inputs["tables"])
     curves, columns = concatenate_models(paths)
     write_parquet(curves, str(outputs["table"]), {"columns": columns}, params, paths)
-    ranking = ranking_agreement(curves.loc[~curves["model"].isin(params.get("unranked", []))])
+    ranking = ranking_agreement(
+        curves.loc[~curves["model"].isin(params.get("unranked", []))],
+        n_bootstrap=params.get("n_bootstrap", 1000),
+        level=params.get("ci_level", 0.95),
+        seed=params.get("seed", 0),
+    )
     write_parquet(ranking, str(outputs["ranking"]), {"columns": RANKING_COLUMNS}, params, paths)
