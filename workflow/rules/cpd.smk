@@ -1,6 +1,8 @@
 """Stage 'cpd' (paper A): composition projection decomposition scores for every (model,
-dataset) in CPD_PAIRS, the layer profile built from them, and the Ridge scores of the main
-target under every feature scaling (cpd.scaling) for the sensitivity table (SENSITIVITY_PAIRS).
+dataset) in CPD_PAIRS, the layer profile built from them, the Ridge scores of the main
+target under every feature scaling (cpd.scaling) for the sensitivity table (SENSITIVITY_PAIRS),
+and R²_geom of the main target under the author's toolkit protocol, unshuffled and
+formula-grouped folds beside ours (cpd.protocols; PROTOCOL_PAIRS).
 
 Pairs, paths and probe_params(): common.smk. Outputs and columns: docs/formats.md; config keys:
 config/README.md (## cpd).
@@ -71,5 +73,28 @@ rule cpd_layer_profile:
     params:
         step="atomprobe.analyses.layers:cpd_layer_profile",
         cfg={},
+    script:
+        STEP_SCRIPT
+
+
+rule cpd_protocols:
+    input:
+        features=lambda w: features_path(w.model, w.dataset),
+        structures="results/data/{dataset}.parquet",
+    output:
+        scores=cpd_protocols_path("{model}", "{dataset}"),
+    log:
+        "logs/cpd_protocols/{model}/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/cpd_protocols/{model}/{dataset}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: job_resource("cpd_protocols", "threads", 1)
+    resources:
+        mem_mb=job_resource("cpd_protocols", "mem_mb", 4000),
+        runtime=job_resource("cpd_protocols", "runtime", 30),
+    params:
+        step="atomprobe.cpd.protocols:cpd_protocols",
+        cfg=cpd_protocols_params,
     script:
         STEP_SCRIPT

@@ -22,7 +22,8 @@ from atomprobe.render.tables import TABLES, write_table
 from atomprobe.runner import Paths
 
 # item -> the inputs it reads: "registry", "cpd", "cpd_sensitivity" (results/cpd_sensitivity/
-# {model}/{dataset}.parquet), analysis names (results/analyses/{name}.parquet) or ALL_ANALYSES
+# {model}/{dataset}.parquet), "cpd_protocols" (results/cpd_protocols/{model}/{dataset}.parquet),
+# analysis names (results/analyses/{name}.parquet) or ALL_ANALYSES
 # (every analysis the workflow runs). Every reader of CPD scores also reads the layer profile,
 # which marks the best layer for ``render.layer: best``.
 ALL_ANALYSES = "all analyses"
@@ -32,6 +33,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "table4_control": ("registry", "control"),
     "table5_isomers": ("registry", "isomers"),
     "table9_sensitivity": ("registry", "cpd_sensitivity"),
+    "table10_protocols": ("registry", "cpd_protocols"),
     **{name: CPD_INPUTS for name in ("gradient", "layers", "routing")},
     "sample_efficiency": ("registry", "sample_efficiency", "sample_efficiency_ranking"),
     "reconstruction": ("registry", "gfre", "lfre"),
@@ -39,7 +41,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "pcovr": ("registry", "pcovr"),
     "similarity": ("registry", "similarity"),
     "convergence": ("registry", "convergence"),
-    "reproduction": ("registry", "cpd", ALL_ANALYSES),
+    "reproduction": ("registry", "cpd", "cpd_protocols", ALL_ANALYSES),
 }
 
 
