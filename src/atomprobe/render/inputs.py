@@ -84,8 +84,9 @@ def load_results(inputs: Mapping[str, str | Sequence[str]]) -> Results:
     Keys: ``registry`` (one path), ``cpd`` (zero or more paths), ``code`` (ignored: the render
     code, an input only so that editing it re-renders) and any analysis name, such as
     ``isomers`` or ``layer_profile`` (one path: results/analyses/{name}.parquet), or
-    ``cpd_sensitivity`` (one file per model, concatenated). Missing keys or paths that do not
-    exist yield empty / absent data; the metadata of a name is that of its first file.
+    ``cpd_sensitivity`` or ``cpd_protocols`` (one file per model, concatenated). Missing keys
+    or paths that do not exist yield empty / absent data; the metadata of a name is that of its
+    first file.
     """
     metadata: dict[str, dict] = {}
     registry_paths = [p for p in as_path_list(inputs.get("registry")) if Path(p).exists()]
