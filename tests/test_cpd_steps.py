@@ -235,9 +235,15 @@ def test_cpd_sensitivity_step_scores_every_scaling(files, config, tmp_path):
     assert list(scores.columns) == list(meta["columns"])
     assert set(scores["layer"]) == {1} and set(scores["probe"]) == {"ridge"}
     assert set(scores["target"]) == {"gap"}
-    assert len(scores) == 3 * 3 * 3  # scalings × representations × folds
+    # features without a recorded pooling count as mean-pooled: auto -> fraction; counts beside
+    assert meta["composition_encoding"] == "fraction"
+    assert set(scores.loc[scores["main"], "encoding"]) == {"fraction"}
+    assert set(scores.loc[~scores["main"], "encoding"]) == {"counts"}
+    assert len(scores) == 3 * (3 + 2) * 3  # scalings × (representations + residuals) × folds
     assert set(scores["scaling"]) == {"guarded", "standard", "none"}
     assert set(scores["representation"]) == {"full", "geom_v1", "geom_v2"}
+    assert set(scores.loc[~scores["main"], "representation"]) == {"geom_v1", "geom_v2"}
+    scores = scores[scores["main"]]
     # dense toy features: the guard clips nothing, so guarded and standard agree bit for bit,
     # and both equal the cpd step's own Ridge scores (config scaling: guarded)
     assert (scores["n_clipped"] == 0).all()

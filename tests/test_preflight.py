@@ -19,7 +19,7 @@ import yaml
 from atomprobe.analyses.reconstruction import gfre, lfre, train_test_indices
 from atomprobe.cpd import CompositionProjector, cpd_scores
 from atomprobe.cpd.scores import ProbeSettings
-from atomprobe.data.composition import composition_matrix
+from atomprobe.data.composition import composition_matrix, resolve_encoding
 from atomprobe.data.structures import check_positions, hill_formula
 from atomprobe.errors import AtomprobeError, ConfigError
 from atomprobe.features.pooling import cumulant_pool
@@ -172,6 +172,10 @@ LIBRARY = {
     "composition-encoding": (
         lambda: composition_matrix([np.array([1, 6])], encoding="onehot"),
         "onehot",
+    ),
+    "composition-auto-unknown-pooling": (
+        lambda: resolve_encoding("auto", "median"),
+        "no rule for pooling 'median'",
     ),
     "cpd-nan-features": (lambda: cpd_scores(NAN_H, C, Y, ["t"], ["ridge"], ["full"]), "NaN"),
     "cpd-rows-mismatch": (lambda: cpd_scores(H, C[:50], Y, ["t"], ["ridge"], ["full"]), "rows"),

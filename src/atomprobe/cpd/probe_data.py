@@ -11,10 +11,17 @@ import numpy as np
 import pandas as pd
 
 from atomprobe.cpd.scores import ProbeSettings
-from atomprobe.data.composition import composition_matrix
+from atomprobe.data.composition import (
+    AUTO,
+    DEFAULT_POOLING,
+    composition_matrix,
+    encode_counts,
+    resolve_encoding,
+)
 from atomprobe.data.structures import load_structures
 from atomprobe.errors import ConfigError
 from atomprobe.features.io import read_features
+from atomprobe.io import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +30,11 @@ log = logging.getLogger(__name__)
 class ProbeData:
     """Features of one model and layer, aligned with composition and targets by structure id.
 
-    H (n, d) float32 features; columns (d rows) their metadata; C (n, k) composition in the
-    configured encoding; counts (n, k) element counts; elements (k,) atomic numbers labelling
-    C's columns; Y (n, t) targets; formulas (n,) Hill formulas.
+    H (n, d) float32 features; columns (d rows) their metadata; C (n, k) composition in
+    ``encoding``; counts (n, k) element counts; elements (k,) atomic numbers labelling C's
+    columns; Y (n, t) targets; formulas (n,) Hill formulas; encoding the encoding of C (the
+    configured one, ``auto`` resolved); pooling the pooling the features file records (None if
+    it records none).
     """
 
     ids: np.ndarray
@@ -37,6 +46,8 @@ class ProbeData:
     Y: np.ndarray
     target_names: list[str]
     formulas: np.ndarray
+    encoding: str
+    pooling: str | None
 
 
 def load_probe_data(
@@ -47,7 +58,17 @@ def load_probe_data(
     encoding: str,
 ) -> ProbeData:
     """Read one layer of pooled features and the matching structures; drop rows whose targets
-    are missing (logged)."""
+    are missing (logged). ``encoding`` ``auto`` is resolved from the pooling the features file
+    records (:func:`~atomprobe.data.composition.resolve_encoding`)."""
+    pooling = read_metadata(features_path).get("pooling")
+    resolved = resolve_encoding(encoding, pooling)
+    if encoding == AUTO:
+        log.info(
+            "%s: pooling %s -> composition encoding %s",
+            features_path,
+            pooling if pooling is not None else f"not recorded (taken as {DEFAULT_POOLING})",
+            resolved,
+        )
     ids, H, columns = read_features(features_path, layer=layer)
     structures = load_structures(structures_path, ids)
     absent = [t for t in targets if t not in structures.columns]
@@ -67,7 +88,7 @@ def load_probe_data(
         )
     numbers = structures["numbers"].to_numpy()[keep]
     counts, elements = composition_matrix(numbers, encoding="counts")
-    C = counts if encoding == "counts" else composition_matrix(numbers, elements, encoding)[0]
+    C = encode_counts(counts, resolved)
     return ProbeData(
         ids=ids[keep],
         H=H[keep],
@@ -78,6 +99,8 @@ def load_probe_data(
         Y=Y[keep],
         target_names=list(targets),
         formulas=structures["formula"].to_numpy(dtype=str)[keep],
+        encoding=resolved,
+        pooling=pooling,
     )
 
 

@@ -564,7 +564,8 @@ def summarize(
     ----------
     scores : DataFrame
         Per-fold scores with the columns ``repeat``, ``fold``, ``r2`` and ``alpha`` (as from
-        :func:`cpd_scores`) plus any key columns.
+        :func:`cpd_scores`) plus any key columns (a ``ceiling`` column, as in the score files,
+        is not a key).
     method : {"t", "bootstrap", "repeats"}, default="t"
         How the confidence interval is computed.
     level : float, default=0.95
@@ -589,7 +590,7 @@ def summarize(
     """
     if method not in ("t", "bootstrap", "repeats"):
         raise ConfigError(f"confidence interval method {method!r}: use t, bootstrap or repeats")
-    keys = [c for c in scores.columns if c not in ("repeat", "fold", "r2", "alpha")]
+    keys = [c for c in scores.columns if c not in ("repeat", "fold", "r2", "alpha", "ceiling")]
     tail = (1.0 - level) / 2.0
     records = []
     for key, group in scores.groupby(keys, sort=False, dropna=False):

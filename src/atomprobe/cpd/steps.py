@@ -1,6 +1,8 @@
 """Pipeline steps of the CPD score: ``cpd`` writes results/cpd/{model}/{dataset}.parquet and
 ``cpd_sensitivity`` writes results/cpd_sensitivity/{model}/{dataset}.parquet (Ridge R² of one
-target on the last layer under every feature scaling, for the sensitivity table).
+target on the last layer under every feature scaling and composition encoding, for the
+sensitivity table). Every score row carries the ceiling of its fold
+(:mod:`atomprobe.cpd.ceiling`).
 
 A step is ``step(inputs, outputs, params, threads) -> None`` (:mod:`atomprobe.runner`); params
 are the config slice documented in config/README.md (section ``cpd``).
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from atomprobe.cpd.ceiling import CEILING_COLUMNS, composition_ceiling
 from atomprobe.cpd.groups import column_group_scores, group_layers, model_group_layers
 from atomprobe.cpd.probe_data import load_probe_data, probe_settings
 from atomprobe.cpd.scaling import SCALINGS, GuardedScaler
@@ -27,6 +30,7 @@ from atomprobe.cpd.scores import (
     representation_input,
     ridge_scores,
 )
+from atomprobe.data.composition import encode_counts
 from atomprobe.io import read_metadata, write_parquet
 from atomprobe.runner import Paths
 
@@ -39,7 +43,11 @@ CPD_COLUMNS: dict[str, str] = {
     "group": "feature-column group (all = every column of the layer)",
     "n_columns": "feature columns in the group",
     **SCORE_COLUMNS,
+    "ceiling": CEILING_COLUMNS["ceiling"],
 }
+#: Metadata keys of both score files: the encoding of C (``auto`` resolved), its pooling.
+ENCODING_METADATA = "composition_encoding"
+POOLING_METADATA = "pooling"
 
 
 def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
@@ -97,13 +105,18 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
         scores.insert(0, "layer", layer)
         frames.append(scores)
         log.info("%s/%s layer %d: %d scores", model, dataset, layer, len(scores))
-    table = pd.concat(frames, ignore_index=True)
+    ceiling = composition_ceiling(data.C, data.Y, targets, settings)
+    table = pd.concat(frames, ignore_index=True).merge(
+        ceiling, on=["target", "repeat", "fold"], how="left"
+    )
     table.insert(0, "model", model)
     table.insert(1, "dataset", dataset)
     metadata = {
         "model": model,
         "dataset": dataset,
         "elements": data.elements,
+        ENCODING_METADATA: data.encoding,
+        POOLING_METADATA: data.pooling,
         "n_structures": int(data.H.shape[0]),
         "columns": CPD_COLUMNS,
     }
@@ -114,14 +127,20 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
 
 #: Representations of the sensitivity scores: H, the in-sample residual (v1), the per-fold one (v2).
 SENSITIVITY_REPRESENTATIONS: tuple[str, ...] = ("full", "geom_v1", "geom_v2")
+#: Encodings scored besides the one the cpd step uses: the residuals only (H has no encoding).
+SENSITIVITY_ENCODINGS: tuple[str, ...] = ("counts", "fraction")
 SENSITIVITY_COLUMNS: dict[str, str] = {
     "model": "model name (registry)",
     "dataset": "dataset probed",
     "layer": "layer index of the pooled features (the model's last layer)",
+    "encoding": "composition encoding of C: counts | fraction | presence",
+    "main": "true for the encoding the cpd step uses (cpd.composition.encoding, auto resolved); "
+    "representation full is scored under it only",
     "scaling": "feature scaling of the Ridge probe: guarded | standard | none",
     **SCORE_COLUMNS,
     "n_clipped": "test values of the fold the guard clips (the same for every scaling; 0 means "
     "guarded and standard give bitwise the same score on that fold)",
+    "ceiling": CEILING_COLUMNS["ceiling"],
 }
 
 
@@ -163,39 +182,63 @@ def guard_clipping(
 
 
 def cpd_sensitivity(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Ridge R² of one target under every feature scaling: results/cpd_sensitivity/….parquet.
+    """Ridge R² of one target under every feature scaling and composition encoding:
+    results/cpd_sensitivity/….parquet.
 
-    The last layer, group ``all``, representations :data:`SENSITIVITY_REPRESENTATIONS`, scalings
-    :data:`~atomprobe.cpd.scaling.SCALINGS`, on the same splits as the ``cpd`` step; the other
-    probe settings are those of ``cpd`` (``params`` is its config slice plus ``target``).
+    The last layer, group ``all``, scalings :data:`~atomprobe.cpd.scaling.SCALINGS`, on the
+    same splits as the ``cpd`` step; the other probe settings are those of ``cpd`` (``params``
+    is its config slice plus ``target``). Under the encoding the ``cpd`` step uses, the
+    representations :data:`SENSITIVITY_REPRESENTATIONS` (these rows are the ``cpd`` step's
+    own Ridge numbers under its scaling); under each other encoding of
+    :data:`SENSITIVITY_ENCODINGS`, the residuals geom_v1 and geom_v2.
     """
     features, structures = str(inputs["features"]), str(inputs["structures"])
     model, dataset, target = params["model"], params["dataset"], str(params["target"])
     settings = probe_settings(params, single_split=dataset in params["cv"]["single_split_datasets"])
-    representations = list(SENSITIVITY_REPRESENTATIONS)
     data = load_probe_data(features, structures, None, [target], params["composition"]["encoding"])
     layer = int(data.columns["layer"].max())
     positions = np.flatnonzero(data.columns["layer"].to_numpy() == layer)
     H = data.H[:, positions]
-    frames = []
-    for scaling in SCALINGS:
-        scores = ridge_scores(
-            H,
-            data.C,
-            data.Y,
-            [target],
-            representations,
-            dataclasses.replace(settings, scaling=scaling),
+    encodings = [data.encoding, *(e for e in SENSITIVITY_ENCODINGS if e != data.encoding)]
+    parts = []
+    for encoding in encodings:
+        main = encoding == data.encoding
+        C = data.C if main else encode_counts(data.counts, encoding)
+        representations = [
+            r for r in SENSITIVITY_REPRESENTATIONS if main or r in ("geom_v1", "geom_v2")
+        ]
+        frames = []
+        for scaling in SCALINGS:
+            scores = ridge_scores(
+                H,
+                C,
+                data.Y,
+                [target],
+                representations,
+                dataclasses.replace(settings, scaling=scaling),
+            )
+            scores.insert(0, "scaling", scaling)
+            frames.append(scores)
+            log.info(
+                "%s/%s layer %d, encoding %s, scaling %s: %d scores",
+                model,
+                dataset,
+                layer,
+                encoding,
+                scaling,
+                len(scores),
+            )
+        clipped = guard_clipping(H, C, representations, settings)
+        ceiling = composition_ceiling(C, data.Y, [target], settings)
+        part = (
+            pd.concat(frames, ignore_index=True)
+            .merge(clipped, on=["representation", "repeat", "fold"], how="left")
+            .merge(ceiling, on=["target", "repeat", "fold"], how="left")
         )
-        scores.insert(0, "scaling", scaling)
-        frames.append(scores)
-        log.info(
-            "%s/%s layer %d, scaling %s: %d scores", model, dataset, layer, scaling, len(scores)
-        )
-    clipped = guard_clipping(H, data.C, representations, settings)
-    table = pd.concat(frames, ignore_index=True).merge(
-        clipped, on=["representation", "repeat", "fold"], how="left"
-    )
+        part.insert(0, "encoding", encoding)
+        part.insert(1, "main", main)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
     table.insert(0, "model", model)
     table.insert(1, "dataset", dataset)
     table.insert(2, "layer", layer)
@@ -203,6 +246,8 @@ def cpd_sensitivity(inputs: Paths, outputs: Paths, params: dict[str, Any], threa
         "model": model,
         "dataset": dataset,
         "elements": data.elements,
+        ENCODING_METADATA: data.encoding,
+        POOLING_METADATA: data.pooling,
         "n_structures": int(data.H.shape[0]),
         "columns": SENSITIVITY_COLUMNS,
     }

@@ -1,4 +1,12 @@
-"""Composition matrices from atomic numbers, the 'composition' baseline of every CPD analysis."""
+"""Composition matrices from atomic numbers, the 'composition' baseline of every CPD analysis.
+
+Which encoding matches a representation follows from its pooling. If each atom's features
+were a function of its element alone, h_i = w(Z_i), the pooled representation would be
+Σ_e n_e w(e) under sum pooling (linear in the element counts n_e) and Σ_e (n_e / N) w(e) under
+mean pooling (linear in the fractions n_e / N). The composition part a projection removes is
+the span of the encoding, so ``auto`` (:func:`resolve_encoding`) picks the encoding in which that
+element-only part is linear: :data:`ENCODING_OF_POOLING`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +15,94 @@ from typing import Literal
 
 import numpy as np
 
-from atomprobe.errors import DataError
+from atomprobe.errors import ConfigError, DataError
 
 Encoding = Literal["counts", "fraction", "presence"]
 ENCODINGS: tuple[str, ...] = ("counts", "fraction", "presence")
+#: The config value that chooses the encoding from the features' pooling.
+AUTO = "auto"
+#: Pooling -> the encoding in which an element-only per-atom part of the pooled features is
+#: linear. sum: Σ_e n_e w(e), counts. mean: Σ_e (n_e/N) w(e), fractions. max: max over the
+#: elements present, blind to multiplicity, so a function of which elements occur: presence
+#: (exact for one or two elements with the intercept; interactions of more are not linear in
+#: any encoding). cumulants: every cumulant of the atoms' feature distribution is a function
+#: of the element fractions (κ₁ is the mean, linear in them; higher orders are polynomials in
+#: them), so fractions.
+ENCODING_OF_POOLING: dict[str, str] = {
+    "mean": "fraction",
+    "sum": "counts",
+    "max": "presence",
+    "cumulants": "fraction",
+}
+#: Pooling assumed for features that record none (your own features): the extraction default.
+DEFAULT_POOLING = "mean"
+
+
+def resolve_encoding(encoding: str, pooling: str | None) -> str:
+    """The composition encoding to use for features pooled with ``pooling``.
+
+    Parameters
+    ----------
+    encoding : {"auto", "counts", "fraction", "presence"}
+        The configured ``cpd.composition.encoding``; any value but ``auto`` is returned as is.
+    pooling : str or None
+        The pooling the features file records (metadata ``pooling``); None: not recorded, taken
+        as :data:`DEFAULT_POOLING`.
+
+    Returns
+    -------
+    str
+        One of :data:`ENCODINGS`: ``ENCODING_OF_POOLING[pooling]`` for ``auto``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown encoding, or ``auto`` with a pooling that has no rule.
+    """
+    if encoding != AUTO:
+        if encoding not in ENCODINGS:
+            raise ConfigError(
+                f"cpd.composition.encoding {encoding!r} is unknown; use {AUTO} or one of "
+                f"{ENCODINGS}"
+            )
+        return encoding
+    pooling = DEFAULT_POOLING if pooling is None else pooling
+    if pooling not in ENCODING_OF_POOLING:
+        raise ConfigError(
+            f"cpd.composition.encoding auto has no rule for pooling {pooling!r} (rules: "
+            f"{ENCODING_OF_POOLING}); set cpd.composition.encoding to one of {ENCODINGS}"
+        )
+    return ENCODING_OF_POOLING[pooling]
+
+
+def encode_counts(counts: np.ndarray, encoding: Encoding) -> np.ndarray:
+    """Element counts in another encoding.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_structures, n_elements)
+        Atoms of each element per structure (float64, every row with at least one atom).
+    encoding : {"counts", "fraction", "presence"}
+        ``counts`` returns ``counts`` itself; ``fraction`` divides each row by its atoms (rows
+        sum to 1); ``presence`` is 1.0 where the count is > 0, else 0.0. All dimensionless.
+
+    Returns
+    -------
+    ndarray of shape (n_structures, n_elements)
+        The composition in ``encoding``, float64.
+
+    Raises
+    ------
+    DataError
+        An unknown encoding.
+    """
+    if encoding not in ENCODINGS:
+        raise DataError(f"composition encoding {encoding!r} is unknown; use one of {ENCODINGS}")
+    if encoding == "fraction":
+        return counts / counts.sum(axis=1, keepdims=True)
+    if encoding == "presence":
+        return (counts > 0).astype(np.float64)
+    return counts
 
 
 def composition_matrix(
@@ -69,8 +161,4 @@ def composition_matrix(
     row = np.repeat(np.arange(len(arrays)), lengths)
     counts = np.zeros((len(arrays), order.size), dtype=np.float64)
     np.add.at(counts, (row, column), 1.0)
-    if encoding == "fraction":
-        counts /= lengths[:, None]
-    elif encoding == "presence":
-        counts = (counts > 0).astype(np.float64)
-    return counts, order.tolist()
+    return encode_counts(counts, encoding), order.tolist()
