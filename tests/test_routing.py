@@ -202,9 +202,11 @@ def test_routing_table_shows_the_planted_signal_layer_by_layer(scored, tmp_path)
     ]
     assert by.loc[("2", "L1"), "mu_mean"] == pytest.approx(folds["r2"].mean(), abs=1e-12)
     # MACE: one row per group on its reported layer, as before
-    mace = numbers[numbers.model == "mace_gap"]
-    assert list(mace["group"]) == ["L0", "L1"] and set(mace["layer"]) == {"0"}
-    assert mace.set_index("group").loc["L1", "mu_mean"] > 0.8
+    # (these features have no pooled_norm columns: L1_pooled is a "not run" row)
+    mace = numbers[numbers.model == "mace_gap"].set_index("group")
+    assert list(mace.index) == ["L0", "L1", "L1_pooled"]
+    assert set(mace.loc[["L0", "L1"], "layer"]) == {"0"} and mace.loc["L1", "mu_mean"] > 0.8
+    assert mace.loc[["L1_pooled"], ["gap_mean", "mu_mean"]].isna().all(axis=None)
     # mp: SevenNet's per-layer rows with the mp targets only; MACE and ViSNet were not scored
     mp = numbers[numbers.dataset == "mp"]
     assert set(mp["model"]) == {"sevennet_l3i5"} and len(mp) == 16

@@ -26,6 +26,7 @@ from atomprobe.data.datasets import (
 )
 from atomprobe.errors import AtomprobeError, ConfigError
 from atomprobe.features.io import check_feature_file, check_feature_ids
+from atomprobe.features.pooling import check_vector_pooling
 from atomprobe.models.families import FAMILIES, family_info
 from atomprobe.models.registry import atom_features_path, features_path, load_registry
 
@@ -56,8 +57,8 @@ def check_config(config: Mapping[str, Any], config_files: Sequence[str | Path] =
 def check_data_and_models(
     config: Mapping[str, Any], structures_dir: str | Path = "results/data"
 ) -> tuple[Datasets, Registry]:
-    """The datasets, the targets the config names, the registry, the per-model keys of
-    ``cpd.groups.layers`` and your feature files.
+    """The datasets, the targets the config names, vector-aware pooling's pooling method, the
+    registry, the per-model keys of ``cpd.groups.layers`` and your feature files.
 
     Parameters
     ----------
@@ -82,6 +83,8 @@ def check_data_and_models(
     datasets = configured_datasets(config)
     check_dataset_entries(datasets)
     check_config_targets(config, datasets)
+    if config["features"]["pooled_norm"]:
+        check_vector_pooling(config["features"]["pooling"])
     check_routing_groups(config)
     check_probe_sizes(config, datasets)
     registry = load_registry(config["registry"], config["models"], datasets)

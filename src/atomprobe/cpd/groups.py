@@ -2,7 +2,11 @@
 
 A group is a selector over the feature-column metadata (see docs/formats.md), e.g.
 ``{"L": 1}`` (MACE L=1 channels) or ``{"stream": "vector"}`` (ViSNet vector stream); a value
-may also be a list of accepted values. Group ``all`` is every column.
+may also be a list of accepted values. Group ``all`` is every ``atom_norm`` column (per-atom
+invariants, then pooled: the only columns before vector-aware pooling), and a selector without
+an ``invariant`` field selects among those too, so neither changes when a features file also
+holds ``pooled_norm`` columns; those are probed only by groups that name them, e.g.
+``{"L": 1, "invariant": "pooled_norm"}``.
 """
 
 from __future__ import annotations
@@ -98,21 +102,23 @@ def group_columns(
 ) -> dict[str, np.ndarray]:
     """Positions of the columns in each group: ``{"all": all, name: positions, ...}``.
 
-    Groups that select no column, or every column (nothing beyond ``all``), are left out.
+    Groups that select no column, or the columns of ``all`` (nothing beyond it), are left out.
 
     Parameters
     ----------
     columns : DataFrame
-        One row per feature column with the metadata fields (layer, stream, L, ...).
+        One row per feature column with the metadata fields (layer, stream, L, ...; an
+        absent ``invariant`` field means every column is ``atom_norm``).
     groups : mapping of str to mapping
         Group name to selector ``{field: value or list of accepted values}``; a column belongs
-        to the group when every field matches.
+        to the group when every field matches, and a selector without ``invariant`` means
+        ``invariant: atom_norm``.
 
     Returns
     -------
     dict of str to ndarray
         Group name to the integer positions of its columns, ndarray of shape (n_group_columns,);
-        ``"all"`` maps to every position.
+        ``"all"`` maps to the positions of every ``atom_norm`` column.
 
     Raises
     ------
@@ -121,12 +127,15 @@ def group_columns(
     DataError
         A selector field the column metadata does not have.
     """
-    selected = {"all": np.arange(len(columns))}
+    if "invariant" not in columns:
+        columns = columns.assign(invariant="atom_norm")
+    every = columns["invariant"].to_numpy() == "atom_norm"
+    selected = {"all": np.flatnonzero(every)}
     for name, selector in groups.items():
         if name == "all":
             raise ConfigError("column group name 'all' is reserved for every column; rename it")
         mask = np.ones(len(columns), dtype=bool)
-        for field, wanted in selector.items():
+        for field, wanted in {"invariant": "atom_norm", **selector}.items():
             if field not in columns:
                 raise DataError(
                     f"column group {name!r}: the feature columns have no field {field!r}; "
@@ -134,7 +143,7 @@ def group_columns(
                 )
             accepted = wanted if isinstance(wanted, list) else [wanted]
             mask &= columns[field].isin(accepted).to_numpy()
-        if 0 < mask.sum() < len(columns):
+        if mask.any() and not np.array_equal(mask, every):
             selected[name] = np.flatnonzero(mask)
     return selected
 

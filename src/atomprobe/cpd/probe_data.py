@@ -56,10 +56,13 @@ def load_probe_data(
     layer: int | str | None,
     targets: Sequence[str],
     encoding: str,
+    invariant: str | None = "atom_norm",
 ) -> ProbeData:
     """Read one layer of pooled features and the matching structures; drop rows whose targets
     are missing (logged). ``encoding`` ``auto`` is resolved from the pooling the features file
-    records (:func:`~atomprobe.data.composition.resolve_encoding`)."""
+    records (:func:`~atomprobe.data.composition.resolve_encoding`). ``invariant`` selects the
+    columns' invariant construction (:func:`~atomprobe.features.io.read_features`; None for
+    every column)."""
     pooling = read_metadata(features_path).get("pooling")
     resolved = resolve_encoding(encoding, pooling)
     if encoding == AUTO:
@@ -69,7 +72,7 @@ def load_probe_data(
             pooling if pooling is not None else f"not recorded (taken as {DEFAULT_POOLING})",
             resolved,
         )
-    ids, H, columns = read_features(features_path, layer=layer)
+    ids, H, columns = read_features(features_path, layer=layer, invariant=invariant)
     structures = load_structures(structures_path, ids)
     absent = [t for t in targets if t not in structures.columns]
     if absent:

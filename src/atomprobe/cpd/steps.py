@@ -53,17 +53,20 @@ POOLING_METADATA = "pooling"
 def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
     """CPD scores of one model on one dataset: results/cpd/{model}/{dataset}.parquet.
 
-    Ridge on every layer (group ``all``), column groups on the layers ``groups.layers`` names
-    for this model (:func:`~atomprobe.cpd.groups.model_group_layers`, with the family the
-    features file records; :func:`~atomprobe.cpd.groups.group_layers`), nonlinear probes on
-    the layers
-    ``nonlinear.layers`` names for ``nonlinear.targets``.
+    Ridge on every layer (group ``all``: its ``atom_norm`` columns), column groups on the
+    layers ``groups.layers`` names for this model
+    (:func:`~atomprobe.cpd.groups.model_group_layers`, with the family the features file
+    records; :func:`~atomprobe.cpd.groups.group_layers`; ``pooled_norm`` columns only in the
+    groups that name them), nonlinear probes (group ``all``) on the layers ``nonlinear.layers``
+    names for ``nonlinear.targets``.
     """
     features, structures = str(inputs["features"]), str(inputs["structures"])
     model, dataset, targets = params["model"], params["dataset"], list(params["targets"])
     settings = probe_settings(params, single_split=dataset in params["cv"]["single_split_datasets"])
     representations = list(params["representations"])
-    data = load_probe_data(features, structures, None, targets, params["composition"]["encoding"])
+    data = load_probe_data(
+        features, structures, None, targets, params["composition"]["encoding"], invariant=None
+    )
     layers = sorted(int(layer) for layer in data.columns["layer"].unique())
     # the workflow passes this model's own value; a per-model mapping is resolved here with the
     # family the features file records (absent for your own features: then model or default)
@@ -90,8 +93,9 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
         )
         if nonlinear_targets and (nonlinear["layers"] == "all" or is_last):
             picked = [targets.index(t) for t in nonlinear_targets]
+            every = H[:, columns["invariant"].to_numpy() == "atom_norm"]
             extra = cpd_scores(
-                H,
+                every,
                 data.C,
                 data.Y[:, picked],
                 nonlinear_targets,
@@ -100,7 +104,7 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
                 settings,
             )
             extra.insert(0, "group", "all")
-            extra.insert(1, "n_columns", H.shape[1])
+            extra.insert(1, "n_columns", every.shape[1])
             scores = pd.concat([scores, extra], ignore_index=True)
         scores.insert(0, "layer", layer)
         frames.append(scores)

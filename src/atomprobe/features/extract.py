@@ -4,8 +4,17 @@ For every layer and irrep order (or stream) a family adapter returns per-atom fe
 (:class:`atomprobe.models.base.FeatureBlock`). L=0 channels are used as they are; L>=1 channels
 (n_atoms, C, 2L+1) become invariant by the norm over their m-components (``invariant: norm``,
 recorded in the metadata). They are then pooled per structure (mean by default; sum, max, or
-cumulants of order K from :func:`atomprobe.features.pooling.cumulant_pool`). The last layer's
-per-atom invariants are written too. Batched, float32 by default, on CPU or CUDA.
+cumulants of order K from :func:`atomprobe.features.pooling.cumulant_pool`): column
+``invariant`` ``atom_norm``. The last layer's per-atom invariants are written too. Batched,
+float32 by default, on CPU or CUDA.
+
+Vector-aware pooling (``pooled_norm: true``, mean or sum pooling only): every L>=1 channel is
+also pooled component by component over the atoms of its structure, then normed over m
+(:func:`pooled_norm`), so a structure-level sum of vectors such as a dipole ``|Σ_i q_i r_i|``
+is one column. Pooling commutes with a rotation (D(R) acts on m, the same for every atom), so
+the norm is invariant; the max and the higher cumulants of m-components do not commute with
+it, so they are refused. These columns (``invariant`` ``pooled_norm``) follow every
+``atom_norm`` column, which keep their order and values.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from atomprobe.features.io import (
     write_atom_features,
     write_features,
 )
-from atomprobe.features.pooling import cumulant_pool
+from atomprobe.features.pooling import check_vector_pooling, cumulant_pool
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.models.base import FeatureBlock, ModelAdapter, load_model
 from atomprobe.models.families import family_info, get_family
@@ -74,17 +83,57 @@ def pool(
     raise ConfigError(f"features.pooling: {method!r} not in {POOLINGS}")
 
 
-def block_columns(block: FeatureBlock, n_columns: int) -> list[dict[str, Any]]:
+def pooled_norm(
+    block: FeatureBlock, index: torch.Tensor, n_structures: int, method: str
+) -> torch.Tensor:
+    """Vector-aware pooling of an L>=1 block: each channel's m-components pooled over the
+    atoms of a structure, then the norm over m.
+
+    Parameters
+    ----------
+    block : FeatureBlock
+        Per-atom features with ``L >= 1``, values of shape (n_atoms, C, 2L+1).
+    index : Tensor of shape (n_atoms,)
+        Structure of each atom, 0 … n_structures − 1.
+    n_structures : int
+        Number of structures.
+    method : {"mean", "sum"}
+        Pooling over atoms (:data:`atomprobe.features.pooling.LINEAR_POOLINGS`).
+
+    Returns
+    -------
+    Tensor of shape (n_structures, C)
+        ``|pool_i x_i|`` per structure and channel (units of the features), rotation invariant.
+
+    Raises
+    ------
+    ConfigError
+        ``block.L == 0`` or a pooling that is not mean or sum.
+    """
+    check_vector_pooling(method)
+    if block.L == 0:
+        raise ConfigError(f"pooled_norm: layer {block.layer} block has L=0; pass L>=1 blocks")
+    n_atoms, channels, components = block.values.shape
+    flat = block.values.reshape(n_atoms, channels * components)
+    pooled = pool(flat, index, n_structures, method)
+    return pooled.reshape(n_structures, channels, components).norm(dim=-1)
+
+
+def block_columns(
+    block: FeatureBlock, n_columns: int, invariant: str = "atom_norm"
+) -> list[dict[str, Any]]:
     """Column descriptions of one pooled block (``channel`` = column index within the block;
-    for cumulant pooling, channel = (k - 1) * C + c for cumulant k of channel c)."""
+    for cumulant pooling, channel = (k - 1) * C + c for cumulant k of channel c); ``invariant``
+    is the construction, ``atom_norm`` or ``pooled_norm``."""
     return [
         {
-            "name": column_name(block.layer, block.stream, block.L, c),
+            "name": column_name(block.layer, block.stream, block.L, c, invariant),
             "layer": block.layer,
             "layer_name": block.layer_name,
             "stream": block.stream,
             "L": block.L,
             "channel": c,
+            "invariant": invariant,
         }
         for c in range(n_columns)
     ]
@@ -99,7 +148,8 @@ class FeatureBatch:
     rows : ndarray of shape (n_batch,)
         Positions of the batch's structures in the :class:`Structures` extracted.
     pooled : ndarray of shape (n_batch, d)
-        Pooled features of the layers asked for, float32.
+        Pooled features of the layers asked for, float32: every ``atom_norm`` column, then the
+        ``pooled_norm`` ones (if asked for).
     atoms : ndarray of shape (n_batch_atoms, d_last)
         Per-atom invariant features of the last layer, float32, structures in ``rows`` order.
     columns, atom_columns : list of dict
@@ -124,12 +174,16 @@ def iter_feature_batches(
     dtype: torch.dtype = torch.float32,
     layers: str = "all",
     show_progress: bool = True,
+    vector_pooling: bool = False,
 ) -> Iterator[FeatureBatch]:
     """Pooled features of every layer and per-atom features of the last layer, one batch of
-    ``batch_size`` structures at a time, in order; ``layers="last"`` pools the last layer only.
+    ``batch_size`` structures at a time, in order; ``layers="last"`` pools the last layer only;
+    ``vector_pooling`` adds the ``pooled_norm`` columns of every L>=1 block (:func:`pooled_norm`).
     """
     if pooling not in POOLINGS:
         raise ConfigError(f"features.pooling: {pooling!r} not in {POOLINGS}")
+    if vector_pooling:
+        check_vector_pooling(pooling)
     module = adapter.module.to(device=device, dtype=dtype).eval()
     columns, atom_columns = None, None
     bar = progress(total=len(structures), enabled=show_progress, desc=f"extract {adapter.family}")
@@ -146,6 +200,10 @@ def iter_feature_batches(
                     pool(v, batch.batch, batch.n_structures, pooling, cumulant_order)
                     for v in invariants
                 ]
+                vectors = [b for b in blocks if vector_pooling and b.L >= 1]
+                vector_parts = [
+                    pooled_norm(b, batch.batch, batch.n_structures, pooling) for b in vectors
+                ]
                 last_blocks = [
                     (b, v) for b, v in zip(blocks, invariants, strict=True) if b.layer == last
                 ]
@@ -154,11 +212,15 @@ def iter_feature_batches(
                         c
                         for b, p in zip(blocks, parts, strict=True)
                         for c in block_columns(b, p.shape[1])
+                    ] + [
+                        c
+                        for b, p in zip(vectors, vector_parts, strict=True)
+                        for c in block_columns(b, p.shape[1], "pooled_norm")
                     ]
                     atom_columns = [c for b, v in last_blocks for c in block_columns(b, v.shape[1])]
                 yield FeatureBatch(
                     rows,
-                    torch.cat(parts, dim=1).float().cpu().numpy(),
+                    torch.cat(parts + vector_parts, dim=1).float().cpu().numpy(),
                     torch.cat([v for _, v in last_blocks], dim=1).float().cpu().numpy(),
                     columns,
                     atom_columns,
@@ -256,6 +318,7 @@ def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
         "invariant_method": params.get("invariant", "norm"),
         "dtype": DTYPES[dtype],
         "show_progress": params.get("progress", True),
+        "vector_pooling": params.get("pooled_norm", False),
     }
 
 
@@ -267,6 +330,7 @@ def _metadata(params: Mapping[str, Any], adapter: ModelAdapter | None, note: str
         "dataset": params["dataset"],
         "pooling": params.get("pooling", "mean"),
         "invariant": params.get("invariant", "norm"),
+        "pooled_norm": params.get("pooled_norm", False),
         "note": note,
     }
     if params.get("pooling") == "cumulants":
@@ -304,11 +368,12 @@ def extract_checkpoints(
 ) -> None:
     """Step: pooled last-layer features of every kept training checkpoint of a trained model.
 
-    Output columns: ``epoch``, ``id``, then the feature columns (metadata ``columns``)."""
+    Output columns: ``epoch``, ``id``, then the ``atom_norm`` feature columns (metadata
+    ``columns``; ``pooled_norm`` is for the probes of the final model only)."""
     parts = probe_structures(inputs, params["dataset"], params.get("split", "probe"))
     family = get_family(params["entry"]["family"])
     device = resolve_device(params.get("device", "auto"))
-    settings = {**_settings(params), "show_progress": False}
+    settings = {**_settings(params), "show_progress": False, "vector_pooling": False}
     files = sorted(Path(inputs["checkpoints"]).glob("epoch_*.pt"))
     if not files:
         raise DataError(f"{inputs['checkpoints']}: no checkpoints; retrain with checkpoint_every")
@@ -329,7 +394,7 @@ def extract_checkpoints(
             )
         )
     meta = {
-        **_metadata(params, adapter),
+        **_metadata({**params, "pooled_norm": False}, adapter),
         "columns": columns,
         "epochs": [int(p.stem.split("_")[1]) for p in files],
     }

@@ -3,8 +3,16 @@
 A feature table is a parquet with an ``id`` column (and ``atom``, ``Z`` for per-atom tables)
 followed by one float32 column per feature, named ``l{layer}.{stream}.L{L}.c{channel:04d}``.
 Its metadata ``columns`` holds one dict per feature column,
-``{name, layer, layer_name, stream, L, channel}``, so analyses select "layer 2, L=1" or
-"the vector stream" by value instead of parsing names.
+``{name, layer, layer_name, stream, L, channel, invariant}``, so analyses select "layer 2, L=1"
+or "the vector stream" by value instead of parsing names.
+
+``invariant`` says how a column became rotation invariant (:data:`INVARIANT_CONSTRUCTIONS`):
+``atom_norm`` (every column of a per-atom table, and of a pooled table before vector-aware
+pooling: L=0 as it is, L>=1 by the norm over m per atom, then pooled) or ``pooled_norm`` (an
+L>=1 channel's m-components pooled over the atoms of a structure first, then the norm; named
+``l{layer}.{stream}.L{L}.pooled_norm.c{channel:04d}``, pooled tables only). Tables written
+before the field existed read as ``atom_norm``. Readers return ``atom_norm`` columns unless
+asked for others, so every analysis that does not ask sees exactly the columns it saw before.
 """
 
 from __future__ import annotations
@@ -20,13 +28,19 @@ import pyarrow.parquet as pq
 from atomprobe.errors import DataError
 from atomprobe.io import ParquetBatchWriter, read_metadata, read_parquet, write_parquet
 
-COLUMN_KEYS = ("name", "layer", "layer_name", "stream", "L", "channel")
+COLUMN_KEYS = ("name", "layer", "layer_name", "stream", "L", "channel", "invariant")
+#: Keys every column description must give (``name`` is derived, ``invariant`` defaults to
+#: ``atom_norm``).
+REQUIRED_COLUMN_KEYS = COLUMN_KEYS[1:6]
+#: How a column became rotation invariant: per-atom norm then pooling (``atom_norm``, every
+#: column of today's tables), or pooling of the m-components then norm (``pooled_norm``).
+INVARIANT_CONSTRUCTIONS = ("atom_norm", "pooled_norm")
 ATOM_INDEX_COLUMNS = ("id", "atom", "Z")
 
 PathLike = str | os.PathLike[str]
 
 
-def column_name(layer: int, stream: str, L: int, channel: int) -> str:
+def column_name(layer: int, stream: str, L: int, channel: int, invariant: str = "atom_norm") -> str:
     """Feature column name, e.g. ``column_name(2, "scalar", 0, 5) == "l2.scalar.L0.c0005"``.
 
     Parameters
@@ -39,13 +53,17 @@ def column_name(layer: int, stream: str, L: int, channel: int) -> str:
         Irrep order of the channel.
     channel : int
         Channel index within (layer, stream, L).
+    invariant : {"atom_norm", "pooled_norm"}, default="atom_norm"
+        Invariant construction of the column (see :data:`INVARIANT_CONSTRUCTIONS`).
 
     Returns
     -------
     str
-        ``l{layer}.{stream}.L{L}.c{channel:04d}``.
+        ``l{layer}.{stream}.L{L}.c{channel:04d}``, with ``.pooled_norm`` before the channel
+        for a ``pooled_norm`` column.
     """
-    return f"l{layer}.{stream}.L{L}.c{channel:04d}"
+    construction = "" if invariant == "atom_norm" else f".{invariant}"
+    return f"l{layer}.{stream}.L{L}{construction}.c{channel:04d}"
 
 
 def _complete_columns(columns: Sequence[Mapping[str, Any]], n_features: int) -> list[dict]:
@@ -57,24 +75,41 @@ def _complete_columns(columns: Sequence[Mapping[str, Any]], n_features: int) -> 
         )
     completed = []
     for i, col in enumerate(columns):
-        missing = [k for k in COLUMN_KEYS[1:] if k not in col]
+        missing = [k for k in REQUIRED_COLUMN_KEYS if k not in col]
         if missing:
-            raise DataError(f"feature column {i}: missing keys {missing}; give {COLUMN_KEYS}")
+            raise DataError(
+                f"feature column {i}: missing keys {missing}; give {REQUIRED_COLUMN_KEYS}"
+            )
         entry = {
             "layer": int(col["layer"]),
             "layer_name": str(col["layer_name"]),
             "stream": str(col["stream"]),
             "L": int(col["L"]),
             "channel": int(col["channel"]),
+            "invariant": str(col.get("invariant", "atom_norm")),
         }
-        expected = column_name(entry["layer"], entry["stream"], entry["L"], entry["channel"])
+        if entry["invariant"] not in INVARIANT_CONSTRUCTIONS:
+            raise DataError(
+                f"feature column {i}: invariant {entry['invariant']!r} not in "
+                f"{INVARIANT_CONSTRUCTIONS}; omit it for atom_norm"
+            )
+        if entry["invariant"] == "pooled_norm" and entry["L"] == 0:
+            raise DataError(
+                f"feature column {i}: invariant 'pooled_norm' needs L >= 1 (L=0 has no m to "
+                "norm over); give it invariant 'atom_norm'"
+            )
+        expected = column_name(
+            entry["layer"], entry["stream"], entry["L"], entry["channel"], entry["invariant"]
+        )
         name = str(col.get("name", expected))
         if name != expected:
             raise DataError(f"feature column {i}: name {name!r} should be {expected!r}")
         completed.append({"name": name, **entry})
     names = [c["name"] for c in completed]
     if len(set(names)) != len(names):
-        raise DataError("feature columns: duplicate (layer, stream, L, channel); make them unique")
+        raise DataError(
+            "feature columns: duplicate (layer, stream, L, channel, invariant); make them unique"
+        )
     return completed
 
 
@@ -109,7 +144,7 @@ def write_features(
         Pooled features (finite), stored as float32 (units of the model's features).
     columns : sequence of mapping
         One dict per column of H with keys layer, layer_name, stream, L, channel
-        (``name`` is derived if absent).
+        (``name`` is derived if absent; ``invariant`` is ``atom_norm`` if absent).
     metadata : mapping
         Model, family, dataset, pooling, invariant, ...
     params : mapping or None, default=None
@@ -145,8 +180,8 @@ def feature_columns(path: PathLike) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per feature column with the columns name, layer, layer_name, stream, L and
-        channel.
+        One row per feature column with the columns name, layer, layer_name, stream, L,
+        channel and invariant (``atom_norm`` where the file does not record it).
 
     Raises
     ------
@@ -156,7 +191,8 @@ def feature_columns(path: PathLike) -> pd.DataFrame:
     meta = read_metadata(path)
     if "columns" not in meta:
         raise DataError(f"{path}: no 'columns' metadata; write it with atomprobe.features.io")
-    return pd.DataFrame(meta["columns"], columns=list(COLUMN_KEYS))
+    described = [{"invariant": "atom_norm", **column} for column in meta["columns"]]
+    return pd.DataFrame(described, columns=list(COLUMN_KEYS))
 
 
 def select_columns(
@@ -164,8 +200,10 @@ def select_columns(
     layer: int | str | None = None,
     L: int | None = None,
     stream: str | None = None,
+    invariant: str | None = "atom_norm",
 ) -> pd.DataFrame:
-    """Rows of ``columns`` matching every given filter; ``layer="last"`` is the highest layer."""
+    """Rows of ``columns`` matching every given filter; ``layer="last"`` is the highest layer
+    and ``invariant=None`` keeps every invariant construction."""
     mask = np.ones(len(columns), dtype=bool)
     if layer == "last":
         layer = int(columns["layer"].max())
@@ -177,12 +215,15 @@ def select_columns(
         mask &= columns["L"].to_numpy() == L
     if stream is not None:
         mask &= columns["stream"].to_numpy() == stream
+    if invariant is not None:
+        mask &= columns["invariant"].to_numpy() == invariant
     selected = columns[mask].reset_index(drop=True)
     if selected.empty:
-        available = sorted(set(zip(columns["layer"], columns["stream"], columns["L"], strict=True)))
+        keys = ["layer", "stream", "L", "invariant"]
+        available = sorted(set(columns[keys].itertuples(index=False, name=None)))
         raise DataError(
-            f"no feature columns with layer={layer}, L={L}, stream={stream}; "
-            f"available (layer, stream, L): {available}"
+            f"no feature columns with layer={layer}, L={L}, stream={stream}, "
+            f"invariant={invariant}; available (layer, stream, L, invariant): {available}"
         )
     return selected
 
@@ -192,8 +233,9 @@ def read_features(
     layer: int | str | None = None,
     L: int | None = None,
     stream: str | None = None,
+    invariant: str | None = "atom_norm",
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Pooled features, optionally one layer / irrep order / stream.
+    """Pooled features, optionally one layer / irrep order / stream / invariant construction.
 
     Parameters
     ----------
@@ -205,6 +247,10 @@ def read_features(
         Irrep order to keep; None for all.
     stream : str or None, default=None
         Stream to keep; None for all.
+    invariant : str or None, default="atom_norm"
+        Invariant construction to keep (:data:`INVARIANT_CONSTRUCTIONS`): the default is every
+        column of a table without vector-aware pooling; None keeps ``pooled_norm`` columns too
+        (written after all ``atom_norm`` ones).
 
     Returns
     -------
@@ -220,7 +266,7 @@ def read_features(
     DataError
         No ``columns`` metadata, a bad ``layer``, or no column matching the filters.
     """
-    columns = select_columns(feature_columns(path), layer, L, stream)
+    columns = select_columns(feature_columns(path), layer, L, stream, invariant)
     frame, _ = read_parquet(path, ["id", *columns["name"]])
     H = frame[list(columns["name"])].to_numpy(dtype=np.float32)
     return frame["id"].to_numpy(dtype=str), H, columns

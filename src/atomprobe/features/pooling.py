@@ -18,9 +18,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from atomprobe.errors import DataError
+from atomprobe.errors import ConfigError, DataError
 
 POOLING_METHODS = ("mean", "sum", "max")
+#: Poolings that commute with a rotation of the m-components of an L>=1 channel (the same
+#: D(R) acts on every atom): the ones vector-aware pooling (pool the components, then the
+#: norm; :func:`atomprobe.features.extract.pooled_norm`) is defined for.
+LINEAR_POOLINGS = ("mean", "sum")
 MAX_CUMULANT_ORDER = 8
 
 # kappa_m as a function of the population central moments mu[2..8] (mu[1] = 0 by definition).
@@ -250,3 +254,24 @@ def cumulant_pool(
     kappa = cumulants(F, segment, n_structures, order)
     blocks = [np.sign(k) * np.abs(k) ** (1.0 / m) for m, k in enumerate(kappa, start=1)]
     return np.concatenate(blocks, axis=1)
+
+
+def check_vector_pooling(method: str) -> None:
+    """Check that vector-aware pooling is defined for a pooling method.
+
+    Parameters
+    ----------
+    method : str
+        ``features.pooling``; mean and sum (:data:`LINEAR_POOLINGS`) pass.
+
+    Raises
+    ------
+    ConfigError
+        Max or cumulant pooling, in one line naming both keys and the fix.
+    """
+    if method not in LINEAR_POOLINGS:
+        raise ConfigError(
+            f"features.pooling: {method!r} with features.pooled_norm: true; vector-aware pooling "
+            f"needs {LINEAR_POOLINGS} (others do not commute with rotations), or set "
+            "features.pooled_norm: false"
+        )
