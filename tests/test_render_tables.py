@@ -63,6 +63,11 @@ GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"], "painn": ["L0", 
 REPRESENTATION_OFFSET = {"full": 0.25, "comp": -0.1, "geom_v2": 0.0, "geom_v1": 0.08}
 
 
+def _ceiling(target: str, repeat: int, fold: int) -> float:
+    """Synthetic ceiling of a fold: one value per (target, repeat, fold), as the step writes."""
+    return 0.7 - 0.1 * (target not in ("gap", "band_gap")) + 0.01 * fold + 0.002 * repeat
+
+
 def _cpd_rows(
     rng: np.random.Generator, name: str, family: str, level: float, dataset: str, targets: list[str]
 ) -> pd.DataFrame:
@@ -94,6 +99,7 @@ def _cpd_rows(
                                         "fold": fold,
                                         "r2": base + rng.normal(0, 0.03),
                                         "alpha": 1.0,
+                                        "ceiling": _ceiling(target, repeat, fold),
                                     }
                                 )
     return pd.DataFrame(rows)
@@ -348,6 +354,13 @@ def test_gradient_table_equals_independent_aggregate(tmp_path, synthetic, raw_cp
             assert row[f"{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
             assert row[f"{rep}_ci_high"] == pytest.approx(high, abs=1e-9)
         assert row["n"] == 10 and row["layer"] == 2
+        ceilings = [_ceiling(row.target, r, f) for r in range(2) for f in range(5)]
+        mean, low, high = _t_ci(np.array(ceilings))
+        assert row["ceiling_mean"] == pytest.approx(mean, abs=1e-9)
+        assert row["ceiling_ci_low"] == pytest.approx(low, abs=1e-9)
+        assert row["ceiling_ci_high"] == pytest.approx(high, abs=1e-9)
+    md = (tmp_path / "out" / "table1_gradient.md").read_text()
+    assert "ceiling 1 − R²(y | C)" in md and f"{_t_ci(np.array(ceilings))[0]:.3f} [" in md
 
 
 def test_best_layer_picks_highest_geom_v2(tmp_path, synthetic):
@@ -416,6 +429,8 @@ def test_task_alignment_pairs_families(tmp_path, synthetic, raw_cpd):
         & (raw_cpd.representation == "geom_v2")
     ].set_index(["repeat", "fold"])
     painn = table.set_index("family").loc["painn"]
+    ceilings = [_ceiling("gap", r, f) for r in range(2) for f in range(5)]
+    assert painn["ceiling_mean"] == pytest.approx(np.mean(ceilings), abs=1e-9)
     diff = (sel[sel.model == "painn_gap"]["r2"] - sel[sel.model == "painn_u0"]["r2"]).to_numpy()
     assert painn["difference_mean"] == pytest.approx(_t_ci(diff)[0], abs=1e-9)
     assert painn["difference_ci_low"] == pytest.approx(_t_ci(diff)[1], abs=1e-9)
@@ -575,31 +590,43 @@ def test_blown_up_fold_shows_median_and_count(tmp_path):
         assert md.count("fold < −1") == n_notes
 
 
+SENSITIVITY_CEILING = {"fraction": 0.5, "counts": 0.6}
+
+
 def _sensitivity_rows(model: str, blow_up: bool, rng: np.random.Generator) -> pd.DataFrame:
-    """Synthetic results/cpd_sensitivity rows; ``blow_up``: standard/full has a fold at −531."""
+    """Synthetic results/cpd_sensitivity rows; ``blow_up``: standard/full has a fold at −531.
+
+    Encoding fraction (the CPD scores'): every representation; counts: the residuals only.
+    """
     rows = []
-    for scaling in ("guarded", "standard", "none"):
-        for rep, level in (("full", 0.8), ("geom_v1", 0.5), ("geom_v2", 0.4)):
-            for fold in range(5):
-                r2 = level + rng.normal(0, 0.02) - 0.1 * (scaling == "none")
-                if blow_up and scaling == "standard" and rep == "full" and fold == 2:
-                    r2 = -531.0
-                rows.append(
-                    {
-                        "model": model,
-                        "dataset": "qm9",
-                        "layer": 2,
-                        "scaling": scaling,
-                        "target": "gap",
-                        "representation": rep,
-                        "probe": "ridge",
-                        "repeat": 0,
-                        "fold": fold,
-                        "r2": r2,
-                        "alpha": 1.0,
-                        "n_clipped": 3 * int(blow_up and fold == 2),
-                    }
-                )
+    for encoding, main in (("fraction", True), ("counts", False)):
+        for scaling in ("guarded", "standard", "none"):
+            for rep, level in (("full", 0.8), ("geom_v1", 0.5), ("geom_v2", 0.4)):
+                if rep == "full" and not main:
+                    continue
+                for fold in range(5):
+                    r2 = level + rng.normal(0, 0.02) - 0.1 * (scaling == "none") + 0.1 * main
+                    if blow_up and scaling == "standard" and rep == "full" and fold == 2:
+                        r2 = -531.0
+                    rows.append(
+                        {
+                            "model": model,
+                            "dataset": "qm9",
+                            "layer": 2,
+                            "encoding": encoding,
+                            "main": main,
+                            "scaling": scaling,
+                            "target": "gap",
+                            "representation": rep,
+                            "probe": "ridge",
+                            "repeat": 0,
+                            "fold": fold,
+                            "r2": r2,
+                            "alpha": 1.0,
+                            "n_clipped": 3 * int(blow_up and fold == 2),
+                            "ceiling": SENSITIVITY_CEILING[encoding] + 0.01 * fold,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -613,27 +640,44 @@ def test_sensitivity_table(tmp_path):
     raw = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
     table = _render(
         tmp_path, {"registry": inputs["registry"], "cpd_sensitivity": paths}, "table9_sensitivity"
-    ).set_index("model")
-    assert list(table.index) == [m[0] for m in MODELS]  # every model; those not run are empty
-    assert pd.isna(table.loc["schnet_gap", "guarded:full_mean"])  # no sensitivity file
-    for model in ("mace_gap", "ani2x"):
-        for scaling in ("guarded", "standard", "none"):
-            for rep in ("full", "geom_v1", "geom_v2"):
-                values = raw[
-                    (raw.model == model) & (raw.scaling == scaling) & (raw.representation == rep)
-                ]["r2"].to_numpy()
-                mean, low, high = _t_ci(values)
-                row = table.loc[model]
-                assert row[f"{scaling}:{rep}_mean"] == pytest.approx(mean, abs=1e-9)
-                assert row[f"{scaling}:{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
-                assert row[f"{scaling}:{rep}_ci_high"] == pytest.approx(high, abs=1e-9)
-                assert row[f"{scaling}:{rep}_median"] == pytest.approx(np.median(values))
-                assert row[f"{scaling}:{rep}_n_below_minus_one"] == np.sum(values < -1)
-    assert (
-        table.loc["ani2x", "full_n_clipped"] == 3 and table.loc["mace_gap", "full_n_clipped"] == 0
     )
+    # every model, those not run in one empty row; run ones: the CPD scores' encoding first
+    assert list(dict.fromkeys(table["model"])) == [m[0] for m in MODELS]
+    not_run = table[table.model == "schnet_gap"]  # no sensitivity file
+    assert len(not_run) == 1 and not_run[["encoding", "guarded:full_mean"]].isna().all(axis=None)
+    run = table[table.model.isin(["mace_gap", "ani2x"])]
+    assert list(zip(run["model"], run["encoding"], strict=True)) == [
+        ("mace_gap", "fraction"),
+        ("mace_gap", "counts"),
+        ("ani2x", "fraction"),
+        ("ani2x", "counts"),
+    ]
+    table = run.set_index(["model", "encoding"])
+    for model in ("mace_gap", "ani2x"):
+        for encoding in ("fraction", "counts"):
+            row = table.loc[(model, encoding)]
+            values = raw[(raw.model == model) & (raw.encoding == encoding)]
+            ceiling = values.drop_duplicates("fold")["ceiling"].to_numpy()
+            assert row["ceiling_mean"] == pytest.approx(np.mean(ceiling), abs=1e-9)
+            for scaling in ("guarded", "standard", "none"):
+                for rep in ("full", "geom_v1", "geom_v2"):
+                    r2 = values[(values.scaling == scaling) & (values.representation == rep)]
+                    r2 = r2["r2"].to_numpy()
+                    if encoding == "counts" and rep == "full":
+                        assert r2.size == 0 and pd.isna(row[f"{scaling}:{rep}_mean"])
+                        continue
+                    mean, low, high = _t_ci(r2)
+                    assert row[f"{scaling}:{rep}_mean"] == pytest.approx(mean, abs=1e-9)
+                    assert row[f"{scaling}:{rep}_ci_low"] == pytest.approx(low, abs=1e-9)
+                    assert row[f"{scaling}:{rep}_ci_high"] == pytest.approx(high, abs=1e-9)
+                    assert row[f"{scaling}:{rep}_median"] == pytest.approx(np.median(r2))
+                    assert row[f"{scaling}:{rep}_n_below_minus_one"] == np.sum(r2 < -1)
+    assert table.loc[("ani2x", "fraction"), "full_n_clipped"] == 3
+    assert table.loc[("mace_gap", "fraction"), "full_n_clipped"] == 0
     md = (tmp_path / "out" / "table9_sensitivity.md").read_text()
     assert md.count("1 fold < −1") == 1  # only ANI-2x, standard scaling, full features
     assert "| 3 / 3 / 3 |" in md and "| 0 / 0 / 0 |" in md
+    assert "| — / 3 / 3 |" in md and "| — / 0 / 0 |" in md  # counts: H is not rescored
+    assert "| fraction (CPD scores) |" in md and "| counts |" in md
     empty = TABLES["table9_sensitivity"](load_results({}), {**RENDER_CFG, "item": "x"})
     assert "not run" in to_markdown(empty)

@@ -30,6 +30,7 @@ CPD_DTYPES: dict[str, type] = {
     "repeat": int,
     "fold": int,
     "r2": float,
+    "ceiling": float,
 }
 CPD_COLUMNS = tuple(CPD_DTYPES)
 # input names that are not analyses: the model table, the CPD score files, the render code

@@ -272,6 +272,40 @@ def _ci_note(cfg: Mapping[str, Any]) -> str:
     )
 
 
+CEILING_LABEL = "ceiling 1 − R²(y | C)"
+
+
+def _ceiling_note(results: Results) -> str:
+    """What the ceiling column is, and the composition encoding(s) the CPD scores used."""
+    encodings = sorted(
+        {
+            str(meta.get("composition_encoding"))
+            for name, meta in results.metadata.items()
+            if name.startswith("cpd:") and meta.get("composition_encoding")
+        }
+    )
+    used = f" Composition encoding C: {', '.join(encodings)}." if encodings else ""
+    return (
+        f"{CEILING_LABEL}: 1 − the out-of-fold R² of least squares of the target on the "
+        "composition alone ([1 | C], same folds). The target is not residualised, so R²_geom "
+        f"cannot pass it beyond sampling noise.{used}"
+    )
+
+
+def _ceiling_summary(
+    scores: pd.DataFrame, by: Sequence[str], level: float, prefix: str = "ceiling"
+) -> pd.DataFrame:
+    """``{prefix}_{stat}`` of the per-fold ceiling, one row per group of ``by``.
+
+    ``scores`` holds one row per (representation, probe, …) and fold; the ceiling of a fold is
+    the same on each, so one row per (``by``, repeat, fold) is kept.
+    """
+    per_fold = scores.drop_duplicates([*by, "repeat", "fold"])
+    summary = summarise(per_fold, by, value="ceiling", level=level)
+    stats = [s for s in WIDE_STATS if s in summary.columns]
+    return summary[[*by, *stats]].rename(columns={s: f"{prefix}_{s}" for s in stats})
+
+
 def _model_frame(results: Results, models: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(
         {"model": list(models), "label": [results.label(m) for m in models]}, dtype=str
@@ -306,12 +340,18 @@ def _representation_table(
         on=["model", "target"],
         how="left",
     )
+    numbers = numbers.merge(
+        _ceiling_summary(scores, ["model", "target"], cfg["ci_level"]),
+        on=["model", "target"],
+        how="left",
+    )
     numbers = numbers.merge(layers, on=["model", "target"], how="left")
     numbers = numbers.merge(folds, on=["model", "target"], how="left")
     numbers.insert(0, "dataset", dataset)
     display = pd.DataFrame({"Target": numbers["target"], "Model": numbers["label"]})
     for rep in REPRESENTATIONS:
         display[REPRESENTATION_LABELS[rep]] = _display_ci(numbers, rep, digits)
+    display[CEILING_LABEL] = _display_ci(numbers, "ceiling", digits)
     return numbers, display
 
 
@@ -328,6 +368,7 @@ def table_gradient(results: Results, cfg: Mapping[str, Any]) -> Table:
             _ci_note(cfg),
             "v2: composition projection fitted within each training fold; v1: in-sample QR "
             "projection on all rows (leaks test rows; see the leakage table).",
+            _ceiling_note(results),
         ],
     )
 
@@ -338,7 +379,7 @@ def table_crystals(results: Results, cfg: Mapping[str, Any]) -> Table:
     periodic = results.registry.loc[results.registry["supports_periodic"].astype(bool), "name"]
     main = cfg["crystal_dataset"]
     others = sorted(set(results.cpd["dataset"]) - {cfg["dataset"], main})
-    parts, notes = [], [_ci_note(cfg)]
+    parts, notes = [], [_ci_note(cfg), _ceiling_note(results)]
     for dataset in [main, *others]:
         scored = set(select_rows(results.cpd, dataset=dataset)["model"])
         if dataset == main:
@@ -397,6 +438,12 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
         )
         for stat in DIFFERENCE_STATS:
             row[f"difference_{stat}"] = diff[stat].iloc[0] if len(diff) else np.nan
+        # the same structures, target and folds for both models: their ceilings are one
+        aligned_rows = select_rows(scores, model=row["aligned_model"])
+        ceiling = _ceiling_summary(aligned_rows, ["model"], cfg["ci_level"])
+        for stat in WIDE_STATS:
+            column = f"ceiling_{stat}"
+            row[column] = ceiling[column].iloc[0] if len(ceiling) else np.nan
         rows.append(row)
     columns = ["family"] + [
         f"{p}_{s}"
@@ -404,6 +451,7 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
             ("aligned", WIDE_STATS),
             ("other", WIDE_STATS),
             ("difference", DIFFERENCE_STATS),
+            ("ceiling", WIDE_STATS),
         )
         for s in stats
     ]
@@ -417,12 +465,14 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
             f"trained on {aligned}": _display_ci(numbers, "aligned", digits),
             f"trained on {other}": _display_ci(numbers, "other", digits),
             "difference": _display_ci(numbers, "difference", digits),
+            CEILING_LABEL: _display_ci(numbers, "ceiling", digits),
         }
     )
     notes = [
         _ci_note(cfg),
         f"Probe target: {target}; features: {REPRESENTATION_NAMES[residual]}; "
         "difference paired on identical folds.",
+        _ceiling_note(results),
     ]
     if not families:
         notes.append(f"{NOT_RUN}: no family has models trained on both {aligned} and {other}.")
@@ -652,7 +702,11 @@ def table_routing(results: Results, cfg: Mapping[str, Any]) -> Table:
     notes = [
         _ci_note(cfg),
         "L0 = invariant channels; L1, L2, L3 = per-channel norms (over m) of the L=1, 2, 3 "
-        "channels; scalar/vector = ViSNet's two streams.",
+        "channels, taken per atom, then pooled; scalar/vector = ViSNet's two streams. "
+        "L1_pooled, vector_pooled = the same L=1 channels pooled over the atoms component by "
+        "component first, then normed (vector-aware: a sum of atom vectors, such as a dipole, is "
+        "one column; the mean of per-atom norms cannot represent it); 'not run' where the "
+        "features were extracted without features.pooled_norm.",
         "Layer: 0-based index of the layer the channel group was scored on: the deepest one that "
         "holds more than one kind of channel (MACE's last layer keeps only L=0 scalars)"
         + (f"; for {', '.join(sorted(every))}: every layer scored, one row each" if every else "")
@@ -838,6 +892,8 @@ SENSITIVITY_COLUMNS = (
     "dataset",
     "target",
     "layer",
+    "encoding",
+    "main",
     "scaling",
     "representation",
     "probe",
@@ -845,58 +901,90 @@ SENSITIVITY_COLUMNS = (
     "fold",
     "r2",
     "n_clipped",
+    "ceiling",
 )
 SENSITIVITY_REPRESENTATIONS = ("full", "geom_v1", "geom_v2")
+#: Not scored: H under an encoding other than the one the CPD scores use (H has no encoding).
+NOT_SCORED = "—"
+
+
+def _sensitivity_rows(scores: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """``model, encoding, main`` of every table row: per model its encoding of the CPD scores
+    first, then the others by name; one row without an encoding for a model not run."""
+    present = scores[["model", "encoding", "main"]].drop_duplicates()
+    rows = []
+    for model in models:
+        mine = present.loc[present["model"] == model]
+        mine = mine.sort_values(["main", "encoding"], ascending=[False, True])
+        rows += list(mine.itertuples(index=False, name=None)) or [(model, np.nan, np.nan)]
+    return pd.DataFrame(rows, columns=["model", "encoding", "main"])
 
 
 def table_sensitivity(results: Results, cfg: Mapping[str, Any]) -> Table:
-    """Table 9: Ridge R² of the main target under every feature scaling and representation.
+    """Table 9: Ridge R² of the main target under every feature scaling, representation and
+    composition encoding.
 
-    One row per model; columns scaling (guarded, standard, none) × representation (full,
-    geom_v1, geom_v2) on the model's last layer (``results/cpd_sensitivity``), each the mean
-    over folds with its interval, median and folds below −1, and how many test values the
-    guard clipped (0: guarded and standard are the same numbers).
+    One row per model and composition encoding (the encoding of the CPD scores first, then the
+    other of counts and fraction); columns: the ceiling 1 − R²(y | C) under that encoding, then
+    scaling (guarded, standard, none) × representation (full, geom_v1, geom_v2) on the model's
+    last layer (``results/cpd_sensitivity``), each the mean over folds with its interval,
+    median and folds below −1, and how many test values the guard clipped (0: guarded and
+    standard are the same numbers). H does not depend on the encoding: it is scored once.
     """
     dataset, target, digits = cfg["dataset"], cfg["main_target"], cfg["digits"]
     title = (
-        f"Sensitivity of Ridge R² ({target}, {dataset}, last layer) to the feature scaling "
-        "and the representation"
+        f"Sensitivity of Ridge R² ({target}, {dataset}, last layer) to the feature scaling, "
+        "the representation and the composition encoding"
     )
     frame = results.analysis("cpd_sensitivity")
     if frame is None or frame.empty:
         return Table(
             "sensitivity",
             title,
-            pd.DataFrame(columns=["model", "label", "dataset", "target", "layer"]),
+            pd.DataFrame(columns=["model", "label", "dataset", "target", "layer", "encoding"]),
             pd.DataFrame({"Status": [NOT_RUN]}),
             [f"{NOT_RUN}: no results/cpd_sensitivity/{{model}}/{dataset}.parquet was produced."],
         )
     require_columns(frame, SENSITIVITY_COLUMNS, "results/cpd_sensitivity/*.parquet")
     scores = select_rows(frame, dataset=dataset, target=target, probe="ridge")
     scores = scores.assign(level=scores["scaling"] + ":" + scores["representation"])
-    summary = summarise(scores, ["model", "level"], level=cfg["ci_level"])
+    keys = ["model", "encoding"]
+    summary = summarise(scores, [*keys, "level"], level=cfg["ci_level"])
     levels = [f"{s}:{r}" for s in SCALINGS for r in SENSITIVITY_REPRESENTATIONS]
-    models = results.model_order()
-    numbers = _model_frame(results, models)
+    numbers = _sensitivity_rows(scores, results.model_order())
+    numbers = _model_frame(results, results.model_order()).merge(numbers, on="model")
     numbers.insert(2, "dataset", dataset)
     numbers.insert(3, "target", target)
     layers = scores.groupby("model", as_index=False)["layer"].first()
     numbers = numbers.merge(layers, on="model", how="left")
-    numbers = numbers.merge(_wide(summary, ["model"], "level", levels), on="model", how="left")
+    numbers = numbers.merge(_ceiling_summary(scores, keys, cfg["ci_level"]), on=keys, how="left")
+    numbers = numbers.merge(_wide(summary, keys, "level", levels), on=keys, how="left")
     guarded = scores.loc[scores["scaling"] == "guarded"]
-    clipped = guarded.pivot_table(
-        index="model", columns="representation", values="n_clipped", aggfunc="sum"
-    )
+    clipped = guarded.groupby([*keys, "representation"])["n_clipped"].sum()
     for rep in SENSITIVITY_REPRESENTATIONS:
-        column = clipped[rep] if rep in clipped.columns else pd.Series(dtype=float)
-        numbers[f"{rep}_n_clipped"] = numbers["model"].map(column)
-    display = pd.DataFrame({"Model": numbers["label"]})
+        numbers[f"{rep}_n_clipped"] = [
+            clipped.get((row.model, row.encoding, rep), np.nan) for row in numbers.itertuples()
+        ]
+    other = numbers["main"].eq(False).to_numpy()  # NaN (not run) is neither
+    display = pd.DataFrame(
+        {
+            "Model": numbers["label"],
+            "Encoding": [
+                "" if pd.isna(e) else f"{e} (CPD scores)" if m else str(e)
+                for e, m in zip(numbers["encoding"], numbers["main"], strict=True)
+            ],
+            CEILING_LABEL: _display_ci(numbers, "ceiling", digits),
+        }
+    )
     for level in levels:
         scaling, rep = level.split(":")
-        display[f"{scaling} · {REPRESENTATION_SHORT[rep]}"] = _display_ci(numbers, level, digits)
+        cells = _display_ci(numbers, level, digits)
+        if rep == "full":
+            cells = [NOT_SCORED if o else c for o, c in zip(other, cells, strict=True)]
+        display[f"{scaling} · {REPRESENTATION_SHORT[rep]}"] = cells
     display["values clipped (H / v1 / v2)"] = [
         " / ".join(
-            "—" if pd.isna(row[f"{rep}_n_clipped"]) else str(int(row[f"{rep}_n_clipped"]))
+            NOT_SCORED if pd.isna(row[f"{rep}_n_clipped"]) else str(int(row[f"{rep}_n_clipped"]))
             for rep in SENSITIVITY_REPRESENTATIONS
         )
         for _, row in numbers.iterrows()
@@ -911,6 +999,12 @@ def table_sensitivity(results: Results, cfg: Mapping[str, Any]) -> Table:
             "guarded: standardised on the training rows, each test value clipped to its "
             "column's training range widened by one range on each side (the default); "
             "standard: standardised only (the authors' toolkit); none: raw features, centred.",
+            "Encoding: the composition C projected out. The encoding that matches the pooling "
+            "(cpd.composition.encoding auto: fraction for mean pooling, counts for sum) is the "
+            "one the CPD scores use, marked; the other row shows the residuals under the other "
+            f"of counts and fraction ({NOT_SCORED}: H does not depend on the encoding). "
+            f"{CEILING_LABEL}: 1 − the out-of-fold R² of least squares of the target on "
+            "[1 | C] under that encoding, the most R²_geom can reach.",
             "Values clipped: test values the guard clipped, summed over folds; 0 means guarded "
             "and standard are the same numbers. A conclusion that holds in every column of a "
             "row does not depend on these choices.",
