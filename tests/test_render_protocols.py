@@ -13,8 +13,10 @@ from scipy import stats
 
 from atomprobe.io import write_parquet
 from atomprobe.render.inputs import load_results
+from atomprobe.render.reproduction import reproduction_tables
 from atomprobe.render.steps import NEEDS, render_table
 from atomprobe.render.tables import TABLES, to_markdown
+from test_render_tables import MODELS, write_synthetic_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER_CFG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["render"]
@@ -121,3 +123,31 @@ def test_protocols_table(tmp_path):
         assert text in md, text
     empty = TABLES["table10_protocols"](load_results({}), {**RENDER_CFG, "item": "x"})
     assert "not run" in to_markdown(empty)
+
+
+def test_toolkit_measures_are_shown_and_never_decide(tmp_path):
+    """A1, A2 and B1–B4 carry the toolkit reading from results/cpd_protocols, never deciding:
+    the verdicts are those without the protocols files."""
+    inputs = write_synthetic_results(tmp_path / "r", analyses=False)
+    rng = np.random.default_rng(2)
+    inputs["cpd_protocols"] = []
+    for model, *_ in MODELS:
+        rows = _rows(model, rng)
+        path = tmp_path / "r" / "cpd_protocols" / model / "qm9.parquet"
+        # the toolkit puts the u0-trained PaiNN above the gap-trained one: B3 reversed
+        rows.loc[rows["protocol"] == "toolkit", "r2"] += 0.3 * (model == "painn_u0")
+        write_parquet(rows, path)
+        inputs["cpd_protocols"].append(str(path))
+    cfg = copy.deepcopy(RENDER_CFG)
+    with_toolkit = reproduction_tables(load_results(inputs), cfg)
+    without = reproduction_tables(
+        load_results({k: v for k, v in inputs.items() if k != "cpd_protocols"}), cfg
+    )
+    assert with_toolkit[0]["verdict"].equals(without[0]["verdict"])
+    measures = with_toolkit[1]
+    toolkit = measures[measures["measure_name"].str.startswith("toolkit protocol (matscope 0.2.0)")]
+    assert set(toolkit["id"]) == {"A1", "A2", "B1", "B2", "B3", "B4"}
+    assert not toolkit["decides"].any()
+    b3 = toolkit.set_index("id").loc["B3"]
+    assert b3["verdict"] == "differs"  # the toolkit reading of B3 is reversed, and shown
+    assert "protocol=toolkit" in b3["selection"]
