@@ -360,7 +360,7 @@ def test_gradient_table_equals_independent_aggregate(tmp_path, synthetic, raw_cp
         assert row["ceiling_ci_low"] == pytest.approx(low, abs=1e-9)
         assert row["ceiling_ci_high"] == pytest.approx(high, abs=1e-9)
     md = (tmp_path / "out" / "table1_gradient.md").read_text()
-    assert "ceiling 1 − R²(y | C)" in md and f"{_t_ci(np.array(ceilings))[0]:.3f} [" in md
+    assert "| ceiling 1 − R²(y from C) |" in md and f"{_t_ci(np.array(ceilings))[0]:.3f} [" in md
 
 
 def test_best_layer_picks_highest_geom_v2(tmp_path, synthetic):

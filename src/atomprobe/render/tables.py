@@ -272,7 +272,7 @@ def _ci_note(cfg: Mapping[str, Any]) -> str:
     )
 
 
-CEILING_LABEL = "ceiling 1 − R²(y | C)"
+CEILING_LABEL = "ceiling 1 − R²(y from C)"  # no "|": it would split a Markdown cell
 
 
 def _ceiling_note(results: Results) -> str:
@@ -925,7 +925,7 @@ def table_sensitivity(results: Results, cfg: Mapping[str, Any]) -> Table:
     composition encoding.
 
     One row per model and composition encoding (the encoding of the CPD scores first, then the
-    other of counts and fraction); columns: the ceiling 1 − R²(y | C) under that encoding, then
+    other of counts and fraction); columns: the ceiling 1 − R²(y from C) under that encoding, then
     scaling (guarded, standard, none) × representation (full, geom_v1, geom_v2) on the model's
     last layer (``results/cpd_sensitivity``), each the mean over folds with its interval,
     median and folds below −1, and how many test values the guard clipped (0: guarded and
