@@ -1,8 +1,9 @@
 """R²_geom under other protocols than ours, shown beside ours and never deciding a verdict.
 
-One target and one layer (the main target, the last layer) of one model, with the probe set in
-dataset order (the row order of the structure table: QM9 by its index). The target is never
-residualised. Protocols (column ``protocol``):
+One target and one layer (the main target, the last layer) of one model. Unshuffled folds are
+contiguous blocks of the probe set in dataset order (the row order of the structure table: QM9
+by its index, so a fold holds similar molecules); shuffled folds are those of the CPD scores. The
+target is never residualised. Protocols (column ``protocol``):
 
 ``ours``
     Our v2 reading: composition (``cpd.composition``) projected out by OLS fitted on each
@@ -258,14 +259,7 @@ def protocol_scores(
     """
     y = np.asarray(y, dtype=np.float64).ravel()
     n = y.size
-    if (
-        not H.shape[0]
-        == C.shape[0]
-        == fractions.shape[0]
-        == len(formulas)
-        == len(dataset_position)
-        == n
-    ):
+    if len({n, len(H), len(C), len(fractions), len(formulas), len(dataset_position)}) > 1:
         raise DataError(
             "protocol_scores: H, C, fractions, y, formulas and positions differ in rows"
         )
