@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from atomprobe.analyses.layers import layer_profile
+from atomprobe.errors import DataError
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.inputs import load_results
 from atomprobe.render.measures import Outcome
@@ -340,6 +341,39 @@ def test_pb3_fails_when_gfre_rises_before_the_final_epoch(tmp_path):
     report, _ = _evaluate(inputs)
     assert report.loc["PB3", "verdict"] == "differs"
     assert "does not fall" in report.loc["PB3", "reason"]
+
+
+def test_pb3_leaves_out_the_best_epoch_not_the_last(tmp_path):
+    """Planted: GFRE 0.30, 0.35, 0.00, 0.40 at epochs 1, 2, 4, 8 with the best epoch 4.
+
+    Dropping the last epoch would keep epoch 4's zero (the final model against itself) and
+    read a fall; leaving out the final model shows GFRE rising over 1, 2, 8.
+    """
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+    planted = {1: 0.30, 2: 0.35, 4: 0.0, 8: 0.40}
+
+    def best_at_four(frame: pd.DataFrame) -> pd.DataFrame:
+        gfre = frame["metric"] == "gfre_checkpoint_to_final"
+        frame.loc[gfre, "value"] = frame.loc[gfre, "epoch"].map(planted)
+        return frame
+
+    _rewrite(inputs["convergence"], best_at_four)
+    _rewrite(
+        inputs["registry"],
+        lambda r: r.assign(best_epoch=r["best_epoch"].where(r["best_epoch"].isna(), 4)),
+    )
+    report, measures = _evaluate(inputs)
+    assert report.loc["PB3", "verdict"] == "differs"
+    pb3 = measures.loc[measures["id"] == "PB3"].set_index("measure")
+    assert pb3.loc[1, "ours"] == pytest.approx(1.0)  # ρ over epochs 1, 2, 8
+    assert pb3.loc[2, "ours"] == pytest.approx(0.30 - 0.40)  # first − last non-final checkpoint
+
+
+def test_pb3_without_best_epoch_names_the_fix(tmp_path):
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+    _rewrite(inputs["registry"], lambda r: r.drop(columns="best_epoch"))
+    with pytest.raises(DataError, match=r"no best_epoch for .*forcerun model_table"):
+        _evaluate(inputs)
 
 
 def test_pb4_fine_tuning_on_planted_gfre(measures):

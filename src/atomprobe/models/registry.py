@@ -282,7 +282,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
 
     Columns: name, label, family, source, weights (a builtin's shipped weights), train_target
     (empty unless trained here), n_params, test_mae, baseline_mae (predict-the-train-mean, target
-    units), composition_mae (extensive targets: per-element references alone),
+    units), composition_mae (extensive targets: per-element references alone), best_epoch (the
+    epoch whose weights are the final model; trained here only), epochs_run,
     supports_periodic, datasets, note. A random-init model's test MAE is that of the untrained
     model, in the mirrored entry's target.
     params: registry (name -> entry), datasets (name -> datasets it was extracted on),
@@ -326,6 +327,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "test_mae": metrics.get("test_mae"),
                 "baseline_mae": metrics.get("baseline_mae"),
                 "composition_mae": metrics.get("composition_baseline_mae"),
+                "best_epoch": metrics.get("best_epoch"),
+                "epochs_run": metrics.get("epochs_run"),
                 "supports_periodic": periodic,
                 "datasets": ",".join(datasets),
                 "note": "; ".join(notes),
@@ -335,6 +338,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         "test_mae": "target units (eV for gap and u0)",
         "baseline_mae": "predict the training mean; same units",
         "composition_mae": "extensive targets: per-element least-squares references alone",
+        "best_epoch": "epoch of the best validation MAE: its weights are the final model",
+        "epochs_run": "epochs trained before early stopping or the epoch budget",
     }
     sources = [p for v in inputs.values() for p in ([v] if isinstance(v, str) else v)]
     write_parquet(pd.DataFrame(rows), outputs["table"], {"units": units}, params, sources)

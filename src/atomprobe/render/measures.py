@@ -83,6 +83,47 @@ def _registry_models(results: Results, models: Mapping[str, Any] | None) -> list
     return names if "source" in models else [name for name in names if name not in controls]
 
 
+def drop_final_model(results: Results, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of per-epoch scores without each model's final model.
+
+    A trained model's final weights are those of its best validation epoch (early stopping
+    keeps them), not necessarily its last epoch: the registry's ``best_epoch`` names it.
+
+    Parameters
+    ----------
+    results : Results
+        The cached results (registry column ``best_epoch``).
+    frame : DataFrame
+        Per-epoch rows with ``model`` and ``epoch``.
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` without the rows whose epoch is their model's ``best_epoch``.
+
+    Raises
+    ------
+    DataError
+        The scores have no ``epoch`` column, or the registry no ``best_epoch`` for a model.
+    """
+    if "epoch" not in frame.columns:
+        raise DataError("claims.yaml: exclude_final needs per-epoch scores (column 'epoch')")
+    registry = results.registry
+    best = (
+        registry.set_index("name")["best_epoch"]
+        if "best_epoch" in registry.columns
+        else pd.Series(dtype=float)
+    )
+    final = frame["model"].map(best)
+    unknown = sorted(set(frame.loc[final.isna(), "model"]))
+    if unknown:
+        raise DataError(
+            f"results/models/registry.parquet has no best_epoch for {', '.join(unknown)}: "
+            "rerun the model_table job (snakemake --forcerun model_table)"
+        )
+    return frame.loc[frame["epoch"] != final]
+
+
 def select(
     results: Results, spec: Mapping[str, Any], cfg: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, str]:
@@ -96,11 +137,12 @@ def select(
         ``scores`` (``cpd`` or an analysis name), ``models`` (registry filter), ``value`` (score
         column; ``r2`` by default), ``layer`` (cpd only) and column filters. Special filters:
         ``off_diagonal: true`` keeps rows whose ``source`` differs from ``target``; a filter value
-        ``first`` / ``last`` / ``penultimate`` keeps each model's smallest / largest /
-        second-largest value of that column. Model pairs (``source``/``target`` scores such as
-        GFRE): ``among`` (a registry filter) keeps pairs of two such models; ``between`` (two
-        registry filters) keeps pairs from one set to the other, both directions; either labels
-        each row's ordered pair ``source→target`` in ``model``.
+        ``first`` / ``last`` keeps each model's smallest / largest value of that column; ``exclude_final: true`` drops each model's
+        checkpoint that is the final model (:func:`drop_final_model`). Model pairs
+        (``source``/``target`` scores such as GFRE): ``among`` (a registry filter) keeps pairs
+        of two such models; ``between`` (two registry filters) keeps pairs from one set to the
+        other, both directions; either labels each row's ordered pair ``source→target`` in
+        ``model``.
     cfg : mapping
         The render config (``dataset``, ``layer``).
 
@@ -108,7 +150,7 @@ def select(
     -------
     frame : DataFrame
         ``value`` plus whichever of ``model, repeat, fold, ci_low, ci_high`` and the
-        ``first``/``last``/``penultimate`` columns exist.
+        ``first``/``last`` columns exist.
     description : str
         The selection in words (scores, filters, models used).
 
@@ -122,6 +164,7 @@ def select(
     models = _registry_models(results, spec.pop("models", None))
     value = spec.pop("value", "r2")
     off_diagonal = spec.pop("off_diagonal", False)
+    exclude_final = spec.pop("exclude_final", False)
     among, between = spec.pop("among", None), spec.pop("between", None)
     if name == "cpd":
         layer = spec.pop("layer", cfg["layer"])
@@ -136,20 +179,16 @@ def select(
     unknown = [c for c in filters if c not in frame.columns]
     if unknown:
         raise DataError(f"claims.yaml selects on column(s) {unknown} absent from {name} scores")
-    extremes = {c: v for c, v in filters.items() if v in ("first", "last", "penultimate")}
+    extremes = {c: v for c, v in filters.items() if v in ("first", "last")}
     frame = select_rows(frame, **{c: v for c, v in filters.items() if c not in extremes})
     if "model" in frame.columns:
         frame = frame.loc[frame["model"].isin(models)]
     elif {"source", "target"} <= set(frame.columns):  # model pairs (GFRE, LFRE)
         frame = frame.loc[frame["source"].isin(models) & frame["target"].isin(models)]
+    if exclude_final:
+        frame = drop_final_model(results, frame)
     for column, which in extremes.items():
-        by_model = frame.groupby("model")[column]
-        if which == "penultimate":
-            wanted = by_model.transform(
-                lambda s: np.sort(s.unique())[-2] if s.nunique() > 1 else np.nan
-            )
-        else:
-            wanted = by_model.transform("min" if which == "first" else "max")
+        wanted = frame.groupby("model")[column].transform("min" if which == "first" else "max")
         frame = frame.loc[frame[column] == wanted]
     if off_diagonal:
         frame = frame.loc[frame["source"] != frame["target"]]
@@ -497,11 +536,11 @@ def measure_ranking(results: Results, m: Mapping[str, Any], cfg: Mapping[str, An
 
 
 def measure_trend(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
-    """Per-model Spearman ρ of the value over an ordered column, each model's last row left out."""
-    over = m.get("over", "epoch")
+    """Per-model Spearman ρ of the value over the epochs, each model's final model left out."""
+    over = "epoch"
     rule = (
-        f"trend: per model, Spearman ρ({over}, value) over every {over} before the last "
-        "(the final model): reproduced if every model's ρ has the paper's sign"
+        "trend: per model, Spearman ρ(epoch, value) over every checkpoint but the final model "
+        "(the best validation epoch): reproduced if every model's ρ has the paper's sign"
     )
     spec = dict(m["select"])
     value = spec.get("value", "r2")
@@ -513,22 +552,23 @@ def measure_trend(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
     filters = {k: v for k, v in spec.items() if k not in ("scores", "models", "value")}
     models = _registry_models(results, spec.get("models"))
     rows = select_rows(raw, **filters)
-    rows = rows.loc[rows["model"].isin(models)]
+    rows = drop_final_model(results, rows.loc[rows["model"].isin(models)])
     rhos: dict[str, float] = {}
     short = []
     for model, part in rows.groupby("model", sort=True):
-        part = part.sort_values(over)
-        before = part.loc[part[over] < part[over].max()]
-        if len(before) < 3:
+        if len(part) < 3:
             short.append(str(model))
             continue
-        rho = stats.spearmanr(before[over], before[value]).statistic
+        rho = stats.spearmanr(part[over], part[value]).statistic
         rhos[str(model)] = float(rho) if np.isfinite(rho) else 0.0
     ours = ", ".join(f"{results.label(k)} ρ {v:+.2f}" for k, v in rhos.items()) or "—"
     if short:
-        ours += f"; fewer than 3 {over}s before the last: {', '.join(short)}"
+        ours += f"; fewer than 3 checkpoints besides the final model: {', '.join(short)}"
     if not rhos or short:
-        reason = f"fewer than 3 {over}s before the last for {', '.join(short) or 'every model'}"
+        reason = (
+            "fewer than 3 checkpoints besides the final model for "
+            f"{', '.join(short) or 'every model'}"
+        )
         return Outcome(
             ours, "not comparable", reason, text, rule=rule, paper=m["paper"]["direction"]
         )

@@ -54,10 +54,10 @@ ranking (paper tiers of registry entries, best first; tiers are registry filters
     models from different tiers, the fraction ordered as the tiers say:
     reproduced = 1; same direction ≥ ``ranking_agreement`` (clearly above the 0.5 of chance: at
     most one pair in five inverted at the default); differs otherwise.
-trend (a quantity over an ordered column, e.g. GFRE(checkpoint → final) over epochs)
-    per model, Spearman ρ between the column and the value over every row except each model's
-    last one (the final model itself, whose GFRE to itself is 0 by construction); at least three
-    rows per model, else not comparable.
+trend (a quantity over training epochs, e.g. GFRE(checkpoint → final))
+    per model, Spearman ρ between epoch and the value over every checkpoint except the final
+    model (the best validation epoch, whose GFRE to itself is 0 by construction; checkpoints
+    after it stay in); at least three checkpoints per model, else not comparable.
     reproduced      every model's ρ has the paper's sign (``direction``: "<" falls, ">" rises);
     differs         otherwise.
 not comparable
@@ -495,8 +495,9 @@ def rules_text(cfg: Mapping[str, Any]) -> list[str]:
         f"paper's order, *same direction* = at least {r['ranking_agreement']:.0%} (chance is "
         "50%), *differs* = fewer.",
         "- **Trend** (PB3): per model, Spearman ρ between epoch and GFRE(checkpoint → final) "
-        "over the checkpoints before the last (the final model, whose GFRE to itself is 0 by "
-        "construction); *reproduced* = every model's ρ negative, *differs* otherwise.",
+        "over every checkpoint but the final model (the best validation epoch, whose GFRE to "
+        "itself is 0 by construction: early stopping keeps its weights, so it need not be the "
+        "last epoch); *reproduced* = every model's ρ negative, *differs* otherwise.",
         "- **Several measures**: each shows its own verdict; a claim's verdict is the least "
         "favourable among its deciding measures that are comparable (a *not comparable* never "
         "hides a *differs*), and the row names the measures that were not comparable. Stand-ins "
