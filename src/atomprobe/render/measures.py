@@ -137,8 +137,9 @@ def select(
         ``scores`` (``cpd`` or an analysis name), ``models`` (registry filter), ``value`` (score
         column; ``r2`` by default), ``layer`` (cpd only) and column filters. Special filters:
         ``off_diagonal: true`` keeps rows whose ``source`` differs from ``target``; a filter value
-        ``first`` / ``last`` keeps each model's smallest / largest value of that column; ``exclude_final: true`` drops each model's
-        checkpoint that is the final model (:func:`drop_final_model`). Model pairs
+        ``first`` / ``last`` keeps each model's smallest / largest value of that column;
+        ``exclude_final: true`` drops each model's checkpoint that is the final model
+        (:func:`drop_final_model`). Model pairs
         (``source``/``target`` scores such as GFRE): ``among`` (a registry filter) keeps pairs
         of two such models; ``between`` (two registry filters) keeps pairs from one set to the
         other, both directions; either labels each row's ordered pair ``source→target`` in
