@@ -4,11 +4,15 @@ Equality tolerance: 1e-10 absolute on the pointwise errors (the errors are O(1))
 implementation reproduces skmatter's arithmetic (same scaling, fold split, SVD truncation and
 alpha choice); only the order of floating-point sums differs, giving ~1e-15 differences. Alpha
 choices could in principle differ when two CV losses tie to ~1e-15, which random data never does.
+skmatter's estimator takes its own default alphas (``SKMATTER_ALPHAS``, it refuses alphas >= 1);
+ours default to paper B's, so the equality tests pass skmatter's grid to ours.
 """
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import KFold
 from skmatter.linear_model import Ridge2FoldCV
 from skmatter.metrics import (
     global_reconstruction_error,
@@ -20,15 +24,18 @@ from atomprobe.analyses.cumulants import cumulant_features, cumulant_order_gfre
 from atomprobe.analyses.reconstruction import (
     RELATIVE_ALPHAS,
     BatchedCutoffRidgeSolver,
+    alpha_grid,
     gfre,
     lfre,
     pointwise_gfre,
     pointwise_lfre,
+    structure_test_indices,
     train_test_indices,
 )
 from atomprobe.errors import DataError
 
 TOLERANCE = 1e-10
+SKMATTER_ALPHAS = np.geomspace(1e-9, 0.9, 20)  # skmatter's default grid
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +50,13 @@ def pair():
 
 def test_gfre_equals_skmatter(pair):
     X, Y, train_idx, test_idx = pair
-    ours = pointwise_gfre(X, [Y, X], train_idx, test_idx)
+    ours = pointwise_gfre(X, [Y, X], train_idx, test_idx, SKMATTER_ALPHAS)
     for got, target in zip(ours, (Y, X), strict=True):
         expected = pointwise_global_reconstruction_error(
             X, target, train_idx=train_idx, test_idx=test_idx
         )
         np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
-    assert gfre(X, Y, train_idx, test_idx) == pytest.approx(
+    assert gfre(X, Y, train_idx, test_idx, SKMATTER_ALPHAS) == pytest.approx(
         global_reconstruction_error(X, Y, train_idx=train_idx, test_idx=test_idx), abs=TOLERANCE
     )
 
@@ -60,7 +67,9 @@ def test_lfre_equals_skmatter(pair, n_neighbors):
     test_idx = test_idx[:30]  # skmatter's per-point loop is the slow part of this test
     k = n_neighbors or min(X.shape[1], Y.shape[1])
     expected = pointwise_local_reconstruction_error(X, Y, k, train_idx=train_idx, test_idx=test_idx)
-    got = pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors, batch_size=7)[0]
+    got = pointwise_lfre(
+        X, [Y], train_idx, test_idx, n_neighbors, batch_size=7, alphas=SKMATTER_ALPHAS
+    )[0]
     np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
 
 
@@ -69,10 +78,10 @@ def test_stacked_ridge_equals_skmatter_ridge_per_problem():
     X = rng.normal(size=(3, 30, 5))
     Y = X @ rng.normal(size=(5, 2)) + 0.3 * rng.normal(size=(3, 30, 2))
     query = rng.normal(size=(3, 4, 5))
-    got = BatchedCutoffRidgeSolver(X).predict(Y, query)
+    got = BatchedCutoffRidgeSolver(X, SKMATTER_ALPHAS).predict(Y, query)
     for b in range(3):
         reference = Ridge2FoldCV(
-            alphas=RELATIVE_ALPHAS,
+            alphas=SKMATTER_ALPHAS,
             alpha_type="relative",
             regularization_method="cutoff",
             random_state=0x5F3759DF,
@@ -160,4 +169,83 @@ def test_bad_metric_inputs_are_one_line_errors(pair, call, message):
     X, Y, train, test = pair
     with pytest.raises(DataError, match=message) as error:
         call(X, Y, train, test)
+    assert "\n" not in str(error.value)
+
+
+def test_authors_alphas_follow_skmatter_arithmetic_up_to_alpha_one():
+    """Paper B's grid ends at relative alpha 1, which skmatter's estimator refuses ([0, 1));
+    its 2-fold arithmetic, called past that check, gives what ours gives on that grid, and on
+    a target unrelated to X the CV picks alpha 1 (no singular value kept: predict the mean)."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(2, 40, 6))
+    Y = np.stack([X[0] @ rng.normal(size=(6, 3)), rng.normal(size=(40, 3))])
+    query = rng.normal(size=(2, 5, 6))
+    got = BatchedCutoffRidgeSolver(X, RELATIVE_ALPHAS).predict(Y, query)
+    chosen = []
+    for b in range(2):
+        reference = Ridge2FoldCV(
+            alphas=RELATIVE_ALPHAS,
+            alpha_type="relative",
+            regularization_method="cutoff",
+            scoring="neg_root_mean_squared_error",
+        )
+        folds = next(KFold(2, shuffle=True, random_state=0x5F3759DF).split(X[b]))
+        scorer = check_scoring(reference, scoring="neg_root_mean_squared_error")
+        coef = reference._2fold_cv(X[b], Y[b], *folds, scorer)  # fit() would refuse alpha 1
+        np.testing.assert_allclose(got[b], query[b] @ coef.T, atol=TOLERANCE)
+        chosen.append(reference.alpha_)
+    assert chosen[0] < 1e-6 and chosen[1] == 1.0
+
+
+def test_alpha_grid_is_the_configured_geomspace():
+    np.testing.assert_array_equal(alpha_grid(1e-9, 1.0, 20), RELATIVE_ALPHAS)
+    with pytest.raises(DataError, match="need 0 < low <= high <= 1") as error:
+        alpha_grid(1e-9, 2.0, 20)
+    assert "\n" not in str(error.value)
+
+
+def test_lfre_ignores_float32_rounding_noise_between_duplicated_points():
+    """Reduced reproduction of the LFRE outlier CHGNet → SevenNet-0 (22May2024) on MP crystals
+    (66.8 against a median of 0.26): symmetry-equivalent atoms are one point of X up to float32
+    rounding, but Y separates them by ~1e-3. skmatter keeps the rounding direction between two
+    such points (singular value ~1e-7 · s_max) and fits a slope of ~1e4 along it, so a test
+    point off that direction gets an error of thousands. Ours, on the float32 features, must
+    give what skmatter gives when the duplicates are exact (no rounding direction at all)."""
+    rng = np.random.default_rng(0)
+    d, n_base = 12, 60
+    base = rng.normal(size=(n_base, d))
+    weights = rng.normal(size=(d, d)) / 3
+    twins = base * (1 + 1e-7 * rng.normal(size=base.shape))  # equal after rounding to float32
+    query = rng.normal(size=(20, d))
+    X = np.vstack([base, twins, query]).astype(np.float32)
+    Y_base = np.tanh(base @ weights)
+    Y = np.vstack(
+        [Y_base, Y_base + 1e-3 * rng.normal(size=Y_base.shape), np.tanh(query @ weights)]
+    ).astype(np.float32)
+    train_idx, test_idx = np.arange(2 * n_base), np.arange(2 * n_base, len(X))
+    X_exact = np.vstack([base, base, query]).astype(np.float32).astype(np.float64)
+
+    def skmatter(source: np.ndarray) -> np.ndarray:
+        return pointwise_local_reconstruction_error(
+            source, Y.astype(np.float64), d, train_idx=train_idx, test_idx=test_idx
+        )
+
+    with_rounding, exact = skmatter(X.astype(np.float64)), skmatter(X_exact)
+    assert with_rounding.max() > 1000 * np.median(with_rounding)  # the pathology is present
+    assert exact.max() < 2.0
+    ours = pointwise_lfre(X, [Y], train_idx, test_idx, alphas=SKMATTER_ALPHAS)[0]
+    np.testing.assert_allclose(ours, exact, rtol=0, atol=1e-6)
+
+
+def test_structure_split_never_puts_a_structure_on_both_sides():
+    rng = np.random.default_rng(5)
+    structures = np.repeat([f"mp-{i}" for i in range(300)], rng.integers(1, 20, size=300))
+    for seed in range(5):
+        train_idx, test_idx = structure_test_indices(structures, 400, seed)
+        assert not set(structures[train_idx]) & set(structures[test_idx])
+        assert len(train_idx) + len(test_idx) == len(structures)
+        assert 400 <= len(test_idx) < 400 + 19  # stops at the structure that reaches 400
+    assert not np.array_equal(structure_test_indices(structures, 400, 1)[1], test_idx)
+    with pytest.raises(DataError, match="lower the test size") as error:
+        structure_test_indices(structures, len(structures) - 1, 0)
     assert "\n" not in str(error.value)

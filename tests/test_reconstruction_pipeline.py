@@ -125,16 +125,44 @@ def test_reconstruction_step_writes_all_ordered_pairs(files, params, tmp_path):
     n_splits = params["test_splits"]
     assert n_splits > 1
     for frame, splits in ((gfre, n_splits), (lfre, 1)):
-        # two levels, ordered pairs with diagonal, GFRE on every test split, LFRE on the first
-        assert len(frame) == 2 * len(MODELS) ** 2 * splits
+        # ordered pairs with diagonal, GFRE on every test split, LFRE on the first; structure
+        # level: one split of structures; atom level: random atoms and whole structures
+        assert len(frame) == 3 * len(MODELS) ** 2 * splits
         assert set(frame["repeat"]) == set(range(splits))
-        assert set(frame["level"]) == {"structure", "atom"}
+        assert frame.groupby("level")["split"].agg(set).to_dict() == {
+            "structure": {"structures"},
+            "atom": {"atoms", "structures"},
+        }
         assert set(frame["dataset"]) == {"qm9"}  # gamma's empty mp table: no rows, no error
+        assert (frame["median"] >= 0).all() and frame["median"].notna().all()
+    gfre = gfre.loc[
+        gfre["split"] == gfre["level"].map({"structure": "structures", "atom": "atoms"})
+    ]
     value = gfre.loc[gfre["repeat"] == 0].set_index(["level", "source", "target"])["value"]
     assert value[("structure", "alpha", "alpha")] < 1e-8
     assert value[("atom", "alpha", "beta")] < 1e-6  # beta is linear in alpha, atom by atom
     assert value[("atom", "alpha", "gamma")] > 0.05
     assert set(lfre["n_test"]) == {20} and set(gfre["n_test"]) == {40, 50}
+
+
+def test_atom_rows_split_by_structure_keep_each_structure_on_one_side(files, params, tmp_path):
+    """The structure split of the atom-level job: its GFRE equals gfre() on the split that
+    structure_test_indices draws, and that split never has a structure on both sides."""
+    from atomprobe.analyses.feature_sets import align_atom_rows
+    from atomprobe.analyses.reconstruction import structure_test_indices
+
+    paths, _ = files
+    out = run_reconstruction(paths, params, tmp_path)
+    table = read_parquet(out["gfre"])[0]
+    table = table.loc[(table["level"] == "atom") & (table["split"] == "structures")]
+    max_rows = params["atom"]["train_size"] + params["atom"]["test_size"]
+    _, matrices, structures = align_atom_rows(paths["atoms"], "qm9", max_rows, params["seed"])
+    value = table.set_index(["source", "target", "repeat"])["value"]
+    for repeat in range(params["test_splits"]):
+        train_idx, test_idx = structure_test_indices(structures, 50, params["seed"] + repeat)
+        assert not set(structures[train_idx]) & set(structures[test_idx])
+        expected = gfre(matrices[0], matrices[2], train_idx, test_idx)  # alpha -> gamma
+        assert value[("alpha", "gamma", repeat)] == pytest.approx(expected, rel=1e-12)
 
 
 def test_reconstruction_source_matches_the_metric_on_the_shared_split(files, params, tmp_path):
@@ -235,11 +263,13 @@ def test_atom_rows_read_alone_equal_the_aligned_whole_tables(files, monkeypatch,
     monkeypatch.setattr(features_io, "ATOM_READ_BUDGET_BYTES", 1)  # one column a read
     for max_rows in (None, 100):
         group = [whole_table(path) for path in atoms if read_metadata(path)["dataset"] == "qm9"]
-        _, expected = align_rows(group, max_rows, seed=4)
-        models, matrices = align_atom_rows(atoms, "qm9", max_rows, seed=4)
+        keys, expected = align_rows(group, max_rows, seed=4)
+        models, matrices, structures = align_atom_rows(atoms, "qm9", max_rows, seed=4)
         assert models == ["alpha", "beta", "gamma", "delta"]
+        np.testing.assert_array_equal(structures, [key.split("#")[0] for key in keys])
         assert len(matrices[0]) == (len(kept) if max_rows is None else max_rows)
         for got, want in zip(matrices, expected, strict=True):
             np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(matrices[3], matrices[0] * 2.0)
-    assert align_atom_rows(atoms, "no_such_dataset") == ([], [])
+    models, matrices, structures = align_atom_rows(atoms, "no_such_dataset")
+    assert (models, matrices, structures.size) == ([], [], 0)

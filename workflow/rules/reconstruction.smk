@@ -30,7 +30,9 @@ rule reconstruction_source:
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction_source",
         cfg=lambda w: {
-            **reconstruction_params("seed", "layer", "lfre", "test_splits", w.level),
+            **reconstruction_params(
+                "seed", "layer", "lfre", "test_splits", "relative_alphas", w.level
+            ),
             "level": w.level,
             "dataset": w.dataset,
             "source": w.source,
@@ -58,7 +60,9 @@ rule reconstruction:
         runtime=job_resource("reconstruction", "runtime", 5),
     params:
         step="atomprobe.analyses.reconstruction_pairs:reconstruction",
-        cfg=reconstruction_params("seed", "layer", "test_splits", "structure", "atom", "lfre"),
+        cfg=reconstruction_params(
+            "seed", "layer", "test_splits", "structure", "atom", "lfre", "relative_alphas"
+        ),
     script:
         STEP_SCRIPT
 
@@ -80,7 +84,7 @@ rule cumulants:
         runtime=job_resource("cumulants", "runtime", 60),
     params:
         step="atomprobe.analyses.cumulants:cumulants",
-        cfg=reconstruction_params("seed", "cumulants"),
+        cfg=reconstruction_params("seed", "cumulants", "relative_alphas"),
     script:
         STEP_SCRIPT
 
@@ -155,6 +159,6 @@ rule convergence:
         runtime=job_resource("convergence", "runtime", 30),
     params:
         step="atomprobe.analyses.convergence:convergence",
-        cfg=reconstruction_params("seed", "layer", "convergence"),
+        cfg=reconstruction_params("seed", "layer", "convergence", "relative_alphas"),
     script:
         STEP_SCRIPT

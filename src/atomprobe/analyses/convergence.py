@@ -18,7 +18,13 @@ from atomprobe.analyses.feature_sets import (
     load_feature_sets,
     model_and_dataset,
 )
-from atomprobe.analyses.reconstruction import capped_test_size, gfre, train_test_indices
+from atomprobe.analyses.reconstruction import (
+    RELATIVE_ALPHAS,
+    alpha_grid,
+    capped_test_size,
+    gfre,
+    train_test_indices,
+)
 from atomprobe.analyses.similarity import linear_cka
 from atomprobe.errors import DataError
 from atomprobe.io import read_parquet, write_parquet
@@ -36,7 +42,11 @@ CONVERGENCE_COLUMNS = {
 
 
 def checkpoint_convergence(
-    checkpoints: pd.DataFrame, final: FeatureSet, n_test: int, seed: int
+    checkpoints: pd.DataFrame,
+    final: FeatureSet,
+    n_test: int,
+    seed: int,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
 ) -> pd.DataFrame:
     """Convergence metrics per epoch: GFRE in both directions and linear CKA.
 
@@ -53,6 +63,8 @@ def checkpoint_convergence(
         Requested GFRE test structures, capped at half of the shared structures.
     seed : int
         Seed of the train/test split.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of the GFRE ridge (config ``reconstruction.relative_alphas``).
 
     Returns
     -------
@@ -83,8 +95,8 @@ def checkpoint_convergence(
         train_idx, test_idx = train_test_indices(len(C), capped_test_size(len(C), n_test), seed)
         sizes = {"n_train": len(train_idx), "n_test": len(test_idx)}
         values = {
-            "gfre_checkpoint_to_final": (gfre(C, H, train_idx, test_idx), sizes),
-            "gfre_final_to_checkpoint": (gfre(H, C, train_idx, test_idx), sizes),
+            "gfre_checkpoint_to_final": (gfre(C, H, train_idx, test_idx, alphas), sizes),
+            "gfre_final_to_checkpoint": (gfre(H, C, train_idx, test_idx, alphas), sizes),
             "cka": (linear_cka(C, H), {"n_train": 0, "n_test": len(C)}),
         }
         rows += [
@@ -102,7 +114,8 @@ def convergence(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: 
 
     inputs: ``checkpoints`` (``{model}/{dataset}_checkpoints.parquet``) and ``final`` (the
     pooled features of the same models and datasets, any order); outputs: ``convergence``;
-    params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``convergence``).
+    params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``convergence``,
+    ``relative_alphas``).
     """
     checkpoint_paths = as_path_list(inputs["checkpoints"])
     final_paths = as_path_list(inputs["final"])
@@ -115,7 +128,11 @@ def convergence(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: 
         checkpoints, _ = read_parquet(path)
         frames.append(
             checkpoint_convergence(
-                checkpoints, finals[key], params["convergence"]["test_size"], params["seed"]
+                checkpoints,
+                finals[key],
+                params["convergence"]["test_size"],
+                params["seed"],
+                alpha_grid(**params["relative_alphas"]),
             )
         )
     frame = (

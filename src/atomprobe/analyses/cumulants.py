@@ -15,6 +15,8 @@ import pandas as pd
 
 from atomprobe.analyses.feature_sets import model_and_dataset
 from atomprobe.analyses.reconstruction import (
+    RELATIVE_ALPHAS,
+    alpha_grid,
     capped_test_size,
     pointwise_gfre,
     root_mean_square,
@@ -59,7 +61,13 @@ def cumulant_features(
     return np.asarray(ids)[keep], phi[keep], int((~keep).sum())
 
 
-def cumulant_order_gfre(phi: np.ndarray, max_order: int, n_test: int, seed: int) -> pd.DataFrame:
+def cumulant_order_gfre(
+    phi: np.ndarray,
+    max_order: int,
+    n_test: int,
+    seed: int,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
+) -> pd.DataFrame:
     """GFRE(φ^(K) → φ^(K')) for every pair of cumulant orders K, K' in 1 … max_order.
 
     One seeded train/test split serves every pair.
@@ -75,6 +83,8 @@ def cumulant_order_gfre(phi: np.ndarray, max_order: int, n_test: int, seed: int)
         Test structures (at least two structures must remain for training).
     seed : int
         Seed of the train/test split.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of the ridge (config ``reconstruction.relative_alphas``).
 
     Returns
     -------
@@ -93,7 +103,7 @@ def cumulant_order_gfre(phi: np.ndarray, max_order: int, n_test: int, seed: int)
     train_idx, test_idx = train_test_indices(len(phi), n_test, seed)
     rows = []
     for K, X in zip(orders, blocks, strict=True):
-        values = root_mean_square(pointwise_gfre(X, blocks, train_idx, test_idx))
+        values = root_mean_square(pointwise_gfre(X, blocks, train_idx, test_idx, alphas))
         rows += [
             {"source_order": K, "target_order": K_target, "value": float(value)}
             for K_target, value in zip(orders, values, strict=True)
@@ -107,7 +117,8 @@ def cumulants(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: in
     """Step: GFRE between cumulant-pooling orders of one model's per-atom features.
 
     inputs: ``atoms`` one per-atom feature file; outputs: ``cumulants`` parquet;
-    params: the config ``reconstruction`` section (uses ``cumulants`` and ``seed``).
+    params: the config ``reconstruction`` section (uses ``cumulants``, ``seed`` and
+    ``relative_alphas``).
     """
     path = as_path_list(inputs["atoms"])[0]
     model, dataset = model_and_dataset(path)
@@ -120,7 +131,8 @@ def cumulants(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: in
         )
         phi = phi[np.sort(chosen)]
     n_test = capped_test_size(len(phi), cfg["test_size"])
-    frame = cumulant_order_gfre(phi, cfg["max_order"], n_test, params["seed"])
+    alphas = alpha_grid(**params["relative_alphas"])
+    frame = cumulant_order_gfre(phi, cfg["max_order"], n_test, params["seed"], alphas)
     frame.insert(0, "model", model)
     frame.insert(1, "dataset", dataset)
     log.info("cumulants: %s/%s, %d single-atom structures dropped", model, dataset, n_dropped)

@@ -272,7 +272,7 @@ def align_rows(
 
 def align_atom_rows(
     paths: str | list[str], dataset: str, max_rows: int | None = None, seed: int = 0
-) -> tuple[list[str], list[np.ndarray]]:
+) -> tuple[list[str], list[np.ndarray], np.ndarray]:
     """Per-atom features of every model on ``dataset``, aligned, reading only the rows kept.
 
     The same rows and values as :func:`align_rows` on every model's whole per-atom table
@@ -296,6 +296,8 @@ def align_atom_rows(
         Model of each matrix, in input order (empty when no file is on ``dataset``).
     matrices : list of ndarray of shape (n_rows, n_features_model)
         Each model's per-atom features on the shared rows, float32.
+    structures : ndarray of shape (n_rows,)
+        Structure id of each row, str (what a split by structure groups on).
 
     Raises
     ------
@@ -316,10 +318,11 @@ def align_atom_rows(
         files.append(path)
         keys.append(atom_keys(read_atom_index(path)))
     if not models:
-        return [], []
+        return [], [], np.array([], dtype=str)
     shared = shared_rows(keys, f"dataset {dataset!r}: models {models}", max_rows, seed)
     matrices = [
         read_atom_values(path, rows=pd.Index(file_keys).get_indexer(shared))
         for path, file_keys in zip(files, keys, strict=True)
     ]
-    return models, matrices
+    structures = pd.Series(shared).str.rsplit("#", n=1).str[0].to_numpy(dtype=str)
+    return models, matrices, structures

@@ -7,9 +7,13 @@ default scaler and estimator:
 * X and Y are scaled separately on the training rows: centre every column, then divide by one
   scalar so that the total variance is 1 (``skmatter.preprocessing.StandardFlexibleScaler``).
 * A linear map W (no intercept) is fitted by ``skmatter.linear_model.Ridge2FoldCV`` with
-  relative alphas ``geomspace(1e-9, 0.9, 20)`` and truncated-SVD ("cutoff") regularisation:
-  singular values of X at or below ``alpha · s_max`` are dropped; alpha is chosen by a 2-fold
-  split (KFold, shuffled with skmatter's seed ``0x5F3759DF``) minimising the output-averaged RMSE.
+  relative alphas and truncated-SVD ("cutoff") regularisation: singular values of X at or below
+  ``alpha · s_max`` are dropped; alpha is chosen by a 2-fold split (KFold, shuffled with
+  skmatter's seed ``0x5F3759DF``) minimising the output-averaged RMSE. The alphas default to
+  the authors' ``geomspace(1e-9, 1, 20)`` (config ``reconstruction.relative_alphas``);
+  skmatter's own default is ``geomspace(1e-9, 0.9, 20)``. Alpha 1 keeps no singular value in
+  the cross-validation (it is the "predict the mean" candidate); skmatter 0.4.1's estimator
+  refuses alphas >= 1, the arithmetic here is the same for them.
 * GFRE(X→Y) = ‖Y_test − X_test W‖_F / sqrt(n_test): 0 = Y is a linear function of X,
   ≈ 1 = nothing of Y is reconstructed (it can exceed 1).
 * LFRE(X→Y): for each test point the same ridge is fitted on its k nearest training points in
@@ -38,7 +42,7 @@ from sklearn.model_selection import KFold
 
 from atomprobe.errors import DataError
 
-RELATIVE_ALPHAS = np.geomspace(1e-9, 0.9, 20)
+RELATIVE_ALPHAS = np.geomspace(1e-9, 1.0, 20)  # paper B's authors' grid (skmatter: 0.9 top)
 CV_RANDOM_STATE = 0x5F3759DF  # skmatter's seed for the 2-fold alpha selection
 ZERO_VARIANCE = 1e-12  # total variance below this cannot be scaled (skmatter's atol)
 
@@ -111,6 +115,80 @@ def train_test_indices(n_samples: int, n_test: int, seed: int) -> tuple[np.ndarr
     return np.sort(permutation[n_test:]), np.sort(permutation[:n_test])
 
 
+def structure_test_indices(
+    structures: np.ndarray, n_test: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of atoms by structure: ``(train_idx, test_idx)``, both sorted.
+
+    Structures are drawn in a seeded random order until their atoms reach ``n_test``; every atom
+    of a drawn structure is a test atom and every other atom trains, so no structure has atoms
+    on both sides (the test set may exceed ``n_test`` by the last structure's other atoms).
+
+    Parameters
+    ----------
+    structures : ndarray of shape (n_atoms,)
+        Structure id of each atom (any hashable values).
+    n_test : int
+        Test atoms wanted; at least two atoms must remain for training.
+    seed : int
+        Seed of the order in which structures are drawn.
+
+    Returns
+    -------
+    train_idx : ndarray of shape (n_atoms - n_test_atoms,)
+        Sorted indices of the training atoms.
+    test_idx : ndarray of shape (n_test_atoms,)
+        Sorted indices of the test atoms (``n_test_atoms`` >= ``n_test``).
+
+    Raises
+    ------
+    DataError
+        ``n_test`` is not positive, or the drawn structures leave fewer than two training atoms.
+    """
+    _, group = np.unique(np.asarray(structures), return_inverse=True)
+    if n_test < 1:
+        raise DataError(f"test size {n_test} must be positive; raise the test size in the config")
+    sizes = np.bincount(group)
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    n_drawn = int(np.searchsorted(np.cumsum(sizes[order]), n_test)) + 1
+    is_test = np.isin(group, order[:n_drawn])
+    if (~is_test).sum() < 2:
+        raise DataError(
+            f"test size {n_test}: whole structures leave {(~is_test).sum()} of {len(group)} atoms "
+            "to train; lower the test size in the config"
+        )
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def alpha_grid(low: float, high: float, n: int) -> np.ndarray:
+    """Relative alphas ``geomspace(low, high, n)`` (config ``reconstruction.relative_alphas``).
+
+    Parameters
+    ----------
+    low, high : float
+        Smallest and largest relative alpha, ``0 < low <= high <= 1`` (fractions of the largest
+        singular value).
+    n : int
+        Number of alphas, at least 1.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        The grid, dimensionless.
+
+    Raises
+    ------
+    DataError
+        The bounds are out of order or outside (0, 1], or ``n`` < 1.
+    """
+    if not 0 < low <= high <= 1 or n < 1:
+        raise DataError(
+            f"reconstruction.relative_alphas: low={low}, high={high}, n={n}; "
+            "need 0 < low <= high <= 1 and n >= 1 (paper B: 1e-9, 1, 20)"
+        )
+    return np.geomspace(low, high, n)
+
+
 def capped_test_size(n_samples: int, requested: int) -> int:
     """The configured test size, capped so that at least half of the samples train.
 
@@ -176,6 +254,18 @@ class BatchedCutoffRidgeSolver:
     target exactly as skmatter does (including its quirk of truncating the final fit at
     ``s > alpha·s_max`` without the machine-precision cutoff used during cross-validation).
 
+    One deliberate difference, the precision floor: singular values at or below
+    ``max(n, d) · eps · s_max`` of the matrix they belong to (each fold in the cross-validation,
+    the full X in the final fit), with ``eps`` the machine precision of the *stored* features,
+    are rounding noise and are dropped everywhere (the numerical rank of
+    ``numpy.linalg.matrix_rank``). skmatter drops only values below an absolute
+    ``max(n, d) · eps`` during cross-validation and none in the final fit, and our inputs are
+    float32 features computed in float64. Without the floor, two training points that X rounds
+    to the same point but Y separates give a slope ``|Δy| / |Δx|`` of 10³ along their rounding
+    noise, and any query off that noise direction is mapped far away (the LFRE outlier of
+    CHGNet → SevenNet-0 on MP crystals, whose symmetry-equivalent atoms are such pairs). For
+    float64 inputs the floor is ~1e-14 · s_max and the results equal skmatter's.
+
     Parameters
     ----------
     X : ndarray of shape (n_problems, n_samples, n_features)
@@ -185,15 +275,18 @@ class BatchedCutoffRidgeSolver:
         (dimensionless).
     random_state : int, default=CV_RANDOM_STATE
         Seed of the shuffled 2-fold split (skmatter's ``0x5F3759DF``).
+    eps : float, default=float64 machine epsilon
+        Machine precision of the stored features X was computed from (float32: 1.19e-7).
 
     Attributes
     ----------
     folds : tuple of tuple of ndarray
         The two ``(fitted rows, held-out rows)`` index pairs of the 2-fold split.
-    rcond : float
-        Machine-precision cutoff on the singular values used during cross-validation.
     fold_svds : list of tuple of ndarray
         ``(u, s, vt)`` of X restricted to each fold's fitted rows.
+    fold_floors : list of ndarray of shape (n_problems,)
+        Each fold's cutoff during cross-validation: the larger of skmatter's absolute
+        ``max(n, d) · eps(float64)`` and the precision floor.
     held_out_projections : list of ndarray
         Each fold's held-out rows projected on the fitted rows' right singular vectors,
         divided by the singular values, shape (n_problems, n_held_out, n_components).
@@ -201,6 +294,8 @@ class BatchedCutoffRidgeSolver:
         Absolute singular-value cutoffs ``alpha · s_max`` per problem.
     svd : tuple of ndarray
         ``(u, s, vt)`` of the full X, used for the final fit.
+    floor : ndarray of shape (n_problems,)
+        Precision floor of the full X in the final fit.
 
     Raises
     ------
@@ -213,6 +308,7 @@ class BatchedCutoffRidgeSolver:
         X: np.ndarray,
         alphas: np.ndarray = RELATIVE_ALPHAS,
         random_state: int = CV_RANDOM_STATE,
+        eps: float = float(np.finfo(np.float64).eps),
     ) -> None:
         _, n_samples, n_features = X.shape
         if n_samples < 4:
@@ -221,10 +317,12 @@ class BatchedCutoffRidgeSolver:
             KFold(2, shuffle=True, random_state=random_state).split(np.empty((n_samples, 1)))
         )
         self.folds = ((fold_a, fold_b), (fold_b, fold_a))  # (fitted rows, held-out rows)
-        self.rcond = max(n_samples, n_features) * np.finfo(np.float64).eps
+        rcond = max(n_samples, n_features) * np.finfo(np.float64).eps  # skmatter's, absolute
+        tolerance = max(n_samples, n_features) * eps  # relative to s_max: the precision floor
         self.fold_svds = [
             np.linalg.svd(X[:, fitted], full_matrices=False) for fitted, _ in self.folds
         ]
+        self.fold_floors = [np.maximum(rcond, tolerance * s[:, 0]) for _, s, _ in self.fold_svds]
         # held-out rows projected on the fitted fold's right singular vectors, divided by s
         self.held_out_projections = [
             X[:, held] @ np.swapaxes(vt, 1, 2) / np.where(s > 0, s, 1.0)[:, None, :]
@@ -233,15 +331,16 @@ class BatchedCutoffRidgeSolver:
         s_max = np.maximum(self.fold_svds[0][1][:, 0], self.fold_svds[1][1][:, 0])
         self.thresholds = np.asarray(alphas)[None, :] * s_max[:, None]  # (b, n_alphas)
         self.svd = np.linalg.svd(X, full_matrices=False)
+        self.floor = tolerance * self.svd[1][:, 0]
 
     def _cv_losses(self, problem: int, Y: np.ndarray) -> np.ndarray:
         """Mean 2-fold RMSE for every alpha: (n_alphas,)."""
         directions = []
-        for (fitted, held), (u, s, _), projection in zip(
-            self.folds, self.fold_svds, self.held_out_projections, strict=True
+        for (fitted, held), (u, s, _), projection, floor in zip(
+            self.folds, self.fold_svds, self.held_out_projections, self.fold_floors, strict=True
         ):
             s = s[problem]
-            n_valid = int((s > self.rcond).sum())
+            n_valid = int((s > floor[problem]).sum())
             ranks = np.minimum(n_valid, (s[None, :] > self.thresholds[problem][:, None]).sum(1))
             coefficients = u[problem][:, :n_valid].T @ Y[problem][fitted]  # (n_valid, d_y)
             loss_at_rank = _rmse_by_rank(
@@ -271,7 +370,8 @@ class BatchedCutoffRidgeSolver:
         predictions = np.empty((Y.shape[0], X_query.shape[1], Y.shape[2]))
         for problem in range(Y.shape[0]):
             best = int(np.argmin(self._cv_losses(problem, Y)))
-            rank = int((s[problem] > self.thresholds[problem, best]).sum())
+            cutoff = max(self.thresholds[problem, best], self.floor[problem])
+            rank = int((s[problem] > cutoff).sum())
             query_scores = (X_query[problem] @ vt[problem][:rank].T) / s[problem][:rank]
             left = u[problem][:, :rank].T
             if X_query.shape[1] < Y.shape[2]:  # few queries (LFRE): never form W
@@ -301,8 +401,10 @@ def _rmse_by_rank(
 
 def _prepare(
     X: np.ndarray, Ys: Sequence[np.ndarray], train_idx: np.ndarray, test_idx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Validate, split and scale the source and every target."""
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], float]:
+    """Validate, split and scale the source and every target; also the machine precision of
+    the stored source (float32 features: 1.19e-7; any non-float32 dtype: float64's)."""
+    eps = float(np.finfo(np.float32 if np.asarray(X).dtype == np.float32 else np.float64).eps)
     X = check_features(X, "source X")
     targets = [check_features(Y, f"target Y[{i}]", X.shape[0]) for i, Y in enumerate(Ys)]
     train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
@@ -317,11 +419,15 @@ def _prepare(
         scale_total_variance(Y[train_idx], Y[test_idx], f"target Y[{i}]")
         for i, Y in enumerate(targets)
     ]
-    return X_train, X_test, scaled
+    return X_train, X_test, scaled, eps
 
 
 def pointwise_gfre(
-    X: np.ndarray, Ys: Sequence[np.ndarray], train_idx: np.ndarray, test_idx: np.ndarray
+    X: np.ndarray,
+    Ys: Sequence[np.ndarray],
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
 ) -> np.ndarray:
     """Pointwise global errors ‖y_i − x_i W‖ of each target: (n_targets, n_test).
 
@@ -338,6 +444,8 @@ def pointwise_gfre(
         Integer indices of the training rows.
     test_idx : ndarray of shape (n_test,)
         Integer indices of the test rows, disjoint from ``train_idx``.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of the ridge (see :class:`BatchedCutoffRidgeSolver`).
 
     Returns
     -------
@@ -351,8 +459,8 @@ def pointwise_gfre(
         Invalid features, mismatched rows, overlapping indices, constant features or too few
         training rows.
     """
-    X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
-    ridge = BatchedCutoffRidgeSolver(X_train[None])
+    X_train, X_test, scaled, eps = _prepare(X, Ys, train_idx, test_idx)
+    ridge = BatchedCutoffRidgeSolver(X_train[None], alphas, eps=eps)
     return np.stack(
         [
             np.linalg.norm(Y_test - ridge.predict(Y_train[None], X_test[None])[0], axis=1)
@@ -388,6 +496,7 @@ def pointwise_lfre(
     test_idx: np.ndarray,
     n_neighbors: int | None = None,
     batch_size: int = 32,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
 ) -> np.ndarray:
     """Pointwise local errors of each target: (n_targets, n_test).
 
@@ -411,6 +520,8 @@ def pointwise_lfre(
         than exist; an explicit k larger than that is an error.
     batch_size : int, default=32
         Test points processed together.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of each local ridge (see :class:`BatchedCutoffRidgeSolver`).
 
     Returns
     -------
@@ -428,7 +539,7 @@ def pointwise_lfre(
         raise DataError(
             f"LFRE: n_neighbors must be at least 1 (or None for paper B's k), got {n_neighbors}"
         )
-    X_train, X_test, scaled = _prepare(X, Ys, train_idx, test_idx)
+    X_train, X_test, scaled, eps = _prepare(X, Ys, train_idx, test_idx)
     ks = [
         n_neighbors or default_n_neighbors(X_train.shape[1], Y_train.shape[1], len(X_train))
         for Y_train, _ in scaled
@@ -447,7 +558,7 @@ def pointwise_lfre(
             )
             local_X = X_train[nearest]  # (b, k, d_x), nearest first
             local_X_mean = local_X.mean(axis=1, keepdims=True)
-            ridge = BatchedCutoffRidgeSolver(local_X - local_X_mean)
+            ridge = BatchedCutoffRidgeSolver(local_X - local_X_mean, alphas, eps=eps)
             for t, (Y_train, Y_test) in enumerate(scaled):
                 if ks[t] != k:
                     continue
@@ -478,7 +589,13 @@ def root_mean_square(pointwise: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(np.square(pointwise), axis=-1))
 
 
-def gfre(X: np.ndarray, Y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray) -> float:
+def gfre(
+    X: np.ndarray,
+    Y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
+) -> float:
     """GFRE(X→Y) of one pair (see the module docstring).
 
     Parameters
@@ -491,6 +608,8 @@ def gfre(X: np.ndarray, Y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarr
         Integer indices of the training rows.
     test_idx : ndarray of shape (n_test,)
         Integer indices of the test rows, disjoint from ``train_idx``.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of the ridge.
 
     Returns
     -------
@@ -503,7 +622,7 @@ def gfre(X: np.ndarray, Y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarr
     DataError
         Invalid features or indices (see :func:`pointwise_gfre`).
     """
-    return float(root_mean_square(pointwise_gfre(X, [Y], train_idx, test_idx))[0])
+    return float(root_mean_square(pointwise_gfre(X, [Y], train_idx, test_idx, alphas))[0])
 
 
 def lfre(
@@ -512,6 +631,7 @@ def lfre(
     train_idx: np.ndarray,
     test_idx: np.ndarray,
     n_neighbors: int | None = None,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
 ) -> float:
     """LFRE(X→Y) of one pair; k = ``n_neighbors`` or :func:`default_n_neighbors`.
 
@@ -527,6 +647,8 @@ def lfre(
         Integer indices of the test rows, disjoint from ``train_idx``.
     n_neighbors : int or None, default=None
         Neighbourhood size k; None for paper B's ``min(d_x, d_y)``.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of each local ridge.
 
     Returns
     -------
@@ -539,4 +661,5 @@ def lfre(
         Invalid features or indices, or k larger than the training set (see
         :func:`pointwise_lfre`).
     """
-    return float(root_mean_square(pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors))[0])
+    pointwise = pointwise_lfre(X, [Y], train_idx, test_idx, n_neighbors, alphas=alphas)
+    return float(root_mean_square(pointwise)[0])

@@ -20,11 +20,14 @@ from atomprobe.analyses.feature_sets import (
     load_feature_sets,
 )
 from atomprobe.analyses.reconstruction import (
+    RELATIVE_ALPHAS,
+    alpha_grid,
     capped_test_size,
     default_n_neighbors,
     pointwise_gfre,
     pointwise_lfre,
     root_mean_square,
+    structure_test_indices,
     train_test_indices,
 )
 from atomprobe.io import read_parquet, write_parquet
@@ -37,8 +40,16 @@ ERROR_COLUMNS = {
     "target": "model whose features are reconstructed (Y)",
     "level": "structure (pooled features) or atom (per-atom last-layer features)",
     "dataset": "dataset of the structures",
+    "split": (
+        "what the test set draws: atoms (random atoms, paper B) or structures (whole "
+        "structures: no structure on both sides); structure level: structures"
+    ),
     "repeat": "random test split (seed + repeat); LFRE: split 0 only",
-    "value": "reconstruction error, dimensionless (0 = exact, ~1 = nothing reconstructed)",
+    "value": (
+        "reconstruction error, dimensionless (0 = exact, ~1 = nothing reconstructed): the RMS "
+        "of the pointwise errors of the test rows"
+    ),
+    "median": "median of the pointwise errors of the test rows (one row cannot dominate it)",
     "n_train": "training rows of the linear map",
     "n_test": "test rows the error is averaged over",
 }
@@ -53,14 +64,20 @@ def source_errors(
     lfre_test_size: int | None,
     n_neighbors: int | None,
     test_splits: int = 1,
+    structures: np.ndarray | None = None,
+    alphas: np.ndarray = RELATIVE_ALPHAS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """GFRE and LFRE from one model's features to every model's (itself included).
 
     Test set of split r: ``n_test`` random rows drawn with seed ``seed + r``, training = the
-    rest; it depends only on the number of rows and the seed, so every source of one aligned
-    group shares it. GFRE is computed on each of ``test_splits`` splits (its spread over them
-    is the interval of a GFRE); LFRE, one SVD per test point, on the first split only, on the
-    first ``lfre_test_size`` rows of the (shuffled) test set, or all of it if None.
+    rest (split ``atoms`` for per-atom rows, paper B; ``structures`` for pooled rows); it
+    depends only on the number of rows and the seed, so every source of one aligned group
+    shares it. With ``structures`` (per-atom rows) a second reading, split ``structures``,
+    draws whole structures with the same seed until their atoms reach ``n_test``
+    (:func:`~atomprobe.analyses.reconstruction.structure_test_indices`), so no structure has
+    atoms on both sides. GFRE is computed on each of ``test_splits`` splits (its spread over
+    them is the interval of a GFRE); LFRE, one SVD per test point, on the first split only, on
+    ``lfre_test_size`` seeded rows of its test set, or all of it if None.
 
     Parameters
     ----------
@@ -81,13 +98,17 @@ def source_errors(
         LFRE neighbourhood size k; None for paper B's ``min(d_x, d_y)``.
     test_splits : int, default=1
         Random test splits GFRE is computed on (seeds ``seed`` … ``seed + test_splits − 1``).
+    structures : ndarray of shape (n_samples,) or None, default=None
+        Structure id of each row when the rows are atoms; None when they are structures.
+    alphas : ndarray of shape (n_alphas,), default=RELATIVE_ALPHAS
+        Relative alphas of every ridge (config ``reconstruction.relative_alphas``).
 
     Returns
     -------
     gfre : DataFrame
-        One row per target model and split with the columns ``source``, ``target``,
-        ``repeat`` (the split, 0-based), ``n_train``, ``value`` (GFRE, dimensionless) and
-        ``n_test``.
+        One row per split kind, test split and target model with the columns ``source``,
+        ``target``, ``split``, ``repeat`` (the split, 0-based), ``n_train``, ``value`` (GFRE,
+        dimensionless), ``median`` (of the pointwise errors) and ``n_test``.
     lfre : DataFrame
         The same for LFRE on split 0, plus ``n_neighbors`` (the k used).
 
@@ -99,44 +120,56 @@ def source_errors(
     """
     X = matrices[list(names).index(source)]
     log.info("GFRE/LFRE from %s (%d x %d), %d test split(s)", source, *X.shape, test_splits)
+    draws = {"structures": lambda r: train_test_indices(len(X), n_test, seed + r)}
+    if structures is not None:
+        draws = {
+            "atoms": draws["structures"],
+            "structures": lambda r: structure_test_indices(structures, n_test, seed + r),
+        }
     gfre_rows, lfre_rows = [], []
-    for repeat in range(test_splits):
-        train_idx, test_idx = train_test_indices(len(X), n_test, seed + repeat)
-        gfre_values = root_mean_square(pointwise_gfre(X, matrices, train_idx, test_idx))
-        for target, value in zip(names, gfre_values, strict=True):
-            gfre_rows.append(
-                {
-                    "source": source,
-                    "target": target,
-                    "repeat": repeat,
-                    "n_train": len(train_idx),
-                    "value": float(value),
-                    "n_test": len(test_idx),
-                }
+    for split, draw in draws.items():
+        for repeat in range(test_splits):
+            train_idx, test_idx = draw(repeat)
+            common = {"split": split, "repeat": repeat, "n_train": len(train_idx)}
+            pointwise = pointwise_gfre(X, matrices, train_idx, test_idx, alphas)
+            gfre_rows += _rows(source, names, pointwise, common)
+            if repeat > 0:
+                continue
+            lfre_test_idx = test_idx
+            if lfre_test_size is not None and lfre_test_size < len(test_idx):
+                shuffled = np.random.default_rng(seed).permutation(test_idx)
+                lfre_test_idx = np.sort(shuffled[:lfre_test_size])
+            pointwise = pointwise_lfre(
+                X, matrices, train_idx, lfre_test_idx, n_neighbors, alphas=alphas
             )
-        if repeat > 0:
-            continue
-        lfre_test_idx = test_idx
-        if lfre_test_size is not None and lfre_test_size < n_test:
-            shuffled = np.random.default_rng(seed).permutation(test_idx)
-            lfre_test_idx = np.sort(shuffled[:lfre_test_size])
-        lfre_values = root_mean_square(
-            pointwise_lfre(X, matrices, train_idx, lfre_test_idx, n_neighbors)
-        )
-        for target, Y, value in zip(names, matrices, lfre_values, strict=True):
-            k = n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
-            lfre_rows.append(
-                {
-                    "source": source,
-                    "target": target,
-                    "repeat": repeat,
-                    "n_train": len(train_idx),
-                    "value": float(value),
-                    "n_test": len(lfre_test_idx),
-                    "n_neighbors": k,
-                }
-            )
+            ks = [
+                n_neighbors or default_n_neighbors(X.shape[1], Y.shape[1], len(train_idx))
+                for Y in matrices
+            ]
+            lfre_rows += [
+                {**row, "n_neighbors": k}
+                for row, k in zip(_rows(source, names, pointwise, common), ks, strict=True)
+            ]
     return pd.DataFrame(gfre_rows), pd.DataFrame(lfre_rows)
+
+
+def _rows(
+    source: str, targets: Sequence[str], pointwise: np.ndarray, common: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One table row per target from its pointwise errors (n_targets, n_test): RMS and median."""
+    return [
+        {
+            "source": source,
+            "target": target,
+            **common,
+            "value": float(value),
+            "median": float(median),
+            "n_test": pointwise.shape[1],
+        }
+        for target, value, median in zip(
+            targets, root_mean_square(pointwise), np.median(pointwise, axis=1), strict=True
+        )
+    ]
 
 
 def _columns(name: str) -> dict[str, str]:
@@ -155,14 +188,18 @@ def reconstruction_source(
     inputs: ``features``, the feature files of every model on the dataset (pooled for level
     ``structure``, per-atom for ``atom``); outputs: ``gfre``, ``lfre`` parquet (no rows when
     the source has no features there); params: ``source``, ``dataset``, ``level``, ``seed``,
-    ``layer``, ``lfre``, ``test_splits`` and the level's sizes (``test_size``, ``train_size``).
+    ``layer``, ``lfre``, ``test_splits``, ``relative_alphas`` and the level's sizes
+    (``test_size``, ``train_size``). Per-atom rows get both splits (``atoms``, ``structures``).
     """
     level, dataset, source = params["level"], params["dataset"], params["source"]
     max_rows = params[level]["train_size"]
     if max_rows is not None:
         max_rows += params[level]["test_size"]
+    structures = None
     if level == "atom":
-        names, matrices = align_atom_rows(inputs["features"], dataset, max_rows, params["seed"])
+        names, matrices, structures = align_atom_rows(
+            inputs["features"], dataset, max_rows, params["seed"]
+        )
     else:
         group = group_by_dataset(load_feature_sets(inputs["features"], params["layer"]))
         names = [fs.model for fs in group.get(dataset, [])]
@@ -178,6 +215,8 @@ def reconstruction_source(
             params["lfre"]["test_size"],
             params["lfre"]["n_neighbors"],
             params["test_splits"],
+            structures,
+            alpha_grid(**params["relative_alphas"]),
         )
         for frame in frames.values():
             frame.insert(2, "level", level)
