@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -31,6 +32,7 @@ from atomprobe.io import read_metadata, read_parquet, write_parquet
 from atomprobe.models.base import FeatureBlock, TrainingStats
 from atomprobe.models.families import get_family
 from atomprobe.models.structures import Structures
+from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
 from atomprobe.render.tables import TABLES
 from atomprobe.runner import run_step
@@ -367,3 +369,10 @@ def test_routing_table_shows_both_constructions_side_by_side(scored):
     assert list(mace.index) == ["L0", "L1", "L1_pooled"] and set(mace["layer"]) == {"0"}
     assert mace.loc["L1_pooled", "mu_mean"] > 0.8 > 0.2 > mace.loc["L1", "mu_mean"]
     assert mace.loc["L0", "gap_mean"] > 0.8 > 0.2 > mace.loc["L1_pooled", "gap_mean"]
+    figure = FIGURES["routing"](load_results(inputs), {**cfg, "item": "routing"})
+    labels = [t.get_text() for t in figure.legends[0].get_texts()] if figure.legends else []
+    labels += [
+        t.get_text() for ax in figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+    ]
+    plt.close(figure)
+    assert "L1_pooled / vector_pooled" in labels
