@@ -9,6 +9,9 @@ rate halves when the validation MAE stalls, training stops early when it has not
 every ``checkpoint_every`` epochs (kept, for feature-convergence studies), and the learning curve,
 test MAE and the predict-the-mean baseline MAE are written next to the model. A ``source:
 random_init`` entry gets the model training starts from (:func:`initial_model`), untrained.
+The state at the end of every epoch is kept in ``resume/`` beside the model until the outputs
+are written, so that a killed job rerun goes on from its last epoch, bitwise as if never stopped
+(:mod:`atomprobe.models.resume`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from atomprobe.data.structures import load_structures
 from atomprobe.device import resolve_device
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet, write_text
+from atomprobe.models import resume
 from atomprobe.models.base import (
     AtomsBatch,
     ModelAdapter,
@@ -180,15 +184,20 @@ def train(
     device: torch.device | str = "cpu",
     checkpoint_dir: str | Path | None = None,
     extensive: bool = False,
+    resume_dir: str | Path | None = None,
 ) -> tuple[ModelAdapter, pd.DataFrame]:
     """Train a fresh ``family`` model; return (best-validation model, learning curve).
 
     ``settings``: :data:`TRAINING_DEFAULTS` keys. ``extensive``: the target grows with the
     number of atoms (an energy): per-element references are fitted first. Learning curve
     columns: epoch, train_loss (MSE of the standardised target), val_mae (target units), lr,
-    seconds (cumulative).
+    seconds (cumulative). ``resume_dir``: the end of every epoch is saved there
+    (:mod:`atomprobe.models.resume`), and a state this same config saved there before is resumed
+    from, to bitwise the result of an uninterrupted run on the CPU; the caller removes it once
+    the outputs are written.
     """
     cfg = {**TRAINING_DEFAULTS, **settings}
+    device = torch.device(device)
     adapter = initial_model(family, hparams, train_set, target, unit, seed, extensive)
     rng = np.random.default_rng(seed)
     adapter.module.to(device)
@@ -200,8 +209,23 @@ def train(
     )
     y_train = torch.as_tensor(train_set.y, dtype=torch.float32)
     best = (np.inf, 0, copy.deepcopy(adapter.module.state_dict()))
-    curve, start = [], time.perf_counter()
-    bar = progress(range(1, cfg["epochs"] + 1), cfg["progress"], desc=f"train {family.name}")
+    curve, kept, first, finished = [], [], 1, False
+    if resume_dir is not None:
+        config = {"family": family.name, "hparams": hparams, "target": target, "unit": unit}
+        config |= {"seed": seed, "extensive": extensive, "settings": cfg}
+        key = resume.training_key(config, train_set, val_set)
+        state = resume.load_state(resume_dir, key, checkpoint_dir)
+        if state is not None:
+            adapter.module.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            best, curve, kept = tuple(state["best"]), state["curve"], state["checkpoints"]
+            first, finished = state["epoch"] + 1, state["finished"]
+            resume.set_rng_state(state["rng"], rng)
+            log.info("resuming from epoch %d (%s)", state["epoch"], resume_dir)
+    start = time.perf_counter() - (curve[-1]["seconds"] if curve else 0.0)
+    epochs = range(first, 1 if finished else cfg["epochs"] + 1)
+    bar = progress(epochs, cfg["progress"], desc=f"train {family.name}")
     for epoch in bar:
         adapter.module.train()
         total, n_seen = 0.0, 0
@@ -226,8 +250,29 @@ def train(
         if val_mae < best[0]:
             best = (val_mae, epoch, copy.deepcopy(adapter.module.state_dict()))
         if checkpoint_dir is not None and epoch % cfg["checkpoint_every"] == 0:
-            save_model(Path(checkpoint_dir) / f"epoch_{epoch:04d}.pt", adapter, {"epoch": epoch})
-        if epoch - best[1] >= cfg["patience"]:
+            checkpoint = Path(checkpoint_dir) / f"epoch_{epoch:04d}.pt"
+            save_model(checkpoint, adapter, {"epoch": epoch})
+            kept.append(checkpoint.name)
+            if resume_dir is not None:
+                resume.keep_checkpoint(resume_dir, checkpoint)
+        stop = epoch - best[1] >= cfg["patience"]
+        if resume_dir is not None:
+            resume.save_state(
+                resume_dir,
+                {
+                    "key": key,
+                    "epoch": epoch,
+                    "finished": stop or epoch == cfg["epochs"],
+                    "model": adapter.module.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "best": best,
+                    "curve": curve,
+                    "checkpoints": kept,
+                    "rng": resume.rng_state(rng, device),
+                },
+            )
+        if stop:
             log.info("early stop at epoch %d (best val MAE %.4f at %d)", epoch, best[0], best[1])
             break
     adapter.module.load_state_dict(best[2])
@@ -382,11 +427,15 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     inputs: structures, splits; outputs: model (model.pt), checkpoints (directory),
     curve (learning_curve.parquet), metrics (metrics.json).
     params: name, entry (with hparams, target, seed, training), device.
+    The resume state lives in ``resume/`` beside the model (not an output: Snakemake leaves it
+    when it reruns a killed job, which resumes from it); it is removed once the outputs are
+    written.
     """
     entry, name = params["entry"], params["name"]
     device = resolve_device(params.get("device", "auto"))
     sets, unit, extensive = training_sets(inputs, entry)
     Path(outputs["checkpoints"]).mkdir(parents=True, exist_ok=True)
+    resume_dir = Path(outputs["model"]).parent / "resume"
     start = time.perf_counter()
     adapter, curve = train(
         get_family(entry["family"]),
@@ -400,6 +449,7 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         device,
         outputs["checkpoints"],
         extensive,
+        resume_dir,
     )
     seconds = time.perf_counter() - start
     scores = evaluate_model(adapter, sets, device)
@@ -427,6 +477,7 @@ def train_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         inputs=[inputs["structures"], inputs["splits"]],
     )
     write_text(outputs["metrics"], json.dumps(metrics, indent=2) + "\n")
+    resume.remove_state(resume_dir)
 
 
 def init_model(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
