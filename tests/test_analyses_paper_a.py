@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.stats import entropy
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from atomprobe.analyses import (
@@ -21,6 +24,7 @@ from atomprobe.analyses import (
     pairwise_accuracy,
     ranking_agreement,
 )
+from atomprobe.analyses.control import compositional_control
 from atomprobe.cpd import ProbeSettings, column_group_scores, group_columns, summarize
 from atomprobe.errors import ConfigError, DataError
 
@@ -311,3 +315,25 @@ def test_ranking_rho_interval_is_narrow_when_repeats_agree_and_wide_when_they_do
     noisy = np.random.default_rng(1).permutation(np.tile(full, (5, 1)).T.ravel()).reshape(6, 5)
     wide = ranking_agreement(_curves(noisy, full)).iloc[0]
     assert wide["ci_high"] - wide["ci_low"] > 0.5
+
+
+def test_control_ceiling_is_the_room_composition_leaves_a_linear_probe():
+    """heavy_atom_fraction is linear in fractions (no room: ceiling ≈ 0); with counts it is
+    not, and the ceiling equals 1 − R² of an independent out-of-fold OLS on the same folds."""
+    rng = np.random.default_rng(0)
+    counts = np.column_stack([rng.integers(1, 12, 300), rng.integers(1, 8, 300)]).astype(float)
+    elements = [1, 6]
+    fractions = counts / counts.sum(axis=1, keepdims=True)
+    H = rng.normal(size=(300, 6))
+    settings = ProbeSettings(n_folds=5, seed=3)
+    kwargs = {"control_targets": ["heavy_atom_fraction"], "probes": ["ridge"]}
+    linear = compositional_control(H, fractions, counts, elements, settings=settings, **kwargs)
+    assert linear["ceiling"].max() < 1e-9
+    frame = compositional_control(H, counts, counts, elements, settings=settings, **kwargs)
+    y = control_target(counts, elements, "heavy_atom_fraction")
+    folds = KFold(5, shuffle=True, random_state=3)
+    predicted = cross_val_predict(LinearRegression(), counts, y, cv=folds)
+    per_fold = [1 - r2_score(y[test], predicted[test]) for _, test in folds.split(counts)]
+    ceiling = frame.drop_duplicates("fold").sort_values("fold")["ceiling"].to_numpy()
+    assert ceiling == pytest.approx(per_fold)
+    assert 0.01 < ceiling.mean() < 1

@@ -376,6 +376,30 @@ def test_pb3_without_best_epoch_names_the_fix(tmp_path):
         _evaluate(inputs)
 
 
+@pytest.mark.parametrize(
+    ("ceiling", "ridge", "expected"),
+    [
+        (0.1, 0.0, "not comparable"),  # no room: ≈ 0 by construction, whatever the residual
+        (0.1, 0.4, "not comparable"),
+        (0.6, 0.0, "reproduced"),
+        (0.6, 0.4, "differs"),  # room, and the linear probe does read the control
+    ],
+)
+def test_a5_is_judged_against_the_controls_linear_ceiling(tmp_path, ceiling, ridge, expected):
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+
+    def planted(frame: pd.DataFrame) -> pd.DataFrame:
+        ridge_rows = frame["probe"] == "ridge"
+        frame.loc[ridge_rows, "r2"] = ridge + 0.01 * frame.loc[ridge_rows, "fold"]
+        return frame.assign(ceiling=ceiling)
+
+    _rewrite(str(tmp_path / "analyses" / "control.parquet"), planted)
+    report, _ = _evaluate(inputs)
+    assert report.loc["A5", "verdict"] == expected
+    if ceiling < CLEAR:
+        assert "holds by construction" in report.loc["A5", "reason"]
+
+
 def test_pb4_fine_tuning_on_planted_gfre(measures):
     """Planted: fine-tuned pair 0.05, separately trained 0.16 (both directions, 3 test splits)."""
     pb4 = measures.loc[measures["id"] == "PB4"].set_index("measure_name")

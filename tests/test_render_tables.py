@@ -63,6 +63,22 @@ GROUPS = {"mace": ["L0", "L1"], "visnet": ["scalar", "vector"], "painn": ["L0", 
 REPRESENTATION_OFFSET = {"full": 0.25, "comp": -0.1, "geom_v2": 0.0, "geom_v1": 0.08}
 
 
+def _with_splits(frame: pd.DataFrame) -> pd.DataFrame:
+    """GFRE/LFRE rows as the reconstruction step writes them: split ``structures`` at structure
+    level; at atom level split ``atoms`` plus a copy split by ``structures`` whose off-diagonal
+    values are 0.1 higher (a claim that pooled both splits would show it); ``median`` = value."""
+    atom = frame["level"] == "atom"
+    by_structure = frame.loc[atom].assign(
+        split="structures",
+        value=frame.loc[atom, "value"].where(
+            frame["source"] == frame["target"], frame["value"] + 0.1
+        ),
+    )
+    frame = frame.assign(split=np.where(atom, "atoms", "structures"))
+    frame = pd.concat([frame, by_structure], ignore_index=True)
+    return frame.assign(median=frame["value"])
+
+
 def _ceiling(target: str, repeat: int, fold: int) -> float:
     """Synthetic ceiling of a fold: one value per (target, repeat, fold), as the step writes."""
     return 0.7 - 0.1 * (target not in ("gap", "band_gap")) + 0.01 * fold + 0.002 * repeat
@@ -165,6 +181,7 @@ def write_synthetic_results(
                     "fold": fold,
                     "r2": (0.0 if probe == "ridge" else 0.8) + rng.normal(0, 0.02),
                     "alpha": 1.0,
+                    "ceiling": 0.6 + 0.01 * fold,  # room for a linear probe to read > 0
                 }
                 for m in names
                 for rep in ("full", "geom_v2")
@@ -204,40 +221,44 @@ def write_synthetic_results(
                 for r in range(1 if n == 4000 else 3)
             ]
         ),
-        "gfre": pd.DataFrame(
-            [
-                {
-                    "source": a,
-                    "target": b,
-                    "level": level,
-                    "dataset": dataset,
-                    "repeat": repeat,
-                    "value": 0.0
-                    if a == b
-                    else PLANTED_GFRE.get(frozenset({a, b}), 0.6) + rng.normal(0, 0.005),
-                    "n_train": 100,
-                    "n_test": 50,
-                }
-                for dataset, a, b in on_dataset
-                for level in ("structure", "atom")
-                for repeat in range(3)
-            ]
+        "gfre": _with_splits(
+            pd.DataFrame(
+                [
+                    {
+                        "source": a,
+                        "target": b,
+                        "level": level,
+                        "dataset": dataset,
+                        "repeat": repeat,
+                        "value": 0.0
+                        if a == b
+                        else PLANTED_GFRE.get(frozenset({a, b}), 0.6) + rng.normal(0, 0.005),
+                        "n_train": 100,
+                        "n_test": 50,
+                    }
+                    for dataset, a, b in on_dataset
+                    for level in ("structure", "atom")
+                    for repeat in range(3)
+                ]
+            )
         ),
-        "lfre": pd.DataFrame(
-            [
-                {
-                    "source": a,
-                    "target": b,
-                    "level": level,
-                    "dataset": "qm9",
-                    "value": 0.0 if a == b else 0.35,
-                    "n_train": 100,
-                    "n_test": 50,
-                    "n_neighbors": 8,
-                }
-                for a, b in pairs
-                for level in ("structure", "atom")
-            ]
+        "lfre": _with_splits(
+            pd.DataFrame(
+                [
+                    {
+                        "source": a,
+                        "target": b,
+                        "level": level,
+                        "dataset": "qm9",
+                        "value": 0.0 if a == b else 0.35,
+                        "n_train": 100,
+                        "n_test": 50,
+                        "n_neighbors": 8,
+                    }
+                    for a, b in pairs
+                    for level in ("structure", "atom")
+                ]
+            )
         ),
         "similarity": pd.DataFrame(
             [

@@ -21,10 +21,13 @@ import pandas as pd
 from scipy.special import xlogy
 
 from atomprobe.analyses.per_model import analysis_data, analysis_options, write_model_table
+from atomprobe.cpd.ceiling import CEILING_COLUMNS, composition_ceiling
 from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, SCORE_COLUMNS, ProbeSettings, cpd_scores
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.runner import Paths
+
+CONTROL_COLUMNS = {**SCORE_COLUMNS, "ceiling": CEILING_COLUMNS["ceiling"]}
 
 
 def _entropy(counts: np.ndarray, elements: Sequence[int]) -> np.ndarray:
@@ -117,8 +120,10 @@ def compositional_control(
     Returns
     -------
     DataFrame
-        Per-fold scores with the columns of ``SCORE_COLUMNS`` (see
-        :func:`atomprobe.cpd.cpd_scores`); ``r2`` is dimensionless.
+        Per-fold scores with the columns of ``CONTROL_COLUMNS``: those of
+        :func:`atomprobe.cpd.cpd_scores` and the fold's ``ceiling`` 1 − R²(control | [1 | C])
+        (:mod:`atomprobe.cpd.ceiling`: how much room the composition encoding leaves a linear
+        probe of the residual); ``r2`` and ``ceiling`` are dimensionless.
 
     Raises
     ------
@@ -129,7 +134,9 @@ def compositional_control(
     """
     names = list(control_targets)
     Y = np.column_stack([control_target(counts, elements, name) for name in names])
-    return cpd_scores(H, C, Y, names, list(probes), list(representations), settings)
+    scores = cpd_scores(H, C, Y, names, list(probes), list(representations), settings)
+    ceiling = composition_ceiling(C, Y, names, settings)
+    return scores.merge(ceiling, on=["target", "repeat", "fold"], how="left")
 
 
 def control(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
@@ -145,4 +152,4 @@ def control(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int)
         settings=probe_settings(params),
         **analysis_options(cfg),
     )
-    write_model_table(frame, outputs, params, inputs, SCORE_COLUMNS)
+    write_model_table(frame, outputs, params, inputs, CONTROL_COLUMNS)

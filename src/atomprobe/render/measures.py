@@ -26,6 +26,7 @@ from atomprobe.render.verdicts import (
     verdict_contrast,
     verdict_range,
     verdict_ranking,
+    verdict_room,
     verdict_rules,
     verdict_trend,
     verdict_value,
@@ -307,10 +308,17 @@ def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
         rules["clear_difference"],
         rules["direction_factor"],
     )
+    ours = format_ci(mean, low, high, cfg["digits"])
+    if m.get("needs_room"):
+        ceiling_rows, _ = select(results, {**m["select"], "value": "ceiling"}, cfg)
+        ceiling = float(np.mean(_fold_values(ceiling_rows)))
+        verdict, reason = verdict_room(verdict, reason, ceiling, rules["clear_difference"])
+        ours += f", ceiling {ceiling:.{cfg['digits']}f}"
+        rule += "; judged only if the linear ceiling 1 − R²(y | [1 | C]) ≥ D"
     values = _fold_values(frame)
     median, below = _robust(values)
     return Outcome(
-        format_ci(mean, low, high, cfg["digits"]),
+        ours,
         verdict,
         reason,
         text,

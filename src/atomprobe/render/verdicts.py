@@ -60,6 +60,10 @@ trend (a quantity over training epochs, e.g. GFRE(checkpoint → final))
     after it stay in); at least three checkpoints per model, else not comparable.
     reproduced      every model's ρ has the paper's sign (``direction``: "<" falls, ">" rises);
     differs         otherwise.
+room (``needs_room: true``, A5: a linear probe of the residual should read ≈ 0)
+    the target is not residualised, so such a probe reaches at most the target's linear
+    ceiling 1 − R²(y | [1 | C]) (mean over folds); below D, "≈ 0" holds by construction and
+    the measure is not comparable; otherwise the value rule decides.
 not comparable
     the claim is about models or data we do not have (``comparable: false``, reason given),
     nothing is measurable (``kind: none``), or the needed models/analyses were not run.
@@ -204,6 +208,39 @@ def verdict_value(
     return "same direction", (
         f"{why}; ours on the paper's side of {reference:g}, effect within a factor {factor:g}"
     )
+
+
+def verdict_room(verdict: str, reason: str, ceiling: float, clear: float) -> tuple[str, str]:
+    """The room rule: a value a linear probe of the residual cannot exceed is no evidence.
+
+    The target is not residualised, so a Ridge probe of the composition residual reaches at most
+    the ceiling 1 − R²(y | [1 | C]) (:mod:`atomprobe.cpd.ceiling`). "R² ≈ 0" says something
+    only when the ceiling leaves room for a clearly larger value: below D it holds by
+    construction, and the measure is not comparable.
+
+    Parameters
+    ----------
+    verdict, reason : str
+        The value rule's verdict and reason.
+    ceiling : float
+        Mean over folds of the target's linear ceiling (dimensionless).
+    clear : float
+        The clear difference D.
+
+    Returns
+    -------
+    verdict : str
+        ``not comparable`` when the ceiling is below D, else ``verdict``.
+    reason : str
+        Why, in words.
+    """
+    if not ceiling >= clear:
+        return "not comparable", (
+            f"holds by construction: the target's linear ceiling 1 − R²(y | [1 | C]) is "
+            f"{ceiling:.3g} < D = {clear:g}, so a linear probe of the residual reads ≈ 0 "
+            f"whatever the representation (value rule alone: {verdict})"
+        )
+    return verdict, f"{reason}; the linear ceiling {ceiling:.3g} ≥ D leaves room"
 
 
 def verdict_difference(mean: float, low: float, high: float, paper_sign: int) -> tuple[bool, str]:
@@ -498,6 +535,10 @@ def rules_text(cfg: Mapping[str, Any]) -> list[str]:
         "over every checkpoint but the final model (the best validation epoch, whose GFRE to "
         "itself is 0 by construction: early stopping keeps its weights, so it need not be the "
         "last epoch); *reproduced* = every model's ρ negative, *differs* otherwise.",
+        "- **Room** (A5): the target is not residualised, so a linear probe of the residual "
+        "reaches at most the target's linear ceiling 1 − R²(y | [1 | C]); a claim that it reads "
+        f"≈ 0 is judged only when that ceiling (mean over folds) is at least D = {clear:g}, "
+        "else it holds by construction and is *not comparable*.",
         "- **Several measures**: each shows its own verdict; a claim's verdict is the least "
         "favourable among its deciding measures that are comparable (a *not comparable* never "
         "hides a *differs*), and the row names the measures that were not comparable. Stand-ins "
