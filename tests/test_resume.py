@@ -8,6 +8,8 @@ One uninterrupted reference run is shared. Each kill test starts from a copy of 
 model's outputs from one stage on (and all logs) removed, so only the job killed and the jobs
 after it run again; the data stage is not repeated. Comparison: every parquet value and every
 tensor of the trained weights, by ``tools/compare_runs.py`` (wall-clock columns left out).
+Training killed after its first epoch goes on from that epoch (its resume state,
+``atomprobe.models.resume``), not from the start.
 """
 
 from __future__ import annotations
@@ -135,10 +137,14 @@ def test_killed_while_training(reference, tmp_path):
     removed = ["models/schnet_gap", "features/schnet_gap", "cpd/schnet_gap"]
     workdir = copy_without(reference, tmp_path / "run", removed)
     model = workdir / "results" / "models" / "schnet_gap"
-    # after the first epoch's checkpoint, before the final weights
-    kill_when(workdir, lambda: (model / "checkpoints" / "epoch_0001.pt").exists())
+    # once the first epoch's resume state is saved (atomprobe.models.resume), during the second
+    kill_when(workdir, lambda: (model / "resume" / "state.pt").exists())
     assert not (model / "model.pt").exists()
     resume_and_compare(reference, workdir)
+    # the rerun went on from the state (not an output: Snakemake kept it) and then removed it
+    log = (workdir / "logs" / "models" / "train_schnet_gap.log").read_text()
+    assert "resuming from epoch 1 " in log
+    assert not (model / "resume").exists()
 
 
 def test_killed_while_extracting(reference, tmp_path):

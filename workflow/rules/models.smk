@@ -6,6 +6,8 @@ Registry, MODELS and paths: common.smk. Config keys: config/README.md (## models
 """
 
 
+# The resume state, results/models/{model}/resume/ (atomprobe.models.resume), is deliberately not
+# an output: Snakemake deletes a rerun job's outputs, and a killed training must find it.
 rule train_model:
     input:
         unpack(training_data),
