@@ -192,9 +192,11 @@ def test_state_of_another_config_is_ignored(qm9, tmp_path, caplog):
 def test_state_of_a_finished_run_gives_its_result_without_training(qm9, tmp_path, caplog):
     resume_dir = tmp_path / "resume"
     model, curve = run(qm9, tmp_path / "first", {}, resume_dir)
+    leftover = resume_dir / ".state.pt.k1ll3d.tmp"  # a write the kill cut short
+    leftover.write_bytes(b"half a state")
     with caplog.at_level(logging.INFO, logger="atomprobe"):
         again, again_curve = run(qm9, tmp_path / "again", {}, resume_dir)
-    assert "resuming from epoch 3 " in caplog.text
+    assert "resuming from epoch 3 " in caplog.text and not leftover.exists()
     assert compare_runs.objects_equal(model.module.state_dict(), again.module.state_dict()) is None
     pd.testing.assert_frame_equal(curve, again_curve)
     assert sorted(p.name for p in (tmp_path / "again" / "checkpoints").iterdir()) == [

@@ -81,7 +81,7 @@ def rng_state(shuffle: np.random.Generator, device: torch.device) -> dict[str, A
     shuffle : numpy.random.Generator
         The generator that shuffles the training batches.
     device : torch.device
-        The training device (``cuda``: the CUDA generators are included).
+        The training device (a GPU: its CUDA generator is included).
 
     Returns
     -------
@@ -92,26 +92,30 @@ def rng_state(shuffle: np.random.Generator, device: torch.device) -> dict[str, A
     kind, key, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "numpy": (kind, key.tolist(), pos, has_gauss, gauss),
         "python": random.getstate(),
         "shuffle": shuffle.bit_generator.state,
     }
 
 
-def set_rng_state(state: Mapping[str, Any], shuffle: np.random.Generator) -> None:
+def set_rng_state(
+    state: Mapping[str, Any], shuffle: np.random.Generator, device: torch.device
+) -> None:
     """Restore the random states :func:`rng_state` returned.
 
     Parameters
     ----------
     state : mapping
-        What :func:`rng_state` returned (the CUDA part is skipped without a GPU).
+        What :func:`rng_state` returned.
     shuffle : numpy.random.Generator
         The batch-shuffling generator, set in place.
+    device : torch.device
+        The training device (a GPU gets the saved CUDA state, if the state has one).
     """
     torch.set_rng_state(state["torch"])
-    if state["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if state["cuda"] is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
     kind, key, pos, has_gauss, gauss = state["numpy"]
     np.random.set_state((kind, np.array(key, dtype=np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
     random.setstate(state["python"])

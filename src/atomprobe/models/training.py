@@ -221,7 +221,7 @@ def train(
             scheduler.load_state_dict(state["scheduler"])
             best, curve, kept = tuple(state["best"]), state["curve"], state["checkpoints"]
             first, finished = state["epoch"] + 1, state["finished"]
-            resume.set_rng_state(state["rng"], rng)
+            resume.set_rng_state(state["rng"], rng, device)
             log.info("resuming from epoch %d (%s)", state["epoch"], resume_dir)
     start = time.perf_counter() - (curve[-1]["seconds"] if curve else 0.0)
     epochs = range(first, 1 if finished else cfg["epochs"] + 1)
