@@ -407,7 +407,9 @@ def test_pb4_fine_tuning_on_planted_gfre(measures):
     assert contrast["verdict"] == "reproduced"
     # an interval over the 3 test splits around the planted 0.16 − 0.05
     assert 0.09 < contrast["ci_low"] < 0.11 < contrast["ci_high"] < 0.13
-    fine_tuned = pb4.loc["fine-tuned (CHGNet 0.3.0 ↔ r2SCAN), MP crystals"]
+    fine_tuned = pb4.loc[
+        "fine-tuned (CHGNet 0.3.0 ↔ r2SCAN), MP crystals (absolute level, other models and data)"
+    ]
     assert fine_tuned["verdict"] == "reproduced"
     assert "chgnet→chgnet_r2scan" in fine_tuned["selection"]
     assert "chgnet_020" not in fine_tuned["selection"]
@@ -425,6 +427,39 @@ def test_pb4_differs_when_the_fine_tuned_pair_is_further_apart(tmp_path):
     _rewrite(inputs["gfre"], swapped)
     report, _ = _evaluate(inputs)
     assert report.loc["PB4", "verdict"] == "differs"
+
+
+@pytest.mark.parametrize(
+    ("fine_tuned", "separate", "expected"),
+    [
+        (0.20, 0.66, "reproduced"),  # both levels far off the paper's ranges, ratio 3.3 in range
+        (0.15, 0.18, "differs"),  # the right direction, but a ratio of 1.2
+    ],
+)
+def test_pb4_is_decided_by_direction_and_ratio_not_absolute_levels(
+    tmp_path, fine_tuned, separate, expected
+):
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+
+    def planted(frame: pd.DataFrame) -> pd.DataFrame:
+        pair = frame["source"].str.cat(frame["target"], sep=" ")
+        noise = 0.002 * frame["repeat"]
+        ft = pair.isin(["chgnet chgnet_r2scan", "chgnet_r2scan chgnet"])
+        sep = pair.isin(["chgnet_020 chgnet", "chgnet chgnet_020"])
+        frame.loc[ft, "value"] = (fine_tuned + noise)[ft]
+        frame.loc[sep, "value"] = (separate + noise)[sep]
+        return frame
+
+    _rewrite(inputs["gfre"], planted)
+    report, measures = _evaluate(inputs)
+    assert report.loc["PB4", "verdict"] == expected
+    pb4 = measures.loc[measures["id"] == "PB4"].set_index("measure_name")
+    ratio = pb4.loc["separately trained / fine-tuned, MP crystals"]
+    assert ratio["ours"] == pytest.approx(separate / fine_tuned, rel=0.05)
+    absolute = pb4.loc[
+        "fine-tuned (CHGNet 0.3.0 ↔ r2SCAN), MP crystals (absolute level, other models and data)"
+    ]
+    assert not absolute["decides"] and absolute["verdict"] == "differs"
 
 
 def test_one_differs_among_not_comparable_measures_decides(synthetic):

@@ -423,6 +423,50 @@ def measure_contrast(results: Results, m: Mapping[str, Any], cfg: Mapping[str, A
     )
 
 
+def measure_ratio(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
+    """Quantity a over quantity b (paired per repeat × fold) against the paper's ratio range.
+
+    The scale-free form of a contrast: the ratio of the pooled a and b per paired observation,
+    judged by the range rule with no-effect value 1 (a = b) against the paper's ``[low, high]``
+    (the ratios its own ranges allow).
+    """
+    rules = verdict_rules(cfg)
+    rule = (
+        f"ratio: reproduced if our mean a/b lies in the paper's ratio range ± "
+        f"{rules['tolerance']:g}"
+        f"; same direction if on its side of 1 within ×{rules['direction_factor']:g} of its range"
+    )
+    a, text_a = select(results, m["a"], cfg)
+    b, text_b = select(results, m["b"], cfg)
+    text = f"a = {text_a} | b = {text_b}"
+    if a.empty or b.empty:
+        return _not_run(text, rule)
+    keys = _pair_keys(a)
+    if not keys or keys != _pair_keys(b):
+        raise DataError("claims.yaml: a ratio needs a and b scored on the same repeats/folds")
+    merged = _pooled(a, keys).merge(_pooled(b, keys), on=keys, suffixes=("_a", "_b"))
+    values = (merged["value_a"] / merged["value_b"]).to_numpy(dtype=float)
+    mean, low, high, n = t_interval(values, cfg["ci_level"])
+    verdict, reason = verdict_range(
+        [mean], m["paper"], 1.0, rules["tolerance"], rules["direction_factor"]
+    )
+    p_lo, p_hi = (float(x) for x in m["paper"])
+    return Outcome(
+        f"a/b {format_ci(mean, low, high, cfg['digits'])}",
+        verdict,
+        reason.replace("every model", "our ratio").replace("some model", "our ratio"),
+        text,
+        rule=rule,
+        paper=f"a/b {p_lo:g}–{p_hi:g}",
+        mean=mean,
+        low=low,
+        high=high,
+        median=float(np.median(values)),
+        n=n,
+        values=values,
+    )
+
+
 def measure_range(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
     """Per-model means against the paper's range over models."""
     rules = verdict_rules(cfg)
@@ -601,6 +645,7 @@ MEASURES = {
     "value": measure_value,
     "contrast": measure_contrast,
     "range": measure_range,
+    "ratio": measure_ratio,
     "ranking": measure_ranking,
     "trend": measure_trend,
 }

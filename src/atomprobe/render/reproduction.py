@@ -23,7 +23,7 @@ from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.verdicts import VERDICTS, claim_verdict, rules_text
 
-MEASURE_KINDS = ("value", "contrast", "range", "ranking", "trend", "none")
+MEASURE_KINDS = ("value", "contrast", "range", "ratio", "ranking", "trend", "none")
 CSV_COLUMNS = (
     "id",
     "measure",

@@ -49,6 +49,9 @@ range (paper [p_lo, p_hi] over models; ours = the per-model means, min m_lo and 
                     spread claim also our spread m_hi − m_lo at least (p_hi − p_lo)/F and a
                     stated ratio at least ratio/F;
     differs         otherwise; a spread claim with one model of ours is not comparable.
+ratio (a / b per paired observation vs the paper's ratio range [q_lo, q_hi])
+    the range rule on our mean ratio with no-effect value 1 (a = b): the scale-free form of a
+    contrast, for claims measured on other models (PB4).
 ranking (paper tiers of registry entries, best first; tiers are registry filters)
     every tier needs at least one model of ours (else not comparable); over all pairs of our
     models from different tiers, the fraction ordered as the tiers say:
@@ -527,6 +530,12 @@ def rules_text(cfg: Mapping[str, Any]) -> list[str]:
         "inside a wide range does not reproduce it); *same direction* = every model on the "
         f"paper's side of the no-effect value within a factor {f:g} of its range, and for a "
         f"spread claim a spread of at least 1/{f:g} of the paper's.",
+        f"- **Ratio** (PB4): a/b per paired test split; *reproduced* = our mean ratio in the "
+        f"paper's ratio range ± {tol:g}, *same direction* = on the paper's side of 1 and "
+        f"within a factor {f:g} of its range. **Transfer principle**: a claim measured on other "
+        "models and data decides here only through its scale-free content (a direction, a "
+        "ratio, a ranking); its absolute values, which depend on the feature spaces compared, "
+        "are shown and never decide.",
         f"- **Ranking**: tiers are registry entries the claim names (claims.yaml), every tier "
         "needs a model of ours; over cross-tier pairs of our models, *reproduced* = all in the "
         f"paper's order, *same direction* = at least {r['ranking_agreement']:.0%} (chance is "
