@@ -25,6 +25,7 @@ from atomprobe.render.steps import render_table
 from atomprobe.render.tables import (
     TABLES,
     latex_escape,
+    leakage_finding,
     reported_layer_scores,
     to_latex,
     to_markdown,
@@ -703,3 +704,26 @@ def test_sensitivity_table(tmp_path):
     assert "| fraction (CPD scores) |" in md and "| counts |" in md
     empty = TABLES["table9_sensitivity"](load_results({}), {**RENDER_CFG, "item": "x"})
     assert "not run" in to_markdown(empty)
+
+
+@pytest.mark.parametrize(
+    ("means", "expected"),
+    [
+        ([-0.07, -0.02, 0.01], "does not inflate R²_geom in this run"),
+        ([-0.07, 0.12, 0.01], "inflates R²_geom for 1 of 3 models (by up to 0.120)"),
+    ],
+)
+def test_leakage_finding_reads_table_8s_numbers(means, expected):
+    numbers = pd.DataFrame(
+        {
+            "dataset": "qm9",
+            "target": "gap",
+            "model": ["a", "b", "c"],
+            "leakage_mean": means,
+            "leakage_ci_low": [m - 0.02 for m in means],
+            "leakage_ci_high": [m + 0.02 for m in means],
+        }
+    )
+    text = leakage_finding(numbers, RENDER_CFG)
+    assert expected in text
+    assert f"ranges {min(means):.3f} to {max(means):.3f} over 3 models" in text

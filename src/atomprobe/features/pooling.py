@@ -29,8 +29,9 @@ MAX_CUMULANT_ORDER = 8
 
 # kappa_m as a function of the population central moments mu[2..8] (mu[1] = 0 by definition).
 # kappa_8 uses the textbook coefficients 560 mu2 mu3^2 + 420 mu2^2 mu4 (they make every
-# cumulant of order >= 3 of a Gaussian vanish); the summary of paper B in PAPER.md lists them
-# swapped (420 mu2 mu3^2 + 560 mu2^2 mu4), which would give a Gaussian kappa_8 = 420 sigma^8.
+# cumulant of order >= 3 of a Gaussian vanish). Paper B's authors' public cumulant script has
+# the two swapped (420 mu2 mu3^2 + 560 mu2^2 mu4), which would give a Gaussian
+# kappa_8 = 420 sigma^8 instead of 0; ours is the textbook formula.
 CUMULANT_FORMULAS: dict[int, Callable[[dict[int, np.ndarray]], np.ndarray]] = {
     2: lambda mu: mu[2],
     3: lambda mu: mu[3],

@@ -259,6 +259,7 @@ def to_markdown(
     cfg: Mapping[str, Any],
     run: Mapping[str, Any],
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    findings: Sequence[str] = (),
 ) -> str:
     """``results/reproduction.md``: header with the run settings and rules, then the table.
 
@@ -272,6 +273,8 @@ def to_markdown(
         Run information (``configfiles``, ``models``).
     metadata : mapping, optional
         Score-file metadata (provenance of the CPD settings).
+    findings : sequence of str, optional
+        Sentences computed from the tables (e.g. what table 8 shows), listed under the rules.
 
     Returns
     -------
@@ -305,6 +308,7 @@ def to_markdown(
         "paper's numbers.",
         f"- Config: {', '.join(run.get('configfiles', [])) or 'config/config.yaml'}; "
         f"models: {run.get('models', 'all')}; {_cpd_settings(metadata)}.",
+        *(f"- {finding}" for finding in findings),
         "",
         "## Claims",
         "",

@@ -18,7 +18,7 @@ from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
 from atomprobe.render.reproduction import reproduction_tables, to_markdown
 from atomprobe.render.style import save_figure
-from atomprobe.render.tables import TABLES, write_table
+from atomprobe.render.tables import TABLES, table_leakage, write_table
 from atomprobe.runner import Paths
 
 # item -> the inputs it reads: "registry", "cpd", "cpd_sensitivity" (results/cpd_sensitivity/
@@ -70,5 +70,7 @@ def reproduction_report(
     """Evaluate every claim; write ``md`` (a row per claim) and ``csv`` (per claim and measure)."""
     results = load_results(inputs)
     frame, measures = reproduction_tables(results, params)
-    write_text(outputs["md"], to_markdown(frame, params, params.get("run", {}), results.metadata))
+    findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
+    text = to_markdown(frame, params, params.get("run", {}), results.metadata, findings)
+    write_text(outputs["md"], text)
     write_text(outputs["csv"], measures.to_csv(index=False))
