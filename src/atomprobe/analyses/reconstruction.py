@@ -29,6 +29,17 @@ pointwise errors 3e-16); ``tests/test_reconstruction_metrics.py`` checks equalit
 Everything is computed in float64 (skmatter would keep float32 inputs in float32, with a
 float32 machine-precision cutoff); the equality holds for float64 inputs.
 
+One principle differs from skmatter on purpose (the precision floor, see
+:class:`BatchedCutoffRidgeSolver`): a direction of X resolved only at the rounding level of the
+stored features is not information, so no fit may extrapolate along it. Singular values at or
+below ``max(n, d) · eps · s_max`` (eps of the stored dtype: float32 features 1.19e-7) are
+dropped in the cross-validation and in the final fit. Symmetry-equivalent atoms of a crystal
+are one point of a model's features up to float32 rounding; where another model separates
+them, skmatter fits a slope ``|Δy| / |Δx|`` ~ 10³ along the rounding difference and one test
+atom's local error reaches ~100 (LFRE CHGNet → SevenNet-0 22May2024 on MP: 6.5 on the
+2-core dev machine, 66.8 in the run issue 22 reports, skmatter on the float32 values 56.9; 0.19
+with the floor).
+
 Note: with k = min(d_x, d_y) the k centred neighbours span at most k − 1 dimensions, so even
 LFRE(X→X) is not 0 when k = d_x (the local map cannot be the identity); GFRE(X→X) is ≈ 0.
 """
