@@ -268,7 +268,8 @@ def sample_efficiency_curve(
         data.Y,
         data.target_names,
         settings=probe_settings(params),
-        **analysis_options(cfg),
+        # n_bootstrap is for the ranking across models (combine_curves), not one model's curve
+        **{k: v for k, v in analysis_options(cfg).items() if k != "n_bootstrap"},
     )
     write_model_table(frame, outputs, params, inputs, CURVE_COLUMNS)
 
