@@ -465,9 +465,11 @@ def test_probe_and_routing_tables(tmp_path, synthetic, raw_cpd):
     assert ani["ridge_mean"] < 0 < ani["mlp_mean"]  # the ANI-2x contrast survives rendering
     routing = _render(tmp_path, synthetic, "table6_routing")
     # qm9: three MACE models, ViSNet, the SevenNet family without a model; mp: the periodic MACE
-    qm9 = ["L0", "L1"] * 3 + ["scalar", "vector", "L0", "L1", "L2", "L3"]
-    assert list(routing["group"]) == [*qm9, "L0", "L1"]
-    assert list(routing["dataset"]) == ["qm9"] * len(qm9) + ["mp"] * 2
+    # (the pooled-norm groups L1_pooled / vector_pooled: rows of their own, beside L1 / vector)
+    mace = ["L0", "L1", "L1_pooled"]
+    qm9 = mace * 3 + ["scalar", "vector", "vector_pooled", "L0", "L1", "L1_pooled", "L2", "L3"]
+    assert list(routing["group"]) == [*qm9, *mace]
+    assert list(routing["dataset"]) == ["qm9"] * len(qm9) + ["mp"] * len(mace)
     assert routing[routing.dataset == "mp"]["band_gap_mean"].isna().all()  # mp: group all only
     sel = raw_cpd[
         (raw_cpd.model == "visnet_gap")
