@@ -462,6 +462,21 @@ def test_pb4_is_decided_by_direction_and_ratio_not_absolute_levels(
     assert not absolute["decides"] and absolute["verdict"] == "differs"
 
 
+def test_one_dominant_pair_shows_the_median_over_pairs(tmp_path):
+    inputs = write_synthetic_results(tmp_path, models=CLAIM_MODELS)
+
+    def one_outlier(frame: pd.DataFrame) -> pd.DataFrame:
+        outlier = (frame["source"] == "chgnet") & (frame["target"] == "sevennet0_may")
+        frame.loc[outlier & (frame["level"] == "atom"), "value"] = 66.8
+        return frame
+
+    _rewrite(inputs["lfre"], one_outlier)
+    _, measures = _evaluate(inputs)
+    row = measures.loc[measures["measure_name"] == "every model, QM9 molecules, LFRE"].iloc[0]
+    assert row["ours"] > 0.7  # the mean follows the one outlier among 182 pairs
+    assert row["median"] == pytest.approx(0.35)  # the other pairs' value
+
+
 def test_one_differs_among_not_comparable_measures_decides(synthetic):
     # a claim whose first measure is not run and whose second differs
     claim = {

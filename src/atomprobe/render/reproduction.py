@@ -68,9 +68,14 @@ MEASUREMENT_PRINCIPLES = (
     "(isomers share a formula), PB2's higher-to-lower cumulant orders (a column subset), and "
     "A5 where the control's linear ceiling leaves no room (room rule); they are shown as "
     "checks of the pipeline.",
-    "- **Paper B**: GFRE/LFRE use the authors' relative alphas; where one pair can dominate a "
-    "mean, the median is shown beside it; atom-level errors are shown on paper B's split "
-    "(atoms of one structure on both sides) and on a structure-level split of the atoms.",
+    "- **Paper B**: GFRE/LFRE use the authors' relative alphas (`reconstruction."
+    "relative_alphas`); the local ridge drops singular directions below the precision the "
+    "features are stored in (numpy's numerical-rank rule: float32 twins of symmetry-equivalent "
+    "atoms must not be fitted as signal); LFRE is an RMS over test atoms with the median "
+    "pointwise error beside it, and over model pairs the median of the pairs beside their mean "
+    "(one pair can dominate a mean); atom-level errors decide on paper B's split (atoms of one "
+    "structure on both sides, so a symmetry twin of a test atom can be in training) and are "
+    "shown on a structure-level split of the atoms.",
 )
 
 
@@ -326,7 +331,8 @@ def to_markdown(
         f"- Ours: mean over folds × repeats with a {cfg['ci_level']:.0%} Student-t interval in "
         f"brackets; reported layer: `{cfg['layer']}` unless the selection says otherwise. "
         "`results/reproduction.csv` has one row per claim and measure with the per-fold "
-        "median and the number of folds below −1.",
+        "median (over model pairs: the median of the pairs' means) and the number of folds "
+        "below −1.",
         "- Verdict rules (full text: `atomprobe/render/verdicts.py`):",
         *["  " + line for line in rules_text(cfg)],
         "- Assumptions: where the papers leave a choice open (which model, which quantity), the "
