@@ -93,7 +93,7 @@ def test_residual_is_orthogonal_to_fractions_despite_the_dependent_intercept():
     when a fit fold lacks an element (F) that test rows have, and the composition part of
     mean-pooled element embeddings is removed exactly (nothing left of it)."""
     numbers = molecules(300, seed=1)
-    H, Z, counts = mean_pooled(numbers)
+    H, _, counts = mean_pooled(numbers)
     fractions = encode_counts(counts, "fraction")
     embedding = np.random.default_rng(0).normal(size=(ELEMENTS.size, H.shape[1])) * 3
     C_hat = np.c_[np.ones(len(H)), fractions]
@@ -210,7 +210,9 @@ def test_steps_record_the_encoding_used_and_the_ceiling(
     structures = read_parquet(files["structures"])[0]
     counts, _ = composition_matrix(structures["numbers"], None)
     settings = ProbeSettings(n_folds=3, seed=0)
-    expected = composition_ceiling(encode_counts(counts, used), structures["gap"], ["gap"], settings)
+    expected = composition_ceiling(
+        encode_counts(counts, used), structures["gap"], ["gap"], settings
+    )
     merged = scores.merge(expected, on=["target", "repeat", "fold"], suffixes=("", "_expected"))
     assert len(merged) == len(scores)
     np.testing.assert_array_equal(merged["ceiling"], merged["ceiling_expected"])
