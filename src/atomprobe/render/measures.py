@@ -340,15 +340,19 @@ def measure_value(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
     )
 
 
+def _paired(a: pd.DataFrame, b: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """a's and b's values (models pooled per key) on the keys both have, in matching order."""
+    merged = _pooled(a, keys).merge(_pooled(b, keys), on=list(keys), suffixes=("_a", "_b"))
+    return merged["value_a"].to_numpy(dtype=float), merged["value_b"].to_numpy(dtype=float)
+
+
 def _difference(
     a: pd.DataFrame, b: pd.DataFrame, pair_on: Sequence[str] | None, level: float
 ) -> tuple[tuple[float, float, float, int], np.ndarray]:
     """Mean and interval of a − b (paired on ``pair_on`` keys, else Welch) and its values."""
     if pair_on:
-        merged = _pooled(a, pair_on).merge(
-            _pooled(b, pair_on), on=list(pair_on), suffixes=("_a", "_b")
-        )
-        values = (merged["value_a"] - merged["value_b"]).to_numpy(dtype=float)
+        value_a, value_b = _paired(a, b, pair_on)
+        values = value_a - value_b
         return t_interval(values, level), values
     xa = _pooled(a, _pair_keys(a))["value"].to_numpy(dtype=float)
     xb = _pooled(b, _pair_keys(b))["value"].to_numpy(dtype=float)
@@ -450,8 +454,8 @@ def measure_ratio(results: Results, m: Mapping[str, Any], cfg: Mapping[str, Any]
     keys = _pair_keys(a)
     if not keys or keys != _pair_keys(b):
         raise DataError("claims.yaml: a ratio needs a and b scored on the same repeats/folds")
-    merged = _pooled(a, keys).merge(_pooled(b, keys), on=keys, suffixes=("_a", "_b"))
-    values = (merged["value_a"] / merged["value_b"]).to_numpy(dtype=float)
+    value_a, value_b = _paired(a, b, keys)
+    values = value_a / value_b
     mean, low, high, n = t_interval(values, cfg["ci_level"])
     verdict, reason = verdict_range(
         [mean], m["paper"], 1.0, rules["tolerance"], rules["direction_factor"]
