@@ -135,7 +135,7 @@ def test_extxyz_with_molecules_and_crystals(tmp_path, mixed):
     [
         ({"periodic": False}, r"1 structures are periodic but the entry says periodic: false"),
         ({"id_key": "nothing"}, r"structure 0 has no id key 'nothing'"),
-        ({"targets": {"gap": {"unit": "eV"}}}, r"no structure has a value for targets \['gap'\]"),
+        ({"targets": {"gap": {"unit": "eV"}}}, r"target 'gap': no structure has a value"),
     ],
 )
 def test_bad_entries_name_the_dataset(tmp_path, mixed, change, message):

@@ -117,6 +117,38 @@ def check_positions(positions: np.ndarray, what: str) -> None:
 
 COINCIDENT_ATOMS = 1e-3  # Å
 
+# |det(cell)| / (|a| |b| |c|): 1 for an orthogonal cell, the product of the angles' sines
+# otherwise; the reduced cells of real crystals lie above 0.1. Below this a cell's vectors are
+# (numerically) coplanar, its volume zero: the cell is singular.
+SINGULAR_CELL = 1e-6
+
+
+def check_cell(cell: np.ndarray, what: str) -> None:
+    """Raise a one-line DataError unless ``cell`` (3, 3), Å, rows the lattice vectors, is finite
+    and not singular (normalised volume ``|det| / (|a||b||c|)`` at least :data:`SINGULAR_CELL`).
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+        Lattice vectors as rows, Å.
+    what : str
+        The structure (id) named in the message.
+
+    Raises
+    ------
+    DataError
+        NaN or infinite entries, a zero-length vector, or (numerically) coplanar vectors.
+    """
+    if not np.isfinite(cell).all():
+        raise DataError(f"{what}: NaN or infinite cell {cell.tolist()}; fix the lattice vectors")
+    lengths = np.linalg.norm(cell, axis=1)
+    volume = abs(float(np.linalg.det(cell)))
+    if lengths.min() == 0 or volume / float(np.prod(lengths)) < SINGULAR_CELL:
+        raise DataError(
+            f"{what}: the cell is singular (volume {volume:.3g} Å^3, lattice vectors "
+            f"{cell.round(4).tolist()} are coplanar); fix the lattice vectors"
+        )
+
 
 def hill_formula(numbers: Sequence[int] | np.ndarray) -> str:
     """Hill formula (C, then H, then the others alphabetically), e.g. ``C7H10O2``.
