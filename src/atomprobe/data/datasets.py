@@ -165,13 +165,18 @@ def check_dataset_entries(datasets: Mapping[str, Mapping[str, Any]]) -> None:
     Raises
     ------
     ConfigError
-        A QM9 archive checksum whose digest has the wrong length for its algorithm (found only
+        qm9pack asked to keep the uncharacterised molecules it lacks, a QM9 archive checksum
+        whose digest has the wrong length for its algorithm (found only
         after an 86 MB download otherwise), a Materials Project ``offline_dir`` or a file
         dataset ``path`` or ``targets_file`` that does not exist, splits larger than the
         dataset (when its size is known: :func:`max_structures`; else the splits job says so).
     """
     for name, entry in datasets.items():
         source = entry["source"]
+        if source in ("qm9pack", "archive"):
+            from atomprobe.data.qm9 import check_exclusion
+
+            check_exclusion(name, source, entry["exclude_uncharacterized"])
         if source == "archive":
             algorithm, _, digest = entry["archive"]["checksum"].partition(":")
             if len(digest) != CHECKSUM_DIGITS[algorithm]:
@@ -200,13 +205,14 @@ def check_config_targets(
 ) -> None:
     """Every target the config names is a target of its (configured) dataset.
 
-    Checks ``cpd.targets``, ``cpd.nonlinear.targets``, ``reconstruction.pcovr.targets`` (for
-    configured datasets: a dataset the default config lists but yours sets to null is simply
-    not probed), the targets of ``analyses`` on ``analyses.dataset``, and that
-    ``analyses.dataset``, ``render.dataset`` and ``render.crystal_dataset`` are configured
-    datasets with ``render.main_target`` a target of ``render.dataset``, the targets of
-    ``render.routing.targets`` (a list: of ``render.dataset``; a mapping: of each configured
-    dataset it names) and ``render.targets`` those of their (configured) datasets.
+    Checks ``cpd.targets``, ``cpd.nonlinear.targets``, ``reconstruction.pcovr.targets``,
+    ``render.targets`` and a mapping ``render.routing.targets``: each dataset they name is a
+    key of ``data`` (a dataset the default config lists but yours sets to null is simply not
+    probed), and the targets of each configured one are its targets; a list
+    ``render.routing.targets`` holds targets of ``render.dataset``; ``analyses.dataset``,
+    ``render.dataset`` and ``render.crystal_dataset`` are configured datasets, with
+    ``render.main_target`` a target of ``render.dataset`` and the targets of ``analyses``
+    targets of ``analyses.dataset``.
 
     Parameters
     ----------
@@ -220,16 +226,24 @@ def check_config_targets(
     ConfigError
         One line naming the key, the unknown targets and the dataset's targets.
     """
+    routing = config["render"]["routing"]["targets"]
     for key, by_dataset in (
         ("cpd.targets", config["cpd"]["targets"]),
         ("cpd.nonlinear.targets", config["cpd"]["nonlinear"]["targets"]),
+        ("reconstruction.pcovr.targets", config["reconstruction"]["pcovr"]["targets"]),
+        ("render.targets", config["render"]["targets"]),
+        *([("render.routing.targets", routing)] if isinstance(routing, Mapping) else []),
     ):
+        unknown = [dataset for dataset in by_dataset if dataset not in config["data"]]
+        if unknown:
+            raise ConfigError(
+                f"{key}: {unknown} are not datasets of data ({list(config['data'])}); "
+                "fix the name or add the dataset"
+            )
         for dataset, targets in by_dataset.items():
             if dataset in datasets:
-                check_targets(datasets, dataset, list(targets), f"{key}.{dataset}")
-    for dataset, target in config["reconstruction"]["pcovr"]["targets"].items():
-        if dataset in datasets:
-            check_targets(datasets, dataset, [target], f"reconstruction.pcovr.targets.{dataset}")
+                listed = [targets] if isinstance(targets, str) else list(targets)
+                check_targets(datasets, dataset, listed, f"{key}.{dataset}")
     render = config["render"]
     for key in ("dataset", "crystal_dataset"):
         if render[key] not in datasets:
@@ -238,15 +252,13 @@ def check_config_targets(
                 f"use one of {list(datasets)}"
             )
     check_targets(datasets, render["dataset"], [render["main_target"]], "render.main_target")
-    routing = render["routing"]["targets"]
     if not isinstance(routing, Mapping):
-        routing = {render["dataset"]: routing}
-    for dataset, targets in routing.items():
-        if dataset in datasets:
-            check_targets(datasets, dataset, list(targets), f"render.routing.targets.{dataset}")
-    for dataset, targets in render["targets"].items():
-        if dataset in datasets:
-            check_targets(datasets, dataset, list(targets), f"render.targets.{dataset}")
+        check_targets(
+            datasets,
+            render["dataset"],
+            list(routing),
+            f"render.routing.targets.{render['dataset']}",
+        )
     analyses = config["analyses"]
     if analyses["dataset"] not in datasets:
         raise ConfigError(

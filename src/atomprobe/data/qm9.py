@@ -275,6 +275,16 @@ def molecules_to_frame(molecules: Iterator[Molecule]) -> pd.DataFrame:
     return frame
 
 
+def check_exclusion(name: str, source: str, exclude_uncharacterized: bool) -> None:
+    """ConfigError unless the source holds what ``exclude_uncharacterized`` asks for: qm9pack
+    ships only the characterised molecules, so keeping the others needs the archive."""
+    if source == "qm9pack" and not exclude_uncharacterized:
+        raise ConfigError(
+            f"data.{name}.exclude_uncharacterized: false needs data.{name}.source: archive "
+            "(qm9pack ships only the 130,831 characterised molecules)"
+        )
+
+
 def load_molecules(
     source: str,
     archive: str | Path | None = None,
@@ -295,12 +305,8 @@ def load_molecules(
     if source not in SOURCES:
         raise ConfigError(f"data.qm9.source: {source!r} is unknown; use one of {SOURCES}")
     excluded = uncharacterized_indices()
+    check_exclusion("qm9", source, exclude_uncharacterized)
     if source == "qm9pack":
-        if not exclude_uncharacterized:
-            raise ConfigError(
-                "data.qm9.exclude_uncharacterized: false needs data.qm9.source: archive "
-                "(qm9pack ships only the 130,831 characterised molecules)"
-            )
         molecules = read_qm9pack(indices, progress)
     else:
         if archive is None:
