@@ -19,6 +19,7 @@ from atomprobe.models.families import family_info, get_family
 from atomprobe.models.registry import (
     TRAINING_DEFAULTS,
     atom_features_path,
+    brought_features_path,
     features_path,
     load_registry,
     model_datasets,
@@ -120,7 +121,9 @@ def test_features_entries_bring_their_own_datasets(tmp_path):
     entry = {"label": "Mine", "source": "features", "paths": {"mp": str(table)}}
     registry = load_registry(write_registry(tmp_path, {"mine": entry}), "all", DATASETS)
     assert model_datasets(registry["mine"], DATASETS) == ["mp"]
-    assert features_path("mine", registry["mine"], "mp") == str(table)
+    # its import job writes the file every later job reads
+    assert features_path("mine", registry["mine"], "mp") == "results/features/mine/mp.parquet"
+    assert brought_features_path(registry["mine"], "mp", atoms=False) == str(table)
     assert atom_features_path("mine", registry["mine"], "mp") is None  # atom level skips it
 
 

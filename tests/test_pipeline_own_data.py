@@ -9,8 +9,9 @@ DAG on them with QM9 and Materials Project switched off (``data.qm9: null``, ``d
   calculator results (an extensive ``energy`` in eV, a geometric ``spread`` in Å);
 * a ``source: checkpoint`` entry: the SevenNet-0 checkpoint file copied out of the sevenn wheel
   (a user's own SevenNet checkpoint has this format), by path and sha256;
-* a ``source: features`` entry: pooled features of ``mine`` computed here (no per-atom file,
-  so the atom-level analyses must skip it with a stated reason).
+* a ``source: features`` entry: pooled features of ``mine`` computed here and written as a
+  plain CSV (no atomprobe metadata: its import job takes the defaults), with no per-atom file,
+  so the atom-level analyses must skip it with a stated reason.
 
 It checks that every table, figure and the reproduction report are produced and that the
 features model appears in the CPD scores, tables and structure-level GFRE, not at atom level.
@@ -30,7 +31,6 @@ from ase.build import bulk, molecule
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from atomprobe.data.composition import composition_matrix
-from atomprobe.features.io import write_features
 from atomprobe.io import read_metadata, read_parquet
 from atomprobe.models.families._weights import sha256_of
 from atomprobe.render.figures import FIGURES
@@ -69,18 +69,15 @@ def write_datasets(workdir: Path) -> None:
 
 
 def write_features_entry(workdir: Path) -> None:
-    """Pooled features of ``mine`` from your own descriptor: element counts and size."""
+    """Pooled features of ``mine`` from your own descriptor (element counts and size), as
+    people write them: a plain CSV from pandas, an ``id`` column and one column per feature."""
     frames = ase.io.read(workdir / "mine.extxyz", index=":")
-    ids = [f"mine:{i}" for i in range(len(frames))]
-    counts, _ = composition_matrix([a.numbers for a in frames], encoding="counts")
+    counts, elements = composition_matrix([a.numbers for a in frames], encoding="counts")
     radius = [np.linalg.norm(a.positions - a.positions.mean(0), axis=1).mean() for a in frames]
-    H = np.column_stack([counts, radius, np.square(radius)]).astype(np.float32)
-    columns = [
-        {"layer": 0, "layer_name": "descriptor", "stream": "scalar", "L": 0, "channel": c}
-        for c in range(H.shape[1])
-    ]
-    meta = {"model": "my_features", "dataset": "mine"}
-    write_features(workdir / "my_features.parquet", ids, H, columns, meta)
+    table = pd.DataFrame(counts, columns=[f"n_{z}" for z in elements])
+    table.insert(0, "id", [f"mine:{i}" for i in range(len(frames))])
+    table["radius"], table["radius2"] = radius, np.square(radius)
+    table.to_csv(workdir / "my_features.csv", index=False)
 
 
 def write_config(workdir: Path) -> Path:
@@ -110,7 +107,7 @@ def write_config(workdir: Path) -> Path:
             "my_features": {
                 "label": "My descriptor",
                 "source": "features",
-                "paths": {"mine": "my_features.parquet"},
+                "paths": {"mine": "my_features.csv"},
             },
         },
     }

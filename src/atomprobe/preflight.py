@@ -25,10 +25,11 @@ from atomprobe.data.datasets import (
     max_structures,
 )
 from atomprobe.errors import AtomprobeError, ConfigError
-from atomprobe.features.io import check_feature_file, check_feature_ids
+from atomprobe.features.imported import check_brought_file
+from atomprobe.features.io import check_feature_ids
 from atomprobe.features.pooling import check_vector_pooling
 from atomprobe.models.families import FAMILIES, family_info
-from atomprobe.models.registry import atom_features_path, features_path, load_registry
+from atomprobe.models.registry import brought_features_path, load_registry
 
 Datasets = dict[str, dict[str, Any]]
 Registry = dict[str, dict[str, Any]]
@@ -95,16 +96,14 @@ def check_data_and_models(
         if entry["source"] != "features":
             continue
         for dataset in entry["paths"]:
-            for key, path in (
-                ("paths", features_path(name, entry, dataset)),
-                ("atom_paths", atom_features_path(name, entry, dataset)),
-            ):
+            for key in ("paths", "atom_paths"):
+                path = brought_features_path(entry, dataset, atoms=key == "atom_paths")
                 if path is None:
                     continue
                 try:
-                    check_feature_file(path, name, dataset, atoms=key == "atom_paths")
+                    check_brought_file(path, name, dataset, atoms=key == "atom_paths")
                     table = Path(structures_dir) / f"{dataset}.parquet"
-                    if table.exists():
+                    if table.exists() and Path(path).suffix.lower() == ".parquet":
                         check_feature_ids(path, table)
                 except AtomprobeError as exc:
                     raise ConfigError(

@@ -60,6 +60,7 @@ TRAINED_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] ==
 INIT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "random_init"]
 FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
 EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "features"]
+BROUGHT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "features"]
 # pairs with per-atom features: every extracted pair, and a features entry's atom_paths
 ATOM_PAIRS = [
     (m, d) for m, d in FEATURE_PAIRS if _registry.atom_features_path(m, REGISTRY[m], d) is not None
@@ -147,6 +148,11 @@ def atom_features_path(model, dataset):
     """Per-atom last-layer features of ``model`` on ``dataset`` (None: a features entry
     without them)."""
     return _registry.atom_features_path(model, REGISTRY[model], dataset)
+
+
+def brought_features(model, dataset, atoms):
+    """The file a ``source: features`` entry brings for ``dataset`` (pooled, or per atom)."""
+    return _registry.brought_features_path(REGISTRY[model], dataset, atoms)
 
 
 def structures_path(dataset):

@@ -1,5 +1,6 @@
 """Stage 'features': forward passes with hooks -> per-layer, per-irrep features, pooled per
-structure, per atom (last layer), and per training checkpoint.
+structure, per atom (last layer), and per training checkpoint; the files a ``source: features``
+entry brings, checked and written as the same tables.
 
 Registry, pairs and paths: common.smk. Outputs: docs/formats.md; config keys: config/README.md
 (## features).
@@ -30,6 +31,58 @@ rule extract:
     params:
         step="atomprobe.features.extract:extract",
         cfg=extract_params,
+    script:
+        STEP_SCRIPT
+
+
+rule import_features:
+    input:
+        features=lambda w: brought_features(w.model, w.dataset, atoms=False),
+        structures=structures_path("{dataset}"),
+    output:
+        features="results/features/{model}/{dataset}.parquet",
+    log:
+        "logs/features/{model}_{dataset}_import.log",
+    benchmark:
+        "logs/benchmarks/features/{model}_{dataset}_import.tsv"
+    wildcard_constraints:
+        model=names_pattern(BROUGHT_MODELS),
+        dataset=names_pattern(list(DATASETS)),
+    conda:
+        "../../envs/data.yaml"
+    threads: job_resource("import_features", "threads", 1)
+    resources:
+        mem_mb=job_resource("import_features", "mem_mb", 4000),
+        runtime=job_resource("import_features", "runtime", 30),
+    params:
+        step="atomprobe.features.imported:import_features",
+        cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": False},
+    script:
+        STEP_SCRIPT
+
+
+rule import_atom_features:
+    input:
+        features=lambda w: brought_features(w.model, w.dataset, atoms=True),
+        structures=structures_path("{dataset}"),
+    output:
+        features="results/features/{model}/{dataset}_atoms.parquet",
+    log:
+        "logs/features/{model}_{dataset}_atoms_import.log",
+    benchmark:
+        "logs/benchmarks/features/{model}_{dataset}_atoms_import.tsv"
+    wildcard_constraints:
+        model=names_pattern(BROUGHT_MODELS),
+        dataset=names_pattern(list(DATASETS)),
+    conda:
+        "../../envs/data.yaml"
+    threads: job_resource("import_atom_features", "threads", 1)
+    resources:
+        mem_mb=job_resource("import_atom_features", "mem_mb", 4000),
+        runtime=job_resource("import_atom_features", "runtime", 30),
+    params:
+        step="atomprobe.features.imported:import_features",
+        cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": True},
     script:
         STEP_SCRIPT
 

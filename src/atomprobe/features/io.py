@@ -557,11 +557,16 @@ def check_feature_ids(path: PathLike, structures: PathLike) -> None:
     DataError
         One line naming both files and a few unknown ids.
     """
-    ids = pd.unique(read_parquet(path, columns=["id"])[0]["id"].astype(str))
+    check_ids_known(read_parquet(path, columns=["id"])[0]["id"], structures, path)
+
+
+def check_ids_known(ids: Sequence[str], structures: PathLike, what: PathLike) -> None:
+    """DataError naming ``what`` and ``structures`` unless every id is a row of ``structures``."""
+    ids = pd.unique(pd.Series(ids).astype(str))
     known = set(read_parquet(structures, columns=["id"])[0]["id"].astype(str))
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise DataError(
-            f"{path}: {len(unknown)} ids are not in {structures}, e.g. {unknown[:3]}; "
+            f"{what}: {len(unknown)} ids are not in {structures}, e.g. {unknown[:3]}; "
             "the features must be computed on that dataset's structures"
         )

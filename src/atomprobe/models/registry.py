@@ -265,16 +265,21 @@ def model_datasets(
 def atom_features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str | None:
     """Per-atom last-layer features of model ``name`` on ``dataset``; None when a ``source:
     features`` entry brings none (atom-level analyses then skip the model)."""
-    if entry["source"] == "features":
-        return entry.get("atom_paths", {}).get(dataset)
+    if entry["source"] == "features" and dataset not in entry.get("atom_paths", {}):
+        return None
     return f"results/features/{name}/{dataset}_atoms.parquet"
 
 
 def features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str:
-    """Pooled feature table of model ``name`` on ``dataset`` (docs/formats.md)."""
-    if entry["source"] == "features":
-        return entry["paths"][dataset]
+    """Pooled feature table of model ``name`` on ``dataset`` (docs/formats.md): extracted here,
+    or a ``source: features`` entry's file as its import job wrote it."""
     return f"results/features/{name}/{dataset}.parquet"
+
+
+def brought_features_path(entry: Mapping[str, Any], dataset: str, atoms: bool) -> str | None:
+    """The file a ``source: features`` entry brings for ``dataset`` (``paths``, or per atom
+    ``atom_paths``); None if it brings none."""
+    return entry.get("atom_paths" if atoms else "paths", {}).get(dataset)
 
 
 def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
