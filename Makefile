@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: reproduce test lint clean-venv
+.PHONY: reproduce test lint config-reference clean-venv
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(BIN)/.installed: pyproject.toml
 
 reproduce: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES)
+
+# config/README.md from the schemas' descriptions (tests/test_config_reference.py checks it)
+config-reference: $(BIN)/.installed
+	$(BIN)/python -m atomprobe.config_reference
 
 # ruff (lint and format) on the Python code, snakefmt on the rule files, `snakemake --lint` on the workflow as the
 # default config parses it (from the repository root, like a run). Each exits non-zero on a

@@ -23,16 +23,13 @@ from atomprobe.models.families import family_info
 from atomprobe.models.families.hparams import check_hparams
 
 # training settings of a `source: train` entry unless train_defaults or the entry set them
+# the defaults of every `training` key, declared once in the registry schema
 TRAINING_DEFAULTS: dict[str, Any] = {
-    "epochs": 30,
-    "batch_size": 32,
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "patience": 10,
-    "lr_patience": 4,
-    "checkpoint_every": 5,
-    "n_train": None,
-    "progress": True,
+    key: spec["default"]
+    for key, spec in load_yaml(SCHEMA_DIR / "models.schema.yaml")["$defs"]["training"][
+        "properties"
+    ].items()
+    if "default" in spec
 }
 # sources whose model is built here by ModelFamily.build, weights in results/models/{name}/
 BUILT_HERE = ("train", "random_init")
