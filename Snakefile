@@ -18,6 +18,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 try:  # the config files (a key given twice, which Snakemake's loader keeps) and the schemas
     check_config(config, workflow.configfiles)
 except AtomprobeError as exc:

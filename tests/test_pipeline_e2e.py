@@ -30,6 +30,7 @@ from scipy import stats
 
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.tables import TABLES
+from atomprobe.render.verdicts import VERDICTS
 from conftest import run_snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,6 +209,19 @@ def _data_uri_bytes(uri: str) -> tuple[str, bytes]:
 def test_html_report_shows_every_table_and_figure_in_chromium(run_dir, tmp_path):
     record = _dom_record(_report(run_dir), tmp_path)
     assert record["error"] is None and record["done"], record.get("error")
+    # the landing page opens on the verdicts: the counts of results/reproduction.csv (per
+    # claim), each verdict marked in colour and in words, links to the tables and figures
+    claims = pd.read_csv(run_dir / "results" / "reproduction.csv").drop_duplicates("id")
+    landing = record["landing"]
+    assert landing is not None, "the landing page shows no verdict counts"
+    shown = {verdict: n for verdict, n in landing["counts"].items() if n}
+    assert shown == claims["claim_verdict"].value_counts().to_dict()
+    assert len(landing["verdicts"]) == len(claims)
+    colours = {cls: colour for cls, _, colour in landing["verdicts"]}
+    assert len(set(colours.values())) == len(colours)  # one colour per verdict
+    assert all(colour not in ("rgba(0, 0, 0, 0)", "transparent") for colour in colours.values())
+    assert all(text.split(" ", 1)[1] in VERDICTS for _, text, _ in landing["verdicts"])
+    assert "table1_gradient.md" in landing["links"] and "gradient.png" in landing["links"]
     categories = {category for category, _ in record["categories"]}
     assert {"Tables", "Figures", "Reproduction"} <= categories
     # what the reader can download (tables, the reproduction report) and what the report shows

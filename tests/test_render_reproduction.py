@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from docutils.core import publish_parts
 from scipy import stats
 
 from atomprobe.analyses.layers import layer_profile
-from atomprobe.errors import DataError
+from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet
+from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
 from atomprobe.render.measures import Outcome
 from atomprobe.render.reproduction import (
     CSV_COLUMNS,
     claim_measures,
+    landing_rst,
     load_claims,
     reproduction_tables,
 )
@@ -539,13 +543,19 @@ def test_value_equals_independent_aggregate(report):
 def test_missing_inputs_are_not_comparable(tmp_path):
     inputs = write_synthetic_results(tmp_path, analyses=False, skip_cpd=("painn_u0",))
     md, csv = tmp_path / "reproduction.md", tmp_path / "reproduction.csv"
+    landing = tmp_path / "reproduction_summary.rst"
     reproduction_report(
         inputs,
-        {"md": str(md), "csv": str(csv)},
+        {"md": str(md), "csv": str(csv), "landing": str(landing)},
         {**copy.deepcopy(RENDER_CFG), "run": {"configfiles": ["c.yaml"]}},
         1,
     )
     frame = pd.read_csv(csv)  # one row per claim and measure
+    # the landing page opens on the same verdicts, counted per claim
+    per_claim = frame.drop_duplicates("id")["claim_verdict"].value_counts()
+    shown = dict(re.findall(r'data-verdict="([^"]+)" data-count="(\d+)"', landing.read_text()))
+    assert {v: int(n) for v, n in shown.items() if int(n)} == per_claim.to_dict()
+    assert md.read_text().index("## Claims") < md.read_text().index("## How to read it")
     for claim in ("B3", "B9", "B11", "PB3", "A4"):
         rows = frame.loc[frame["id"] == claim]
         assert (rows["claim_verdict"] == "not comparable").all()
@@ -618,3 +628,42 @@ def test_tables_give_untrained_controls_rows_of_their_own(tmp_path):
     assert "mace_gap_init" in set(tables["table1_gradient"]["model"])
     assert "mace_gap_init" in set(tables["table6_routing"]["model"])
     assert "mace_gap_init" not in tables["table2_task_alignment"].to_string()
+
+
+def test_the_landing_page_marks_each_verdict_and_links_where_it_is_shown():
+    frame = pd.DataFrame(
+        [
+            {
+                "id": "A1",
+                "claim": "a *claim* with R²_geom | bars",
+                "paper_value": "0.782",
+                "ours": "0.41 [0.3, 0.5]",
+                "verdict": "differs",
+                "shown_in": ["table1_gradient", "gradient"],
+            },
+            {
+                "id": "B10",
+                "claim": "c",
+                "paper_value": "—",
+                "ours": "—",
+                "verdict": "not comparable",
+                "shown_in": [],
+            },
+        ]
+    )
+    rst = landing_rst(frame, list(TABLES), list(FIGURES))
+    targets = ["table1_gradient.md", "gradient.png", "reproduction.md"]
+    links = "\n\n" + "\n".join(f".. _{t}: javascript:app.showResultInfo('{t}')" for t in targets)
+    page = publish_parts(rst + links, writer_name="html")["html_body"]
+    assert "system-message" not in page  # valid reStructuredText, every link resolved
+    assert '<span class="verdict-differs">\u2718 differs</span>' in page  # symbol and colour
+    assert "showResultInfo('table1_gradient.md')" in page and "a *claim* with R²_geom" in page
+    with pytest.raises(ConfigError, match=r"claim A1: shown_in 'table99' is neither"):
+        landing_rst(frame.assign(shown_in=[["table99"], []]), list(TABLES), list(FIGURES))
+
+
+def test_every_claim_names_where_it_is_shown():
+    names = set(TABLES) | set(FIGURES)
+    for claim in load_claims():
+        assert "shown_in" in claim, claim["id"]
+        assert set(claim["shown_in"]) <= names, claim["id"]

@@ -1,7 +1,8 @@
 """The reproduction report: every claim of the papers beside our number and a verdict.
 
 `snakemake --report figures/report.html` then collects it with every table and figure
-(each marked with report() and a caption under workflow/report/).
+(each marked with report() and a caption under workflow/report/); its first page
+(workflow/report/workflow.rst) shows results/reproduction_summary.rst: the verdicts.
 """
 
 
@@ -20,6 +21,12 @@ rule reproduction:
             caption="../report/reproduction.rst",
             category="Reproduction",
             labels={"report": "reproduction", "format": "csv"},
+        ),
+        landing=report(
+            "results/reproduction_summary.rst",
+            caption="../report/reproduction_summary.rst",
+            category="Reproduction",
+            labels={"report": "verdicts (landing page)", "format": "rst"},
         ),
     log:
         "logs/render/reproduction.log",

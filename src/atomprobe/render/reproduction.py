@@ -180,7 +180,8 @@ def evaluate_claim(
     -------
     row : dict
         id, paper, claim, paper_value, source, assumption, ours, selection, verdict, reason,
-        measures (every measure's verdict in words).
+        measures (every measure's verdict in words), shown_in (the tables and figures that
+        carry the claim's numbers).
     measures : list of dict
         One dict per measure with the columns of :data:`CSV_COLUMNS`.
     """
@@ -213,6 +214,7 @@ def evaluate_claim(
         "selection": " || ".join(tag(i) + o.selection for i, o in enumerate(outcomes)),
         "verdict": verdict,
         "reason": reasons,
+        "shown_in": list(claim.get("shown_in", [])),
     }
     rows = [
         {
@@ -296,7 +298,8 @@ def to_markdown(
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
     findings: Sequence[str] = (),
 ) -> str:
-    """``results/reproduction.md``: header with the run settings and rules, then the table.
+    """``results/reproduction.md``: the verdict counts and the claims first, then how to read
+    them (the run settings, the rules, the principles and findings).
 
     Parameters
     ----------
@@ -327,6 +330,26 @@ def to_markdown(
         "",
         f"**Summary:** {summary} (claims; one verdict each).",
         "",
+        "## Claims",
+        "",
+        "| id | claim | paper | ours | verdict | measures | reason | assumption | "
+        "selection (config) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = (
+        "id",
+        "claim",
+        "paper_value",
+        "ours",
+        "verdict",
+        "measures",
+        "reason",
+        "assumption",
+        "selection",
+    )
+    lines += ["| " + " | ".join(_cell(row[k]) for k in keys) + " |" for _, row in frame.iterrows()]
+    lines += [
+        "",
         "## How to read it",
         "",
         f"- Ours: mean over folds × repeats with a {cfg['ci_level']:.0%} Student-t interval in "
@@ -347,23 +370,109 @@ def to_markdown(
         f"- Config: {', '.join(run.get('configfiles', [])) or 'config/config.yaml'}; "
         f"models: {run.get('models', 'all')}; {_cpd_settings(metadata)}.",
         *(f"- {finding}" for finding in findings),
-        "",
-        "## Claims",
-        "",
-        "| id | claim | paper | ours | verdict | measures | reason | assumption | "
-        "selection (config) |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = (
-        "id",
-        "claim",
-        "paper_value",
-        "ours",
-        "verdict",
-        "measures",
-        "reason",
-        "assumption",
-        "selection",
+    return "\n".join(lines) + "\n"
+
+
+# how each verdict is marked on the report's landing page: a symbol (it reads in greyscale) and
+# a background colour
+VERDICT_MARKS: dict[str, tuple[str, str]] = {
+    "reproduced": ("\u2714", "#c8e6c9"),
+    "same direction": ("\u2248", "#fff0b3"),
+    "differs": ("\u2718", "#f6c9c4"),
+    "not comparable": ("\u2013", "#e0e0e0"),
+}
+
+
+def _slug(verdict: str) -> str:
+    return "verdict-" + verdict.replace(" ", "-")
+
+
+def _rst_text(text: object) -> str:
+    """``text`` with reStructuredText's inline markup characters escaped, on one line."""
+    escaped = str(text).replace("\\", "\\\\")
+    for char in "*`|_":
+        escaped = escaped.replace(char, "\\" + char)
+    return " ".join(escaped.split())
+
+
+def landing_rst(frame: pd.DataFrame, tables: Sequence[str], figures: Sequence[str]) -> str:
+    """The report's landing page (``results/reproduction_summary.rst``): the verdict counts and
+    every claim with its verdict marked by symbol and colour, and links to the tables and
+    figures that carry it (reStructuredText references to the report's own files, which
+    ``snakemake --report`` resolves).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per claim (the first frame of :func:`reproduction_tables`).
+    tables, figures : sequence of str
+        The names of the tables (linked as ``<name>.md``) and figures (``<name>.png``).
+
+    Returns
+    -------
+    str
+        reStructuredText.
+
+    Raises
+    ------
+    ConfigError
+        A claim's ``shown_in`` names neither a table nor a figure.
+    """
+    counts = frame["verdict"].value_counts()
+    style = " ".join(
+        f".{_slug(v)} {{background: {colour}; padding: 0 0.3em; border-radius: 3px;}}"
+        for v, (_, colour) in VERDICT_MARKS.items()
     )
-    lines += ["| " + " | ".join(_cell(row[k]) for k in keys) + " |" for _, row in frame.iterrows()]
+    style += " #app .prose.max-w-lg {max-width: 80rem;}"  # the landing page's column: wider
+    spans = " ".join(
+        f'<span class="{_slug(v)}" data-verdict="{v}" data-count="{counts.get(v, 0)}">'
+        f"{mark} {counts.get(v, 0)} {v}</span>"
+        for v, (mark, _) in VERDICT_MARKS.items()
+    )
+    lines = [
+        "Reproduction verdicts",
+        "=====================",
+        "",
+        ".. raw:: html",
+        "",
+        f"   <style>{style}</style>",
+        f'   <p id="atomprobe-verdict-counts">{spans} ({len(frame)} claims)</p>',
+        "",
+        *[line for v in VERDICT_MARKS for line in (f".. role:: {_slug(v)}", "")],
+        "Each claim of paper A (ids A: v1, B: v2) and paper B (PB) beside our value; the rules "
+        "and every measure are in the report's Reproduction category (`reproduction.md`_).",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 6 40 14 26 14 20",
+        "",
+        "   * - id",
+        "     - claim",
+        "     - paper",
+        "     - ours",
+        "     - verdict",
+        "     - shown in",
+    ]
+    for _, row in frame.iterrows():
+        links = []
+        for name in row["shown_in"]:
+            if name in tables:
+                links.append(f"`{name}.md`_")
+            elif name in figures:
+                links.append(f"`{name}.png`_")
+            else:
+                raise ConfigError(
+                    f"atomprobe/render/claims.yaml: claim {row['id']}: shown_in {name!r} is "
+                    f"neither a table {list(tables)} nor a figure {list(figures)}"
+                )
+        mark = VERDICT_MARKS[row["verdict"]][0]
+        lines += [
+            f"   * - {row['id']}",
+            f"     - {_rst_text(row['claim'])}",
+            f"     - {_rst_text(row['paper_value'])}",
+            f"     - {_rst_text(row['ours'])}",
+            f"     - :{_slug(row['verdict'])}:`{mark} {row['verdict']}`",
+            f"     - {', '.join(links) or '—'}",
+        ]
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
-from atomprobe.render.reproduction import reproduction_tables, to_markdown
+from atomprobe.render.reproduction import landing_rst, reproduction_tables, to_markdown
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, table_leakage, write_table
 from atomprobe.runner import Paths
@@ -67,10 +67,12 @@ def render_figure(inputs: Paths, outputs: Paths, params: dict[str, Any], threads
 def reproduction_report(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
-    """Evaluate every claim; write ``md`` (a row per claim) and ``csv`` (per claim and measure)."""
+    """Evaluate every claim; write ``md`` (a row per claim), ``csv`` (per claim and measure)
+    and ``landing`` (the verdicts as the first page of ``snakemake --report``)."""
     results = load_results(inputs)
     frame, measures = reproduction_tables(results, params)
     findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
     text = to_markdown(frame, params, params.get("run", {}), results.metadata, findings)
     write_text(outputs["md"], text)
     write_text(outputs["csv"], measures.to_csv(index=False))
+    write_text(outputs["landing"], landing_rst(frame, list(TABLES), list(FIGURES)))
