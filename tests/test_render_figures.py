@@ -7,11 +7,13 @@ import copy
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import yaml
 
 from atomprobe.render.figures import FIGURES, R2_FLOOR, _cut_r2_axis
 from atomprobe.render.inputs import load_results
 from atomprobe.render.steps import render_figure
-from test_render_tables import MODELS, RENDER_CFG, write_synthetic_results
+from atomprobe.render.style import overlapping_texts
+from test_render_tables import MODELS, RENDER_CFG, ROOT, write_synthetic_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -80,3 +82,46 @@ def test_reconstruction_heatmap_shows_paper_b_split_with_mean_and_median(synthet
         "LFRE(X → Y), qm9, atom level; 0 = Y reconstructed\n"
         "off-diagonal pairs: mean 0.350, median 0.350"
     ]
+
+
+def default_run_models() -> tuple[list[tuple], dict[str, str]]:
+    """The enabled entries of the default registry as synthetic models, with their labels."""
+    registry = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())["models"]
+    models, labels = [], {}
+    for k, (name, entry) in enumerate(registry.items()):
+        if not entry.get("enabled", True):
+            continue
+        mirrored = registry.get(entry.get("of"), {})
+        family = entry.get("family", mirrored.get("family"))
+        target = entry.get("target", mirrored.get("target", "none"))
+        periodic = family in ("sevennet", "chgnet")
+        models.append((name, family, entry["source"], target, periodic, 0.1 + 0.025 * k))
+        labels[name] = entry["label"]
+    return models, labels
+
+
+@pytest.fixture(scope="module")
+def default_like(tmp_path_factory) -> dict:
+    models, labels = default_run_models()
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    groups = {family: list(g) for family, g in config["render"]["routing"]["groups"].items()}
+    root = tmp_path_factory.mktemp("default_like")
+    return write_synthetic_results(root, models=models, labels=labels, groups=groups)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_no_text_overlaps_with_the_default_runs_models(default_like, name):
+    """Every figure laid out for the default run's 19 models and their labels: no two drawn
+    texts (tick labels, titles, legends, annotations, cell values) overlap."""
+    figure = FIGURES[name](load_results(default_like), {**copy.deepcopy(RENDER_CFG), "item": name})
+    assert overlapping_texts(figure) == []
+    plt.close(figure)
+
+
+def test_overlapping_texts_finds_a_planted_overlap():
+    figure, ax = plt.subplots()
+    ax.text(0.5, 0.5, "one label")
+    ax.text(0.52, 0.5, "another label")
+    ax.text(0.1, 0.1, "apart")
+    assert overlapping_texts(figure) == [("one label", "another label")]
+    plt.close(figure)

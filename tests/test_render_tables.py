@@ -86,14 +86,20 @@ def _ceiling(target: str, repeat: int, fold: int) -> float:
 
 
 def _cpd_rows(
-    rng: np.random.Generator, name: str, family: str, level: float, dataset: str, targets: list[str]
+    rng: np.random.Generator,
+    name: str,
+    family: str,
+    level: float,
+    dataset: str,
+    targets: list[str],
+    groups: dict[str, list[str]] = GROUPS,
 ) -> pd.DataFrame:
     rows = []
     for target in targets:
         target_shift = 0.0 if target in ("gap", "band_gap") else -0.1
         for layer in range(3):
-            groups = ["all", *GROUPS.get(family, [])] if dataset == "qm9" else ["all"]
-            for group in groups:
+            scored = ["all", *groups.get(family, [])] if dataset == "qm9" else ["all"]
+            for group in scored:
                 for rep, offset in REPRESENTATION_OFFSET.items():
                     probes = ("ridge", "mlp", "gbt") if group == "all" else ("ridge",)
                     for probe in probes:
@@ -123,15 +129,24 @@ def _cpd_rows(
 
 
 def write_synthetic_results(
-    root: Path, models: list[tuple] = MODELS, analyses: bool = True, skip_cpd: tuple[str, ...] = ()
+    root: Path,
+    models: list[tuple] = MODELS,
+    analyses: bool = True,
+    skip_cpd: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+    groups: dict[str, list[str]] = GROUPS,
 ) -> dict[str, object]:
-    """Write synthetic cached results under ``root``; return the render step's inputs."""
+    """Write synthetic cached results under ``root``; return the render step's inputs.
+
+    ``labels``: registry labels by name (default: the name in capitals); ``groups``: the CPD
+    column groups scored per family on qm9."""
+    labels = labels or {}
     rng = np.random.default_rng(0)
     registry = pd.DataFrame(
         [
             {
                 "name": n,
-                "label": n.replace("_", " ").upper(),
+                "label": labels.get(n, n.replace("_", " ").upper()),
                 "family": f,
                 "source": s,
                 "weights": WEIGHTS.get(n, ""),
@@ -152,7 +167,7 @@ def write_synthetic_results(
         if name in skip_cpd:
             continue
         path = root / "cpd" / name / "qm9.parquet"
-        write_parquet(_cpd_rows(rng, name, family, level, "qm9", ["gap", "mu"]), path)
+        write_parquet(_cpd_rows(rng, name, family, level, "qm9", ["gap", "mu"], groups), path)
         inputs["cpd"].append(str(path))
         if periodic:
             path = root / "cpd" / name / "mp.parquet"

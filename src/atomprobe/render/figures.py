@@ -59,30 +59,35 @@ def _target_label(target: str, cfg: Mapping[str, Any]) -> str:
 
 
 def _cut_r2_axis(
-    ax: Axes, x: np.ndarray, means: np.ndarray, labels: Sequence[str] | None = None
+    ax: Axes,
+    x: np.ndarray,
+    means: np.ndarray,
+    labels: Sequence[str] | None = None,
+    horizontal: bool = False,
 ) -> None:
     """Limit an R² axis to [R2_FLOOR, R2_CEILING] where the data reach beyond it.
 
-    x, means (n,): the plotted points; a mean below the floor is printed at the axis edge,
-    beside its bar or point, after its label (n,) if given (lines: which model it is).
-    Interval whiskers beyond the limits are cut by the axis.
+    x, means (n,): the plotted points (``horizontal``: x are the bars' rows and R² runs along
+    the x axis); a mean below the floor is printed at the axis edge beside its bar or point,
+    after its label (n,) if given (lines: which model it is). Interval whiskers beyond the
+    limits are cut by the axis.
     """
-    bottom, top = ax.get_ylim()
-    ax.set_ylim(max(bottom, R2_FLOOR), min(top, R2_CEILING))
-    if bottom >= R2_FLOOR:
+    low, high = ax.get_xlim() if horizontal else ax.get_ylim()
+    (ax.set_xlim if horizontal else ax.set_ylim)(max(low, R2_FLOOR), min(high, R2_CEILING))
+    if low >= R2_FLOOR:
         return
     names = list(labels) if labels is not None else [""] * np.size(means)
     for x_value, mean, name in zip(np.ravel(x), np.ravel(means), names, strict=True):
         if np.isfinite(mean) and mean < R2_FLOOR:
             ax.annotate(
-                f"↓ {name} {mean:.3g}".replace("  ", " "),
-                (x_value, R2_FLOOR),
+                f"{'←' if horizontal else '↓'} {name} {mean:.3g}".replace("  ", " "),
+                (R2_FLOOR, x_value) if horizontal else (x_value, R2_FLOOR),
                 textcoords="offset points",
-                xytext=(2, 3),
+                xytext=(3, 0) if horizontal else (2, 3),
                 ha="left",
-                va="bottom",
+                va="center" if horizontal else "bottom",
                 fontsize=6,
-                rotation=90,
+                rotation=0 if horizontal else 90,
                 path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")],
             )
     ax.text(
@@ -97,6 +102,13 @@ def _cut_r2_axis(
     )
 
 
+# height of one bar of a grouped horizontal bar chart, inches: at 4 bars a group, a group is
+# 0.4 in, twice the height of its 8-point label, so labels never touch however many rows
+BAR_HEIGHT_IN = 0.1
+# side of one heatmap cell, inches: wide enough for a 7-point "0.00" and a tick label's height
+HEATMAP_CELL_IN = 0.32
+
+
 def _grouped_bars(
     ax: Axes,
     summary: pd.DataFrame,
@@ -107,10 +119,11 @@ def _grouped_bars(
     category_labels: Sequence[str],
     series_labels: Mapping[str, str],
 ) -> None:
-    """R² bars with CI error bars: one group per category, one bar per series inside it."""
-    width = 0.8 / max(len(series), 1)
-    x = np.arange(len(categories))
-    plotted_x, plotted_means = [], []
+    """Horizontal R² bars with CI whiskers: one row group per category (top to bottom), one
+    bar per series inside it; R² runs along the x axis."""
+    height = 0.8 / max(len(series), 1)
+    y = np.arange(len(categories))
+    plotted_y, plotted_means = [], []
     for i, name in enumerate(series):
         part = summary.loc[summary[series_col] == name].set_index(category_col)
         part = part.reindex(list(categories))
@@ -121,26 +134,85 @@ def _grouped_bars(
                 part["ci_high"].to_numpy(dtype=float) - mean,
             ]
         )
-        positions = x + (i - (len(series) - 1) / 2) * width
-        plotted_x.append(positions)
+        positions = y + (i - (len(series) - 1) / 2) * height
+        plotted_y.append(positions)
         plotted_means.append(mean)
-        ax.bar(
+        ax.barh(
             positions,
             np.nan_to_num(mean),
-            width,
-            yerr=np.nan_to_num(err),
+            height,
+            xerr=np.nan_to_num(err),
             label=series_labels.get(name, name),
             error_kw=ERROR_KW,
             **bar_style(i),
         )
-    ax.set_xticks(x, category_labels, rotation=30, ha="right")
-    ax.axhline(0.0, color="0.0", linewidth=0.6)
-    if plotted_x:
-        _cut_r2_axis(ax, np.concatenate(plotted_x), np.concatenate(plotted_means))
+    ax.set_yticks(y, category_labels)
+    ax.set_ylim(len(categories) - 0.5, -0.5)  # first category on top
+    ax.axvline(0.0, color="0.0", linewidth=0.6)
+    ax.grid(True, axis="x")
+    ax.grid(False, axis="y")
+    if plotted_y:
+        _cut_r2_axis(ax, np.concatenate(plotted_y), np.concatenate(plotted_means), horizontal=True)
+
+
+# how a model came to be, for grouping it in figures (registry `source`)
+MODEL_KINDS = {
+    "train": "trained here",
+    "random_init": "untrained twins",
+    "builtin": "pretrained",
+    "checkpoint": "pretrained",
+    "features": "your features",
+}
+
+
+def _by_kind(results: Results, models: Sequence[str]) -> list[str]:
+    """``models`` grouped by kind (trained here, untrained twins, pretrained, ...), registry
+    order inside each group."""
+    source = dict(zip(results.registry["name"], results.registry["source"], strict=True))
+    kinds = list(dict.fromkeys(MODEL_KINDS.values()))
+    rank = {m: kinds.index(MODEL_KINDS.get(source.get(m, ""), kinds[-1])) for m in models}
+    return sorted(models, key=lambda m: rank[m])
+
+
+def _mark_kinds(ax: Axes, results: Results, rows: Sequence[str]) -> None:
+    """Dashed lines between the groups of ``rows`` (model names, top to bottom) and each
+    group's name in the right margin."""
+    source = dict(zip(results.registry["name"], results.registry["source"], strict=True))
+    kinds = [MODEL_KINDS.get(source.get(m, ""), "other") for m in rows]
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i < len(rows) and kinds[i] == kinds[start]:
+            continue
+        if i < len(rows):
+            ax.axhline(i - 0.5, color="0.6", linewidth=0.6, linestyle="--")
+        ax.annotate(
+            kinds[start],
+            (1.0, (start + i - 1) / 2),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            rotation=90,
+            fontsize=7,
+            color="0.3",
+        )
+        start = i
+
+
+def _figure_legend(fig: Figure, ax: Axes, title: str | None = None, ncols: int = 4) -> None:
+    """The legend of ``ax``'s handles below every panel, outside them (the layout makes room)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles, labels, title=title, loc="outside lower center", ncols=ncols, frameon=False
+        )
 
 
 def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """Grouped bars: R²_full, R²_comp, R²_geom v2/v1 per model for the main target."""
+    """Grouped horizontal bars: R²_full, R²_comp, R²_geom v2/v1 per model for the main target,
+    models grouped by kind (trained here, untrained twins, pretrained); the figure grows with
+    the number of models."""
     target = cfg["main_target"]
     scores = select_rows(
         reported_layer_scores(results.cpd, cfg["layer"], results.analysis("layer_profile")),
@@ -149,8 +221,9 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
         probe="ridge",
         group="all",
     )
-    models = [m for m in results.model_order() if m in set(scores["model"])]
-    fig, axes = new_figure(width=max(6.5, 0.75 * len(models) + 2), height=3.4)
+    models = _by_kind(results, [m for m in results.model_order() if m in set(scores["model"])])
+    rows_height = BAR_HEIGHT_IN * len(REPRESENTATIONS) / 0.8 * len(models)
+    fig, axes = new_figure(width=7.0, height=max(3.0, rows_height + 1.8))
     ax = axes[0, 0]
     if not models:
         placeholder(ax, f"{NOT_RUN}: no CPD scores for {target} on {cfg['dataset']}")
@@ -166,12 +239,13 @@ def figure_gradient(results: Results, cfg: Mapping[str, Any]) -> Figure:
         [results.label(m) for m in models],
         REPRESENTATION_LABELS,
     )
-    ax.set_ylabel(R2_LABEL)
+    _mark_kinds(ax, results, models)
+    ax.set_xlabel(R2_LABEL)
     ax.set_title(
         f"Linear accessibility of {target}, "
-        f"Ridge probe, {cfg['layer']} layer; bars: {cfg['ci_level']:.0%} CI"
+        f"Ridge probe, {cfg['layer']} layer; whiskers: {cfg['ci_level']:.0%} CI"
     )
-    ax.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
+    _figure_legend(fig, ax)
     return fig
 
 
@@ -260,15 +334,17 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
         if dataset == cfg["dataset"] or dataset in set(summary["dataset"])
     } or dict([next(iter(routing_targets(cfg).items()))])
     n_cols = max(len(names) for names in by_dataset.values())
-    widest = max(
-        [summary.loc[summary["dataset"] == d, "bar"].nunique() for d in by_dataset], default=1
-    )
+    rows_per_dataset = {
+        d: max(summary.loc[summary["dataset"] == d, "bar"].nunique(), 1) for d in by_dataset
+    }
+    heights = [BAR_HEIGHT_IN * n_slots / 0.8 * n + 1.0 for n in rows_per_dataset.values()]
     fig, axes = new_figure(
         ncols=n_cols,
         nrows=len(by_dataset),
-        width=max(3.4, 0.6 * widest + 1.6) * n_cols,
-        height=3.4 * len(by_dataset),
+        width=2.0 + 3.0 * n_cols,
+        height=sum(heights) + 1.0,
         sharey="row",
+        gridspec_kw={"height_ratios": heights},
     )
     for row, (dataset, targets) in enumerate(by_dataset.items()):
         part = summary.loc[summary["dataset"] == dataset]
@@ -287,9 +363,11 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
                 placeholder(ax, f"{NOT_RUN}: no channel-group scores for {target} on {dataset}")
                 continue
             _grouped_bars(ax, shown, bars, list(range(n_slots)), "bar", "slot", bars, slot_labels)
-            ax.set_title(f"{dataset}: {target}, {REPRESENTATION_LABELS[routing['representation']]}")
-        axes[row, 0].set_ylabel(R2_LABEL)
-    _legend_right(axes[0, -1], handles_from=_first_with_bars(axes), title="channel group")
+            ax.set_title(f"{dataset}: {target}\n{REPRESENTATION_LABELS[routing['representation']]}")
+            ax.set_xlabel(R2_LABEL if row == len(by_dataset) - 1 else "")
+            if col > 0:
+                ax.tick_params(axis="y", labelleft=False)
+    _figure_legend(fig, _first_with_bars(axes), title="channel group")
     return fig
 
 
@@ -332,7 +410,7 @@ def _heatmap(
         vmax = max(vmax, float(np.nanmax(values)))
     image = ax.imshow(values, cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
     annotate_heatmap(ax, values)
-    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=40, ha="right")
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=90)
     ax.set_yticks(range(matrix.shape[0]), [str(r) for r in matrix.index])
     ax.grid(False)
     ax.figure.colorbar(image, ax=ax, shrink=0.85, label=label or value)
@@ -470,7 +548,11 @@ def figure_reconstruction(results: Results, cfg: Mapping[str, Any]) -> Figure:
     split = "atoms" if level == "atom" else "structures"
     frames = {name: results.analysis(name) for name in ("gfre", "lfre")}
     datasets = _reconstruction_datasets(list(frames.values()), cfg) or [cfg["dataset"]]
-    fig, axes = new_figure(ncols=2, nrows=len(datasets), width=9.5, height=4.2 * len(datasets))
+    n_models = len(results.model_order())
+    side = max(3.2, HEATMAP_CELL_IN * n_models)
+    fig, axes = new_figure(
+        ncols=2, nrows=len(datasets), width=2 * (side + 2.4), height=(side + 2.2) * len(datasets)
+    )
     for row, dataset in zip(axes, datasets, strict=True):
         for ax, (name, frame) in zip(row, frames.items(), strict=True):
             if frame is None or frame.empty:
@@ -605,7 +687,10 @@ def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
         )
         frame = _dataset_rows(frame, cfg)
     metrics = sorted(set(frame["metric"])) if frame is not None and not frame.empty else []
-    fig, axes = new_figure(ncols=max(len(metrics), 1), width=4.6 * max(len(metrics), 1), height=4.2)
+    side = max(3.2, HEATMAP_CELL_IN * len(results.model_order()))
+    fig, axes = new_figure(
+        ncols=max(len(metrics), 1), width=(side + 2.4) * max(len(metrics), 1), height=side + 2.2
+    )
     if not metrics:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/similarity.parquet was not produced")
         return fig

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from atomprobe.io import atomic_path
 
@@ -132,3 +133,54 @@ def save_figure(fig: Figure, pdf: str | Path, png: str | Path, dpi: int = 200) -
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi)
     plt.close(fig)
+
+
+def drawn_texts(fig: Figure) -> list[Text]:
+    """Every text ``fig`` draws with something in it: titles, axis and tick labels (of ticks
+    inside the view only), legends, annotations and in-panel text."""
+    fig.draw_without_rendering()
+    ticks = set()
+    drawn = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick, loc in zip(axis.get_major_ticks(), axis.get_majorticklocs(), strict=False):
+                for label in (tick.label1, tick.label2):
+                    ticks.add(id(label))
+                    if label.get_visible() and low - 1e-9 <= loc <= high + 1e-9:
+                        drawn.append(label)
+            for tick in axis.get_minor_ticks():
+                ticks.update((id(tick.label1), id(tick.label2)))
+    for text in fig.findobj(Text):
+        if id(text) not in ticks and text.get_visible() and text.get_text().strip():
+            drawn.append(text)
+    return [t for t in drawn if t.get_text().strip()]
+
+
+def overlapping_texts(fig: Figure, slack_px: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of texts whose drawn boxes overlap by more than ``slack_px`` pixels each way.
+
+    Parameters
+    ----------
+    fig : Figure
+        A finished figure (its layout engine runs first).
+    slack_px : float, default=1.0
+        Boxes are shrunk by this much on every side before the test (anti-aliasing).
+
+    Returns
+    -------
+    list of (str, str)
+        The texts of each overlapping pair, in drawing order.
+    """
+    texts = drawn_texts(fig)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    boxes = [
+        b.from_extents(b.x0 + slack_px, b.y0 + slack_px, b.x1 - slack_px, b.y1 - slack_px)
+        for b in boxes
+    ]
+    return [
+        (texts[i].get_text(), texts[j].get_text())
+        for i, j in itertools.combinations(range(len(texts)), 2)
+        if boxes[i].overlaps(boxes[j])
+    ]
