@@ -207,6 +207,14 @@ def analysis_outputs():
     return {name: analysis_path(name) for name in names}
 
 
+# datasets with an atlas (reconstruction.atlas): those PCovR maps, where some model has features
+ATLAS_DATASETS = (
+    [d for d in config["reconstruction"]["pcovr"]["targets"] if d in {d for _, d in FEATURE_PAIRS}]
+    if config["reconstruction"]["atlas"]
+    else []
+)
+
+
 def final_outputs():
     """Every file the default target asks for, stage by stage."""
     outputs = [structures_path(d) for d in DATASETS]
@@ -219,6 +227,9 @@ def final_outputs():
     outputs += [cpd_sensitivity_path(m, d) for m, d in SENSITIVITY_PAIRS]
     outputs += [cpd_protocols_path(m, d) for m, d in PROTOCOL_PAIRS]
     outputs += analysis_outputs().values()
+    outputs += [
+        f"figures/atlas/{d}.{suffix}" for d in ATLAS_DATASETS for suffix in ("json.gz", "html")
+    ]
     outputs += [f"figures/tables/{t}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS]
     outputs += [f"figures/{f}.{fmt}" for f in FIGURES for fmt in FIGURE_FORMATS]
     outputs += ["results/reproduction.md", "results/reproduction.csv"]

@@ -141,6 +141,39 @@ rule pcovr:
         STEP_SCRIPT
 
 
+rule atlas:
+    input:
+        structures=structures_path("{dataset}"),
+        structure=lambda w: [features_path(m, d) for m, d in FEATURE_PAIRS if d == w.dataset],
+        pcovr=analysis_path("pcovr"),
+        registry=REGISTRY_PARQUET,
+    output:
+        dataset="figures/atlas/{dataset}.json.gz",
+        viewer="figures/atlas/{dataset}.html",
+    log:
+        "logs/analyses/atlas_{dataset}.log",
+    benchmark:
+        "logs/benchmarks/analyses/atlas_{dataset}.tsv"
+    wildcard_constraints:
+        dataset=names_pattern(ATLAS_DATASETS),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: job_resource("atlas", "threads", 1)
+    resources:
+        mem_mb=job_resource("atlas", "mem_mb", 4000),
+        runtime=job_resource("atlas", "runtime", 30),
+    params:
+        step="atomprobe.analyses.atlas:atlas",
+        cfg=lambda w: {
+            "dataset": w.dataset,
+            "layer": RECONSTRUCTION["layer"],
+            "encoding": CPD["composition"]["encoding"],
+            "main_target": RECONSTRUCTION["pcovr"]["targets"][w.dataset],
+        },
+    script:
+        STEP_SCRIPT
+
+
 rule convergence:
     input:
         checkpoints=[checkpoint_features_path(m, d) for m, d in CHECKPOINT_PAIRS],

@@ -1,0 +1,183 @@
+"""An atlas to explore: every model's feature maps of a dataset in chemiscope, offline.
+
+For each dataset of ``reconstruction.pcovr.targets`` one chemiscope dataset holds its probed
+structures, their targets and, per model, two 2-D maps: the PCovR map of paper B
+(``results/analyses/pcovr.parquet``) and the first two principal components of the
+composition residual H_geom = H − Ĉ pinv(Ĉ) H (Ĉ = [1 | C], the in-sample projection of
+paper A v1: a picture of what is left after composition, not a score). Written as
+``chemiscope.write_input`` files (``figures/atlas/{dataset}.json.gz``: open them at
+chemiscope.org or with ``chemiscope.show_input``) and as a self-contained page
+(``figures/atlas/{dataset}.html``: the chemiscope viewer the ``chemiscope`` wheel ships, its
+stylesheet and the dataset inline, so it opens from disk with no network).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from importlib import resources
+from typing import Any
+
+import chemiscope
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from atomprobe.analyses.feature_sets import load_feature_sets
+from atomprobe.data.composition import composition_matrix, resolve_encoding
+from atomprobe.data.structures import iter_atoms, load_structures
+from atomprobe.errors import DataError
+from atomprobe.io import atomic_path, read_metadata, read_parquet, write_text
+from atomprobe.runner import Paths, as_path_list
+
+VIEWER_FILES = ("sphinx/static/chemiscope.min.js", "sphinx/static/chemiscope-sphinx.css")
+
+
+def residual_map(H: np.ndarray, C: np.ndarray, n_components: int = 2) -> np.ndarray:
+    """Principal components (n, n_components) of the composition residual of H (n, d).
+
+    The residual is H − Ĉ pinv(Ĉ) H with Ĉ = [1 | C] (C: n × k composition), centred and
+    divided by the square root of its total variance (as for PCovR), then projected by PCA.
+    """
+    design = np.column_stack([np.ones(len(C)), C])
+    H = np.asarray(H, dtype=np.float64)
+    residual = H - design @ (np.linalg.pinv(design) @ H)
+    total = math.sqrt(float((residual**2).mean(axis=0).sum()))
+    if total == 0:
+        raise DataError("atlas: the composition residual is zero; nothing to map")
+    return PCA(n_components=n_components, random_state=0).fit_transform(residual / total)
+
+
+def atlas_properties(
+    structures: pd.DataFrame,
+    targets: dict[str, str],
+    maps: dict[str, dict[str, np.ndarray]],
+) -> dict[str, dict[str, Any]]:
+    """chemiscope properties: every target (with its unit) and each model's two maps.
+
+    ``maps``: model label -> {"PCovR": (n, 2), "residual PC": (n, 2)}, rows as ``structures``.
+    """
+    properties: dict[str, dict[str, Any]] = {
+        target: {
+            "target": "structure",
+            "values": structures[target].to_numpy(dtype=float),
+            "units": unit,
+            "description": f"{target} from the structure table",
+        }
+        for target, unit in targets.items()
+    }
+    for label, by_kind in maps.items():
+        for kind, coordinates in by_kind.items():
+            for k in range(coordinates.shape[1]):
+                properties[f"{label}: {kind} {k + 1}"] = {
+                    "target": "structure",
+                    "values": coordinates[:, k],
+                    "description": f"{kind} {k + 1} of {label}'s pooled features",
+                }
+    return properties
+
+
+def viewer_page(dataset: dict[str, Any], title: str) -> str:
+    """A self-contained HTML page showing ``dataset`` (a chemiscope input dict) offline."""
+    static = resources.files("chemiscope")
+    script, style = (static.joinpath(f).read_text(encoding="utf-8") for f in VIEWER_FILES)
+    data = json.dumps(dataset, allow_nan=True).replace("</", "<\\/")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>{style}</style>
+<style>body {{ margin: 0 1rem; font-family: sans-serif; }}</style>
+<script>{script}</script>
+</head>
+<body>
+<h1 style="font-size: 1.2rem">{title}</h1>
+<p>Choose the map's axes and colour in the settings of the map panel: each model has its PCovR
+map and the principal components of its composition residual; a point is a structure.</p>
+<div id="atlas"><div class="chemiscope-sphinx"><div class="visualizer-container">
+<div class="visualizer-column-right"><div id="atlas-meta"></div><div id="atlas-map"></div></div>
+<div class="visualizer-column"><div id="atlas-structure" class="visualizer-item"></div>
+<div id="atlas-info" class="visualizer-info"></div></div>
+</div></div></div>
+<script id="atlas-data" type="application/json">{data}</script>
+<script>
+(async () => {{
+  const text = document.getElementById("atlas-data").textContent;
+  const dataset = JSON.parse(text.replace(/\\bNaN\\b/g, '"***NaN***"'),
+                             (_key, value) => (value === "***NaN***" ? NaN : value));
+  const config = {{ map: "atlas-map", info: "atlas-info", meta: "atlas-meta",
+                   structure: "atlas-structure" }};
+  window.atlas = await Chemiscope.DefaultVisualizer.load(config, dataset);
+  document.body.dataset.points = String(dataset.structures.length);
+  document.body.dataset.loaded = "true";
+}})().catch((error) => {{ document.body.dataset.error = String(error); }});
+</script>
+</body>
+</html>
+"""
+
+
+def atlas(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: the chemiscope atlas of one dataset.
+
+    inputs: ``structures`` (the dataset's table), ``structure`` (every model's pooled features
+    on it), ``pcovr`` (results/analyses/pcovr.parquet), ``registry`` (model labels).
+    outputs: ``dataset`` (``.json.gz``), ``viewer`` (``.html``). params: ``dataset``,
+    ``layer`` (the pooled layer mapped, as for PCovR), ``encoding`` (``cpd.composition.encoding``,
+    ``auto`` resolved from the features' pooling as for CPD), ``main_target`` (the map's colour).
+    """
+    name = params["dataset"]
+    sets = load_feature_sets(as_path_list(inputs["structure"]), params["layer"])
+    sets = [fs for fs in sets if fs.dataset == name]
+    if not sets:
+        raise DataError(f"atlas: no model has pooled features on dataset {name!r}")
+    ids = sorted(set.intersection(*(set(fs.keys) for fs in sets)))
+    if len(ids) < 3:
+        raise DataError(f"atlas: the models share {len(ids)} structures of {name}; need 3")
+    structures = load_structures(str(inputs["structures"]), ids=ids)
+    pooling = read_metadata(as_path_list(inputs["structure"])[0]).get("pooling")
+    C, _ = composition_matrix(
+        structures["numbers"], encoding=resolve_encoding(params["encoding"], pooling)
+    )
+    registry, _ = read_parquet(str(inputs["registry"]), columns=["name", "label"])
+    labels = dict(zip(registry["name"], registry["label"], strict=True))
+    pcovr, _ = read_parquet(str(inputs["pcovr"]))
+    pcovr = pcovr.loc[pcovr["dataset"] == name]
+    maps: dict[str, dict[str, np.ndarray]] = {}
+    for fs in sets:
+        rows = pd.Index(fs.keys).get_indexer(ids)
+        label = labels.get(fs.model, fs.model)
+        maps[label] = {"residual PC": residual_map(fs.values[rows], C)}
+        part = pcovr.loc[pcovr["model"] == fs.model].set_index("id").reindex(ids)
+        if part["pcovr_1"].notna().all():
+            maps[label]["PCovR"] = part[["pcovr_1", "pcovr_2"]].to_numpy(dtype=float)
+    targets = read_metadata(str(inputs["structures"])).get("targets", {})
+    first = next(iter(maps))
+    color = params.get("main_target") if params.get("main_target") in targets else None
+    settings = {
+        "map": {
+            "x": {"property": f"{first}: residual PC 1"},
+            "y": {"property": f"{first}: residual PC 2"},
+            **({"color": {"property": color}} if color else {}),
+        }
+    }
+    data = chemiscope.create_input(
+        structures=list(iter_atoms(structures)),
+        metadata={
+            "name": f"atomprobe atlas: {name}",
+            "description": (
+                f"{len(ids)} structures of {name} and {len(maps)} models: PCovR maps "
+                "(paper B) and principal components of the composition residual (paper A)"
+            ),
+        },
+        properties=atlas_properties(structures, targets, maps),
+        settings=settings,
+    )
+    # what chemiscope.write_input writes for a .json.gz path (gzip of json.dumps(data)), here
+    # through a temporary file and with no timestamp in the gzip header (same bytes each run)
+    with atomic_path(str(outputs["dataset"])) as temporary, open(temporary, "wb") as handle:
+        with gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=9, mtime=0) as packed:
+            packed.write(json.dumps(data).encode("utf-8"))
+    write_text(str(outputs["viewer"]), viewer_page(data, f"atomprobe atlas: {name}"))
