@@ -287,3 +287,50 @@ def test_the_default_registry_has_a_random_init_twin_of_each_architecture():
         assert name == f"{entry['of']}_init" and "random init" in entry["label"]
         assert entry["hparams"] == twin["hparams"] and entry["seed"] == twin["seed"]
         assert entry["training"]["n_train"] == twin["training"]["n_train"]
+
+
+def test_seeds_make_one_replica_per_seed(tmp_path):
+    entry = {
+        "label": "PaiNN (gap)",
+        "family": "painn",
+        "source": "train",
+        "target": "gap",
+        "seeds": [0, 3, 7],
+        "hparams": {"channels": 8},
+    }
+    twin = {"label": "PaiNN (gap, random init)", "source": "random_init", "of": "painn_gap"}
+    path = write_registry(tmp_path, {"painn_gap": entry, "painn_gap_init": twin})
+    registry = load_registry(path, "all", DATASETS)
+    assert list(registry) == [
+        "painn_gap_seed0",
+        "painn_gap_seed3",
+        "painn_gap_seed7",
+        "painn_gap_init",
+    ]
+    replica = registry["painn_gap_seed3"]
+    assert replica["seed"] == 3 and replica["replica_of"] == "painn_gap"
+    assert replica["label"] == "PaiNN (gap), seed 3" and "seeds" not in replica
+    assert registry["painn_gap_init"]["seed"] == 0  # the twin mirrors the first seed
+    assert list(load_registry(path, ["painn_gap"], DATASETS)) == list(registry)[:3]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seed": 1}, r"painn_gap"),  # seed and seeds: the schema's oneOf
+        ({"seeds": [1]}, r"seeds"),  # one seed is no replica set
+        ({"source": "builtin", "family": "sevennet"}, r"seeds"),
+    ],
+)
+def test_bad_seeds_are_refused(tmp_path, change, message):
+    entry = {
+        "label": "P",
+        "family": "painn",
+        "source": "train",
+        "target": "gap",
+        "seeds": [0, 1],
+        **change,
+    }
+    with pytest.raises(ConfigError, match=message) as error:
+        load_registry(write_registry(tmp_path, {"painn_gap": entry}), "all", DATASETS)
+    assert "\n" not in str(error.value)

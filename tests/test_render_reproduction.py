@@ -16,7 +16,7 @@ from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
-from atomprobe.render.measures import Outcome
+from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.reproduction import (
     CSV_COLUMNS,
     claim_measures,
@@ -667,3 +667,61 @@ def test_every_claim_names_where_it_is_shown():
     for claim in load_claims():
         assert "shown_in" in claim, claim["id"]
         assert set(claim["shown_in"]) <= names, claim["id"]
+
+
+def _replica_results(tmp_path, levels_a, levels_b):
+    """MACE trained on the gap (a) and on U0 (b), three seeds each, R² levels per seed."""
+    models = [
+        (f"mace_gap_seed{s}", "mace", "train", "gap", False, v) for s, v in enumerate(levels_a)
+    ]
+    models += [
+        (f"mace_u0_seed{s}", "mace", "train", "u0", False, v) for s, v in enumerate(levels_b)
+    ]
+    inputs = write_synthetic_results(tmp_path, models=models, analyses=False)
+    registry, _ = read_parquet(inputs["registry"])
+    registry["replica_of"] = registry["name"].str.replace(r"_seed\d$", "", regex=True)
+    registry["seed"] = registry["name"].str[-1].astype(int)
+    write_parquet(registry, inputs["registry"])
+    return load_results(inputs)
+
+
+CONTRAST = {
+    "kind": "contrast",
+    "paper": {"direction": ">"},
+    "a": {
+        "scores": "cpd",
+        "models": {"family": "mace", "train_target": "gap"},
+        "target": "gap",
+        "representation": "geom_v2",
+    },
+    "b": {
+        "scores": "cpd",
+        "models": {"family": "mace", "train_target": "u0"},
+        "target": "gap",
+        "representation": "geom_v2",
+    },
+}
+
+
+def test_a_contrast_that_flips_across_seeds_is_not_reproduced(tmp_path):
+    """Seed 0 alone: a − b = +0.3 on every fold; seeds 1 and 2: −0.2 and +0.15. Pooled per fold
+    the sign looks settled (+0.08, tight); over seeds it is not: the seed-level rule decides."""
+    results = _replica_results(tmp_path, [0.6, 0.3, 0.45], [0.3, 0.5, 0.3])
+    outcome = MEASURES["contrast"](results, CONTRAST, RENDER_CFG)
+    assert outcome.low < 0 < outcome.high and outcome.n == 3  # an interval over 3 seeds
+    assert outcome.verdict == "differs"
+    one_seed = {
+        k: {**v, "models": {**v["models"], "seed": 0}}
+        if isinstance(v, dict) and "models" in v
+        else v
+        for k, v in CONTRAST.items()
+    }
+    single = MEASURES["contrast"](results, one_seed, RENDER_CFG)
+    assert single.low > 0.2  # every fold of seed 0 holds the contrast
+
+
+def test_a_contrast_that_holds_on_every_seed_is_settled(tmp_path):
+    results = _replica_results(tmp_path, [0.6, 0.62, 0.58], [0.3, 0.31, 0.29])
+    outcome = MEASURES["contrast"](results, CONTRAST, RENDER_CFG)
+    assert outcome.low > 0.15 and outcome.n == 3
+    assert outcome.verdict in ("reproduced", "same direction")

@@ -124,8 +124,9 @@ def load_registry(
         **train_defaults, **entry.training}`` with ``training.dataset`` resolved.
         ``source: random_init`` entries get ``family``, ``target``, ``seed``, ``hparams`` and
         ``training`` (only ``dataset`` and ``n_train``, resolved the same way) of the entry
-        named by their ``of`` (which need not be selected or enabled), and its label as
-        ``of_label``.
+        named by their ``of`` (which need not be selected or enabled; of one with ``seeds``,
+        the first seed), and its label as ``of_label``. An entry with ``seeds`` stands for one
+        replica per seed (:func:`replicas`).
 
     Raises
     ------
@@ -166,8 +167,35 @@ def load_registry(
         if entry["source"] == "random_init":
             entry["training"] = {k: entry["training"][k] for k in INIT_TRAINING_KEYS}
         _check_entry(name, entry, where, datasets)
-        registry[name] = entry
+        registry.update(replicas(name, entry, where))
     return registry
+
+
+def replicas(name: str, entry: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """The models an entry stands for: itself, or with ``seeds`` one replica per seed.
+
+    A replica is the entry with ``seed`` set, named ``<name>_seed<seed>``, labelled
+    ``<label>, seed <seed>`` and marked ``replica_of: <name>``.
+
+    Raises
+    ------
+    ConfigError
+        ``seeds`` on an entry that is not ``source: train``.
+    """
+    if "seeds" not in entry:
+        return {name: dict(entry)}
+    if entry["source"] != "train":
+        raise ConfigError(f"{where}.seeds: only a `source: train` entry trains replicas")
+    base = {k: v for k, v in entry.items() if k != "seeds"}
+    return {
+        f"{name}_seed{seed}": {
+            **base,
+            "seed": seed,
+            "label": f"{entry['label']}, seed {seed}",
+            "replica_of": name,
+        }
+        for seed in entry["seeds"]
+    }
 
 
 def random_init_entry(
@@ -218,6 +246,7 @@ def random_init_entry(
     return {
         **entry,
         **{key: mirrored[key] for key in MIRRORED_KEYS if key in mirrored},
+        **({"seed": mirrored["seeds"][0]} if "seeds" in mirrored else {}),
         "hparams": mirrored.get("hparams", {}),
         "of_label": mirrored["label"],
     }
@@ -285,7 +314,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     Columns: name, label, family, source, weights (a builtin's shipped weights), train_target
     (empty unless trained here), n_params, test_mae, baseline_mae (predict-the-train-mean, target
     units), composition_mae (extensive targets: per-element references alone), best_epoch (the
-    epoch whose weights are the final model; trained here only), epochs_run,
+    epoch whose weights are the final model; trained here only), epochs_run, replica_of (the
+    entry whose seeds this model is one of, else empty), seed (models built here),
     supports_periodic, datasets, note. A random-init model's test MAE is that of the untrained
     model, in the mirrored entry's target.
     params: registry (name -> entry), datasets (name -> datasets it was extracted on),
@@ -331,6 +361,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "composition_mae": metrics.get("composition_baseline_mae"),
                 "best_epoch": metrics.get("best_epoch"),
                 "epochs_run": metrics.get("epochs_run"),
+                "replica_of": entry.get("replica_of", ""),
+                "seed": entry.get("seed") if entry["source"] in BUILT_HERE else None,
                 "supports_periodic": periodic,
                 "datasets": ",".join(datasets),
                 "note": "; ".join(notes),
@@ -342,6 +374,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         "composition_mae": "extensive targets: per-element least-squares references alone",
         "best_epoch": "epoch of the best validation MAE: its weights are the final model",
         "epochs_run": "epochs trained before early stopping or the epoch budget",
+        "replica_of": "the entry whose seeds this model is one of (registry seeds); else empty",
+        "seed": "training seed of a model built here (weights, subset, batch order)",
     }
     sources = [p for v in inputs.values() for p in ([v] if isinstance(v, str) else v)]
     write_parquet(pd.DataFrame(rows), outputs["table"], {"units": units}, params, sources)

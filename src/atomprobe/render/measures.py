@@ -202,6 +202,8 @@ def select(
     keep = [c for c in ("model", "repeat", "fold", "ci_low", "ci_high") if c in frame.columns]
     keep += [c for c in extremes if c not in keep]
     out = frame[keep].assign(value=frame[value].astype(float)).reset_index(drop=True)
+    if "model" in out.columns:
+        out["seed"] = out["model"].map(_replica_seeds(results))
     used = sorted(set(out["model"])) if "model" in out.columns else []
     text = f"{name}: " + ", ".join(f"{k}={v}" for k, v in described.items())
     if used:
@@ -237,6 +239,29 @@ def _model_pairs(
     return frame.assign(model=frame["source"] + "→" + frame["target"]), text
 
 
+def _replica_seeds(results: Results) -> dict[str, float]:
+    """Model name -> training seed, for the models that are replicas (registry ``seeds``)."""
+    registry = results.registry
+    if not {"replica_of", "seed"} <= set(registry.columns):
+        return {}
+    replicas = registry.loc[registry["replica_of"].fillna("").astype(str) != ""]
+    return dict(zip(replicas["name"], replicas["seed"].astype(float), strict=True))
+
+
+def seed_means(frame: pd.DataFrame) -> pd.Series | None:
+    """The seed-level rule: when every selected model is a replica and there are at least two
+    seeds, the value of each seed (its models and folds pooled), indexed by seed; else None.
+
+    An interval over folds holds one training run's fold variance only; a claim about trained
+    models must hold across training runs, so its interval is taken over the seed means
+    (Student-t, n_seeds − 1 degrees of freedom).
+    """
+    if "seed" not in frame.columns or frame.empty or frame["seed"].isna().any():
+        return None
+    means = frame.groupby("seed")["value"].mean()
+    return means if len(means) >= 2 else None
+
+
 def _pair_keys(frame: pd.DataFrame) -> list[str]:
     return [c for c in ("repeat", "fold") if c in frame.columns]
 
@@ -252,7 +277,8 @@ def _pooled(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 
 def _summary(frame: pd.DataFrame, level: float) -> tuple[float, float, float, int]:
-    """Mean and interval: over folds (models pooled per fold), else over rows (models).
+    """Mean and interval: over seeds when the models are replicas (:func:`seed_means`), else
+    over folds (models pooled per fold), else over rows (models).
 
     A single row that carries its own interval (``ci_low``/``ci_high``, e.g. the isomer
     benchmark's bootstrap) keeps it.
@@ -260,6 +286,9 @@ def _summary(frame: pd.DataFrame, level: float) -> tuple[float, float, float, in
     if len(frame) == 1 and {"ci_low", "ci_high"} <= set(frame.columns):
         row = frame.iloc[0]
         return float(row["value"]), float(row["ci_low"]), float(row["ci_high"]), 1
+    by_seed = seed_means(frame)
+    if by_seed is not None:
+        return t_interval(by_seed.to_numpy(dtype=float), level)
     return t_interval(_pooled(frame, _pair_keys(frame))["value"].to_numpy(), level)
 
 
@@ -349,13 +378,28 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame, keys: Sequence[str]) -> tuple[np.n
 def _difference(
     a: pd.DataFrame, b: pd.DataFrame, pair_on: Sequence[str] | None, level: float
 ) -> tuple[tuple[float, float, float, int], np.ndarray]:
-    """Mean and interval of a − b (paired on ``pair_on`` keys, else Welch) and its values."""
+    """Mean and interval of a − b and its values: over seeds when both arms are replicas
+    (paired by seed where both have the same seeds, else Welch over the seed means), else
+    paired on ``pair_on`` keys, else Welch over folds."""
+    seeds_a, seeds_b = seed_means(a), seed_means(b)
+    if seeds_a is not None and seeds_b is not None:
+        if list(seeds_a.index) == list(seeds_b.index):
+            values = (seeds_a - seeds_b).to_numpy(dtype=float)
+            return t_interval(values, level), values
+        return _welch(seeds_a.to_numpy(dtype=float), seeds_b.to_numpy(dtype=float), level)
     if pair_on:
         value_a, value_b = _paired(a, b, pair_on)
         values = value_a - value_b
         return t_interval(values, level), values
     xa = _pooled(a, _pair_keys(a))["value"].to_numpy(dtype=float)
     xb = _pooled(b, _pair_keys(b))["value"].to_numpy(dtype=float)
+    return _welch(xa, xb, level)
+
+
+def _welch(
+    xa: np.ndarray, xb: np.ndarray, level: float
+) -> tuple[tuple[float, float, float, int], np.ndarray]:
+    """Mean and Welch interval of mean(xa) − mean(xb), and the difference as its one value."""
     diff = float(xa.mean() - xb.mean())
     n = min(xa.size, xb.size)
     if xa.size < 2 or xb.size < 2:

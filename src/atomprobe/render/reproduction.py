@@ -46,6 +46,12 @@ CSV_COLUMNS = (
 
 
 MEASUREMENT_PRINCIPLES = (
+    "- **Seeds are replicas**: a claim about trained models must hold across training runs, "
+    "not only across the folds of one. Where a measure's models are replicas (registry "
+    "`seeds`), its interval is a Student-t interval over the seed means (each seed's models "
+    "and folds pooled; n_seeds − 1 degrees of freedom), and a contrast pairs a and b by seed "
+    "(Welch over seed means where their seeds differ). Range and ranking measures count each "
+    "replica as a model, so every seed must satisfy them. One seed: the fold interval.",
     "- **Composition encoding follows the pooling**: the compositional part of a mean-pooled "
     "representation is linear in element fractions, of a sum-pooled one in counts, so "
     "`cpd.composition.encoding: auto` removes fractions from mean-pooled features and counts "
