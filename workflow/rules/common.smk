@@ -204,7 +204,26 @@ def analysis_outputs():
         for name, (_, _, extra_outputs) in PER_MODEL_ANALYSES.items():
             names += [name, *extra_outputs.values()]
     names += RECONSTRUCTION_OUTPUTS
+    if CHECKPOINT_TARGETS and any(d == config["render"]["dataset"] for _, d in CHECKPOINT_PAIRS):
+        names.append("checkpoint_cpd")
     return {name: analysis_path(name) for name in names}
+
+
+# targets probed on every kept training checkpoint (the report's budget cause): the main target
+# and the task-alignment pair, where they are targets of render.dataset
+CHECKPOINT_TARGETS = [
+    t
+    for t in dict.fromkeys(
+        [
+            config["render"]["main_target"],
+            config["render"]["task_alignment"]["aligned_target"],
+            config["render"]["task_alignment"]["other_target"],
+        ]
+    )
+    if config["render"]["dataset"] in DATASETS
+    and t
+    in _datasets.dataset_targets(config["render"]["dataset"], DATASETS[config["render"]["dataset"]])
+]
 
 
 # datasets with an atlas (reconstruction.atlas): those PCovR maps, where some model has features

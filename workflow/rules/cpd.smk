@@ -98,3 +98,30 @@ rule cpd_protocols:
         cfg=cpd_protocols_params,
     script:
         STEP_SCRIPT
+
+
+rule checkpoint_cpd:
+    input:
+        checkpoints=[
+            checkpoint_features_path(m, d)
+            for m, d in CHECKPOINT_PAIRS
+            if d == config["render"]["dataset"]
+        ],
+        structures=structures_path(config["render"]["dataset"]),
+    output:
+        table=analysis_path("checkpoint_cpd"),
+    log:
+        "logs/analyses/checkpoint_cpd.log",
+    benchmark:
+        "logs/benchmarks/analyses/checkpoint_cpd.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: job_resource("checkpoint_cpd", "threads", 1)
+    resources:
+        mem_mb=job_resource("checkpoint_cpd", "mem_mb", 4000),
+        runtime=job_resource("checkpoint_cpd", "runtime", 60),
+    params:
+        step="atomprobe.analyses.checkpoint_cpd:checkpoint_cpd",
+        cfg={**probe_params(), "targets": CHECKPOINT_TARGETS},
+    script:
+        STEP_SCRIPT

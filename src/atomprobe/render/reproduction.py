@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from atomprobe.errors import ConfigError
+from atomprobe.render.causes import claim_cause
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.verdicts import VERDICTS, claim_verdict, rules_text
@@ -40,12 +41,19 @@ CSV_COLUMNS = (
     "claim_verdict",
     "rule",
     "reason",
+    "cause",
     "assumption",
     "selection",
 )
 
 
 MEASUREMENT_PRINCIPLES = (
+    "- **A cause from numbers** (column cause, `atomprobe.render.causes`): availability (the "
+    "paper's models or data are not here), not run, a shown reading that reaches the paper "
+    "where the deciding one does not, or the training budget: the deciding measure recomputed "
+    "on every kept training checkpoint, called moving when its interval at the last epoch is "
+    "clear of the first's (toward or away from the paper's number), else flat; otherwise "
+    "unexplained.",
     "- **Seeds are replicas**: a claim about trained models must hold across training runs, "
     "not only across the folds of one. Where a measure's models are replicas (registry "
     "`seeds`), its interval is a Student-t interval over the seed means (each seed's models "
@@ -186,12 +194,14 @@ def evaluate_claim(
     -------
     row : dict
         id, paper, claim, paper_value, source, assumption, ours, selection, verdict, reason,
-        measures (every measure's verdict in words), shown_in (the tables and figures that
-        carry the claim's numbers).
+        measures (every measure's verdict in words), cause (why it is not reproduced, from
+        the numbers: :func:`atomprobe.render.causes.claim_cause`), shown_in (the tables and
+        figures that carry the claim's numbers).
     measures : list of dict
         One dict per measure with the columns of :data:`CSV_COLUMNS`.
     """
-    outcomes = [_evaluate(results, m, cfg) for m in claim_measures(claim)]
+    measures = claim_measures(claim)
+    outcomes = [_evaluate(results, m, cfg) for m in measures]
     verdict, missing = claim_verdict(outcomes)
     comparable = claim.get("comparable", True) is not False
     many = len(outcomes) > 1
@@ -204,6 +214,7 @@ def evaluate_claim(
         verdict, reasons = "not comparable", f"{claim['reason']} (rule check: {reasons})"
     elif missing and verdict != "not comparable":
         reasons += "; not comparable: " + ", ".join(f"({i + 1})" for i in missing)
+    cause = claim_cause(claim, measures, outcomes, verdict, results, cfg, _evaluate)
     measures_text = "; ".join(
         f"{tag(i)}{o.name}: {o.verdict}" + ("" if o.decides else " (shown, does not decide)")
         for i, o in enumerate(outcomes)
@@ -220,6 +231,7 @@ def evaluate_claim(
         "selection": " || ".join(tag(i) + o.selection for i, o in enumerate(outcomes)),
         "verdict": verdict,
         "reason": reasons,
+        "cause": cause,
         "shown_in": list(claim.get("shown_in", [])),
     }
     rows = [
@@ -239,6 +251,7 @@ def evaluate_claim(
             "claim_verdict": verdict,
             "rule": o.rule,
             "reason": o.reason if comparable else f"{claim['reason']} (rule check: {o.verdict})",
+            "cause": cause,
             "assumption": claim.get("assumption", ""),
             "selection": o.selection,
         }
@@ -338,9 +351,9 @@ def to_markdown(
         "",
         "## Claims",
         "",
-        "| id | claim | paper | ours | verdict | measures | reason | assumption | "
+        "| id | claim | paper | ours | verdict | measures | reason | cause | assumption | "
         "selection (config) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = (
         "id",
@@ -350,6 +363,7 @@ def to_markdown(
         "verdict",
         "measures",
         "reason",
+        "cause",
         "assumption",
         "selection",
     )

@@ -1,0 +1,180 @@
+"""Why a claim is not reproduced, in numbers: the ``cause`` column of the reproduction report.
+
+Each cause comes from a rule applied to cached results, never from text written for one claim:
+
+* **availability**: the claim is marked not comparable (the paper's models or data are not
+  available offline here);
+* **not run**: no measure found its scores in this run;
+* **reading**: a measure shown beside the deciding one (the author's toolkit protocol, another
+  representation, a stand-in model) reaches the paper where the deciding one does not;
+* **budget**: the deciding measure recomputed on every kept training checkpoint
+  (``results/analyses/checkpoint_cpd.parquet``: the same probe on each epoch's features) —
+  moving (its interval at the last epoch clear of the first's) toward or away from the paper,
+  or flat within intervals; or over the rungs of a training-budget ladder where one ran;
+* otherwise **unexplained** by the measurements at hand.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from atomprobe.render.inputs import Results
+from atomprobe.render.measures import Outcome, select
+
+CHECKPOINT_SCORES = "checkpoint_cpd"
+# the verdicts a shown reading must reach to count as the cause
+REACHING = ("reproduced", "same direction")
+
+
+def _paper_number(measure: Mapping[str, Any]) -> float | None:
+    """The paper's number for the measure's statistic (None: a direction only)."""
+    paper = measure.get("paper")
+    if isinstance(paper, int | float):
+        return float(paper)
+    if isinstance(paper, Mapping):
+        if "difference" in paper:
+            return float(paper["difference"])
+        if "a" in paper and "b" in paper:
+            return float(paper["a"]) - float(paper["b"])
+    return None
+
+
+def _on_checkpoints(
+    spec: Mapping[str, Any], epoch: int | None, dataset: str
+) -> dict[str, Any] | None:
+    """A CPD selection rewritten for the checkpoint scores of one epoch (None: every epoch);
+    None when the selection is not of CPD scores."""
+    if spec.get("scores") != "cpd":
+        return None
+    out = {k: v for k, v in spec.items() if k != "layer"}  # checkpoints: the last layer
+    out["scores"] = CHECKPOINT_SCORES
+    if epoch is not None:
+        out["epoch"] = epoch
+    out.setdefault("dataset", dataset)
+    out.setdefault("probe", "ridge")
+    out.setdefault("group", "all")
+    return out
+
+
+def budget_trend(
+    measure: Mapping[str, Any],
+    results: Results,
+    cfg: Mapping[str, Any],
+    evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
+) -> str | None:
+    """The deciding measure recomputed per training epoch, in words (None: no checkpoints).
+
+    Parameters
+    ----------
+    measure : mapping
+        The claim's deciding measure (value, contrast or ratio over CPD scores).
+    results : Results
+        The cached results (analysis ``checkpoint_cpd``).
+    cfg : mapping
+        The render config.
+    evaluate : callable
+        Evaluates a measure: ``evaluate(results, measure, cfg) -> Outcome``.
+
+    Returns
+    -------
+    str or None
+        ``"budget: <name> a → b → c over epochs e1–eN: <trend>"``, or None when the measure
+        does not select CPD scores of models with kept checkpoints.
+    """
+    frame = results.analysis(CHECKPOINT_SCORES)
+    if frame is None or frame.empty or measure.get("kind") not in ("value", "contrast", "ratio"):
+        return None
+    selects = [key for key in ("select", "a", "b") if key in measure]
+    specs = {key: _on_checkpoints(measure[key], None, cfg["dataset"]) for key in selects}
+    if not selects or any(spec is None for spec in specs.values()):
+        return None
+    # the epochs every selected model reached (early stopping ends models at different epochs)
+    models = set()
+    for spec in specs.values():
+        rows, _ = select(results, spec, cfg)
+        models |= set(rows["model"]) if "model" in rows.columns else set()
+    reached = frame.loc[frame["model"].isin(models)].groupby("model")["epoch"].max()
+    if reached.empty:
+        return None
+    outcomes: list[tuple[int, Outcome]] = []
+    for epoch in sorted(e for e in set(frame["epoch"]) if e <= reached.min()):
+        spec = copy.deepcopy(dict(measure))
+        for key in selects:
+            spec[key] = {**specs[key], "epoch": int(epoch)}
+        outcome = evaluate(results, spec, cfg)
+        if np.isfinite(outcome.mean):
+            outcomes.append((int(epoch), outcome))
+    if len(outcomes) < 2:
+        return None
+    epochs = [e for e, _ in outcomes]
+    first, last = outcomes[0][1], outcomes[-1][1]
+    path = " → ".join(f"{o.mean:.3f}" for _, o in outcomes)
+    moved = np.isfinite([first.low, first.high, last.low, last.high]).all() and (
+        last.low > first.high or last.high < first.low
+    )
+    if not moved:
+        trend = "flat within intervals"
+    else:
+        trend = "rising" if last.mean > first.mean else "falling"
+        paper = _paper_number(measure)
+        if paper is not None:
+            toward = abs(last.mean - paper) < abs(first.mean - paper)
+            trend += f", {'toward' if toward else 'away from'} the paper's {paper:g}"
+        if (outcomes[-1][1].mean - outcomes[-2][1].mean) * (last.mean - first.mean) > 0:
+            trend += "; still moving at the last epoch"
+    name = measure.get("name", measure["kind"])
+    return f"budget: {name} {path} over epochs {epochs[0]}–{epochs[-1]} (checkpoints): {trend}"
+
+
+def claim_cause(
+    claim: Mapping[str, Any],
+    measures: Sequence[Mapping[str, Any]],
+    outcomes: Sequence[Outcome],
+    verdict: str,
+    results: Results,
+    cfg: Mapping[str, Any],
+    evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
+) -> str:
+    """What the measurements say about why ``verdict`` is not "reproduced" ("" if it is).
+
+    Parameters
+    ----------
+    claim : mapping
+        The claims.yaml entry (``comparable``).
+    measures, outcomes : sequence
+        The claim's measures and their outcomes, in report order.
+    verdict : str
+        The claim's verdict.
+    results : Results
+        The cached results.
+    cfg : mapping
+        The render config.
+    evaluate : callable
+        Evaluates one measure (for the budget trend).
+
+    Returns
+    -------
+    str
+        Causes joined by "; ", each starting with its kind (module docstring).
+    """
+    if verdict == "reproduced":
+        return ""
+    if claim.get("comparable", True) is False:
+        return "availability: the paper's models or data are not available offline here"
+    if all(o.ours == "not run" for o in outcomes):
+        return "not run: no measure found its scores in this run"
+    causes = [
+        f"reading: {o.name} gives {o.ours} ({o.verdict})"
+        for o in outcomes
+        if not o.decides and o.verdict in REACHING and o.verdict != verdict
+    ]
+    deciding = [m for m, o in zip(measures, outcomes, strict=True) if o.decides]
+    for measure in deciding[:1]:
+        trend = budget_trend(measure, results, cfg, evaluate)
+        if trend is not None:
+            causes.append(trend)
+    return "; ".join(causes) or "unexplained by the measurements at hand"

@@ -1,0 +1,128 @@
+"""The cause column: from numbers only. Planted checkpoint trajectories get the right budget
+cause (converging toward the paper, flat), and the other rules (availability, not run, a
+reading that reaches the paper) fire on their own cases."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from atomprobe.io import write_parquet
+from atomprobe.render.causes import budget_trend, claim_cause
+from atomprobe.render.inputs import load_results
+from atomprobe.render.measures import MEASURES, Outcome
+from test_render_tables import RENDER_CFG, write_synthetic_results
+
+MODELS = [
+    ("mace_gap", "mace", "train", "gap", False, 0.45),
+    ("mace_u0", "mace", "train", "u0", False, 0.30),
+]
+B4 = {
+    "kind": "contrast",
+    "name": "MACE gap − U0",
+    "paper": {"a": 0.44, "b": 0.08},
+    "a": {
+        "scores": "cpd",
+        "models": {"family": "mace", "train_target": "gap"},
+        "target": "gap",
+        "representation": "geom_v2",
+    },
+    "b": {
+        "scores": "cpd",
+        "models": {"family": "mace", "train_target": "u0"},
+        "target": "gap",
+        "representation": "geom_v2",
+    },
+}
+
+
+def evaluate(results, measure, cfg):
+    return MEASURES[measure["kind"]](results, measure, cfg)
+
+
+def _with_checkpoints(tmp_path, level: dict[str, list[float]]):
+    """Synthetic results plus checkpoint scores: R² of each model per epoch (5 folds each)."""
+    inputs = write_synthetic_results(tmp_path, models=MODELS, analyses=False)
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "model": model,
+            "dataset": "qm9",
+            "epoch": epoch + 1,
+            "layer": "last",
+            "group": "all",
+            "target": "gap",
+            "representation": "geom_v2",
+            "probe": "ridge",
+            "repeat": 0,
+            "fold": fold,
+            "r2": value + rng.normal(0, 0.01),
+        }
+        for model, values in level.items()
+        for epoch, value in enumerate(values)
+        for fold in range(5)
+    ]
+    path = tmp_path / "analyses" / "checkpoint_cpd.parquet"
+    write_parquet(pd.DataFrame(rows), path)
+    return load_results({**inputs, "checkpoint_cpd": str(path)})
+
+
+def test_a_contrast_that_opens_up_with_training_is_a_budget_cause(tmp_path):
+    results = _with_checkpoints(
+        tmp_path, {"mace_gap": [0.30, 0.35, 0.40, 0.45, 0.50], "mace_u0": [0.28] * 5}
+    )
+    cause = budget_trend(B4, results, RENDER_CFG, evaluate)
+    assert cause.startswith("budget: MACE gap − U0 0.02")
+    assert "over epochs 1–5" in cause
+    assert "rising, toward the paper's 0.36; still moving at the last epoch" in cause
+
+
+def test_a_flat_trajectory_says_so(tmp_path):
+    results = _with_checkpoints(tmp_path, {"mace_gap": [0.35] * 5, "mace_u0": [0.30] * 5})
+    assert budget_trend(B4, results, RENDER_CFG, evaluate).endswith("flat within intervals")
+
+
+def test_models_that_stop_early_are_compared_on_the_epochs_both_reached(tmp_path):
+    results = _with_checkpoints(
+        tmp_path, {"mace_gap": [0.30, 0.35, 0.40, 0.45, 0.9], "mace_u0": [0.28] * 4}
+    )
+    assert "over epochs 1–4" in budget_trend(B4, results, RENDER_CFG, evaluate)
+
+
+def test_no_checkpoints_no_budget_cause(tmp_path):
+    results = load_results(write_synthetic_results(tmp_path, models=MODELS, analyses=False))
+    assert budget_trend(B4, results, RENDER_CFG, evaluate) is None
+    gfre = {"kind": "value", "paper": 0.5, "select": {"scores": "gfre", "level": "atom"}}
+    assert budget_trend(gfre, results, RENDER_CFG, evaluate) is None
+
+
+def _outcome(verdict, decides=True, ours="0.3 [0.2, 0.4]", name="m"):
+    return Outcome(ours, verdict, "", "", name=name, decides=decides, mean=0.3)
+
+
+@pytest.mark.parametrize(
+    ("claim", "outcomes", "verdict", "expected"),
+    [
+        ({}, [_outcome("reproduced")], "reproduced", ""),
+        ({"comparable": False}, [_outcome("differs")], "not comparable", "availability:"),
+        ({}, [_outcome("not comparable", ours="not run")], "not comparable", "not run:"),
+        (
+            {},
+            [_outcome("differs"), _outcome("reproduced", decides=False, name="toolkit")],
+            "differs",
+            "reading: toolkit gives 0.3 [0.2, 0.4] (reproduced)",
+        ),
+        ({}, [_outcome("differs")], "differs", "unexplained by the measurements at hand"),
+    ],
+)
+def test_the_other_causes(tmp_path, claim, outcomes, verdict, expected):
+    results = load_results(write_synthetic_results(tmp_path, models=MODELS, analyses=False))
+    measures = [
+        copy.deepcopy({"kind": "value", "paper": 0.5, "select": {"scores": "gfre"}})
+        for _ in outcomes
+    ]
+    cause = claim_cause(claim, measures, outcomes, verdict, results, RENDER_CFG, evaluate)
+    assert cause.startswith(expected) if expected else cause == ""
