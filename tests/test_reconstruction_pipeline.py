@@ -198,9 +198,12 @@ def test_similarity_pcovr_and_convergence_steps(files, params, tmp_path):
     out = {name: str(tmp_path / f"{name}.parquet") for name in ("similarity", "pcovr", "conv")}
     similarity({"structure": paths["structure"]}, {"similarity": out["similarity"]}, params, 1)
     frame, _ = read_parquet(out["similarity"])
-    assert len(frame) == 3 * len(MODELS) ** 2
+    assert len(frame) == 5 * len(MODELS) ** 2  # cka, cka_debiased, mutual_knn, cknna, Δ
     diagonal = frame[frame["model_a"] == frame["model_b"]]
-    np.testing.assert_allclose(diagonal["value"], 1.0)
+    similar = diagonal["metric"] != "information_imbalance"
+    np.testing.assert_allclose(diagonal.loc[similar, "value"], 1.0)
+    # Δ(X → X): each sample's nearest neighbour has rank 1, so 2/n
+    np.testing.assert_allclose(diagonal.loc[~similar, "value"], 2 / diagonal["n_samples"].iloc[0])
 
     pcovr(
         {"structure": paths["structure"], "structures": paths["structures"]},

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from atomprobe.analyses.similarity import linear_cka, mutual_knn
+from atomprobe.analyses.similarity import (
+    cknna,
+    distance_ranks,
+    information_imbalance,
+    linear_cka,
+    mutual_knn,
+)
 from atomprobe.errors import DataError
 
 
@@ -79,3 +85,77 @@ def test_bad_input_is_a_one_line_data_error(features):
         mutual_knn(X, X, k=300)
     with pytest.raises(DataError, match="constant"):
         linear_cka(X, np.ones_like(X))
+
+
+def imbalance_brute_force(X: np.ndarray, Y: np.ndarray) -> float:
+    """Δ(X → Y) by the definition, one sample at a time with explicit sorting."""
+    n = len(X)
+    ranks = []
+    for i in range(n):
+        dx = np.linalg.norm(X - X[i], axis=1)
+        dx[i] = np.inf
+        j = int(np.argmin(dx))
+        dy = np.linalg.norm(Y - Y[i], axis=1)
+        dy[i] = -np.inf
+        order = list(np.argsort(dy, kind="stable"))
+        ranks.append(order.index(j))  # position 0 is i itself: the nearest other is rank 1
+    return 2 / n * float(np.mean(ranks))
+
+
+def test_information_imbalance_equals_the_definition(features):
+    X, rng = features
+    Y = np.tanh(X[:, :3]) + 0.1 * rng.normal(size=(300, 3))
+    fast = information_imbalance(distance_ranks(X), distance_ranks(Y))
+    assert fast == pytest.approx(imbalance_brute_force(X, Y), rel=1e-12)
+
+
+def test_information_imbalance_known_values(features):
+    X, rng = features
+    ranks = distance_ranks(X)
+    assert information_imbalance(ranks, ranks) == pytest.approx(2 / 300)  # Δ(X → X): rank 1
+    independent = distance_ranks(rng.normal(size=(300, 8)))
+    assert 0.85 < information_imbalance(ranks, independent) < 1.15  # ≈ 1 for unrelated data
+    # a projection keeps less than the full space: Δ(full → part) small, Δ(part → full) large
+    part = distance_ranks(X[:, :2])
+    assert information_imbalance(ranks, part) < 0.3 < information_imbalance(part, ranks)
+
+
+def cknna_brute_force(X: np.ndarray, Y: np.ndarray, k: int) -> float:
+    """CKNNA by explicit loops over pairs: masks from each row's k largest kernel values."""
+    n = len(X)
+    K, L = X @ X.T, Y @ Y.T
+
+    def mask(G):
+        M = np.zeros((n, n))
+        for i in range(n):
+            others = [j for j in range(n) if j != i]
+            top = sorted(others, key=lambda j: -G[i, j])[:k]
+            M[i, top] = 1.0
+        return M
+
+    def hsic(A, B):
+        A, B = A - np.diag(np.diag(A)), B - np.diag(np.diag(B))
+        one = np.ones(n)
+        return (
+            np.trace(A @ B)  # Song et al.'s tr(K̃L̃); the masked kernels are not symmetric
+            + (one @ A @ one) * (one @ B @ one) / ((n - 1) * (n - 2))
+            - 2 / (n - 2) * (one @ A @ B @ one)
+        ) / (n * (n - 3))
+
+    MK, ML = mask(K), mask(L)
+    M = MK * ML
+    return hsic(M * K, M * L) / np.sqrt(hsic(MK * K, MK * K) * hsic(ML * L, ML * L))
+
+
+def test_cknna_equals_a_brute_force_computation(features):
+    X, rng = features
+    X, Y = X[:40], X[:40, :4] + 0.5 * rng.normal(size=(40, 4))
+    assert cknna(X, Y, 5) == pytest.approx(cknna_brute_force(X, Y, 5), rel=1e-10)
+
+
+def test_cknna_identities(features):
+    X, rng = features
+    rotation = ortho_group.rvs(8, random_state=1)
+    assert cknna(X, X, 10) == pytest.approx(1.0)
+    assert cknna(X, 2.5 * X @ rotation, 10) == pytest.approx(1.0)  # rotation and scale
+    assert abs(cknna(X, rng.normal(size=X.shape), 10)) < 0.2  # unrelated: about 0

@@ -288,7 +288,7 @@ def write_synthetic_results(
                     "k": 10,
                 }
                 for a, b in pairs
-                for metric in ("cka", "mutual_knn")
+                for metric in ("cka", "mutual_knn", "cknna", "information_imbalance")
             ]
         ),
         "cumulants": pd.DataFrame(

@@ -8,18 +8,28 @@
 * Mutual k-nearest-neighbour alignment (Huh et al., ICML 2024): for each sample, the fraction
   of its k nearest neighbours in X (Euclidean, itself excluded) that are also among its k
   nearest neighbours in Y, averaged over samples. 1 = same neighbourhoods; random ≈ k/(n−1).
+* CKNNA (Huh et al., ICML 2024): CKA restricted to the pairs that are nearest neighbours in
+  both spaces (:func:`cknna`).
+* Information imbalance Δ(X → Y) (Glielmo et al., PNAS Nexus 2022): directional and
+  nonlinear, from distance ranks (:func:`information_imbalance`). Its reference library,
+  dadapy, pins numpy < 2 and cannot share this environment; the definition is a few lines
+  over scikit-learn's distances and is tested against a brute-force computation.
 
-Both are computed in feature space (cost O(n·d²) for CKA), never with n×n Gram matrices.
+CKA is computed in feature space (cost O(n·d²)); CKNNA and the information imbalance need
+n × n kernels or distance ranks (n = ``reconstruction.similarity.n_samples``).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
 from atomprobe.analyses.feature_sets import align_rows, group_by_dataset, load_feature_sets
@@ -164,12 +174,141 @@ def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10) -> float:
     return neighbor_overlap(nearest_neighbors(X, k), nearest_neighbors(Y, k))
 
 
+def distance_ranks(X: np.ndarray) -> np.ndarray:
+    """Ranks (n, n) of every row's distances to the others: ``ranks[i, j]`` = 1 for i's nearest
+    other row in X (Euclidean), n − 1 for the farthest, 0 for i itself (ties in input order).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Feature matrix.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_samples)
+        Integer ranks, int32.
+    """
+    distances = pairwise_distances(X)
+    np.fill_diagonal(distances, -np.inf)  # a row is its own 0th neighbour
+    order = np.argsort(distances, axis=1, kind="stable")
+    ranks = np.empty_like(order, dtype=np.int32)
+    np.put_along_axis(ranks, order, np.arange(X.shape[0], dtype=np.int32)[None, :], axis=1)
+    return ranks
+
+
+def information_imbalance(ranks_x: np.ndarray, ranks_y: np.ndarray) -> float:
+    """Information imbalance Δ(X → Y) (Glielmo et al., PNAS Nexus 2022) from distance ranks.
+
+    Δ(X → Y) = 2/N · mean over i of r^Y_i(j_i), where j_i is i's nearest neighbour in X and
+    r^Y_i(j) the rank of j among i's neighbours in Y (1 = nearest): 0 when X's nearest
+    neighbours are Y's, about 1 when X says nothing about Y. Directional: a space that holds
+    Y's information (Y plus more) has Δ(X → Y) small and Δ(Y → X) large.
+
+    Parameters
+    ----------
+    ranks_x, ranks_y : ndarray of shape (n_samples, n_samples)
+        :func:`distance_ranks` of X and of Y (the same samples in the same order).
+
+    Returns
+    -------
+    float
+        Δ(X → Y), dimensionless, in (0, 2).
+    """
+    n = ranks_x.shape[0]
+    nearest_in_x = np.argmax(ranks_x == 1, axis=1)
+    return float(2.0 / n * ranks_y[np.arange(n), nearest_in_x].mean())
+
+
+def _unbiased_hsic_gram(K: np.ndarray, L: np.ndarray) -> float:
+    """Unbiased HSIC (Song et al. 2012) of two n×n kernel matrices (diagonals ignored)."""
+    n = K.shape[0]
+    K, L = K.copy(), L.copy()
+    np.fill_diagonal(K, 0.0)
+    np.fill_diagonal(L, 0.0)
+    total = (
+        (K * L.T).sum()
+        + K.sum() * L.sum() / ((n - 1) * (n - 2))
+        - 2 / (n - 2) * (K.sum(axis=0) @ L.sum(axis=1))
+    )
+    return float(total / (n * (n - 3)))
+
+
+def _knn_mask(K: np.ndarray, k: int) -> np.ndarray:
+    """0/1 mask (n, n): j is among the k other rows with the largest kernel value K[i, j]."""
+    scores = K.astype(np.float64, copy=True)
+    np.fill_diagonal(scores, -np.inf)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    mask = np.zeros_like(scores)
+    np.put_along_axis(mask, top, 1.0, axis=1)
+    return mask
+
+
+@dataclass(frozen=True)
+class KernelNeighbours:
+    """One space's linear kernel (n, n), its k-nearest-neighbour mask (n, n) and the unbiased
+    HSIC of its masked kernel with itself: what CKNNA needs of each space, computed once."""
+
+    kernel: np.ndarray
+    mask: np.ndarray
+    self_hsic: float
+
+    @classmethod
+    def of(cls, X: np.ndarray, k: int) -> KernelNeighbours:
+        """The kernel neighbourhood of X (n, d) with k neighbours per sample."""
+        if not 0 < k < X.shape[0]:
+            raise DataError(f"CKNNA: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
+        kernel = X @ X.T
+        mask = _knn_mask(kernel, k)
+        return cls(kernel, mask, _unbiased_hsic_gram(mask * kernel, mask * kernel))
+
+
+def cknna_of(x: KernelNeighbours, y: KernelNeighbours) -> float:
+    """CKNNA of two spaces' kernel neighbourhoods (see :func:`cknna`)."""
+    shared = x.mask * y.mask
+    cross = _unbiased_hsic_gram(shared * x.kernel, shared * y.kernel)
+    own = x.self_hsic * y.self_hsic
+    return float(cross / math.sqrt(own)) if own > 0 else float("nan")
+
+
+def cknna(X: np.ndarray, Y: np.ndarray, k: int = 10) -> float:
+    """Centred kernel nearest-neighbour alignment (CKNNA; Huh et al., ICML 2024).
+
+    Linear kernels K = XXᵀ and L = YYᵀ; the mask keeps the pairs (i, j) where j is among i's
+    k nearest neighbours in *both* spaces (neighbours by kernel value, as in the authors'
+    code); CKNNA = HSIC(M∘K, M∘L) / sqrt(HSIC(M_K∘K, M_K∘K) · HSIC(M_L∘L, M_L∘L)) with
+    unbiased HSIC, M = M_K ∘ M_L and M_K, M_L each space's own neighbour mask. It is CKA
+    restricted to shared local neighbourhoods: 1 for identical (or rotated) representations.
+
+    Parameters
+    ----------
+    X, Y : ndarray of shape (n_samples, n_features_*)
+        Feature matrices of the same samples in the same order (n_samples > 3).
+    k : int, default=10
+        Neighbours per sample.
+
+    Returns
+    -------
+    float
+        CKNNA, dimensionless.
+    """
+    X = check_features(X, "CKNNA X")
+    Y = check_features(Y, "CKNNA Y", X.shape[0])
+    return cknna_of(KernelNeighbours.of(X, k), KernelNeighbours.of(Y, k))
+
+
 SIMILARITY_COLUMNS = {
     "model_a": "first model",
-    "model_b": "second model (both orders are listed; every metric is symmetric)",
+    "model_b": "second model (both orders are listed; information_imbalance is directional)",
     "dataset": "dataset of the structures",
-    "metric": "cka (linear), cka_debiased (linear, unbiased HSIC) or mutual_knn",
-    "value": "similarity, dimensionless (1 = same up to rotation and scale / same neighbours)",
+    "metric": (
+        "cka (linear), cka_debiased (linear, unbiased HSIC), mutual_knn, cknna, or "
+        "information_imbalance (Δ(model_a → model_b))"
+    ),
+    "value": (
+        "dimensionless; CKA, CKNNA, mutual kNN: 1 = same up to rotation and scale / same "
+        "neighbours; information imbalance: 0 = model_a's nearest neighbours are model_b's, "
+        "about 1 = unrelated"
+    ),
     "n_samples": "structures compared",
     "k": "neighbours per structure for mutual_knn (empty for CKA)",
 }
@@ -178,7 +317,8 @@ SIMILARITY_COLUMNS = {
 def pairwise_similarity(
     names: Sequence[str], matrices: Sequence[np.ndarray], k: int
 ) -> pd.DataFrame:
-    """CKA (biased and debiased) and mutual kNN for every ordered pair, diagonal included.
+    """CKA (biased and debiased), mutual kNN, CKNNA and the information imbalance for every
+    ordered pair, diagonal included.
 
     Parameters
     ----------
@@ -206,6 +346,8 @@ def pairwise_similarity(
         nearest_neighbors(check_features(M, f"{name} features"), k)
         for name, M in zip(names, matrices, strict=True)
     ]
+    ranks = [distance_ranks(M) for M in matrices]
+    kernels = [KernelNeighbours.of(np.asarray(M, dtype=np.float64), k) for M in matrices]
     rows = []
     for i, j in itertools.combinations_with_replacement(range(len(names)), 2):
         X, Y = matrices[i], matrices[j]
@@ -213,8 +355,10 @@ def pairwise_similarity(
             "cka": (linear_cka(X, Y), None),
             "cka_debiased": (linear_cka(X, Y, debiased=True), None),
             "mutual_knn": (neighbor_overlap(neighbors[i], neighbors[j]), k),
+            "cknna": (cknna_of(kernels[i], kernels[j]), k),
         }
         for a, b in {(i, j), (j, i)}:
+            directed = {"information_imbalance": (information_imbalance(ranks[a], ranks[b]), 1)}
             rows += [
                 {
                     "model_a": names[a],
@@ -224,7 +368,7 @@ def pairwise_similarity(
                     "n_samples": len(X),
                     "k": k_used,
                 }
-                for metric, (value, k_used) in values.items()
+                for metric, (value, k_used) in {**values, **directed}.items()
             ]
     return pd.DataFrame(rows)
 

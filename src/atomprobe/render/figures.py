@@ -679,18 +679,26 @@ def figure_pcovr(results: Results, cfg: Mapping[str, Any]) -> Figure:
 
 
 def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
-    """Linear CKA and mutual-kNN alignment between every pair of models."""
+    """Linear CKA, mutual kNN, CKNNA and the information imbalance between every pair of
+    models, one heatmap each, at most three to a row."""
     frame = results.analysis("similarity")
     if frame is not None and not frame.empty:
         require_columns(
             frame, ("model_a", "model_b", "metric", "value"), "results/analyses/similarity.parquet"
         )
         frame = _dataset_rows(frame, cfg)
-    metrics = sorted(set(frame["metric"])) if frame is not None and not frame.empty else []
-    side = max(3.2, HEATMAP_CELL_IN * len(results.model_order()))
-    fig, axes = new_figure(
-        ncols=max(len(metrics), 1), width=(side + 2.4) * max(len(metrics), 1), height=side + 2.2
+    present = set(frame["metric"]) if frame is not None and not frame.empty else set()
+    metrics = [m for m in SIMILARITY_LABELS if m in present] + sorted(
+        present - set(SIMILARITY_LABELS)
     )
+    side = max(3.2, HEATMAP_CELL_IN * len(results.model_order()))
+    ncols = min(max(len(metrics), 1), 3)
+    nrows = max(1, -(-len(metrics) // ncols))
+    fig, axes = new_figure(
+        ncols=ncols, nrows=nrows, width=(side + 2.4) * ncols, height=(side + 2.2) * nrows
+    )
+    for ax in axes.ravel()[len(metrics) :]:
+        ax.set_axis_off()
     if not metrics:
         placeholder(axes[0, 0], f"{NOT_RUN}: results/analyses/similarity.parquet was not produced")
         return fig
@@ -702,7 +710,7 @@ def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
         for m in results.model_order()
         if results.label(m) in set(frame["model_a"]) | set(frame["model_b"])
     ]
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax, metric in zip(axes.ravel(), metrics, strict=False):
         name = SIMILARITY_LABELS.get(metric, metric)
         _heatmap(
             ax,
@@ -715,7 +723,12 @@ def figure_similarity(results: Results, cfg: Mapping[str, Any]) -> Figure:
             vmax=1.0,
             label=f"{name} (dimensionless)",
         )
-        ax.set_title(f"{name} (1 = identical)")
+        meaning = (
+            "Δ(row → column); 0 = row's neighbours are column's"
+            if metric == "information_imbalance"
+            else "1 = identical"
+        )
+        ax.set_title(f"{name} ({meaning})")
     return fig
 
 
@@ -753,6 +766,8 @@ SIMILARITY_LABELS = {
     "cka": "linear CKA",
     "cka_debiased": "linear CKA, debiased",
     "mutual_knn": "mutual kNN",
+    "cknna": "CKNNA",
+    "information_imbalance": "information imbalance",
 }
 CONVERGENCE_METRICS = {
     "gfre_checkpoint_to_final": "GFRE(checkpoint → final)",
