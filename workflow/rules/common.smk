@@ -206,6 +206,8 @@ def analysis_outputs():
     names += RECONSTRUCTION_OUTPUTS
     if CHECKPOINT_TARGETS and any(d == config["render"]["dataset"] for _, d in CHECKPOINT_PAIRS):
         names.append("checkpoint_cpd")
+    if ID_DATASETS:
+        names.append("intrinsic_dimension")
     return {name: analysis_path(name) for name in names}
 
 
@@ -223,6 +225,14 @@ CHECKPOINT_TARGETS = [
     if config["render"]["dataset"] in DATASETS
     and t
     in _datasets.dataset_targets(config["render"]["dataset"], DATASETS[config["render"]["dataset"]])
+]
+
+
+# datasets whose features get an intrinsic dimension (configured, with some model's features)
+ID_DATASETS = [
+    d
+    for d in config["reconstruction"]["intrinsic_dimension"]["datasets"]
+    if d in {d for _, d in FEATURE_PAIRS}
 ]
 
 

@@ -141,6 +141,28 @@ rule pcovr:
         STEP_SCRIPT
 
 
+rule intrinsic_dimension:
+    input:
+        structure=[features_path(m, d) for m, d in FEATURE_PAIRS if d in ID_DATASETS],
+    output:
+        intrinsic_dimension=analysis_path("intrinsic_dimension"),
+    log:
+        "logs/analyses/intrinsic_dimension.log",
+    benchmark:
+        "logs/benchmarks/analyses/intrinsic_dimension.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: job_resource("intrinsic_dimension", "threads", 1)
+    resources:
+        mem_mb=job_resource("intrinsic_dimension", "mem_mb", 4000),
+        runtime=job_resource("intrinsic_dimension", "runtime", 60),
+    params:
+        step="atomprobe.analyses.intrinsic_dimension:intrinsic_dimension",
+        cfg=reconstruction_params("seed", "intrinsic_dimension"),
+    script:
+        STEP_SCRIPT
+
+
 rule atlas:
     input:
         structures=structures_path("{dataset}"),

@@ -244,6 +244,16 @@ def check_config_targets(
             if dataset in datasets:
                 listed = [targets] if isinstance(targets, str) else list(targets)
                 check_targets(datasets, dataset, listed, f"{key}.{dataset}")
+    unknown = [
+        d
+        for d in config["reconstruction"]["intrinsic_dimension"]["datasets"]
+        if d not in config["data"]
+    ]
+    if unknown:
+        raise ConfigError(
+            f"reconstruction.intrinsic_dimension.datasets: {unknown} are not datasets of data "
+            f"({list(config['data'])}); fix the name or add the dataset"
+        )
     render = config["render"]
     for key in ("dataset", "crystal_dataset"):
         if render[key] not in datasets:

@@ -762,6 +762,57 @@ def figure_convergence(results: Results, cfg: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def figure_intrinsic_dimension(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """TwoNN intrinsic dimension of each model's pooled features by layer, with its bootstrap
+    interval; one panel per kind of model (trained here, untrained twins, pretrained)."""
+    frame = results.analysis("intrinsic_dimension")
+    if frame is not None and not frame.empty:
+        require_columns(
+            frame,
+            ("model", "layer", "value", "ci_low", "ci_high"),
+            "results/analyses/intrinsic_dimension.parquet",
+        )
+        frame = _dataset_rows(frame, cfg)
+    present = set(frame["model"]) if frame is not None and not frame.empty else set()
+    models = _by_kind(results, [m for m in results.model_order() if m in present])
+    source = dict(zip(results.registry["name"], results.registry["source"], strict=True))
+    kinds = list(dict.fromkeys(MODEL_KINDS.get(source.get(m, ""), "other") for m in models))
+    per_kind = max(
+        (sum(MODEL_KINDS.get(source.get(m, ""), "other") == k for m in models) for k in kinds),
+        default=1,
+    )
+    fig, axes = new_figure(
+        ncols=max(len(kinds), 1),
+        width=3.4 * max(len(kinds), 1),
+        height=3.0 + 0.19 * per_kind,
+        sharey=True,
+    )
+    if not models:
+        placeholder(
+            axes[0, 0], f"{NOT_RUN}: results/analyses/intrinsic_dimension.parquet was not produced"
+        )
+        return fig
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        shown = [m for m in models if MODEL_KINDS.get(source.get(m, ""), "other") == kind]
+        for model, style in zip(shown, line_styles(), strict=False):
+            part = frame.loc[frame["model"] == model].sort_values("layer")
+            ax.plot(part["layer"], part["value"], label=results.label(model), **style)
+            ax.fill_between(
+                part["layer"].to_numpy(dtype=float),
+                part["ci_low"].to_numpy(dtype=float),
+                part["ci_high"].to_numpy(dtype=float),
+                color="0.5",
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.set_title(kind)
+        ax.set_xlabel("layer")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False, fontsize=7)
+    axes[0, 0].set_ylabel("intrinsic dimension (TwoNN)")
+    return fig
+
+
 SIMILARITY_LABELS = {
     "cka": "linear CKA",
     "cka_debiased": "linear CKA, debiased",
@@ -787,4 +838,5 @@ FIGURES: dict[str, FigureBuilder] = {
     "pcovr": figure_pcovr,
     "similarity": figure_similarity,
     "convergence": figure_convergence,
+    "intrinsic_dimension": figure_intrinsic_dimension,
 }

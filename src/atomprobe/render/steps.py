@@ -41,6 +41,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "pcovr": ("registry", "pcovr"),
     "similarity": ("registry", "similarity"),
     "convergence": ("registry", "convergence"),
+    "intrinsic_dimension": ("registry", "intrinsic_dimension"),
     "reproduction": ("registry", "cpd", "cpd_protocols", ALL_ANALYSES),
 }
 
