@@ -17,6 +17,7 @@ from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
+from scipy import stats
 
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results, require_columns
@@ -813,6 +814,60 @@ def figure_intrinsic_dimension(results: Results, cfg: Mapping[str, Any]) -> Figu
     return fig
 
 
+def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Does alignment rise as models get better (as Edamadaka et al. report)? For every model
+    trained here and its untrained twin: its mean alignment to the other such models against
+    its test error relative to predicting the mean (test MAE / baseline MAE, 1 = no skill);
+    one panel per alignment metric, Spearman ρ in each title."""
+    frame = results.analysis("similarity")
+    registry = results.registry
+    built = registry.loc[registry["source"].isin(["train", "random_init"])]
+    if "test_mae" in built.columns:
+        built = built.loc[built["test_mae"].notna() & (built["baseline_mae"] > 0)]
+    metrics = [
+        m for m in ("cknna", "mutual_knn", "cka") if frame is not None and m in set(frame["metric"])
+    ]
+    fig, axes = new_figure(
+        ncols=max(len(metrics), 1), width=3.3 * max(len(metrics), 1) + 0.6, height=3.3, sharex=True
+    )
+    if not metrics or len(built) < 3:
+        placeholder(axes[0, 0], f"{NOT_RUN}: needs similarity scores and 3 models trained here")
+        return fig
+    frame = _dataset_rows(frame, cfg)
+    names = set(built["name"])
+    error = dict(zip(built["name"], built["test_mae"] / built["baseline_mae"], strict=True))
+    trained = set(built.loc[built["source"] == "train", "name"])
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        part = frame.loc[
+            (frame["metric"] == metric)
+            & frame["model_a"].isin(names)
+            & frame["model_b"].isin(names)
+            & (frame["model_a"] != frame["model_b"])
+        ]
+        mean = part.groupby("model_a")["value"].mean()
+        x = np.array([error[m] for m in mean.index])
+        for is_trained, marker, label in (
+            (True, "o", "trained here"),
+            (False, "s", "untrained twin"),
+        ):
+            keep = np.array([(m in trained) == is_trained for m in mean.index])
+            ax.scatter(
+                x[keep],
+                mean.to_numpy()[keep],
+                marker=marker,
+                s=22,
+                color="0.2",
+                facecolors="0.2" if is_trained else "white",
+                label=label,
+            )
+        rho = stats.spearmanr(x, mean.to_numpy()).statistic if len(mean) > 2 else np.nan
+        ax.set_title(f"{SIMILARITY_LABELS.get(metric, metric)}; Spearman ρ {rho:.2f}")
+        ax.set_xlabel("test MAE / predict-the-mean MAE")
+        ax.set_ylabel(f"mean {SIMILARITY_LABELS.get(metric, metric)} to the others")
+    _figure_legend(fig, axes[0, 0], ncols=2)
+    return fig
+
+
 SIMILARITY_LABELS = {
     "cka": "linear CKA",
     "cka_debiased": "linear CKA, debiased",
@@ -839,4 +894,5 @@ FIGURES: dict[str, FigureBuilder] = {
     "similarity": figure_similarity,
     "convergence": figure_convergence,
     "intrinsic_dimension": figure_intrinsic_dimension,
+    "alignment_accuracy": figure_alignment_accuracy,
 }

@@ -42,6 +42,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "similarity": ("registry", "similarity"),
     "convergence": ("registry", "convergence"),
     "intrinsic_dimension": ("registry", "intrinsic_dimension"),
+    "alignment_accuracy": ("registry", "similarity"),
     "reproduction": ("registry", "cpd", "cpd_protocols", ALL_ANALYSES),
 }
 
