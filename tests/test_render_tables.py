@@ -355,6 +355,23 @@ def write_synthetic_results(
             for layer in range(3)
         ]
     )
+    frames["layer_reconstruction"] = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "dataset": "qm9",
+                "layer": layer,
+                "last_layer": 2,
+                "direction": direction,
+                "value": 0.1 * (3 - layer) + 0.05 * (direction == "last_to_layer"),
+                "n_train": 40,
+                "n_test": 20,
+            }
+            for m, *_ in models
+            for layer in range(2)
+            for direction in ("layer_to_last", "last_to_layer")
+        ]
+    )
     frames["sample_efficiency_ranking"] = ranking_agreement(frames["sample_efficiency"])
     for name, frame in frames.items():
         path = root / "analyses" / f"{name}.parquet"

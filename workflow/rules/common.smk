@@ -208,6 +208,8 @@ def analysis_outputs():
         names.append("checkpoint_cpd")
     if ID_DATASETS:
         names.append("intrinsic_dimension")
+    if BACKBONE_DATASETS:
+        names.append("layer_reconstruction")
     return {name: analysis_path(name) for name in names}
 
 
@@ -232,6 +234,14 @@ CHECKPOINT_TARGETS = [
 ID_DATASETS = [
     d
     for d in config["reconstruction"]["intrinsic_dimension"]["datasets"]
+    if d in {d for _, d in FEATURE_PAIRS}
+]
+
+
+# datasets whose models' earlier layers are compared with their last (backbone vs last layer)
+BACKBONE_DATASETS = [
+    d
+    for d in config["reconstruction"]["backbone"]["datasets"]
     if d in {d for _, d in FEATURE_PAIRS}
 ]
 

@@ -163,6 +163,28 @@ rule intrinsic_dimension:
         STEP_SCRIPT
 
 
+rule layer_reconstruction:
+    input:
+        structure=[features_path(m, d) for m, d in FEATURE_PAIRS if d in BACKBONE_DATASETS],
+    output:
+        layer_reconstruction=analysis_path("layer_reconstruction"),
+    log:
+        "logs/analyses/layer_reconstruction.log",
+    benchmark:
+        "logs/benchmarks/analyses/layer_reconstruction.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: job_resource("layer_reconstruction", "threads", 1)
+    resources:
+        mem_mb=job_resource("layer_reconstruction", "mem_mb", 4000),
+        runtime=job_resource("layer_reconstruction", "runtime", 60),
+    params:
+        step="atomprobe.analyses.layer_reconstruction:layer_reconstruction",
+        cfg=reconstruction_params("seed", "relative_alphas", "structure", "backbone"),
+    script:
+        STEP_SCRIPT
+
+
 rule atlas:
     input:
         structures=structures_path("{dataset}"),

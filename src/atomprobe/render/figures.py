@@ -868,6 +868,35 @@ def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figur
     return fig
 
 
+def figure_backbone(results: Results, cfg: Mapping[str, Any]) -> Figure:
+    """Backbone vs last layer (paper B): GFRE(layer ℓ → last) and GFRE(last → ℓ) per model
+    against ℓ, one panel per direction."""
+    frame = results.analysis("layer_reconstruction")
+    directions = {
+        "layer_to_last": "GFRE(layer ℓ → last layer)",
+        "last_to_layer": "GFRE(last layer → layer ℓ)",
+    }
+    present = set(frame["model"]) if frame is not None and not frame.empty else set()
+    models = _by_kind(results, [m for m in results.model_order() if m in present])
+    fig, axes = new_figure(ncols=2, width=7.6, height=3.2 + 0.16 * len(models), sharey=True)
+    if not models:
+        for ax in axes[0]:
+            placeholder(ax, f"{NOT_RUN}: results/analyses/layer_reconstruction.parquet")
+        return fig
+    frame = _dataset_rows(frame, cfg)
+    for ax, (direction, title) in zip(axes[0], directions.items(), strict=True):
+        for model, style in zip(models, line_styles(), strict=False):
+            part = frame.loc[(frame["model"] == model) & (frame["direction"] == direction)]
+            part = part.sort_values("layer")
+            ax.plot(part["layer"], part["value"], label=results.label(model), **style)
+        ax.set_title(title)
+        ax.set_xlabel("earlier layer ℓ")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0, 0].set_ylabel("GFRE (dimensionless; 0 = reconstructed)")
+    _figure_legend(fig, axes[0, 0], ncols=3)
+    return fig
+
+
 SIMILARITY_LABELS = {
     "cka": "linear CKA",
     "cka_debiased": "linear CKA, debiased",
@@ -895,4 +924,5 @@ FIGURES: dict[str, FigureBuilder] = {
     "convergence": figure_convergence,
     "intrinsic_dimension": figure_intrinsic_dimension,
     "alignment_accuracy": figure_alignment_accuracy,
+    "backbone": figure_backbone,
 }

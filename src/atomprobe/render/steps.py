@@ -43,6 +43,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "convergence": ("registry", "convergence"),
     "intrinsic_dimension": ("registry", "intrinsic_dimension"),
     "alignment_accuracy": ("registry", "similarity"),
+    "backbone": ("registry", "layer_reconstruction"),
     "reproduction": ("registry", "cpd", "cpd_protocols", ALL_ANALYSES),
 }
 
