@@ -175,8 +175,10 @@ def mutual_knn(X: np.ndarray, Y: np.ndarray, k: int = 10) -> float:
 
 
 def distance_ranks(X: np.ndarray) -> np.ndarray:
-    """Ranks (n, n) of every row's distances to the others: ``ranks[i, j]`` = 1 for i's nearest
-    other row in X (Euclidean), n − 1 for the farthest, 0 for i itself (ties in input order).
+    """Ranks (n, n) of every row's Euclidean distances to the others.
+
+    ``ranks[i, j]`` is 1 for i's nearest other row in X, n − 1 for the farthest and 0 for i
+    itself (ties in input order).
 
     Parameters
     ----------
@@ -245,8 +247,17 @@ def _knn_mask(K: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class KernelNeighbours:
-    """One space's linear kernel (n, n), its k-nearest-neighbour mask (n, n) and the unbiased
-    HSIC of its masked kernel with itself: what CKNNA needs of each space, computed once."""
+    """What CKNNA needs of one feature space, computed once per space.
+
+    Parameters
+    ----------
+    kernel : ndarray of shape (n_samples, n_samples)
+        Linear kernel XXᵀ.
+    mask : ndarray of shape (n_samples, n_samples)
+        1 where column j is among row i's k nearest neighbours (largest kernel values).
+    self_hsic : float
+        Unbiased HSIC of the masked kernel with itself.
+    """
 
     kernel: np.ndarray
     mask: np.ndarray
@@ -254,7 +265,20 @@ class KernelNeighbours:
 
     @classmethod
     def of(cls, X: np.ndarray, k: int) -> KernelNeighbours:
-        """The kernel neighbourhood of X (n, d) with k neighbours per sample."""
+        """The kernel neighbourhood of a feature space.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Feature matrix.
+        k : int
+            Neighbours per sample, 1 … n_samples − 1.
+
+        Returns
+        -------
+        KernelNeighbours
+            Its kernel, neighbour mask and self-HSIC.
+        """
         if not 0 < k < X.shape[0]:
             raise DataError(f"CKNNA: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
         kernel = X @ X.T
@@ -263,7 +287,18 @@ class KernelNeighbours:
 
 
 def cknna_of(x: KernelNeighbours, y: KernelNeighbours) -> float:
-    """CKNNA of two spaces' kernel neighbourhoods (see :func:`cknna`)."""
+    """CKNNA of two spaces' kernel neighbourhoods (definition: :func:`cknna`).
+
+    Parameters
+    ----------
+    x, y : KernelNeighbours
+        The two spaces, the same samples in the same order.
+
+    Returns
+    -------
+    float
+        CKNNA, dimensionless (NaN when a space's masked kernel has zero HSIC).
+    """
     shared = x.mask * y.mask
     cross = _unbiased_hsic_gram(shared * x.kernel, shared * y.kernel)
     own = x.self_hsic * y.self_hsic
@@ -317,8 +352,9 @@ SIMILARITY_COLUMNS = {
 def pairwise_similarity(
     names: Sequence[str], matrices: Sequence[np.ndarray], k: int
 ) -> pd.DataFrame:
-    """CKA (biased and debiased), mutual kNN, CKNNA and the information imbalance for every
-    ordered pair, diagonal included.
+    """CKA, mutual kNN, CKNNA and the information imbalance of every ordered model pair.
+
+    CKA comes biased and debiased; the diagonal is included.
 
     Parameters
     ----------
