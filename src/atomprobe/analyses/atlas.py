@@ -35,10 +35,29 @@ VIEWER_FILES = ("sphinx/static/chemiscope.min.js", "sphinx/static/chemiscope-sph
 
 
 def residual_map(H: np.ndarray, C: np.ndarray, n_components: int = 2) -> np.ndarray:
-    """Principal components (n, n_components) of the composition residual of H (n, d).
+    """Principal components of the composition residual of pooled features.
 
-    The residual is H − Ĉ pinv(Ĉ) H with Ĉ = [1 | C] (C: n × k composition), centred and
-    divided by the square root of its total variance (as for PCovR), then projected by PCA.
+    The residual is H − Ĉ pinv(Ĉ) H with Ĉ = [1 | C], centred and divided by the square root
+    of its total variance (as for PCovR), then projected by PCA.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_samples, n_features)
+        Pooled features (units of the model's features).
+    C : ndarray of shape (n_samples, n_elements)
+        Composition (dimensionless).
+    n_components : int, default=2
+        Components kept.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components)
+        The map's coordinates (dimensionless).
+
+    Raises
+    ------
+    DataError
+        The residual is zero (the features are a linear function of the composition).
     """
     design = np.column_stack([np.ones(len(C)), C])
     H = np.asarray(H, dtype=np.float64)
@@ -54,9 +73,22 @@ def atlas_properties(
     targets: dict[str, str],
     maps: dict[str, dict[str, np.ndarray]],
 ) -> dict[str, dict[str, Any]]:
-    """chemiscope properties: every target (with its unit) and each model's two maps.
+    """chemiscope properties: every target (with its unit) and each model's maps.
 
-    ``maps``: model label -> {"PCovR": (n, 2), "residual PC": (n, 2)}, rows as ``structures``.
+    Parameters
+    ----------
+    structures : DataFrame
+        The structure table rows shown, with a column per target.
+    targets : dict of str to str
+        Target column -> unit.
+    maps : dict of str to dict of str to ndarray of shape (n_samples, 2)
+        Model label -> map kind ("PCovR", "residual PC") -> coordinates, rows as ``structures``.
+
+    Returns
+    -------
+    dict
+        Property name -> chemiscope property (``target: structure``, values, units,
+        description).
     """
     properties: dict[str, dict[str, Any]] = {
         target: {
@@ -79,7 +111,20 @@ def atlas_properties(
 
 
 def viewer_page(dataset: dict[str, Any], title: str) -> str:
-    """A self-contained HTML page showing ``dataset`` (a chemiscope input dict) offline."""
+    """A self-contained HTML page showing a chemiscope dataset offline.
+
+    Parameters
+    ----------
+    dataset : dict
+        A chemiscope input (``chemiscope.create_input``).
+    title : str
+        The page's title.
+
+    Returns
+    -------
+    str
+        The page: the viewer and stylesheet the chemiscope wheel ships, and the dataset, inline.
+    """
     static = resources.files("chemiscope")
     script, style = (static.joinpath(f).read_text(encoding="utf-8") for f in VIEWER_FILES)
     data = json.dumps(dataset, allow_nan=True).replace("</", "<\\/")

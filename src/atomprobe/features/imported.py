@@ -45,7 +45,18 @@ PLAIN_LAYER_NAME = "plain table"
 
 
 def has_column_metadata(path: str | os.PathLike[str]) -> bool:
-    """True for a parquet file atomprobe wrote (it records its feature columns)."""
+    """Whether a file is a parquet table atomprobe wrote (it records its feature columns).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file.
+
+    Returns
+    -------
+    bool
+        True for a ``.parquet`` file whose metadata has ``columns``.
+    """
     return Path(path).suffix.lower() == ".parquet" and "columns" in read_metadata(path)
 
 
@@ -114,7 +125,19 @@ def read_plain_table(
 
 
 def plain_columns(n_features: int) -> list[dict[str, Any]]:
-    """The default description of a plain table's columns: layer 0, scalar, L = 0."""
+    """The default description of a plain table's columns.
+
+    Parameters
+    ----------
+    n_features : int
+        Feature columns.
+
+    Returns
+    -------
+    list of dict
+        One description per column: layer 0 (``plain table``), stream ``scalar``, L 0,
+        channel = the column's position.
+    """
     return [
         {"layer": 0, "layer_name": PLAIN_LAYER_NAME, "stream": "scalar", "L": 0, "channel": k}
         for k in range(n_features)
@@ -164,8 +187,19 @@ def import_features(inputs: Paths, outputs: Paths, params: dict[str, Any], threa
 
 
 def check_brought_file(path: str | os.PathLike[str], model: str, dataset: str, atoms: bool) -> None:
-    """What can be checked of a brought file before any job: an atomprobe table's metadata
-    (:func:`check_feature_file`), else a plain table's suffix and index columns.
+    """Check a brought file before any job.
+
+    An atomprobe table: its metadata (:func:`check_feature_file`); a plain table: its suffix
+    and (parquet) its index columns.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file a ``source: features`` entry brings.
+    model, dataset : str
+        The entry's name and the dataset the file is given for.
+    atoms : bool
+        A per-atom table.
 
     Raises
     ------
