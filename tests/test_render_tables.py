@@ -778,3 +778,19 @@ def test_leakage_finding_reads_table_8s_numbers(means, expected):
     text = leakage_finding(numbers, RENDER_CFG)
     assert expected in text
     assert f"ranges {min(means):.3f} to {max(means):.3f} over 3 models" in text
+
+
+def test_table11_gathers_the_alignment_measures_per_model(tmp_path):
+    results = load_results(write_synthetic_results(tmp_path))
+    table = TABLES["table11_alignment"](results, RENDER_CFG)
+    numbers = table.numbers.set_index("model")
+    assert list(numbers.index) == [m[0] for m in MODELS]
+    np.testing.assert_allclose(numbers["cknna"], 0.5)  # every off-diagonal pair is 0.5
+    level = {m[0]: m[5] for m in MODELS}
+    np.testing.assert_allclose(  # the last of layers 0-2: 5 + 2 + 2 * level
+        numbers["intrinsic_dimension"], [7 + 2 * level[m] for m in numbers.index]
+    )
+    np.testing.assert_allclose(numbers["gfre_first_to_last"], 0.3)  # layer 0 → last
+    np.testing.assert_allclose(
+        numbers["relative_test_error"], [round(1 - 0.8 * level[m], 3) for m in numbers.index]
+    )

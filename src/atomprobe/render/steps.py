@@ -42,6 +42,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "similarity": ("registry", "similarity"),
     "convergence": ("registry", "convergence"),
     "intrinsic_dimension": ("registry", "intrinsic_dimension"),
+    "table11_alignment": ("registry", "similarity", "intrinsic_dimension", "layer_reconstruction"),
     "alignment_accuracy": ("registry", "similarity"),
     "backbone": ("registry", "layer_reconstruction"),
     "reproduction": ("registry", "cpd", "cpd_protocols", ALL_ANALYSES),

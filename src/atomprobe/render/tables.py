@@ -1183,6 +1183,91 @@ def table_protocols(results: Results, cfg: Mapping[str, Any]) -> Table:
     return Table("protocols", title, numbers, display, notes)
 
 
+def table_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
+    """Table 11: the representation-alignment measures beyond the papers, one row per model.
+
+    On ``render.dataset``: the model's test error relative to predicting the mean (models
+    trained here), its mean CKNNA and mutual kNN to every other model, its mean information
+    imbalance to (Δ(model → others)) and from (Δ(others → model)) the others, the TwoNN
+    intrinsic dimension of its last layer (with interval) and GFRE(first layer → last layer).
+    """
+    title = (
+        "Representation alignment beyond the papers: agreement with the other models, "
+        "intrinsic dimension and backbone vs last layer, per model"
+    )
+    similarity = results.analysis("similarity")
+    if similarity is None or similarity.empty:
+        return _analysis_table(results, "similarity", title, ("model_a", "model_b", "metric"))
+    similarity = similarity.loc[similarity["dataset"] == cfg["dataset"]]
+    pairs = similarity.loc[similarity["model_a"] != similarity["model_b"]]
+    models = [m for m in results.model_order() if m in set(pairs["model_a"])]
+    numbers = pd.DataFrame({"model": models})
+
+    def mean_of(metric: str, column: str) -> list[float]:
+        part = pairs.loc[pairs["metric"] == metric].groupby(column)["value"].mean()
+        return [float(part.get(m, np.nan)) for m in models]
+
+    numbers["cknna"] = mean_of("cknna", "model_a")
+    numbers["mutual_knn"] = mean_of("mutual_knn", "model_a")
+    numbers["imbalance_to_others"] = mean_of("information_imbalance", "model_a")
+    numbers["imbalance_from_others"] = mean_of("information_imbalance", "model_b")
+    registry = results.registry.set_index("name")
+    if {"test_mae", "baseline_mae"} <= set(registry.columns):
+        ratio = registry["test_mae"] / registry["baseline_mae"]
+        numbers["relative_test_error"] = [float(ratio.get(m, np.nan)) for m in models]
+    dimension = results.analysis("intrinsic_dimension")
+    for column in ("intrinsic_dimension", "id_low", "id_high"):
+        numbers[column] = np.nan
+    if dimension is not None and not dimension.empty:
+        dimension = dimension.loc[dimension["dataset"] == cfg["dataset"]]
+        last = dimension.loc[dimension.groupby("model")["layer"].idxmax()].set_index("model")
+        for column, source in (
+            ("intrinsic_dimension", "value"),
+            ("id_low", "ci_low"),
+            ("id_high", "ci_high"),
+        ):
+            numbers[column] = [float(last[source].get(m, np.nan)) for m in models]
+    backbone = results.analysis("layer_reconstruction")
+    numbers["gfre_first_to_last"] = np.nan
+    if backbone is not None and not backbone.empty:
+        first = backbone.loc[
+            (backbone["dataset"] == cfg["dataset"]) & (backbone["direction"] == "layer_to_last")
+        ]
+        first = first.loc[first.groupby("model")["layer"].idxmin()].set_index("model")["value"]
+        numbers["gfre_first_to_last"] = [float(first.get(m, np.nan)) for m in models]
+    digits = cfg["digits"]
+
+    def shown(values: pd.Series) -> list[str]:
+        return [NOT_RUN if not math.isfinite(v) else f"{v:.{digits}f}" for v in values]
+
+    display = pd.DataFrame({"Model": [results.label(m) for m in models]})
+    if "relative_test_error" in numbers:
+        display["Test MAE / mean MAE"] = shown(numbers["relative_test_error"])
+    display["CKNNA"] = shown(numbers["cknna"])
+    display["mutual kNN"] = shown(numbers["mutual_knn"])
+    display["Δ(model → others)"] = shown(numbers["imbalance_to_others"])
+    display["Δ(others → model)"] = shown(numbers["imbalance_from_others"])
+    display["ID, last layer"] = [
+        format_ci(v, lo, hi, 1)
+        for v, lo, hi in numbers[["intrinsic_dimension", "id_low", "id_high"]].to_numpy()
+    ]
+    display["GFRE(first → last layer)"] = shown(numbers["gfre_first_to_last"])
+    return Table(
+        "alignment",
+        title,
+        numbers,
+        display,
+        [
+            f"On {cfg['dataset']}; alignment means are over every other model. CKNNA and "
+            "mutual kNN: 1 = same neighbourhoods; Δ: 0 = one space's nearest neighbours are "
+            "the other's, about 1 = unrelated (a small Δ(model → others) and a large "
+            "Δ(others → model) mean the model holds what the others do, and more). ID: TwoNN, "
+            "estimate ± z · bootstrap s.d. Test error: models trained here (and their "
+            "untrained twins) only.",
+        ],
+    )
+
+
 TABLES: dict[str, TableBuilder] = {
     "table1_gradient": table_gradient,
     "table2_task_alignment": table_task_alignment,
@@ -1194,4 +1279,5 @@ TABLES: dict[str, TableBuilder] = {
     "table8_leakage": table_leakage,
     "table9_sensitivity": table_sensitivity,
     "table10_protocols": table_protocols,
+    "table11_alignment": table_alignment,
 }
