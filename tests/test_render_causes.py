@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atomprobe.io import write_parquet
-from atomprobe.render.causes import budget_trend, claim_cause
+from atomprobe.io import read_parquet, write_parquet
+from atomprobe.render.causes import budget_trend, claim_cause, ladder_trend
 from atomprobe.render.inputs import load_results
 from atomprobe.render.measures import MEASURES, Outcome
+from atomprobe.render.reproduction import ladder_markdown, ladder_table
 from test_render_tables import RENDER_CFG, write_synthetic_results
 
 MODELS = [
@@ -77,7 +78,7 @@ def test_a_contrast_that_opens_up_with_training_is_a_budget_cause(tmp_path):
     cause = budget_trend(B4, results, RENDER_CFG, evaluate)
     assert cause.startswith("budget: MACE gap − U0 0.02")
     assert "over epochs 1–5" in cause
-    assert "rising, toward the paper's 0.36; still moving at the last epoch" in cause
+    assert "rising, toward the paper's 0.36; still moving at the last point" in cause
 
 
 def test_a_flat_trajectory_says_so(tmp_path):
@@ -126,3 +127,53 @@ def test_the_other_causes(tmp_path, claim, outcomes, verdict, expected):
     ]
     cause = claim_cause(claim, measures, outcomes, verdict, results, RENDER_CFG, evaluate)
     assert cause.startswith(expected) if expected else cause == ""
+
+
+def _ladder(tmp_path, gap_levels, u0_levels):
+    """MACE on the gap and on U0 at rungs 0, 1, 2 (registry column rung), R² levels per rung."""
+    models = [
+        (f"mace_gap_r{r}", "mace", "train", "gap", False, v) for r, v in enumerate(gap_levels)
+    ]
+    models += [(f"mace_u0_r{r}", "mace", "train", "u0", False, v) for r, v in enumerate(u0_levels)]
+    models.append(("ani2x", "ani2x_aev", "builtin", "none", False, -0.5))
+    inputs = write_synthetic_results(tmp_path, models=models, analyses=False)
+    registry, _ = read_parquet(inputs["registry"])
+    registry["rung"] = registry["name"].str.extract(r"_r(\d)$")[0].astype(float)
+    registry["train_passes"] = 5000.0 * 10 ** registry["rung"]
+    write_parquet(registry, inputs["registry"])
+    return load_results(inputs)
+
+
+def test_each_rung_sees_its_own_models_and_every_pretrained_one(tmp_path):
+    results = _ladder(tmp_path, [0.35, 0.45, 0.55], [0.30, 0.25, 0.15])
+    assert results.rungs() == [0, 1, 2]
+    rung1 = results.at_rung(1)
+    assert set(rung1.registry["name"]) == {"mace_gap_r1", "mace_u0_r1", "ani2x"}
+    assert set(rung1.cpd["model"]) == {"mace_gap_r1", "mace_u0_r1", "ani2x"}
+
+
+def test_a_contrast_that_grows_along_the_ladder_is_a_budget_cause(tmp_path):
+    results = _ladder(tmp_path, [0.35, 0.45, 0.55], [0.30, 0.25, 0.15])
+    ladder = [(r, results.at_rung(r)) for r in results.rungs()]
+    cause = ladder_trend(B4, ladder, RENDER_CFG, evaluate)
+    assert cause.startswith("budget: MACE gap − U0 0.04") and "over rungs 0–2 (ladder)" in cause
+    assert "rising, toward the paper's 0.36; still moving at the last point" in cause
+    flat = _ladder(tmp_path / "flat", [0.35] * 3, [0.30] * 3)
+    ladder = [(r, flat.at_rung(r)) for r in flat.rungs()]
+    assert ladder_trend(B4, ladder, RENDER_CFG, evaluate).endswith("flat within intervals")
+
+
+def test_the_ladder_table_judges_every_claim_on_every_rung(tmp_path):
+    results = _ladder(tmp_path, [0.35, 0.45, 0.55], [0.30, 0.25, 0.15])
+    claim = {
+        "id": "B4",
+        "claim": "c",
+        "paper_value": "0.44 → 0.08",
+        "source": "s",
+        "measure": {**B4},
+    }
+    frame = ladder_table(results, {**RENDER_CFG}, [claim])
+    assert list(frame["rung"]) == [0, 1, 2]
+    assert list(frame["train_passes"]) == [5000, 50000, 500000]
+    assert frame["ours"].is_monotonic_increasing  # a − b: 0.05, 0.2, 0.4
+    assert "| B4 |" in ladder_markdown(frame)

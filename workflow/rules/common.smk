@@ -246,6 +246,17 @@ BACKBONE_DATASETS = [
 ]
 
 
+# a training-budget ladder (registry `rung`, config/ladder.yaml): every claim on every rung
+LADDER_RUNGS = sorted(
+    {e.get("rung", 0) for e in REGISTRY.values() if e["source"] in ("train", "random_init")}
+)
+LADDER_OUTPUTS = (
+    {"ladder": "results/ladder.csv", "ladder_md": "results/ladder.md"}
+    if len(LADDER_RUNGS) > 1
+    else {}
+)
+
+
 # datasets with an atlas (reconstruction.atlas): those PCovR maps, where some model has features
 ATLAS_DATASETS = (
     [d for d in config["reconstruction"]["pcovr"]["targets"] if d in {d for _, d in FEATURE_PAIRS}]

@@ -10,6 +10,7 @@ rule reproduction:
     input:
         **render_inputs("reproduction"),
     output:
+        **LADDER_OUTPUTS,
         md=report(
             "results/reproduction.md",
             caption="../report/reproduction.rst",

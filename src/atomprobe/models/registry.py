@@ -34,7 +34,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
 # sources whose model is built here by ModelFamily.build, weights in results/models/{name}/
 BUILT_HERE = ("train", "random_init")
 # what a random_init entry takes from the entry it mirrors (`of`), so that the two cannot drift
-MIRRORED_KEYS = ("family", "target", "seed", "hparams", "training")
+MIRRORED_KEYS = ("family", "target", "seed", "rung", "hparams", "training")
 # the training settings the initial model depends on (the rest only shape the optimisation)
 INIT_TRAINING_KEYS = ("dataset", "n_train")
 
@@ -315,7 +315,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     (empty unless trained here), n_params, test_mae, baseline_mae (predict-the-train-mean, target
     units), composition_mae (extensive targets: per-element references alone), best_epoch (the
     epoch whose weights are the final model; trained here only), epochs_run, replica_of (the
-    entry whose seeds this model is one of, else empty), seed (models built here),
+    entry whose seeds this model is one of, else empty), seed and rung (models built here),
+    train_passes (n_train × epochs_run, models trained here),
     supports_periodic, datasets, note. A random-init model's test MAE is that of the untrained
     model, in the mirrored entry's target.
     params: registry (name -> entry), datasets (name -> datasets it was extracted on),
@@ -363,6 +364,12 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "epochs_run": metrics.get("epochs_run"),
                 "replica_of": entry.get("replica_of", ""),
                 "seed": entry.get("seed") if entry["source"] in BUILT_HERE else None,
+                "rung": entry.get("rung", 0) if entry["source"] in BUILT_HERE else None,
+                "train_passes": (
+                    metrics["n_train"] * metrics["epochs_run"]
+                    if entry["source"] == "train" and "n_train" in metrics
+                    else None
+                ),
                 "supports_periodic": periodic,
                 "datasets": ",".join(datasets),
                 "note": "; ".join(notes),
@@ -376,6 +383,8 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         "epochs_run": "epochs trained before early stopping or the epoch budget",
         "replica_of": "the entry whose seeds this model is one of (registry seeds); else empty",
         "seed": "training seed of a model built here (weights, subset, batch order)",
+        "rung": "training-budget rung of a model built here (registry rung; ladder studies)",
+        "train_passes": "molecule passes a model trained here made: n_train × epochs_run",
     }
     sources = [p for v in inputs.values() for p in ([v] if isinstance(v, str) else v)]
     write_parquet(pd.DataFrame(rows), outputs["table"], {"units": units}, params, sources)

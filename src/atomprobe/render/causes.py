@@ -7,10 +7,11 @@ Each cause comes from a rule applied to cached results, never from text written 
 * **not run**: no measure found its scores in this run;
 * **reading**: a measure shown beside the deciding one (the author's toolkit protocol, another
   representation, a stand-in model) reaches the paper where the deciding one does not;
-* **budget**: the deciding measure recomputed on every kept training checkpoint
+* **budget**: the deciding measure over the rungs of a training-budget ladder where one ran
+  (registry ``rung``), and recomputed on every kept training checkpoint
   (``results/analyses/checkpoint_cpd.parquet``: the same probe on each epoch's features) —
-  moving (its interval at the last epoch clear of the first's) toward or away from the paper,
-  or flat within intervals; or over the rungs of a training-budget ladder where one ran;
+  moving (its interval at the last point clear of the first's) toward or away from the
+  paper, or flat within intervals;
 * otherwise **unexplained** by the measurements at hand.
 """
 
@@ -111,8 +112,47 @@ def budget_trend(
     if len(outcomes) < 2:
         return None
     epochs = [e for e, _ in outcomes]
-    first, last = outcomes[0][1], outcomes[-1][1]
-    path = " → ".join(f"{o.mean:.3f}" for _, o in outcomes)
+    return _trend(measure, outcomes, f"epochs {epochs[0]}–{epochs[-1]} (checkpoints)")
+
+
+def ladder_trend(
+    measure: Mapping[str, Any],
+    ladder: Sequence[tuple[int, Results]],
+    cfg: Mapping[str, Any],
+    evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
+) -> str | None:
+    """The deciding measure on every rung of a training-budget ladder, in words (None: fewer
+    than two rungs give a number).
+
+    Parameters
+    ----------
+    measure : mapping
+        The claim's deciding measure.
+    ladder : sequence of (int, Results)
+        Each rung and the results as it sees them (:meth:`Results.at_rung`).
+    cfg : mapping
+        The render config.
+    evaluate : callable
+        Evaluates a measure: ``evaluate(results, measure, cfg) -> Outcome``.
+
+    Returns
+    -------
+    str or None
+        ``"budget: <name> a → b → c over rungs r0–rN (ladder): <trend>"``.
+    """
+    points = [(rung, evaluate(results, measure, cfg)) for rung, results in ladder]
+    points = [(rung, o) for rung, o in points if np.isfinite(o.mean)]
+    if len(points) < 2:
+        return None
+    return _trend(measure, points, f"rungs {points[0][0]}–{points[-1][0]} (ladder)")
+
+
+def _trend(measure: Mapping[str, Any], points: Sequence[tuple[int, Outcome]], axis: str) -> str:
+    """A measure's values along a budget axis, and whether they move: moving when the last
+    point's interval is clear of the first's (toward or away from the paper's number), else
+    flat within intervals."""
+    first, last = points[0][1], points[-1][1]
+    path = " → ".join(f"{o.mean:.3f}" for _, o in points)
     moved = np.isfinite([first.low, first.high, last.low, last.high]).all() and (
         last.low > first.high or last.high < first.low
     )
@@ -124,10 +164,10 @@ def budget_trend(
         if paper is not None:
             toward = abs(last.mean - paper) < abs(first.mean - paper)
             trend += f", {'toward' if toward else 'away from'} the paper's {paper:g}"
-        if (outcomes[-1][1].mean - outcomes[-2][1].mean) * (last.mean - first.mean) > 0:
-            trend += "; still moving at the last epoch"
+        if (points[-1][1].mean - points[-2][1].mean) * (last.mean - first.mean) > 0:
+            trend += "; still moving at the last point"
     name = measure.get("name", measure["kind"])
-    return f"budget: {name} {path} over epochs {epochs[0]}–{epochs[-1]} (checkpoints): {trend}"
+    return f"budget: {name} {path} over {axis}: {trend}"
 
 
 def claim_cause(
@@ -138,6 +178,7 @@ def claim_cause(
     results: Results,
     cfg: Mapping[str, Any],
     evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
+    ladder: Sequence[tuple[int, Results]] = (),
 ) -> str:
     """What the measurements say about why ``verdict`` is not "reproduced" ("" if it is).
 
@@ -155,6 +196,8 @@ def claim_cause(
         The render config.
     evaluate : callable
         Evaluates one measure (for the budget trend).
+    ladder : sequence of (int, Results), default=()
+        The rungs of a training-budget ladder (:meth:`Results.at_rung`), when it ran.
 
     Returns
     -------
@@ -174,7 +217,7 @@ def claim_cause(
     ]
     deciding = [m for m, o in zip(measures, outcomes, strict=True) if o.decides]
     for measure in deciding[:1]:
-        trend = budget_trend(measure, results, cfg, evaluate)
-        if trend is not None:
-            causes.append(trend)
+        trends = [ladder_trend(measure, ladder, cfg, evaluate)] if len(ladder) > 1 else []
+        trends.append(budget_trend(measure, results, cfg, evaluate))
+        causes += [trend for trend in trends if trend is not None]
     return "; ".join(causes) or "unexplained by the measurements at hand"

@@ -68,6 +68,25 @@ class Results:
         extra = sorted(set(self.cpd["model"]) - set(names))
         return names + extra
 
+    def rungs(self) -> list[int]:
+        """The training-budget rungs of the models built here (registry ``rung``; [0] when
+        the registry has none)."""
+        if "rung" not in self.registry.columns:
+            return [0]
+        return sorted({int(r) for r in self.registry["rung"].dropna()}) or [0]
+
+    def at_rung(self, rung: int) -> Results:
+        """These results as one rung of a ladder sees them: the models built here at ``rung``
+        and every model not built here (pretrained, your features); CPD scores of the others
+        left out."""
+        if "rung" not in self.registry.columns:
+            return self
+        keep = self.registry["rung"].isna() | (self.registry["rung"] == rung)
+        registry = self.registry.loc[keep].reset_index(drop=True)
+        dropped = set(self.registry["name"]) - set(registry["name"])
+        cpd = self.cpd.loc[~self.cpd["model"].isin(dropped)] if "model" in self.cpd else self.cpd
+        return Results(registry, cpd, self.analyses, self.metadata)
+
 
 def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
     """Raise a DataError naming ``source`` if any of ``columns`` is missing."""

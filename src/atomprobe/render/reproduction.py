@@ -22,7 +22,8 @@ from atomprobe.errors import ConfigError
 from atomprobe.render.causes import claim_cause
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
-from atomprobe.render.verdicts import VERDICTS, claim_verdict, rules_text
+from atomprobe.render.tables import format_ci
+from atomprobe.render.verdicts import NAN, VERDICTS, claim_verdict, rules_text
 
 MEASURE_KINDS = ("value", "contrast", "range", "ratio", "ranking", "trend", "none")
 CSV_COLUMNS = (
@@ -177,7 +178,10 @@ def _evaluate(results: Results, measure: Mapping[str, Any], cfg: Mapping[str, An
 
 
 def evaluate_claim(
-    claim: Mapping[str, Any], results: Results, cfg: Mapping[str, Any]
+    claim: Mapping[str, Any],
+    results: Results,
+    cfg: Mapping[str, Any],
+    ladder: Sequence[tuple[int, Results]] = (),
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """One report row and the claim's per-measure rows.
 
@@ -189,6 +193,8 @@ def evaluate_claim(
         The cached results.
     cfg : mapping
         The render config.
+    ladder : sequence of (int, Results), default=()
+        Every rung of a training-budget ladder as it sees the results (for the cause).
 
     Returns
     -------
@@ -214,7 +220,7 @@ def evaluate_claim(
         verdict, reasons = "not comparable", f"{claim['reason']} (rule check: {reasons})"
     elif missing and verdict != "not comparable":
         reasons += "; not comparable: " + ", ".join(f"({i + 1})" for i in missing)
-    cause = claim_cause(claim, measures, outcomes, verdict, results, cfg, _evaluate)
+    cause = claim_cause(claim, measures, outcomes, verdict, results, cfg, _evaluate, ladder)
     measures_text = "; ".join(
         f"{tag(i)}{o.name}: {o.verdict}" + ("" if o.decides else " (shown, does not decide)")
         for i, o in enumerate(outcomes)
@@ -265,6 +271,10 @@ def reproduction_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All claims evaluated: one row per claim, and one row per claim and measure.
 
+    Claims are judged on the first training-budget rung (every model when the registry has no
+    rungs); the other rungs of a ladder inform the cause
+    (:func:`~atomprobe.render.causes.claim_cause`).
+
     Parameters
     ----------
     results : Results
@@ -283,9 +293,10 @@ def reproduction_tables(
         (``results/reproduction.csv``).
     """
     claims = load_claims() if claims is None else claims
+    ladder = [(rung, results.at_rung(rung)) for rung in results.rungs()]
     rows, measures = [], []
     for claim in claims:
-        row, parts = evaluate_claim(claim, results, cfg)
+        row, parts = evaluate_claim(claim, ladder[0][1], cfg, ladder)
         rows.append(row)
         measures += parts
     return pd.DataFrame(rows), pd.DataFrame(measures, columns=list(CSV_COLUMNS))
@@ -495,4 +506,99 @@ def landing_rst(frame: pd.DataFrame, tables: Sequence[str], figures: Sequence[st
             f"     - :{_slug(row['verdict'])}:`{mark} {row['verdict']}`",
             f"     - {', '.join(links) or '—'}",
         ]
+    return "\n".join(lines) + "\n"
+
+
+LADDER_COLUMNS = (
+    "id",
+    "rung",
+    "train_passes",
+    "relative_test_error",
+    "verdict",
+    "measure_name",
+    "ours",
+    "ci_low",
+    "ci_high",
+)
+
+
+def ladder_table(
+    results: Results, cfg: Mapping[str, Any], claims: Sequence[Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Every claim judged on every rung of a training-budget ladder (``results/ladder.csv``).
+
+    Parameters
+    ----------
+    results : Results
+        The cached results (registry ``rung``, ``train_passes``, ``test_mae``).
+    cfg : mapping
+        The render config.
+    claims : sequence of mapping, optional
+        The claims (default: ``claims.yaml``).
+
+    Returns
+    -------
+    DataFrame
+        One row per claim and rung, columns :data:`LADDER_COLUMNS`: the rung's median training
+        passes and median test MAE / predict-the-mean MAE of its models trained here, the
+        claim's verdict and its deciding measure's mean and interval on that rung.
+    """
+    claims = load_claims() if claims is None else claims
+    rows = []
+    for rung in results.rungs():
+        seen = results.at_rung(rung)
+        registry = seen.registry
+        trained = registry.loc[registry["source"] == "train"] if "source" in registry else registry
+        passes = trained["train_passes"].median() if "train_passes" in trained else NAN
+        error = (
+            (trained["test_mae"] / trained["baseline_mae"]).median()
+            if {"test_mae", "baseline_mae"} <= set(trained.columns)
+            else NAN
+        )
+        for claim in claims:
+            row, parts = evaluate_claim(claim, seen, cfg)
+            deciding = next((p for p in parts if p["decides"]), parts[0])
+            rows.append(
+                {
+                    "id": claim["id"],
+                    "rung": rung,
+                    "train_passes": passes,
+                    "relative_test_error": error,
+                    "verdict": row["verdict"],
+                    "measure_name": deciding["measure_name"],
+                    "ours": deciding["ours"],
+                    "ci_low": deciding["ci_low"],
+                    "ci_high": deciding["ci_high"],
+                }
+            )
+    return pd.DataFrame(rows, columns=list(LADDER_COLUMNS))
+
+
+def ladder_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """``results/ladder.md``: each claim's verdict and deciding number per rung, a column each."""
+    rungs = sorted(set(frame["rung"]))
+    budget = frame.drop_duplicates("rung").set_index("rung")
+    lines = [
+        "# Claims along the training-budget ladder",
+        "",
+        "Each claim judged, as in results/reproduction.md, on the models of each rung (and "
+        "every model not trained here); per rung: its verdict and the deciding measure's mean "
+        "[interval].",
+        "",
+        "| rung | " + " | ".join(str(r) for r in rungs) + " |",
+        "|---|" + "---|" * len(rungs),
+        "| median training passes | "
+        + " | ".join(f"{budget.loc[r, 'train_passes']:,.0f}" for r in rungs)
+        + " |",
+        "| median test MAE / mean MAE | "
+        + " | ".join(f"{budget.loc[r, 'relative_test_error']:.{digits}f}" for r in rungs)
+        + " |",
+    ]
+    for claim, part in frame.groupby("id", sort=False):
+        cells = []
+        for _, row in part.sort_values("rung").iterrows():
+            cells.append(
+                f"{row['verdict']}: {format_ci(row['ours'], row['ci_low'], row['ci_high'], digits)}"
+            )
+        lines.append(f"| {claim} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,13 @@ from atomprobe.errors import ConfigError
 from atomprobe.io import write_text
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
-from atomprobe.render.reproduction import landing_rst, reproduction_tables, to_markdown
+from atomprobe.render.reproduction import (
+    ladder_markdown,
+    ladder_table,
+    landing_rst,
+    reproduction_tables,
+    to_markdown,
+)
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, table_leakage, write_table
 from atomprobe.runner import Paths
@@ -71,8 +77,9 @@ def render_figure(inputs: Paths, outputs: Paths, params: dict[str, Any], threads
 def reproduction_report(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
-    """Evaluate every claim; write ``md`` (a row per claim), ``csv`` (per claim and measure)
-    and ``landing`` (the verdicts as the first page of ``snakemake --report``)."""
+    """Evaluate every claim; write ``md`` (a row per claim), ``csv`` (per claim and measure),
+    ``landing`` (the verdicts as the first page of ``snakemake --report``) and, when the rule
+    asks for them, ``ladder`` / ``ladder_md`` (every claim on every training-budget rung)."""
     results = load_results(inputs)
     frame, measures = reproduction_tables(results, params)
     findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
@@ -80,3 +87,7 @@ def reproduction_report(
     write_text(outputs["md"], text)
     write_text(outputs["csv"], measures.to_csv(index=False))
     write_text(outputs["landing"], landing_rst(frame, list(TABLES), list(FIGURES)))
+    if "ladder" in outputs:
+        ladder = ladder_table(results, params)
+        write_text(outputs["ladder"], ladder.to_csv(index=False))
+        write_text(outputs["ladder_md"], ladder_markdown(ladder, params["digits"]))
