@@ -224,7 +224,7 @@ def information_imbalance(ranks_x: np.ndarray, ranks_y: np.ndarray) -> float:
 def _unbiased_hsic_gram(K: np.ndarray, L: np.ndarray) -> float:
     """Unbiased HSIC (Song et al. 2012) of two n×n kernel matrices (diagonals ignored)."""
     n = K.shape[0]
-    K, L = K.copy(), L.copy()
+    K, L = K.astype(np.float64), L.astype(np.float64)  # copies: the diagonals are zeroed
     np.fill_diagonal(K, 0.0)
     np.fill_diagonal(L, 0.0)
     total = (
@@ -236,12 +236,12 @@ def _unbiased_hsic_gram(K: np.ndarray, L: np.ndarray) -> float:
 
 
 def _knn_mask(K: np.ndarray, k: int) -> np.ndarray:
-    """0/1 mask (n, n): j is among the k other rows with the largest kernel value K[i, j]."""
+    """Boolean mask (n, n): j is among the k other rows with the largest kernel value K[i, j]."""
     scores = K.astype(np.float64, copy=True)
     np.fill_diagonal(scores, -np.inf)
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    mask = np.zeros_like(scores)
-    np.put_along_axis(mask, top, 1.0, axis=1)
+    mask = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(mask, top, True, axis=1)
     return mask
 
 
@@ -254,7 +254,7 @@ class KernelNeighbours:
     kernel : ndarray of shape (n_samples, n_samples)
         Linear kernel XXᵀ.
     mask : ndarray of shape (n_samples, n_samples)
-        1 where column j is among row i's k nearest neighbours (largest kernel values).
+        True where column j is among row i's k nearest neighbours (largest kernel values).
     self_hsic : float
         Unbiased HSIC of the masked kernel with itself.
     """
@@ -283,6 +283,7 @@ class KernelNeighbours:
             raise DataError(f"CKNNA: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
         kernel = X @ X.T
         mask = _knn_mask(kernel, k)
+        # n = 2,000: 32 MB of kernel and 4 MB of mask a model
         return cls(kernel, mask, _unbiased_hsic_gram(mask * kernel, mask * kernel))
 
 
@@ -299,8 +300,8 @@ def cknna_of(x: KernelNeighbours, y: KernelNeighbours) -> float:
     float
         CKNNA, dimensionless (NaN when a space's masked kernel has zero HSIC).
     """
-    shared = x.mask * y.mask
-    cross = _unbiased_hsic_gram(shared * x.kernel, shared * y.kernel)
+    shared = x.mask & y.mask
+    cross = _unbiased_hsic_gram(np.where(shared, x.kernel, 0.0), np.where(shared, y.kernel, 0.0))
     own = x.self_hsic * y.self_hsic
     return float(cross / math.sqrt(own)) if own > 0 else float("nan")
 
