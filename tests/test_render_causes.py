@@ -177,3 +177,38 @@ def test_the_ladder_table_judges_every_claim_on_every_rung(tmp_path):
     assert list(frame["train_passes"]) == [5000, 50000, 500000]
     assert frame["ours"].is_monotonic_increasing  # a − b: 0.05, 0.2, 0.4
     assert "| B4 |" in ladder_markdown(frame)
+
+
+def test_unmeasurable_claims_and_bounds_are_not_readings(tmp_path):
+    results = load_results(write_synthetic_results(tmp_path, models=MODELS, analyses=False))
+    none = [{"kind": "none", "reason": "no protocol"}]
+    cause = claim_cause(
+        {},
+        none,
+        [_outcome("not comparable", ours="—")],
+        "not comparable",
+        results,
+        RENDER_CFG,
+        evaluate,
+    )
+    assert cause.startswith("not measurable:")
+    measures = [
+        {"kind": "value", "paper": 0.5, "select": {"scores": "gfre"}},
+        {"kind": "value", "paper": 0.5, "select": {"scores": "gfre"}, "bound": True},
+    ]
+    outcomes = [_outcome("differs"), _outcome("reproduced", decides=False, name="ceiling")]
+    cause = claim_cause({}, measures, outcomes, "differs", results, RENDER_CFG, evaluate)
+    assert cause == "unexplained by the measurements at hand"  # a ceiling explains nothing
+
+
+def test_a_change_within_fold_noise_is_flat_even_when_the_means_move(tmp_path):
+    """The means move 0.02 per epoch but fold noise is large: paired over the same folds, the
+    change's interval still holds 0."""
+    results = _with_checkpoints(
+        tmp_path, {"mace_gap": [0.35, 0.36, 0.37, 0.38, 0.39], "mace_u0": [0.35] * 5}
+    )
+    frame = results.analysis("checkpoint_cpd")
+    rng = np.random.default_rng(5)
+    frame["r2"] = frame["r2"] + rng.normal(0, 0.2, len(frame))  # fold noise ≫ the trend
+    cause = budget_trend(B4, results, RENDER_CFG, evaluate)
+    assert cause.endswith("flat within intervals")

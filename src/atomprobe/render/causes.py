@@ -4,9 +4,11 @@ Each cause comes from a rule applied to cached results, never from text written 
 
 * **availability**: the claim is marked not comparable (the paper's models or data are not
   available offline here);
+* **not measurable**: the claim's only measure is ``kind: none`` (no number or protocol);
 * **not run**: no measure found its scores in this run;
 * **reading**: a measure shown beside the deciding one (the author's toolkit protocol, another
-  representation, a stand-in model) reaches the paper where the deciding one does not;
+  representation, a stand-in model) reaches the paper where the deciding one does not; bounds
+  and checks (``bound: true``: a ceiling, a sanity check) never count;
 * **budget**: the deciding measure over the rungs of a training-budget ladder where one ran
   (registry ``rung``), and recomputed on every kept training checkpoint
   (``results/analyses/checkpoint_cpd.parquet``: the same probe on each epoch's features) —
@@ -25,6 +27,7 @@ import numpy as np
 
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import Outcome, select
+from atomprobe.stats import t_interval
 
 CHECKPOINT_SCORES = "checkpoint_cpd"
 # the verdicts a shown reading must reach to count as the cause
@@ -148,14 +151,24 @@ def ladder_trend(
 
 
 def _trend(measure: Mapping[str, Any], points: Sequence[tuple[int, Outcome]], axis: str) -> str:
-    """A measure's values along a budget axis, and whether they move: moving when the last
-    point's interval is clear of the first's (toward or away from the paper's number), else
-    flat within intervals."""
+    """A measure's values along a budget axis, and whether they move.
+
+    The change from the first point to the last is taken fold by fold where both have the
+    same folds (checkpoints and rungs are scored on the same CV splits), with a Student-t
+    interval; else the two points' own intervals are compared. Moving: the interval of the
+    change excludes 0 (or the intervals do not overlap); toward or away from the paper's
+    number; else flat within intervals."""
     first, last = points[0][1], points[-1][1]
     path = " → ".join(f"{o.mean:.3f}" for _, o in points)
-    moved = np.isfinite([first.low, first.high, last.low, last.high]).all() and (
-        last.low > first.high or last.high < first.low
-    )
+    change = ""
+    if first.values.size > 1 and first.values.size == last.values.size:
+        mean, low, high, _ = t_interval(last.values - first.values, 0.95)
+        moved = low > 0 or high < 0
+        change = f", change {mean:+.3f} [{low:+.3f}, {high:+.3f}] over the same folds"
+    else:
+        moved = np.isfinite([first.low, first.high, last.low, last.high]).all() and (
+            last.low > first.high or last.high < first.low
+        )
     if not moved:
         trend = "flat within intervals"
     else:
@@ -163,11 +176,11 @@ def _trend(measure: Mapping[str, Any], points: Sequence[tuple[int, Outcome]], ax
         paper = _paper_number(measure)
         if paper is not None:
             toward = abs(last.mean - paper) < abs(first.mean - paper)
-            trend += f", {'toward' if toward else 'away from'} the paper's {paper:g}"
+            trend += f", toward the paper's {paper:g}" if toward else f", away from {paper:g}"
         if (points[-1][1].mean - points[-2][1].mean) * (last.mean - first.mean) > 0:
             trend += "; still moving at the last point"
     name = measure.get("name", measure["kind"])
-    return f"budget: {name} {path} over {axis}: {trend}"
+    return f"budget: {name} {path} over {axis}{change}: {trend}"
 
 
 def claim_cause(
@@ -208,12 +221,14 @@ def claim_cause(
         return ""
     if claim.get("comparable", True) is False:
         return "availability: the paper's models or data are not available offline here"
+    if all(m.get("kind") == "none" for m in measures):
+        return "not measurable: the paper gives no number or protocol to measure"
     if all(o.ours == "not run" for o in outcomes):
         return "not run: no measure found its scores in this run"
     causes = [
         f"reading: {o.name} gives {o.ours} ({o.verdict})"
-        for o in outcomes
-        if not o.decides and o.verdict in REACHING and o.verdict != verdict
+        for m, o in zip(measures, outcomes, strict=True)
+        if not o.decides and not m.get("bound") and o.verdict in REACHING and o.verdict != verdict
     ]
     deciding = [m for m, o in zip(measures, outcomes, strict=True) if o.decides]
     for measure in deciding[:1]:
