@@ -33,6 +33,7 @@ from atomprobe.render.tables import (
     NOT_RUN,
     REPRESENTATION_LABELS,
     REPRESENTATIONS,
+    relative_test_error,
     reported_layer_scores,
     routing_scores,
     routing_targets,
@@ -817,13 +818,15 @@ def figure_intrinsic_dimension(results: Results, cfg: Mapping[str, Any]) -> Figu
 def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figure:
     """Does alignment rise as models get better (as Edamadaka et al. report)? For every model
     trained here and its untrained twin: its mean alignment to the other such models against
-    its test error relative to predicting the mean (test MAE / baseline MAE, 1 = no skill);
+    its test error relative to the simplest baseline (:func:`relative_test_error`);
     one panel per alignment metric, Spearman ρ in each title."""
     frame = results.analysis("similarity")
     registry = results.registry
-    built = registry.loc[registry["source"].isin(["train", "random_init"])]
-    if "test_mae" in built.columns:
-        built = built.loc[built["test_mae"].notna() & (built["baseline_mae"] > 0)]
+    ratio = relative_test_error(registry)
+    built = registry.loc[
+        registry["source"].isin(["train", "random_init"])
+        & registry["name"].map(ratio).notna().to_numpy()
+    ]
     metrics = [
         m for m in ("cknna", "mutual_knn", "cka") if frame is not None and m in set(frame["metric"])
     ]
@@ -835,7 +838,7 @@ def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figur
         return fig
     frame = _dataset_rows(frame, cfg)
     names = set(built["name"])
-    error = dict(zip(built["name"], built["test_mae"] / built["baseline_mae"], strict=True))
+    error = ratio.to_dict()
     trained = set(built.loc[built["source"] == "train", "name"])
     for ax, metric in zip(axes[0], metrics, strict=True):
         part = frame.loc[
@@ -862,7 +865,7 @@ def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figur
             )
         rho = stats.spearmanr(x, mean.to_numpy()).statistic if len(mean) > 2 else np.nan
         ax.set_title(f"{SIMILARITY_LABELS.get(metric, metric)}; Spearman ρ {rho:.2f}")
-        ax.set_xlabel("test MAE / predict-the-mean MAE")
+        ax.set_xlabel("test MAE / baseline MAE (1 = no skill)")
         ax.set_ylabel(f"mean {SIMILARITY_LABELS.get(metric, metric)} to the others")
     _figure_legend(fig, axes[0, 0], ncols=2)
     return fig

@@ -22,7 +22,7 @@ from atomprobe.errors import ConfigError
 from atomprobe.render.causes import claim_cause
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
-from atomprobe.render.tables import format_ci
+from atomprobe.render.tables import format_ci, relative_test_error
 from atomprobe.render.verdicts import NAN, VERDICTS, claim_verdict, rules_text
 
 MEASURE_KINDS = ("value", "contrast", "range", "ratio", "ranking", "trend", "none")
@@ -540,7 +540,8 @@ def ladder_table(
     -------
     DataFrame
         One row per claim and rung, columns :data:`LADDER_COLUMNS`: the rung's median training
-        passes and median test MAE / predict-the-mean MAE of its models trained here, the
+        passes and median relative test error (:func:`~atomprobe.render.tables.relative_test_error`)
+        of its models trained here, the
         claim's verdict and its deciding measure's mean and interval on that rung.
     """
     claims = load_claims() if claims is None else claims
@@ -550,11 +551,7 @@ def ladder_table(
         registry = seen.registry
         trained = registry.loc[registry["source"] == "train"] if "source" in registry else registry
         passes = trained["train_passes"].median() if "train_passes" in trained else NAN
-        error = (
-            (trained["test_mae"] / trained["baseline_mae"]).median()
-            if {"test_mae", "baseline_mae"} <= set(trained.columns)
-            else NAN
-        )
+        error = float(relative_test_error(trained).median()) if len(trained) else NAN
         for claim in claims:
             row, parts = evaluate_claim(claim, seen, cfg)
             deciding = next((p for p in parts if p["decides"]), parts[0])
@@ -590,7 +587,7 @@ def ladder_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
         "| median training passes | "
         + " | ".join(f"{budget.loc[r, 'train_passes']:,.0f}" for r in rungs)
         + " |",
-        "| median test MAE / mean MAE | "
+        "| median test MAE / baseline MAE | "
         + " | ".join(f"{budget.loc[r, 'relative_test_error']:.{digits}f}" for r in rungs)
         + " |",
     ]
