@@ -638,6 +638,7 @@ def test_the_landing_page_marks_each_verdict_and_links_where_it_is_shown():
                 "claim": "a *claim* with R²_geom | bars",
                 "paper_value": "0.782",
                 "ours": "0.41 [0.3, 0.5]",
+                "headline": "(1) 0.41 [0.3, 0.5]",
                 "verdict": "differs",
                 "shown_in": ["table1_gradient", "gradient"],
             },
@@ -646,6 +647,7 @@ def test_the_landing_page_marks_each_verdict_and_links_where_it_is_shown():
                 "claim": "c",
                 "paper_value": "—",
                 "ours": "—",
+                "headline": "—",
                 "verdict": "not comparable",
                 "shown_in": [],
             },
@@ -658,6 +660,7 @@ def test_the_landing_page_marks_each_verdict_and_links_where_it_is_shown():
     assert "system-message" not in page  # valid reStructuredText, every link resolved
     assert '<span class="verdict-differs">\u2718 differs</span>' in page  # symbol and colour
     assert "showResultInfo('table1_gradient.md')" in page and "a *claim* with R²_geom" in page
+    assert "(1) 0.41 [0.3, 0.5]" in page and "<ol" not in page  # a leading "(1)" is no list
     with pytest.raises(ConfigError, match=r"claim A1: shown_in 'table99' is neither"):
         landing_rst(frame.assign(shown_in=[["table99"], []]), list(TABLES), list(FIGURES))
 

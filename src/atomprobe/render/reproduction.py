@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -202,7 +203,7 @@ def evaluate_claim(
         id, paper, claim, paper_value, source, assumption, ours, selection, verdict, reason,
         measures (every measure's verdict in words), cause (why it is not reproduced, from
         the numbers: :func:`atomprobe.render.causes.claim_cause`), shown_in (the tables and
-        figures that carry the claim's numbers).
+        figures that carry the claim's numbers), headline (the deciding measure's value).
     measures : list of dict
         One dict per measure with the columns of :data:`CSV_COLUMNS`.
     """
@@ -239,6 +240,7 @@ def evaluate_claim(
         "reason": reasons,
         "cause": cause,
         "shown_in": list(claim.get("shown_in", [])),
+        "headline": next((o.ours for o in outcomes if o.decides), outcomes[0].ours),
     }
     rows = [
         {
@@ -420,11 +422,13 @@ def _slug(verdict: str) -> str:
 
 
 def _rst_text(text: object) -> str:
-    """``text`` with reStructuredText's inline markup characters escaped, on one line."""
+    """``text`` on one line with reStructuredText's inline markup characters escaped, and a
+    leading "(1)" or "1." escaped so that it is not read as a list."""
     escaped = str(text).replace("\\", "\\\\")
     for char in "*`|_":
         escaped = escaped.replace(char, "\\" + char)
-    return " ".join(escaped.split())
+    escaped = " ".join(escaped.split())
+    return "\\" + escaped if re.match(r"\(?\d+[.)]", escaped) else escaped
 
 
 def landing_rst(frame: pd.DataFrame, tables: Sequence[str], figures: Sequence[str]) -> str:
@@ -502,7 +506,7 @@ def landing_rst(frame: pd.DataFrame, tables: Sequence[str], figures: Sequence[st
             f"   * - {row['id']}",
             f"     - {_rst_text(row['claim'])}",
             f"     - {_rst_text(row['paper_value'])}",
-            f"     - {_rst_text(row['ours'])}",
+            f"     - {_rst_text(row['headline'])}",
             f"     - :{_slug(row['verdict'])}:`{mark} {row['verdict']}`",
             f"     - {', '.join(links) or '—'}",
         ]
