@@ -253,7 +253,7 @@ def test_a_random_init_entry_takes_its_settings_from_the_trained_entry(tmp_path)
         ),
         (
             {"i": {**INIT, "hparams": {"hidden_channels": 8}}, "a": TRAINED},
-            r"models\.i\.hparams: a random_init entry takes family, target, seed, rung, hparams and tr",
+            r"models\.i\.hparams: a random_init entry takes family, target, seed, rung, hparams",
         ),
         ({"i": {**INIT, "seed": 1}, "a": TRAINED}, r"models\.i\.seed: a random_init entry"),
         ({"i": {**INIT, "family": "painn"}, "a": TRAINED}, r"models\.i\.family: a random_init"),
