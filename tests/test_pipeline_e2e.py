@@ -234,6 +234,9 @@ def test_html_report_shows_every_table_and_figure_in_chromium(run_dir, tmp_path)
     expected_downloads |= {
         f"reproduction.{fmt}": run_dir / "results" / f"reproduction.{fmt}" for fmt in ("md", "csv")
     }
+    expected_downloads["reproduction_summary.rst"] = (
+        run_dir / "results" / "reproduction_summary.rst"
+    )
     expected_shown = {
         f"{figure}.{fmt}": run_dir / "figures" / f"{figure}.{fmt}"
         for figure in FIGURES
