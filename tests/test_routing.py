@@ -222,9 +222,9 @@ def test_routing_table_shows_the_planted_signal_layer_by_layer(scored, tmp_path)
 def test_routing_figure_has_a_row_per_dataset(scored):
     figure = FIGURES["routing"](load_results(scored), {**copy.deepcopy(RENDER), "item": "routing"})
     titles = [ax.get_title() for ax in figure.axes]
-    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    ticks = [t.get_text() for t in figure.axes[0].get_yticklabels()]  # horizontal bars
     plt.close(figure)
-    assert [t.split(",")[0] for t in titles[:4]] == [
+    assert [t.split("\n")[0] for t in titles[:4]] == [
         "qm9: gap",
         "qm9: mu",
         "mp: band_gap",
