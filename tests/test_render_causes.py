@@ -15,29 +15,14 @@ from atomprobe.render.causes import budget_trend, claim_cause, ladder_trend
 from atomprobe.render.inputs import load_results
 from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.reproduction import ladder_markdown, ladder_table
+from test_render_reproduction import CONTRAST
 from test_render_tables import RENDER_CFG, write_synthetic_results
 
 MODELS = [
     ("mace_gap", "mace", "train", "gap", False, 0.45),
     ("mace_u0", "mace", "train", "u0", False, 0.30),
 ]
-B4 = {
-    "kind": "contrast",
-    "name": "MACE gap − U0",
-    "paper": {"a": 0.44, "b": 0.08},
-    "a": {
-        "scores": "cpd",
-        "models": {"family": "mace", "train_target": "gap"},
-        "target": "gap",
-        "representation": "geom_v2",
-    },
-    "b": {
-        "scores": "cpd",
-        "models": {"family": "mace", "train_target": "u0"},
-        "target": "gap",
-        "representation": "geom_v2",
-    },
-}
+B4 = {**CONTRAST, "name": "MACE gap − U0", "paper": {"a": 0.44, "b": 0.08}}
 
 
 def evaluate(results, measure, cfg):

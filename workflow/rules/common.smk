@@ -59,6 +59,7 @@ MODEL_DATASETS = {
 TRAINED_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "train"]
 INIT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "random_init"]
 FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
+FEATURE_DATASETS = {dataset for _, dataset in FEATURE_PAIRS}
 EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "features"]
 BROUGHT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "features"]
 # pairs with per-atom features: every extracted pair, and a features entry's atom_paths
@@ -234,7 +235,7 @@ CHECKPOINT_TARGETS = [
 ID_DATASETS = [
     d
     for d in config["reconstruction"]["intrinsic_dimension"]["datasets"]
-    if d in {d for _, d in FEATURE_PAIRS}
+    if d in FEATURE_DATASETS
 ]
 
 
@@ -242,7 +243,7 @@ ID_DATASETS = [
 BACKBONE_DATASETS = [
     d
     for d in config["reconstruction"]["backbone"]["datasets"]
-    if d in {d for _, d in FEATURE_PAIRS}
+    if d in FEATURE_DATASETS
 ]
 
 
@@ -259,7 +260,7 @@ LADDER_OUTPUTS = (
 
 # datasets with an atlas (reconstruction.atlas): those PCovR maps, where some model has features
 ATLAS_DATASETS = (
-    [d for d in config["reconstruction"]["pcovr"]["targets"] if d in {d for _, d in FEATURE_PAIRS}]
+    [d for d in config["reconstruction"]["pcovr"]["targets"] if d in FEATURE_DATASETS]
     if config["reconstruction"]["atlas"]
     else []
 )

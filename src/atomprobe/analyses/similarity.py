@@ -102,6 +102,12 @@ def linear_cka(X: np.ndarray, Y: np.ndarray, debiased: bool = False) -> float:
     return float(cross / denominator)
 
 
+def _check_neighbours(k: int, n_samples: int, what: str) -> None:
+    """DataError naming ``what`` unless 0 < k < n_samples (neighbours other than the row)."""
+    if not 0 < k < n_samples:
+        raise DataError(f"{what}: k={k} must be in 1..{n_samples - 1} (n_samples - 1)")
+
+
 def nearest_neighbors(X: np.ndarray, k: int) -> np.ndarray:
     """Indices (n, k) of the k nearest other rows of X (Euclidean), nearest first.
 
@@ -122,8 +128,7 @@ def nearest_neighbors(X: np.ndarray, k: int) -> np.ndarray:
     DataError
         ``k`` outside 1 … n_samples − 1.
     """
-    if not 0 < k < X.shape[0]:
-        raise DataError(f"mutual kNN: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
+    _check_neighbours(k, X.shape[0], "mutual kNN")
     return NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
 
 
@@ -279,8 +284,7 @@ class KernelNeighbours:
         KernelNeighbours
             Its kernel, neighbour mask and self-HSIC.
         """
-        if not 0 < k < X.shape[0]:
-            raise DataError(f"CKNNA: k={k} must be in 1..{X.shape[0] - 1} (n_samples - 1)")
+        _check_neighbours(k, X.shape[0], "CKNNA")
         kernel = X @ X.T
         mask = _knn_mask(kernel, k)
         # n = 2,000: 32 MB of kernel and 4 MB of mask a model

@@ -276,14 +276,7 @@ def figure_layers(results: Results, cfg: Mapping[str, Any]) -> Figure:
             ]
             part = part.sort_values("layer")
             ax.plot(part["layer"], part["mean"], label=results.label(model), **style)
-            ax.fill_between(
-                part["layer"].to_numpy(dtype=float),
-                part["ci_low"].to_numpy(dtype=float),
-                part["ci_high"].to_numpy(dtype=float),
-                color="0.5",
-                alpha=0.15,
-                linewidth=0,
-            )
+            _interval_band(ax, part["layer"], part["ci_low"], part["ci_high"])
         ax.set_title(REPRESENTATION_LABELS[representation])
         ax.set_xlabel("layer (interaction block index)")
         shown = summary.loc[summary["representation"] == representation]
@@ -371,6 +364,18 @@ def figure_routing(results: Results, cfg: Mapping[str, Any]) -> Figure:
                 ax.tick_params(axis="y", labelleft=False)
     _figure_legend(fig, _first_with_bars(axes), title="channel group")
     return fig
+
+
+def _interval_band(ax: Axes, x: pd.Series, low: pd.Series, high: pd.Series) -> None:
+    """A light grey band between an interval's ends along x (behind the line it belongs to)."""
+    ax.fill_between(
+        x.to_numpy(dtype=float),
+        low.to_numpy(dtype=float),
+        high.to_numpy(dtype=float),
+        color="0.5",
+        alpha=0.15,
+        linewidth=0,
+    )
 
 
 def _layer_key(row_layer: str) -> int:
@@ -799,14 +804,7 @@ def figure_intrinsic_dimension(results: Results, cfg: Mapping[str, Any]) -> Figu
         for model, style in zip(shown, line_styles(), strict=False):
             part = frame.loc[frame["model"] == model].sort_values("layer")
             ax.plot(part["layer"], part["value"], label=results.label(model), **style)
-            ax.fill_between(
-                part["layer"].to_numpy(dtype=float),
-                part["ci_low"].to_numpy(dtype=float),
-                part["ci_high"].to_numpy(dtype=float),
-                color="0.5",
-                alpha=0.15,
-                linewidth=0,
-            )
+            _interval_band(ax, part["layer"], part["ci_low"], part["ci_high"])
         ax.set_title(kind)
         ax.set_xlabel("layer")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -183,6 +183,7 @@ def evaluate_claim(
     results: Results,
     cfg: Mapping[str, Any],
     ladder: Sequence[tuple[int, Results]] = (),
+    explain: bool = True,
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """One report row and the claim's per-measure rows.
 
@@ -196,6 +197,8 @@ def evaluate_claim(
         The render config.
     ladder : sequence of (int, Results), default=()
         Every rung of a training-budget ladder as it sees the results (for the cause).
+    explain : bool, default=True
+        Work out the cause (False leaves it empty: the ladder table does not show it).
 
     Returns
     -------
@@ -221,7 +224,11 @@ def evaluate_claim(
         verdict, reasons = "not comparable", f"{claim['reason']} (rule check: {reasons})"
     elif missing and verdict != "not comparable":
         reasons += "; not comparable: " + ", ".join(f"({i + 1})" for i in missing)
-    cause = claim_cause(claim, measures, outcomes, verdict, results, cfg, _evaluate, ladder)
+    cause = (
+        claim_cause(claim, measures, outcomes, verdict, results, cfg, _evaluate, ladder)
+        if explain
+        else ""
+    )
     measures_text = "; ".join(
         f"{tag(i)}{o.name}: {o.verdict}" + ("" if o.decides else " (shown, does not decide)")
         for i, o in enumerate(outcomes)
@@ -557,7 +564,7 @@ def ladder_table(
         passes = trained["train_passes"].median() if "train_passes" in trained else NAN
         error = float(relative_test_error(trained).median()) if len(trained) else NAN
         for claim in claims:
-            row, parts = evaluate_claim(claim, seen, cfg)
+            row, parts = evaluate_claim(claim, seen, cfg, explain=False)
             deciding = next((p for p in parts if p["decides"]), parts[0])
             rows.append(
                 {
