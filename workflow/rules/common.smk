@@ -233,17 +233,13 @@ CHECKPOINT_TARGETS = [
 
 # datasets whose features get an intrinsic dimension (configured, with some model's features)
 ID_DATASETS = [
-    d
-    for d in config["reconstruction"]["intrinsic_dimension"]["datasets"]
-    if d in FEATURE_DATASETS
+    d for d in config["reconstruction"]["intrinsic_dimension"]["datasets"] if d in FEATURE_DATASETS
 ]
 
 
 # datasets whose models' earlier layers are compared with their last (backbone vs last layer)
 BACKBONE_DATASETS = [
-    d
-    for d in config["reconstruction"]["backbone"]["datasets"]
-    if d in FEATURE_DATASETS
+    d for d in config["reconstruction"]["backbone"]["datasets"] if d in FEATURE_DATASETS
 ]
 
 
