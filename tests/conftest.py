@@ -45,6 +45,8 @@ with SnakemakeApi(OutputSettings()) as api:
             "has_action": not rule.norun,
             "conda": env,
             "step": step if isinstance(step, str) else None,
+            "logs": {name: str(value) for name, value in rule.log.items()},
+            "benchmark": rule.benchmark is not None,
             "resources": {
                 name: plain(value) for name, value in rule.resources.items()
                 if not name.startswith("_")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from atomprobe.cli import main
 from atomprobe.errors import AtomprobeError
-from atomprobe.runner import as_path_list, resolve_step
+from atomprobe.runner import USAGE_COLUMNS, as_path_list, resolve_step, run_step, write_usage
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from stage_cpu import job_records  # noqa: E402
 
 
 def test_every_rule_names_a_step_that_resolves(rules):
@@ -52,3 +62,86 @@ def test_one_path_or_many():
     assert as_path_list("a") == ["a"]
     assert as_path_list(["a", "b"]) == ["a", "b"]
     assert as_path_list(None) == []
+
+
+def test_every_acting_rule_logs_and_records_its_usage(rules):
+    """Each job writes logs/<stem>.log and its usage record logs/benchmarks/<stem>.tsv (the step
+    runner's, not Snakemake's polling ``benchmark:``)."""
+    for rule in (r for r in rules if r["has_action"]):
+        logs = rule["logs"]
+        assert set(logs) == {"log", "usage"}, rule["name"]
+        stem = logs["log"].removeprefix("logs/").removesuffix(".log")
+        assert logs["usage"] == f"logs/benchmarks/{stem}.tsv", rule["name"]
+        assert not rule["benchmark"], rule["name"]
+
+
+def _burn_cpu(seconds: float) -> None:
+    """Keep this process on the CPU for ``seconds`` of its own CPU time."""
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        sum(i * i for i in range(10_000))
+
+
+def test_usage_record_counts_planted_cpu_and_memory(tmp_path):
+    """CPU and peak memory planted in this process appear in its record; the CPU agrees with
+    ``time.process_time()`` plus the finished children's CPU from ``os.times()``."""
+    _burn_cpu(0.3)
+    block = np.ones(300 * 2**20 // 8)  # 300 MiB, every page touched
+    path = tmp_path / "logs" / "benchmarks" / "stage" / "job.tsv"
+    children = os.times().children_user + os.times().children_system
+    before = time.process_time() + children
+    write_usage(str(path), wall_s=3725.5)
+    after = time.process_time() + children
+    del block
+    record = job_records(tmp_path / "logs" / "benchmarks").iloc[0]
+    assert record["stage"] == "stage" and record["job"] == "stage/job"
+    assert record["wall_s"] == pytest.approx(3725.5)
+    assert before - 0.05 <= record["cpu_s"] <= after + 0.05
+    assert record["cpu_s"] >= 0.3
+    assert record["max_rss_mb"] >= 300
+    header, values = path.read_text().splitlines()
+    assert tuple(header.split("\t")) == USAGE_COLUMNS
+    assert values.split("\t")[1] == "1:02:05"
+
+
+def test_failed_step_still_records_its_usage(tmp_path):
+    """A job that fails still leaves its usage record (its log stays too)."""
+    usage = tmp_path / "usage.tsv"
+    with pytest.raises(AtomprobeError):
+        run_step("cpd.steps:no_such_step", {}, {}, {}, usage_file=str(usage))
+    assert usage.read_text().startswith("s\th:m:s\tmax_rss\tcpu_time")
+
+
+@pytest.mark.parametrize(
+    ("nvidia", "rocm", "visible", "expected"),
+    [
+        (["0000:01:00.0"], False, None, True),
+        ([], False, None, False),
+        (None, True, None, True),
+        (None, False, None, False),
+        (["0000:01:00.0"], False, "", False),
+        (["0000:01:00.0"], True, "-1", False),
+        (["0000:01:00.0"], False, "1", True),
+    ],
+    ids=["nvidia", "driver-no-gpu", "rocm", "none", "hidden-empty", "hidden-minus-one", "pinned"],
+)
+def test_gpu_visible_reads_the_drivers_and_cuda_visible_devices(
+    tmp_path, monkeypatch, nvidia, rocm, visible, expected
+):
+    from atomprobe import hardware
+
+    gpus = tmp_path / "nvidia" / "gpus"
+    if nvidia is not None:
+        gpus.mkdir(parents=True)
+        for bus_id in nvidia:
+            (gpus / bus_id).mkdir()
+    kfd = tmp_path / "kfd"
+    if rocm:
+        kfd.touch()
+    monkeypatch.setattr(hardware, "NVIDIA_GPUS", gpus)
+    monkeypatch.setattr(hardware, "ROCM_DEVICE", kfd)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert hardware.gpu_visible() is expected

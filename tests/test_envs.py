@@ -270,6 +270,8 @@ def test_every_rule_fits_a_partition(rules, partitions_file):
     gpu_partitions = {p.name for p in partitions if p.limits.max_gpu > 0}
     for rule in (r for r in rules if r["has_action"]):
         resources = {k: v for k, v in rule["resources"].items() if v is not None}
+        if "gpu" in rule["resources"] and rule["resources"]["gpu"] is None:
+            resources["gpu"] = 1  # model_job_gpus(): a model job on a cluster claims a GPU
         job = SimpleNamespace(
             name=rule["name"],
             threads=rule["threads"] or 1,

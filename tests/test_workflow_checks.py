@@ -177,3 +177,39 @@ def test_default_dry_run_plans_untrained_controls_without_training(workdir):
     )
     trained = {n for n, e in registry.items() if e["source"] == "train"}
     assert {m for r, m in planned if r == "train_model"} == trained
+
+
+@pytest.mark.parametrize(
+    ("device", "visible", "claim"),
+    [("cpu", None, "0"), ("cuda", None, "1"), ("auto", "", "0")],
+    ids=["cpu", "cuda", "auto-no-gpu-visible"],
+)
+def test_model_jobs_claim_a_gpu_only_when_they_run_on_one(
+    workdir, monkeypatch, device, visible, claim
+):
+    """Training and extraction claim `gpu=1` (what the default profile caps at one job at a
+    time) only when they will run on a GPU; on the CPU they claim none and run side by side."""
+    if visible is not None:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    configs = [str(ROOT / "config" / "tiny.yaml")]
+    result = run_snakemake(
+        workdir,
+        "--dry-run",
+        "--configfile",
+        *configs,
+        "--config",
+        f"device={device}",
+        timeout=DRY_RUN_TIMEOUT_S,
+    )
+    output = result.stdout + "\n" + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    jobs = _jobs(output)
+    model_jobs = [
+        j
+        for j in jobs
+        if j["rule"] in {"train_model", "init_model", "extract", "extract_checkpoints"}
+    ]
+    assert model_jobs
+    for job in model_jobs:
+        assert re.search(rf"\bgpu={claim}\b", job["resources"]), (job["rule"], job["resources"])
+    assert not any("gpu=1" in j.get("resources", "") for j in jobs if j not in model_jobs)

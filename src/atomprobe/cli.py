@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--params", default="{}", help="JSON object, or @file.json")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log", default=None, help="also write the log here")
+    parser.add_argument(
+        "--usage", default=None, help="write the job's wall/CPU seconds and peak memory here (TSV)"
+    )
     args = parser.parse_args(argv)
     try:
         raw = Path(args.params[1:]).read_text() if args.params.startswith("@") else args.params
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             params,
             args.threads,
             args.log,
+            args.usage,
         )
     except AtomprobeError as exc:
         print(f"atomprobe {args.step}: error: {exc}", file=sys.stderr)

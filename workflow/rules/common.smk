@@ -38,6 +38,7 @@ from pathlib import Path
 import atomprobe.render
 from atomprobe.cpd.groups import model_group_layers
 from atomprobe.errors import AtomprobeError
+from atomprobe.hardware import gpu_visible
 from atomprobe.data import datasets as _datasets
 from atomprobe.models import registry as _registry
 from atomprobe.preflight import check_data_and_models
@@ -133,6 +134,23 @@ def job_resource(rule_name, key, default):
     ``runtime`` in minutes): config ``resources.<rule_name>.<key>`` if set (config/paper.yaml
     sets them from the scale rehearsal's measurements), else the rule's own ``default``."""
     return RESOURCES.get(rule_name, {}).get(key, default)
+
+
+def model_job_gpus(wildcards):
+    """The GPUs a job that runs a model claims (its `gpu` resource): 0 when it will run on the
+    CPU (`device: cpu`, or `device: auto` run locally on a machine with no GPU), else 1. On a
+    cluster the compute node decides, so `auto` claims one. The claim is what the default
+    profile's `gpu: 1` caps: GPU jobs one at a time, CPU-only model jobs as many as cores allow."""
+    device = config["device"]
+    on_cpu = device == "cpu" or (device == "auto" and workflow.local_exec and not gpu_visible())
+    return 0 if on_cpu else 1
+
+
+def job_logs(stem):
+    """A rule's named logs: ``log`` (logs/<stem>.log) and ``usage`` (logs/benchmarks/<stem>.tsv:
+    wall and CPU seconds and peak memory, in Snakemake's benchmark format, written by the step
+    runner from getrusage instead of the ``benchmark:`` directive's polling)."""
+    return {"log": f"logs/{stem}.log", "usage": f"logs/benchmarks/{stem}.tsv"}
 
 
 def names_pattern(names):

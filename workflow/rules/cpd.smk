@@ -16,9 +16,7 @@ rule cpd:
     output:
         scores=cpd_path("{model}", "{dataset}"),
     log:
-        "logs/cpd/{model}/{dataset}.log",
-    benchmark:
-        "logs/benchmarks/cpd/{model}/{dataset}.tsv"
+        **job_logs("cpd/{model}/{dataset}"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("cpd", "threads", 1)
@@ -39,9 +37,7 @@ rule cpd_sensitivity:
     output:
         scores=cpd_sensitivity_path("{model}", "{dataset}"),
     log:
-        "logs/cpd_sensitivity/{model}/{dataset}.log",
-    benchmark:
-        "logs/benchmarks/cpd_sensitivity/{model}/{dataset}.tsv"
+        **job_logs("cpd_sensitivity/{model}/{dataset}"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("cpd_sensitivity", "threads", 1)
@@ -61,9 +57,7 @@ rule cpd_layer_profile:
     output:
         profile=analysis_path("layer_profile"),
     log:
-        "logs/analyses/layer_profile.log",
-    benchmark:
-        "logs/benchmarks/analyses/layer_profile.tsv"
+        **job_logs("analyses/layer_profile"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("cpd_layer_profile", "threads", 1)
@@ -84,9 +78,7 @@ rule cpd_protocols:
     output:
         scores=cpd_protocols_path("{model}", "{dataset}"),
     log:
-        "logs/cpd_protocols/{model}/{dataset}.log",
-    benchmark:
-        "logs/benchmarks/cpd_protocols/{model}/{dataset}.tsv"
+        **job_logs("cpd_protocols/{model}/{dataset}"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("cpd_protocols", "threads", 1)
@@ -111,9 +103,7 @@ rule checkpoint_cpd:
     output:
         table=analysis_path("checkpoint_cpd"),
     log:
-        "logs/analyses/checkpoint_cpd.log",
-    benchmark:
-        "logs/benchmarks/analyses/checkpoint_cpd.tsv"
+        **job_logs("analyses/checkpoint_cpd"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("checkpoint_cpd", "threads", 1)

@@ -13,9 +13,7 @@ for _dataset in datasets_of("archive"):
         output:
             archive=DATASETS[_dataset]["archive"]["path"],
         log:
-            f"logs/data/{_dataset}_archive.log",
-        benchmark:
-            f"logs/benchmarks/data/{_dataset}_archive.tsv"
+            **job_logs(f"data/{_dataset}_archive"),
         conda:
             "../../envs/data.yaml"
         threads: job_resource(f"{_dataset}_archive", "threads", 1)
@@ -35,9 +33,7 @@ rule qm9:
     output:
         structures=structures_path("{dataset}"),
     log:
-        "logs/data/{dataset}.log",
-    benchmark:
-        "logs/benchmarks/data/{dataset}.tsv"
+        **job_logs("data/{dataset}"),
     wildcard_constraints:
         dataset=names_pattern(datasets_of("qm9pack", "archive")),
     conda:
@@ -57,9 +53,7 @@ rule mp:
     output:
         structures=structures_path("{dataset}"),
     log:
-        "logs/data/{dataset}.log",
-    benchmark:
-        "logs/benchmarks/data/{dataset}.tsv"
+        **job_logs("data/{dataset}"),
     wildcard_constraints:
         dataset=names_pattern(datasets_of("offline", "api")),
     conda:
@@ -81,9 +75,7 @@ rule structures_from_file:
     output:
         structures=structures_path("{dataset}"),
     log:
-        "logs/data/{dataset}.log",
-    benchmark:
-        "logs/benchmarks/data/{dataset}.tsv"
+        **job_logs("data/{dataset}"),
     wildcard_constraints:
         dataset=names_pattern(datasets_of("file")),
     conda:
@@ -105,9 +97,7 @@ rule splits:
     output:
         splits=splits_path("{dataset}"),
     log:
-        "logs/data/{dataset}_splits.log",
-    benchmark:
-        "logs/benchmarks/data/{dataset}_splits.tsv"
+        **job_logs("data/{dataset}_splits"),
     wildcard_constraints:
         dataset=names_pattern(SPLIT_DATASETS),
     conda:

@@ -15,9 +15,7 @@ rule extract:
         features="results/features/{model}/{dataset}.parquet",
         atoms="results/features/{model}/{dataset}_atoms.parquet",
     log:
-        "logs/features/{model}_{dataset}.log",
-    benchmark:
-        "logs/benchmarks/features/{model}_{dataset}.tsv"
+        **job_logs("features/{model}_{dataset}"),
     wildcard_constraints:
         model=names_pattern(sorted({m for m, _ in EXTRACTED})),
         dataset=names_pattern(list(DATASETS)),
@@ -27,7 +25,7 @@ rule extract:
     resources:
         mem_mb=job_resource("extract", "mem_mb", 6000),
         runtime=job_resource("extract", "runtime", 60),
-        gpu=1,
+        gpu=model_job_gpus,
     params:
         step="atomprobe.features.extract:extract",
         cfg=extract_params,
@@ -42,9 +40,7 @@ rule import_features:
     output:
         features="results/features/{model}/{dataset}.parquet",
     log:
-        "logs/features/{model}_{dataset}_import.log",
-    benchmark:
-        "logs/benchmarks/features/{model}_{dataset}_import.tsv"
+        **job_logs("features/{model}_{dataset}_import"),
     wildcard_constraints:
         model=names_pattern(BROUGHT_MODELS),
         dataset=names_pattern(list(DATASETS)),
@@ -68,9 +64,7 @@ rule import_atom_features:
     output:
         features="results/features/{model}/{dataset}_atoms.parquet",
     log:
-        "logs/features/{model}_{dataset}_atoms_import.log",
-    benchmark:
-        "logs/benchmarks/features/{model}_{dataset}_atoms_import.tsv"
+        **job_logs("features/{model}_{dataset}_atoms_import"),
     wildcard_constraints:
         model=names_pattern(BROUGHT_MODELS),
         dataset=names_pattern(list(DATASETS)),
@@ -95,9 +89,7 @@ rule extract_checkpoints:
     output:
         features="results/features/{model}/{dataset}_checkpoints.parquet",
     log:
-        "logs/features/{model}_{dataset}_checkpoints.log",
-    benchmark:
-        "logs/benchmarks/features/{model}_{dataset}_checkpoints.tsv"
+        **job_logs("features/{model}_{dataset}_checkpoints"),
     wildcard_constraints:
         model=names_pattern(TRAINED_MODELS),
         dataset=names_pattern(SPLIT_DATASETS),
@@ -107,7 +99,7 @@ rule extract_checkpoints:
     resources:
         mem_mb=job_resource("extract_checkpoints", "mem_mb", 6000),
         runtime=job_resource("extract_checkpoints", "runtime", 60),
-        gpu=1,
+        gpu=model_job_gpus,
     params:
         step="atomprobe.features.extract:extract_checkpoints",
         cfg=extract_params,

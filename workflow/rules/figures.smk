@@ -28,9 +28,7 @@ for _table in TABLES:
                 for fmt in TABLE_FORMATS
             },
         log:
-            f"logs/render/{_table}.log",
-        benchmark:
-            f"logs/benchmarks/render/{_table}.tsv"
+            **job_logs(f"render/{_table}"),
         conda:
             "../../envs/plot.yaml"
         threads: job_resource(f"table_{_table}", "threads", 1)
@@ -62,9 +60,7 @@ for _figure in FIGURES:
                 for fmt in FIGURE_FORMATS
             },
         log:
-            f"logs/render/{_figure}.log",
-        benchmark:
-            f"logs/benchmarks/render/{_figure}.tsv"
+            **job_logs(f"render/{_figure}"),
         conda:
             "../../envs/plot.yaml"
         threads: job_resource(f"figure_{_figure}", "threads", 1)

@@ -17,9 +17,7 @@ rule train_model:
         curve="results/models/{model}/learning_curve.parquet",
         metrics="results/models/{model}/metrics.json",
     log:
-        "logs/models/train_{model}.log",
-    benchmark:
-        "logs/benchmarks/models/train_{model}.tsv"
+        **job_logs("models/train_{model}"),
     wildcard_constraints:
         model=names_pattern(TRAINED_MODELS),
     conda:
@@ -28,7 +26,7 @@ rule train_model:
     resources:
         mem_mb=job_resource("train_model", "mem_mb", 4000),
         runtime=job_resource("train_model", "runtime", 120),
-        gpu=1,
+        gpu=model_job_gpus,
     params:
         step="atomprobe.models.training:train_model",
         cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
@@ -43,9 +41,7 @@ rule init_model:
         model="results/models/{model}/model.pt",
         metrics="results/models/{model}/metrics.json",
     log:
-        "logs/models/init_{model}.log",
-    benchmark:
-        "logs/benchmarks/models/init_{model}.tsv"
+        **job_logs("models/init_{model}"),
     wildcard_constraints:
         model=names_pattern(INIT_MODELS),
     conda:
@@ -54,7 +50,7 @@ rule init_model:
     resources:
         mem_mb=job_resource("init_model", "mem_mb", 4000),
         runtime=job_resource("init_model", "runtime", 30),
-        gpu=1,
+        gpu=model_job_gpus,
     params:
         step="atomprobe.models.training:init_model",
         cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
@@ -69,9 +65,7 @@ rule model_table:
     output:
         table=REGISTRY_PARQUET,
     log:
-        "logs/models/model_table.log",
-    benchmark:
-        "logs/benchmarks/models/model_table.tsv"
+        **job_logs("models/model_table"),
     conda:
         "../../envs/data.yaml"
     threads: job_resource("model_table", "threads", 1)

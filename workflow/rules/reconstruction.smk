@@ -14,9 +14,7 @@ rule reconstruction_source:
         gfre=reconstruction_part("{level}", "{dataset}", "{source}", "gfre"),
         lfre=reconstruction_part("{level}", "{dataset}", "{source}", "lfre"),
     log:
-        "logs/analyses/reconstruction/{level}/{dataset}/{source}.log",
-    benchmark:
-        "logs/benchmarks/analyses/reconstruction/{level}/{dataset}/{source}.tsv"
+        **job_logs("analyses/reconstruction/{level}/{dataset}/{source}"),
     wildcard_constraints:
         level="structure|atom",
         dataset=names_pattern(DATASETS),
@@ -49,9 +47,7 @@ rule reconstruction:
         gfre=analysis_path("gfre"),
         lfre=analysis_path("lfre"),
     log:
-        "logs/analyses/reconstruction.log",
-    benchmark:
-        "logs/benchmarks/analyses/reconstruction.tsv"
+        **job_logs("analyses/reconstruction"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("reconstruction", "threads", 1)
@@ -73,9 +69,7 @@ rule cumulants:
     output:
         cumulants=analysis_path("cumulants"),
     log:
-        "logs/analyses/cumulants.log",
-    benchmark:
-        "logs/benchmarks/analyses/cumulants.tsv"
+        **job_logs("analyses/cumulants"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("cumulants", "threads", 1)
@@ -95,9 +89,7 @@ rule similarity:
     output:
         similarity=analysis_path("similarity"),
     log:
-        "logs/analyses/similarity.log",
-    benchmark:
-        "logs/benchmarks/analyses/similarity.tsv"
+        **job_logs("analyses/similarity"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("similarity", "threads", 1)
@@ -125,9 +117,7 @@ rule pcovr:
     output:
         pcovr=analysis_path("pcovr"),
     log:
-        "logs/analyses/pcovr.log",
-    benchmark:
-        "logs/benchmarks/analyses/pcovr.tsv"
+        **job_logs("analyses/pcovr"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("pcovr", "threads", 1)
@@ -147,9 +137,7 @@ rule intrinsic_dimension:
     output:
         intrinsic_dimension=analysis_path("intrinsic_dimension"),
     log:
-        "logs/analyses/intrinsic_dimension.log",
-    benchmark:
-        "logs/benchmarks/analyses/intrinsic_dimension.tsv"
+        **job_logs("analyses/intrinsic_dimension"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("intrinsic_dimension", "threads", 1)
@@ -169,9 +157,7 @@ rule layer_reconstruction:
     output:
         layer_reconstruction=analysis_path("layer_reconstruction"),
     log:
-        "logs/analyses/layer_reconstruction.log",
-    benchmark:
-        "logs/benchmarks/analyses/layer_reconstruction.tsv"
+        **job_logs("analyses/layer_reconstruction"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("layer_reconstruction", "threads", 1)
@@ -195,9 +181,7 @@ rule atlas:
         dataset="figures/atlas/{dataset}.json.gz",
         viewer="figures/atlas/{dataset}.html",
     log:
-        "logs/analyses/atlas_{dataset}.log",
-    benchmark:
-        "logs/benchmarks/analyses/atlas_{dataset}.tsv"
+        **job_logs("analyses/atlas_{dataset}"),
     wildcard_constraints:
         dataset=names_pattern(ATLAS_DATASETS),
     conda:
@@ -225,9 +209,7 @@ rule convergence:
     output:
         convergence=analysis_path("convergence"),
     log:
-        "logs/analyses/convergence.log",
-    benchmark:
-        "logs/benchmarks/analyses/convergence.tsv"
+        **job_logs("analyses/convergence"),
     conda:
         "../../envs/analysis.yaml"
     threads: job_resource("convergence", "threads", 1)

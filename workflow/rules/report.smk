@@ -30,9 +30,7 @@ rule reproduction:
             labels={"report": "verdicts (landing page)", "format": "rst"},
         ),
     log:
-        "logs/render/reproduction.log",
-    benchmark:
-        "logs/benchmarks/render/reproduction.tsv"
+        **job_logs("render/reproduction"),
     conda:
         "../../envs/plot.yaml"
     threads: job_resource("reproduction", "threads", 1)

@@ -17,9 +17,7 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
         output:
             table=f"results/analyses/{_name}/{{model}}.parquet",
         log:
-            f"logs/analyses/{_name}/{{model}}.log",
-        benchmark:
-            f"logs/benchmarks/analyses/{_name}/{{model}}.tsv"
+            **job_logs(f"analyses/{_name}/{{model}}"),
         conda:
             "../../envs/analysis.yaml"
         threads: job_resource(f"{_name}_model", "threads", 1)
@@ -41,7 +39,7 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             **{output: analysis_path(name) for output, name in _extra_outputs.items()},
             table=analysis_path(_name),
         log:
-            f"logs/analyses/{_name}.log",
+            **job_logs(f"analyses/{_name}"),
         conda:
             "../../envs/analysis.yaml"
         threads: job_resource(_name, "threads", 1)
