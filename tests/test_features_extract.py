@@ -101,7 +101,7 @@ def test_train_step_writes_model_curve_and_metrics(workspace):
     ]
 
 
-def test_extract_and_model_table(workspace, monkeypatch):
+def test_extract_and_model_table(workspace, monkeypatch, tmp_path):
     root, inputs, outputs, frame = workspace
     params = {"name": "schnet_gap", "entry": ENTRY, "dataset": "qm9", "device": "cpu", **FEATURES}
     pooled, atoms = root / "qm9.parquet", root / "qm9_atoms.parquet"
@@ -134,7 +134,7 @@ def test_extract_and_model_table(workspace, monkeypatch):
     assert table["epoch"].tolist() == [1] * 20 + [2] * 20 and meta["epochs"] == [1, 2]
     assert table.shape[1] == 2 + 8
 
-    monkeypatch.chdir(root)
+    monkeypatch.chdir(tmp_path)  # the step reads its inputs, wherever they are
     model_table(
         {"metrics": [outputs["metrics"]], "features": [str(pooled)]},
         {"table": "registry.parquet"},
@@ -142,6 +142,8 @@ def test_extract_and_model_table(workspace, monkeypatch):
             "registry": {"schnet_gap": ENTRY},
             "datasets": {"schnet_gap": ["qm9"]},
             "all_datasets": ["qm9", "mp"],
+            "metrics_of": ["schnet_gap"],
+            "features_of": [["schnet_gap", "qm9"]],
         },
         1,
     )

@@ -155,18 +155,19 @@ def test_extraction_runs_unchanged_and_the_features_differ(workspace, monkeypatc
     assert list(ids) == list(ids_init) and columns.equals(columns_init)
     assert np.isfinite(H_init).all() and not np.allclose(H_trained, H_init, atol=1e-3)
 
-    monkeypatch.chdir(root)  # model_table reads results/models/{name}/metrics.json
-    for name, metrics in (("schnet_u0", trained / "metrics.json"), ("schnet_u0_init", None)):
-        path = root / "results" / "models" / name / "metrics.json"
-        path.parent.mkdir(parents=True)
-        path.write_text(Path(metrics or first["metrics"]).read_text())
+    monkeypatch.chdir(root)  # the step reads its inputs, wherever they are
     model_table(
-        {"features": [str(root / "features" / n / "qm9.parquet") for n in tables]},
+        {
+            "metrics": [str(trained / "metrics.json"), first["metrics"]],
+            "features": [str(root / "features" / n / "qm9.parquet") for n in tables],
+        },
         {"table": "registry.parquet"},
         {
             "registry": {"schnet_u0": TRAINED, "schnet_u0_init": INIT},
             "datasets": {"schnet_u0": ["qm9"], "schnet_u0_init": ["qm9"]},
             "all_datasets": ["qm9", "mp"],
+            "metrics_of": ["schnet_u0", "schnet_u0_init"],
+            "features_of": [[n, "qm9"] for n in tables],
         },
         1,
     )

@@ -46,6 +46,28 @@ _TRACKED_PACKAGES = (
 )
 
 
+# A step's inputs or outputs: names to one path or a list of paths (atomprobe.runner).
+Paths = Mapping[str, str | list[str]]
+
+
+def as_path_list(paths: str | list[str] | None) -> list[str]:
+    """A step input given as one path, a list of paths or nothing (None), as a list.
+
+    Parameters
+    ----------
+    paths : str or list of str or None
+        One path, several paths, or None.
+
+    Returns
+    -------
+    list of str
+        ``[paths]`` for one path, a copy of the list, or ``[]`` for None.
+    """
+    if paths is None:
+        return []
+    return [paths] if isinstance(paths, str) else list(paths)
+
+
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporary files a killed :func:`atomic_path` block left beside ``path``.
 

@@ -18,38 +18,19 @@ import logging
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 from atomprobe.errors import AtomprobeError
-from atomprobe.io import remove_stale_temporaries, write_text
+from atomprobe.io import Paths, as_path_list, remove_stale_temporaries, write_text
 
-Paths = Mapping[str, str | list[str]]
 Step = Callable[[Paths, Paths, dict[str, Any], int], None]
 PACKAGE = "atomprobe"
 
 log = logging.getLogger(PACKAGE)
-
-
-def as_path_list(paths: str | list[str] | None) -> list[str]:
-    """A step input given as one path, a list of paths or nothing (None), as a list.
-
-    Parameters
-    ----------
-    paths : str or list of str or None
-        One path, several paths, or None.
-
-    Returns
-    -------
-    list of str
-        ``[paths]`` for one path, a copy of the list, or ``[]`` for None.
-    """
-    if paths is None:
-        return []
-    return [paths] if isinstance(paths, str) else list(paths)
 
 
 def resolve_step(reference: str) -> Step:

@@ -74,6 +74,12 @@ rule model_table:
         runtime=job_resource("model_table", "runtime", 5),
     params:
         step="atomprobe.models.registry:model_table",
-        cfg={"registry": REGISTRY, "datasets": MODEL_DATASETS, "all_datasets": list(DATASETS)},
+        cfg={
+            "registry": REGISTRY,
+            "datasets": MODEL_DATASETS,
+            "all_datasets": list(DATASETS),
+            "metrics_of": TRAINED_MODELS + INIT_MODELS,
+            "features_of": [[m, d] for m, d in FEATURE_PAIRS],
+        },
     script:
         STEP_SCRIPT

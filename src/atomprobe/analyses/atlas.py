@@ -28,8 +28,7 @@ from atomprobe.analyses.feature_sets import load_feature_sets
 from atomprobe.data.composition import composition_matrix, resolve_encoding
 from atomprobe.data.structures import iter_atoms, load_structures
 from atomprobe.errors import DataError
-from atomprobe.io import atomic_path, read_metadata, read_parquet, write_text
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, atomic_path, read_metadata, read_parquet, write_text
 
 VIEWER_FILES = ("sphinx/static/chemiscope.min.js", "sphinx/static/chemiscope-sphinx.css")
 

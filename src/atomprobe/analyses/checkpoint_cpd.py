@@ -20,8 +20,7 @@ from atomprobe.cpd.scores import cpd_scores
 from atomprobe.data.composition import composition_matrix, encode_counts, resolve_encoding
 from atomprobe.data.structures import load_structures
 from atomprobe.errors import DataError
-from atomprobe.io import read_metadata, read_parquet, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_metadata, read_parquet, write_parquet
 
 CHECKPOINT_CPD_COLUMNS = {
     "model": "trained model",

@@ -25,7 +25,7 @@ from atomprobe.cpd.ceiling import CEILING_COLUMNS, composition_ceiling
 from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, SCORE_COLUMNS, ProbeSettings, cpd_scores
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.runner import Paths
+from atomprobe.io import Paths
 
 CONTROL_COLUMNS = {**SCORE_COLUMNS, "ceiling": CEILING_COLUMNS["ceiling"]}
 

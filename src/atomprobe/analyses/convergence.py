@@ -27,8 +27,7 @@ from atomprobe.analyses.reconstruction import (
 )
 from atomprobe.analyses.similarity import linear_cka
 from atomprobe.errors import DataError
-from atomprobe.io import read_parquet, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 CONVERGENCE_COLUMNS = {
     "model": "trained model",

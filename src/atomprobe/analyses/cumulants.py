@@ -24,8 +24,7 @@ from atomprobe.analyses.reconstruction import (
 )
 from atomprobe.features.io import read_atom_features
 from atomprobe.features.pooling import cumulant_pool
-from atomprobe.io import write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ import pandas as pd
 
 from atomprobe.errors import DataError
 from atomprobe.features.io import read_atom_index, read_atom_values, read_features
-from atomprobe.io import read_metadata
-from atomprobe.runner import as_path_list
+from atomprobe.io import as_path_list, read_metadata
 
 log = logging.getLogger(__name__)
 

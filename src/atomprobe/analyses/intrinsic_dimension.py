@@ -21,8 +21,7 @@ from scipy import stats
 
 from atomprobe.errors import DataError
 from atomprobe.features.io import feature_columns, read_features
-from atomprobe.io import read_metadata, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_metadata, write_parquet
 
 ID_COLUMNS = {
     "model": "model whose pooled features are measured",

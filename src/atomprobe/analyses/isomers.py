@@ -37,7 +37,7 @@ from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
-from atomprobe.runner import Paths
+from atomprobe.io import Paths
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,7 @@ from atomprobe.analyses.reconstruction import (
 )
 from atomprobe.errors import DataError
 from atomprobe.features.io import feature_columns, read_features
-from atomprobe.io import read_metadata, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_metadata, write_parquet
 
 LAYER_RECONSTRUCTION_COLUMNS = {
     "model": "model whose layers are compared",

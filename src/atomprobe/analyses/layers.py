@@ -11,8 +11,7 @@ from typing import Any
 import pandas as pd
 
 from atomprobe.errors import DataError
-from atomprobe.io import read_parquet, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 PROFILE_KEYS = ["model", "dataset", "target", "group", "representation", "probe"]
 PROFILE_COLUMNS: dict[str, str] = {

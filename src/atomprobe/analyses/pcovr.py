@@ -17,8 +17,7 @@ from skmatter.decomposition import PCovR
 from atomprobe.analyses.feature_sets import load_feature_sets
 from atomprobe.analyses.reconstruction import check_features
 from atomprobe.errors import DataError
-from atomprobe.io import read_metadata, read_parquet, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_metadata, read_parquet, write_parquet
 
 PCOVR_COLUMNS = {
     "model": "model whose pooled features are projected",

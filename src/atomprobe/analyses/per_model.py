@@ -15,8 +15,7 @@ import pandas as pd
 
 from atomprobe.cpd.probe_data import ProbeData, load_probe_data
 from atomprobe.errors import DataError
-from atomprobe.io import read_parquet, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 
 def analysis_data(inputs: Paths, params: Mapping[str, Any], targets: Sequence[str]) -> ProbeData:

@@ -30,8 +30,7 @@ from atomprobe.analyses.reconstruction import (
     structure_test_indices,
     train_test_indices,
 )
-from atomprobe.io import read_parquet, write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,7 @@ from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
-from atomprobe.io import write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, write_parquet
 
 CURVE_COLUMNS: dict[str, str] = {
     "target": "target probed",

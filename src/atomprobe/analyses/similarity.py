@@ -35,8 +35,7 @@ from sklearn.neighbors import NearestNeighbors
 from atomprobe.analyses.feature_sets import align_rows, group_by_dataset, load_feature_sets
 from atomprobe.analyses.reconstruction import check_features
 from atomprobe.errors import DataError
-from atomprobe.io import write_parquet
-from atomprobe.runner import Paths, as_path_list
+from atomprobe.io import Paths, as_path_list, write_parquet
 
 
 def _unbiased_hsic(X: np.ndarray, Y: np.ndarray) -> float:

@@ -47,8 +47,7 @@ from atomprobe.cpd.probe_data import load_probe_data, probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import ProbeSettings, Split, fold_matrices, make_splits
 from atomprobe.errors import DataError
-from atomprobe.io import read_parquet, write_parquet
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
 

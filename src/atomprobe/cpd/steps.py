@@ -31,8 +31,7 @@ from atomprobe.cpd.scores import (
     ridge_scores,
 )
 from atomprobe.data.composition import encode_counts
-from atomprobe.io import read_metadata, write_parquet
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, read_metadata, write_parquet
 
 log = logging.getLogger(__name__)
 

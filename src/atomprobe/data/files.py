@@ -39,8 +39,7 @@ from atomprobe.data.structures import (
     ragged_column,
 )
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import write_parquet
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,7 @@ from pymatgen.core import Structure
 from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import sha256_file, write_parquet
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, sha256_file, write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,7 @@ from atomprobe.data.download import download
 from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import write_parquet
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import read_parquet, write_parquet
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
 

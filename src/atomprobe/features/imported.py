@@ -35,8 +35,7 @@ from atomprobe.features.io import (
     write_atom_features,
     write_features,
 )
-from atomprobe.io import atomic_path, read_metadata
-from atomprobe.runner import Paths
+from atomprobe.io import Paths, atomic_path, read_metadata
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import pandas as pd
 from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
 from atomprobe.data.datasets import dataset_targets, has_splits, is_periodic
 from atomprobe.errors import ConfigError
-from atomprobe.io import read_metadata, sha256_file, write_parquet
+from atomprobe.io import as_path_list, read_metadata, sha256_file, write_parquet
 from atomprobe.models.families import family_info
 from atomprobe.models.families.hparams import check_hparams
 
@@ -319,18 +319,29 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     train_passes (n_train × epochs_run, models trained here),
     supports_periodic, datasets, note. A random-init model's test MAE is that of the untrained
     model, in the mirrored entry's target.
+    inputs: metrics (the metrics.json of every model built here, in the order of
+    ``params["metrics_of"]``), features (pooled features, in the order of
+    ``params["features_of"]``).
     params: registry (name -> entry), datasets (name -> datasets it was extracted on),
-    all_datasets (every configured dataset).
+    all_datasets (every configured dataset), metrics_of (model names), features_of ((model,
+    dataset) pairs).
     """
+    metrics_files = dict(zip(params["metrics_of"], as_path_list(inputs["metrics"]), strict=True))
+    feature_files = {
+        (model, dataset): path
+        for (model, dataset), path in zip(
+            params["features_of"], as_path_list(inputs["features"]), strict=True
+        )
+    }
     rows = []
     for name, entry in params["registry"].items():
         datasets = params["datasets"][name]
         metrics: dict[str, Any] = {}
         if entry["source"] in BUILT_HERE:
-            metrics = json.loads(Path(f"results/models/{name}/metrics.json").read_text())
+            metrics = json.loads(Path(metrics_files[name]).read_text())
         n_params = metrics.get("n_params")
         if n_params is None and datasets:
-            n_params = read_metadata(features_path(name, entry, datasets[0])).get("n_params")
+            n_params = read_metadata(feature_files[name, datasets[0]]).get("n_params")
         notes = [entry["note"]] if "note" in entry else []
         if entry["source"] == "random_init":
             notes.insert(0, f"random initialisation of {entry['of_label']}, untrained")
@@ -386,5 +397,5 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
         "rung": "training-budget rung of a model built here (registry rung; ladder studies)",
         "train_passes": "molecule passes a model trained here made: n_train × epochs_run",
     }
-    sources = [p for v in inputs.values() for p in ([v] if isinstance(v, str) else v)]
+    sources = [*metrics_files.values(), *feature_files.values()]
     write_parquet(pd.DataFrame(rows), outputs["table"], {"units": units}, params, sources)

@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from atomprobe.errors import DataError
-from atomprobe.io import read_parquet
-from atomprobe.runner import as_path_list
+from atomprobe.io import as_path_list, read_parquet
 
 REGISTRY_COLUMNS = ("name", "label", "family", "source", "train_target", "supports_periodic")
 CPD_DTYPES: dict[str, type] = {

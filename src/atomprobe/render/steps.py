@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from atomprobe.errors import ConfigError
-from atomprobe.io import write_text
+from atomprobe.io import Paths, write_text
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.inputs import load_results
 from atomprobe.render.reproduction import (
@@ -25,7 +25,6 @@ from atomprobe.render.reproduction import (
 )
 from atomprobe.render.style import save_figure
 from atomprobe.render.tables import TABLES, table_leakage, write_table
-from atomprobe.runner import Paths
 
 # item -> the inputs it reads: "registry", "cpd", "cpd_sensitivity" (results/cpd_sensitivity/
 # {model}/{dataset}.parquet), "cpd_protocols" (results/cpd_protocols/{model}/{dataset}.parquet),
