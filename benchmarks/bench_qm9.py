@@ -33,7 +33,7 @@ print(json.dumps({{"wall_s": wall, "cpu_s": cpu, "peak_mib": peak_mib, "rows": r
 """
 
 BUILD = """
-from atomprobe.data.qm9 import qm9
+from atomprobe.data.steps import qm9
 from atomprobe.io import read_metadata
 params = {{"source": "qm9pack", "exclude_uncharacterized": True}}
 qm9({{}}, {{"structures": {out!r}}}, params, 1)

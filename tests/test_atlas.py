@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from atomprobe.analyses.atlas import atlas, residual_map
-from atomprobe.data.files import structures_from_file
+from atomprobe.data.steps import structures_from_file
 from atomprobe.features.io import write_features
 from atomprobe.io import write_parquet
 

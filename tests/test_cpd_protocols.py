@@ -162,7 +162,7 @@ def test_cpd_protocols_step(tmp_path):
     cpd["composition"]["encoding"] = "counts"
     params = {**cpd, "seed": 0, "model": "a", "dataset": "toy", "target": "gap"}
     out = tmp_path / "protocols.parquet"
-    run_step("atomprobe.cpd.protocols:cpd_protocols", paths, {"scores": str(out)}, params)
+    run_step("atomprobe.cpd.steps:cpd_protocols", paths, {"scores": str(out)}, params)
     scores, meta = read_parquet(out)
     assert list(scores.columns) == list(meta["columns"])
     assert set(scores["protocol"]) == set(PROTOCOLS) and set(scores["layer"]) == {1}

@@ -21,7 +21,7 @@ from atomprobe.errors import AtomprobeError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "structures"
 CASES = yaml.safe_load((FIXTURES / "corpus.yaml").read_text(encoding="utf-8"))["cases"]
-STEP = "data.files:structures_from_file"
+STEP = "data.steps:structures_from_file"
 
 
 def _entry(case: dict, root: Path) -> dict:

@@ -23,8 +23,8 @@ from atomprobe.data.datasets import (
     has_splits,
     is_periodic,
 )
-from atomprobe.data.files import count_structures, read_frames, structures_from_file
-from atomprobe.data.splits import splits
+from atomprobe.data.files import count_structures, read_frames
+from atomprobe.data.steps import splits, structures_from_file
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_parquet
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from atomprobe.data.mp import draw_subset, load_mp, mp, read_offline, shipped_offline_dir
+from atomprobe.data.mp import draw_subset, load_mp, read_offline, shipped_offline_dir
+from atomprobe.data.steps import mp
 from atomprobe.data.structures import load_structures
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_metadata
@@ -173,7 +174,7 @@ def test_api_path_with_local_server(api_server, monkeypatch, tmp_path):
     from atomprobe.runner import run_step
 
     run_step(
-        "atomprobe.data.mp:mp",
+        "atomprobe.data.steps:mp",
         {},
         {"structures": str(out)},
         _params(source="api", size=3, seed=1, endpoint=endpoint),

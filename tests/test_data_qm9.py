@@ -20,12 +20,11 @@ from atomprobe.data.qm9 import (
     N_MOLECULES,
     load_molecules,
     parse_xyz,
-    qm9,
-    qm9_archive,
     qm9pack_indices,
     read_archive,
     uncharacterized_indices,
 )
+from atomprobe.data.steps import qm9, qm9_archive
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import read_metadata, sha256_file
 

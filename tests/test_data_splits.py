@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from atomprobe.data.splits import SPLITS, make_splits, read_splits, splits
+from atomprobe.data.splits import SPLITS, make_splits, read_splits
+from atomprobe.data.steps import splits
 from atomprobe.errors import ConfigError
 from atomprobe.io import read_parquet, write_parquet
 

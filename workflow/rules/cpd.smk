@@ -86,7 +86,7 @@ rule cpd_protocols:
         mem_mb=job_resource("cpd_protocols", "mem_mb", 4000),
         runtime=job_resource("cpd_protocols", "runtime", 30),
     params:
-        step="atomprobe.cpd.protocols:cpd_protocols",
+        step="atomprobe.cpd.steps:cpd_protocols",
         cfg=cpd_protocols_params,
     script:
         STEP_SCRIPT

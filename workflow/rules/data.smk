@@ -21,7 +21,7 @@ for _dataset in datasets_of("archive"):
             mem_mb=job_resource(f"{_dataset}_archive", "mem_mb", 500),
             runtime=job_resource(f"{_dataset}_archive", "runtime", 60),
         params:
-            step="atomprobe.data.qm9:qm9_archive",
+            step="atomprobe.data.steps:qm9_archive",
             cfg={"archive": DATASETS[_dataset]["archive"]},
         script:
             STEP_SCRIPT
@@ -43,7 +43,7 @@ rule qm9:
         mem_mb=job_resource("qm9", "mem_mb", 4000),
         runtime=job_resource("qm9", "runtime", 30),
     params:
-        step="atomprobe.data.qm9:qm9",
+        step="atomprobe.data.steps:qm9",
         cfg=dataset_params,
     script:
         STEP_SCRIPT
@@ -63,7 +63,7 @@ rule mp:
         mem_mb=job_resource("mp", "mem_mb", 2000),
         runtime=job_resource("mp", "runtime", 30),
     params:
-        step="atomprobe.data.mp:mp",
+        step="atomprobe.data.steps:mp",
         cfg=dataset_params,
     script:
         STEP_SCRIPT
@@ -85,7 +85,7 @@ rule structures_from_file:
         mem_mb=job_resource("structures_from_file", "mem_mb", 4000),
         runtime=job_resource("structures_from_file", "runtime", 30),
     params:
-        step="atomprobe.data.files:structures_from_file",
+        step="atomprobe.data.steps:structures_from_file",
         cfg=dataset_params,
     script:
         STEP_SCRIPT
@@ -107,7 +107,7 @@ rule splits:
         mem_mb=job_resource("splits", "mem_mb", 1000),
         runtime=job_resource("splits", "runtime", 5),
     params:
-        step="atomprobe.data.splits:splits",
+        step="atomprobe.data.steps:splits",
         cfg=splits_params,
     script:
         STEP_SCRIPT

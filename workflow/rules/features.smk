@@ -27,7 +27,7 @@ rule extract:
         runtime=job_resource("extract", "runtime", 60),
         gpu=model_job_gpus,
     params:
-        step="atomprobe.features.extract:extract",
+        step="atomprobe.features.steps:extract",
         cfg=extract_params,
     script:
         STEP_SCRIPT
@@ -51,7 +51,7 @@ rule import_features:
         mem_mb=job_resource("import_features", "mem_mb", 4000),
         runtime=job_resource("import_features", "runtime", 30),
     params:
-        step="atomprobe.features.imported:import_features",
+        step="atomprobe.features.steps:import_features",
         cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": False},
     script:
         STEP_SCRIPT
@@ -75,7 +75,7 @@ rule import_atom_features:
         mem_mb=job_resource("import_atom_features", "mem_mb", 4000),
         runtime=job_resource("import_atom_features", "runtime", 30),
     params:
-        step="atomprobe.features.imported:import_features",
+        step="atomprobe.features.steps:import_features",
         cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": True},
     script:
         STEP_SCRIPT
@@ -101,7 +101,7 @@ rule extract_checkpoints:
         runtime=job_resource("extract_checkpoints", "runtime", 60),
         gpu=model_job_gpus,
     params:
-        step="atomprobe.features.extract:extract_checkpoints",
+        step="atomprobe.features.steps:extract_checkpoints",
         cfg=extract_params,
     script:
         STEP_SCRIPT

@@ -28,7 +28,7 @@ rule train_model:
         runtime=job_resource("train_model", "runtime", 120),
         gpu=model_job_gpus,
     params:
-        step="atomprobe.models.training:train_model",
+        step="atomprobe.models.steps:train_model",
         cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
     script:
         STEP_SCRIPT
@@ -52,7 +52,7 @@ rule init_model:
         runtime=job_resource("init_model", "runtime", 30),
         gpu=model_job_gpus,
     params:
-        step="atomprobe.models.training:init_model",
+        step="atomprobe.models.steps:init_model",
         cfg=lambda w: {"name": w.model, "entry": REGISTRY[w.model], "device": config["device"]},
     script:
         STEP_SCRIPT
@@ -73,7 +73,7 @@ rule model_table:
         mem_mb=job_resource("model_table", "mem_mb", 1000),
         runtime=job_resource("model_table", "runtime", 5),
     params:
-        step="atomprobe.models.registry:model_table",
+        step="atomprobe.models.steps:model_table",
         cfg={
             "registry": REGISTRY,
             "datasets": MODEL_DATASETS,

@@ -28,9 +28,6 @@ target is never residualised. Protocols (column ``protocol``):
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,14 +39,9 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from atomprobe.cpd.groups import group_columns
-from atomprobe.cpd.probe_data import load_probe_data, probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import ProbeSettings, Split, fold_matrices, make_splits
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, read_parquet, write_parquet
-
-log = logging.getLogger(__name__)
 
 PROTOCOLS: tuple[str, ...] = (
     "ours",
@@ -291,67 +283,3 @@ def protocol_scores(
                 _row(protocol, split, float(r2), alpha, formula_seen(formulas, train, test))
             )
     return pd.DataFrame(rows)
-
-
-def dataset_positions(structures_path: str, ids: Sequence[str]) -> np.ndarray:
-    """Row of each id in the structure table (its dataset order: QM9 by index).
-
-    Parameters
-    ----------
-    structures_path : str
-        Structure table results/data/{dataset}.parquet.
-    ids : sequence of str
-        Structure ids (n_samples).
-
-    Returns
-    -------
-    ndarray of shape (n_samples,)
-        Integer row positions.
-    """
-    table, _ = read_parquet(structures_path, columns=["id"])
-    position = pd.Series(np.arange(len(table)), index=table["id"].to_numpy())
-    return position.loc[list(ids)].to_numpy()
-
-
-def cpd_protocols(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """R²_geom of the main target under every protocol: results/cpd_protocols/….parquet.
-
-    ``params``: the ``cpd`` probe settings (``composition``, ``cv``, ``scaling``, ``ridge``,
-    ``seed``), ``model``, ``dataset``, ``target`` and ``protocols.toolkit``.
-    """
-    features, structures = str(inputs["features"]), str(inputs["structures"])
-    model, dataset, target = params["model"], params["dataset"], str(params["target"])
-    settings = probe_settings(params)
-    toolkit = ToolkitSettings(**params["protocols"]["toolkit"])
-    data = load_probe_data(
-        features, structures, "last", [target], params["composition"]["encoding"]
-    )
-    layer = int(data.columns["layer"].max())
-    H = data.H[:, group_columns(data.columns, {})["all"]]  # the columns of results/cpd's ``all``
-    fractions = data.counts / data.counts.sum(axis=1, keepdims=True)
-    position = dataset_positions(structures, data.ids)
-    table = protocol_scores(
-        H, data.C, fractions, data.Y[:, 0], data.formulas, position, settings, toolkit
-    )
-    table.insert(0, "model", model)
-    table.insert(1, "dataset", dataset)
-    table.insert(2, "layer", layer)
-    table.insert(4, "target", target)
-    means = table.groupby("protocol", sort=False)["r2"].mean()
-    log.info("%s/%s %s layer %d: %s", model, dataset, target, layer, means.round(3).to_dict())
-    metadata = {
-        "model": model,
-        "dataset": dataset,
-        "elements": data.elements,
-        "n_structures": int(data.H.shape[0]),
-        "row_order": "dataset order (structure-table rows; QM9 by index)",
-        "toolkit": {"package": "matscope 0.2.0", **dataclasses.asdict(toolkit)},
-        "columns": PROTOCOL_COLUMNS,
-    }
-    write_parquet(
-        table[list(PROTOCOL_COLUMNS)],
-        str(outputs["scores"]),
-        metadata,
-        params,
-        [features, structures],
-    )

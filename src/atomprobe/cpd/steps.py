@@ -1,7 +1,9 @@
-"""Pipeline steps of the CPD score: ``cpd`` writes results/cpd/{model}/{dataset}.parquet and
+"""Pipeline steps of the CPD score: ``cpd`` writes results/cpd/{model}/{dataset}.parquet,
 ``cpd_sensitivity`` writes results/cpd_sensitivity/{model}/{dataset}.parquet (Ridge R² of one
 target on the last layer under every feature scaling and composition encoding, for the
-sensitivity table). Every score row carries the ceiling of its fold
+sensitivity table) and ``cpd_protocols`` writes results/cpd_protocols/{model}/{dataset}.parquet
+(R²_geom of the main target under the author's toolkit protocol and our fold variants,
+:mod:`atomprobe.cpd.protocols`). Every score row carries the ceiling of its fold
 (:mod:`atomprobe.cpd.ceiling`).
 
 A step is ``step(inputs, outputs, params, threads) -> None`` (:mod:`atomprobe.runner`); params
@@ -12,14 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from atomprobe.cpd.ceiling import CEILING_COLUMNS, composition_ceiling
-from atomprobe.cpd.groups import column_group_scores, group_layers, model_group_layers
+from atomprobe.cpd.groups import (
+    column_group_scores,
+    group_columns,
+    group_layers,
+    model_group_layers,
+)
 from atomprobe.cpd.probe_data import load_probe_data, probe_settings
+from atomprobe.cpd.protocols import PROTOCOL_COLUMNS, ToolkitSettings, protocol_scores
 from atomprobe.cpd.scaling import SCALINGS, GuardedScaler
 from atomprobe.cpd.scores import (
     SCORE_COLUMNS,
@@ -31,7 +40,7 @@ from atomprobe.cpd.scores import (
     ridge_scores,
 )
 from atomprobe.data.composition import encode_counts
-from atomprobe.io import Paths, read_metadata, write_parquet
+from atomprobe.io import Paths, read_metadata, read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +265,70 @@ def cpd_sensitivity(inputs: Paths, outputs: Paths, params: dict[str, Any], threa
     }
     write_parquet(
         table[list(SENSITIVITY_COLUMNS)],
+        str(outputs["scores"]),
+        metadata,
+        params,
+        [features, structures],
+    )
+
+
+def _dataset_positions(structures_path: str, ids: Sequence[str]) -> np.ndarray:
+    """Row of each id in the structure table (its dataset order: QM9 by index).
+
+    Parameters
+    ----------
+    structures_path : str
+        Structure table results/data/{dataset}.parquet.
+    ids : sequence of str
+        Structure ids (n_samples).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Integer row positions.
+    """
+    table, _ = read_parquet(structures_path, columns=["id"])
+    position = pd.Series(np.arange(len(table)), index=table["id"].to_numpy())
+    return position.loc[list(ids)].to_numpy()
+
+
+def cpd_protocols(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """R²_geom of the main target under every protocol: results/cpd_protocols/….parquet.
+
+    ``params``: the ``cpd`` probe settings (``composition``, ``cv``, ``scaling``, ``ridge``,
+    ``seed``), ``model``, ``dataset``, ``target`` and ``protocols.toolkit``.
+    """
+    features, structures = str(inputs["features"]), str(inputs["structures"])
+    model, dataset, target = params["model"], params["dataset"], str(params["target"])
+    settings = probe_settings(params)
+    toolkit = ToolkitSettings(**params["protocols"]["toolkit"])
+    data = load_probe_data(
+        features, structures, "last", [target], params["composition"]["encoding"]
+    )
+    layer = int(data.columns["layer"].max())
+    H = data.H[:, group_columns(data.columns, {})["all"]]  # the columns of results/cpd's ``all``
+    fractions = data.counts / data.counts.sum(axis=1, keepdims=True)
+    position = _dataset_positions(structures, data.ids)
+    table = protocol_scores(
+        H, data.C, fractions, data.Y[:, 0], data.formulas, position, settings, toolkit
+    )
+    table.insert(0, "model", model)
+    table.insert(1, "dataset", dataset)
+    table.insert(2, "layer", layer)
+    table.insert(4, "target", target)
+    means = table.groupby("protocol", sort=False)["r2"].mean()
+    log.info("%s/%s %s layer %d: %s", model, dataset, target, layer, means.round(3).to_dict())
+    metadata = {
+        "model": model,
+        "dataset": dataset,
+        "elements": data.elements,
+        "n_structures": int(data.H.shape[0]),
+        "row_order": "dataset order (structure-table rows; QM9 by index)",
+        "toolkit": {"package": "matscope 0.2.0", **dataclasses.asdict(toolkit)},
+        "columns": PROTOCOL_COLUMNS,
+    }
+    write_parquet(
+        table[list(PROTOCOL_COLUMNS)],
         str(outputs["scores"]),
         metadata,
         params,

@@ -18,7 +18,6 @@ set, a molecule when none is; ``periodic`` in the entry must admit what the file
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,6 @@ from atomprobe.data.structures import (
     ragged_column,
 )
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import Paths, write_parquet
-
-log = logging.getLogger(__name__)
 
 # declared by each dataset entry (atomprobe.data.datasets)
 PERIODIC = None
@@ -344,31 +340,6 @@ def _join_targets_file(frame: pd.DataFrame, entry: Mapping[str, Any], where: str
     for target in entry["targets"]:
         frame[target] = table.loc[frame["id"], target].str.strip().to_numpy(dtype=object)
     return frame
-
-
-def structures_from_file(
-    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
-) -> None:
-    """Step: the structure table of a ``source: file`` dataset.
-
-    params: ``name`` (the dataset) and its config entry (``path``, ``format``, ``pattern``,
-    ``targets``, ``id_key``, ``periodic``, ``targets_file``, ``splits``).
-    """
-    name = params["name"]
-    frames = read_frames(params["path"], params.get("format"), params.get("pattern"))
-    table = frames_to_table(name, params, frames)
-    log.info("%s from %s: %d structures", name, params["path"], len(table))
-    metadata = {
-        "dataset": name,
-        "source": "file",
-        "path": str(params["path"]),
-        "n_rows": len(table),
-        "n_periodic": int(table["pbc"].sum()),
-        "targets": {t: spec["unit"] for t, spec in params["targets"].items()},
-        "extensive_targets": [t for t, s in params["targets"].items() if s.get("extensive")],
-    }
-    sources = [str(p) for p in as_sources(params)]
-    write_parquet(table, str(outputs["structures"]), metadata, params, sources)
 
 
 def count_structures(entry: Mapping[str, Any]) -> int | None:

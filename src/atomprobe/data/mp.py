@@ -16,7 +16,6 @@ from the structures with pymatgen.
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -33,9 +32,7 @@ from pymatgen.core import Structure
 from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import Paths, sha256_file, write_parquet
-
-log = logging.getLogger(__name__)
+from atomprobe.io import sha256_file
 
 SOURCES = ("offline", "api")
 API_KEY_VARIABLE = "MP_API_KEY"
@@ -253,34 +250,3 @@ def load_mp(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
             params.get("offline_dir"), params["size"], params["seed"], criteria, progress
         )
     return load_api(params["size"], params["seed"], criteria, params.get("endpoint"), progress)
-
-
-def mp(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step ``mp``: write ``outputs["structures"]`` from ``params`` (``name``, the dataset, and
-    its config entry)."""
-    frame = load_mp(params)
-    source = params["source"]
-    metadata: dict[str, Any] = {
-        "dataset": params["name"],
-        "source": source,
-        "n_rows": len(frame),
-        "n_requested": params["size"],
-        "targets": TARGETS,
-        "criteria": params["criteria"],
-        "reference": "Materials Project (Jain et al., APL Materials 1, 011002, 2013); CC BY 4.0",
-    }
-    if "mp_database_version" in frame.attrs:
-        metadata["mp_database_version"] = frame.attrs["mp_database_version"]
-    if len(frame) < params["size"]:
-        metadata["note"] = (
-            f"{source} source has only {len(frame)} structures meeting the criteria; "
-            f"all were taken instead of {params['size']}"
-        )
-        log.warning(metadata["note"])
-    provenance_inputs: list[str | Path] = []
-    if source == "offline":
-        folder = Path(params.get("offline_dir") or shipped_offline_dir())
-        provenance_inputs = [folder / name for name in OFFLINE_FILES]
-        metadata["offline_sample"] = "MP-20 subset (CDVAE benchmark data), 1,112 crystals"
-    assert isinstance(outputs["structures"], str)
-    write_parquet(frame, outputs["structures"], metadata, params, provenance_inputs)

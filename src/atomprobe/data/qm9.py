@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import logging
 import tarfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,13 +30,9 @@ import pyarrow.csv as pa_csv
 from ase.data import atomic_numbers
 from scipy.constants import physical_constants
 
-from atomprobe.data.download import download
 from atomprobe.data.progress import progress as progress_bar
 from atomprobe.data.structures import hill_formula, ragged_column
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import Paths, write_parquet
-
-log = logging.getLogger(__name__)
 
 HARTREE_TO_EV: float = physical_constants["Hartree energy in eV"][0]  # CODATA 2022: 27.211386245981
 N_MOLECULES = 133_885  # gdb indices 1 … 133,885
@@ -322,43 +316,3 @@ def load_molecules(
             f"reinstall qm9pack=={QM9PACK_VERSION}"
         )
     return frame
-
-
-def qm9(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step ``qm9``: write ``outputs["structures"]`` from ``params`` (``name``, the dataset, and
-    its config entry)."""
-    source = params["source"]
-    archive = inputs.get("archive") or None
-    assert archive is None or isinstance(archive, str)
-    exclude = params["exclude_uncharacterized"]
-    frame = load_molecules(source, archive, exclude)
-    log.info("QM9 from %s: %d molecules", source, len(frame))
-    metadata = {
-        "dataset": params["name"],
-        "source": source,
-        "n_rows": len(frame),
-        "targets": TARGETS,
-        "extensive_targets": list(EXTENSIVE_TARGETS),
-        "exclude_uncharacterized": exclude,
-        "hartree_to_ev": HARTREE_TO_EV,
-        "smiles": "GDB-17 SMILES (first SMILES of each QM9 XYZ file)",
-        "reference": "Ramakrishnan et al., Sci. Data 1, 140022 (2014); data CC0",
-    }
-    inputs_for_provenance = [archive] if archive else qm9pack_files()
-    if source == "qm9pack":
-        metadata["qm9pack_version"] = QM9PACK_VERSION
-    assert isinstance(outputs["structures"], str)
-    write_parquet(frame, outputs["structures"], metadata, params, inputs_for_provenance)
-
-
-def qm9_archive(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step ``qm9_archive``: download ``params["archive"]["url"]`` to ``outputs["archive"]``."""
-    spec = params["archive"]
-    assert isinstance(outputs["archive"], str)
-    download(
-        spec["url"],
-        outputs["archive"],
-        spec["checksum"],
-        retries=spec["retries"],
-        timeout=spec["timeout_s"],
-    )

@@ -9,18 +9,14 @@ in the table (e.g. once as ``train`` and once as ``probe``).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import Paths, read_parquet, write_parquet
-
-log = logging.getLogger(__name__)
+from atomprobe.io import read_parquet
 
 SPLITS = ("train", "val", "test", "probe")
 
@@ -117,43 +113,3 @@ def read_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     if unknown:
         raise DataError(f"{path}: unknown split names {unknown}; rebuild it with the splits rule")
     return {name: table.loc[table["split"] == name, "id"].tolist() for name in SPLITS}
-
-
-def splits(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: split the ids of ``inputs["structures"]`` with ``params["splits"]``.
-
-    A seeded draw (``seed``, sizes, ``disjoint``: :func:`make_splits`), or, with ``key``, the
-    ``split`` column the file loader read from that info key (values train | val | test |
-    probe; other values leave a structure out of every split).
-    """
-    structures = inputs["structures"]
-    assert isinstance(structures, str) and isinstance(outputs["splits"], str)
-    cfg = params["splits"]
-    columns = ["id", "split"] if "key" in cfg else ["id"]
-    frame, meta = read_parquet(structures, columns=columns)
-    dataset = meta.get("dataset", "?")
-    if "key" in cfg:
-        table = pd.concat(
-            [frame.loc[frame["split"] == name, ["id", "split"]] for name in SPLITS],
-            ignore_index=True,
-        )
-        if not (table["split"] == "train").any():
-            raise DataError(
-                f"data.{dataset}.splits.key: no structure has {cfg['key']} = train; "
-                f"values must be one of {SPLITS}"
-            )
-    else:
-        table = make_splits(
-            frame["id"].tolist(), cfg, cfg["seed"], cfg["disjoint"], key=f"data.{dataset}.splits"
-        )
-    counts = table["split"].value_counts().reindex(list(SPLITS), fill_value=0).to_dict()
-    log.info("%s splits: %s", dataset, counts)
-    metadata = {
-        "dataset": dataset,
-        "seed": cfg.get("seed"),
-        "disjoint": cfg.get("disjoint"),
-        "key": cfg.get("key"),
-        "sizes": counts,
-        "n_structures": len(frame),
-    }
-    write_parquet(table, outputs["splits"], metadata, params=cfg, inputs=[structures])
