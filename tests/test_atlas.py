@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atomprobe.analyses.atlas import atlas, residual_map
+from atomprobe.analyses.atlas import residual_map
+from atomprobe.analyses.steps import atlas
 from atomprobe.data.steps import structures_from_file
 from atomprobe.features.io import write_features
 from atomprobe.io import write_parquet

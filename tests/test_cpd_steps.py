@@ -123,7 +123,7 @@ def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
 
     profile_out = tmp_path / "profile.parquet"
     run_step(
-        "atomprobe.analyses.layers:cpd_layer_profile",
+        "atomprobe.analyses.steps:cpd_layer_profile",
         {"scores": [str(out)]},
         {"profile": str(profile_out)},
         {},
@@ -141,12 +141,12 @@ def test_analysis_steps_and_combination(files, config, tmp_path):
     }
     analyses = config["analyses"]
     for name, step, combine in (
-        ("isomers", "atomprobe.analyses.isomers:isomers", "per_model:combine_models"),
-        ("control", "atomprobe.analyses.control:control", "per_model:combine_models"),
+        ("isomers", "atomprobe.analyses.steps:isomers", "steps:combine_models"),
+        ("control", "atomprobe.analyses.steps:control", "steps:combine_models"),
         (
             "sample_efficiency",
-            "atomprobe.analyses.sample_efficiency:sample_efficiency_curve",
-            "sample_efficiency:combine_curves",
+            "atomprobe.analyses.steps:sample_efficiency_curve",
+            "steps:combine_curves",
         ),
     ):
         tables = []

@@ -16,7 +16,8 @@ from atomprobe.features.extract import pool
 from atomprobe.features.io import read_atom_features, read_features
 from atomprobe.features.steps import extract, extract_checkpoints
 from atomprobe.io import read_metadata, read_parquet, write_parquet
-from atomprobe.models.steps import model_table, train_model
+from atomprobe.models.registry import model_table
+from atomprobe.models.steps import train_model
 
 torch.set_num_threads(1)
 

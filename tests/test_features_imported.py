@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 
 from atomprobe.errors import DataError
-from atomprobe.features.imported import check_brought_file
+from atomprobe.features.imported import check_brought_file, import_features
 from atomprobe.features.io import read_atom_features, read_features, write_features
-from atomprobe.features.steps import import_features
 from atomprobe.io import read_metadata
 
 IDS = [f"s{k}" for k in range(6)]

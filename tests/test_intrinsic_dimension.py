@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atomprobe.analyses.intrinsic_dimension import intrinsic_dimension, two_nn_dimension
+from atomprobe.analyses.intrinsic_dimension import two_nn_dimension
+from atomprobe.analyses.steps import intrinsic_dimension
 from atomprobe.errors import DataError
 from atomprobe.features.io import write_features
 from atomprobe.io import read_parquet

@@ -17,7 +17,8 @@ from atomprobe.features.steps import extract
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.models.base import load_model, read_model_file
 from atomprobe.models.families import get_family
-from atomprobe.models.steps import init_model, model_table, train_model
+from atomprobe.models.registry import model_table
+from atomprobe.models.steps import init_model, train_model
 
 torch.set_num_threads(1)
 

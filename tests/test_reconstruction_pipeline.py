@@ -4,13 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atomprobe.analyses.convergence import convergence
-from atomprobe.analyses.cumulants import cumulants
 from atomprobe.analyses.feature_sets import align_rows, load_feature_sets
-from atomprobe.analyses.pcovr import pcovr
 from atomprobe.analyses.reconstruction import gfre, train_test_indices
-from atomprobe.analyses.reconstruction_pairs import reconstruction, reconstruction_source
-from atomprobe.analyses.similarity import similarity
+from atomprobe.analyses.steps import (
+    convergence,
+    cumulants,
+    pcovr,
+    reconstruction,
+    reconstruction_source,
+    similarity,
+)
 from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
 from atomprobe.features.io import column_name, write_atom_features, write_features
 from atomprobe.io import read_parquet, write_parquet

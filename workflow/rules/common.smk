@@ -101,18 +101,18 @@ COMBINE_PARAMS = {
 }
 PER_MODEL_ANALYSES = {
     "isomers": (
-        "atomprobe.analyses.isomers:isomers",
-        "atomprobe.analyses.per_model:combine_models",
+        "atomprobe.analyses.steps:isomers",
+        "atomprobe.analyses.steps:combine_models",
         {},
     ),
     "control": (
-        "atomprobe.analyses.control:control",
-        "atomprobe.analyses.per_model:combine_models",
+        "atomprobe.analyses.steps:control",
+        "atomprobe.analyses.steps:combine_models",
         {},
     ),
     "sample_efficiency": (
-        "atomprobe.analyses.sample_efficiency:sample_efficiency_curve",
-        "atomprobe.analyses.sample_efficiency:combine_curves",
+        "atomprobe.analyses.steps:sample_efficiency_curve",
+        "atomprobe.analyses.steps:combine_curves",
         {"ranking": "sample_efficiency_ranking"},
     ),
 }

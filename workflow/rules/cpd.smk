@@ -65,7 +65,7 @@ rule cpd_layer_profile:
         mem_mb=job_resource("cpd_layer_profile", "mem_mb", 1000),
         runtime=job_resource("cpd_layer_profile", "runtime", 10),
     params:
-        step="atomprobe.analyses.layers:cpd_layer_profile",
+        step="atomprobe.analyses.steps:cpd_layer_profile",
         cfg={},
     script:
         STEP_SCRIPT
@@ -111,7 +111,7 @@ rule checkpoint_cpd:
         mem_mb=job_resource("checkpoint_cpd", "mem_mb", 4000),
         runtime=job_resource("checkpoint_cpd", "runtime", 60),
     params:
-        step="atomprobe.analyses.checkpoint_cpd:checkpoint_cpd",
+        step="atomprobe.analyses.steps:checkpoint_cpd",
         cfg={**probe_params(), "targets": CHECKPOINT_TARGETS},
     script:
         STEP_SCRIPT

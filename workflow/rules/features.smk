@@ -51,7 +51,7 @@ rule import_features:
         mem_mb=job_resource("import_features", "mem_mb", 4000),
         runtime=job_resource("import_features", "runtime", 30),
     params:
-        step="atomprobe.features.steps:import_features",
+        step="atomprobe.features.imported:import_features",
         cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": False},
     script:
         STEP_SCRIPT
@@ -75,7 +75,7 @@ rule import_atom_features:
         mem_mb=job_resource("import_atom_features", "mem_mb", 4000),
         runtime=job_resource("import_atom_features", "runtime", 30),
     params:
-        step="atomprobe.features.steps:import_features",
+        step="atomprobe.features.imported:import_features",
         cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": True},
     script:
         STEP_SCRIPT

@@ -73,7 +73,7 @@ rule model_table:
         mem_mb=job_resource("model_table", "mem_mb", 1000),
         runtime=job_resource("model_table", "runtime", 5),
     params:
-        step="atomprobe.models.steps:model_table",
+        step="atomprobe.models.registry:model_table",
         cfg={
             "registry": REGISTRY,
             "datasets": MODEL_DATASETS,

@@ -26,7 +26,7 @@ rule reconstruction_source:
         mem_mb=job_resource("reconstruction_source", "mem_mb", 4000),
         runtime=job_resource("reconstruction_source", "runtime", 30),
     params:
-        step="atomprobe.analyses.reconstruction_pairs:reconstruction_source",
+        step="atomprobe.analyses.steps:reconstruction_source",
         cfg=lambda w: {
             **reconstruction_params(
                 "seed", "layer", "lfre", "test_splits", "relative_alphas", w.level
@@ -55,7 +55,7 @@ rule reconstruction:
         mem_mb=job_resource("reconstruction", "mem_mb", 1000),
         runtime=job_resource("reconstruction", "runtime", 5),
     params:
-        step="atomprobe.analyses.reconstruction_pairs:reconstruction",
+        step="atomprobe.analyses.steps:reconstruction",
         cfg=reconstruction_params(
             "seed", "layer", "test_splits", "structure", "atom", "lfre", "relative_alphas"
         ),
@@ -77,7 +77,7 @@ rule cumulants:
         mem_mb=job_resource("cumulants", "mem_mb", 8000),
         runtime=job_resource("cumulants", "runtime", 60),
     params:
-        step="atomprobe.analyses.cumulants:cumulants",
+        step="atomprobe.analyses.steps:cumulants",
         cfg=reconstruction_params("seed", "cumulants", "relative_alphas"),
     script:
         STEP_SCRIPT
@@ -97,7 +97,7 @@ rule similarity:
         mem_mb=job_resource("similarity", "mem_mb", 4000),
         runtime=job_resource("similarity", "runtime", 30),
     params:
-        step="atomprobe.analyses.similarity:similarity",
+        step="atomprobe.analyses.steps:similarity",
         cfg=reconstruction_params("seed", "layer", "similarity"),
     script:
         STEP_SCRIPT
@@ -125,7 +125,7 @@ rule pcovr:
         mem_mb=job_resource("pcovr", "mem_mb", 4000),
         runtime=job_resource("pcovr", "runtime", 30),
     params:
-        step="atomprobe.analyses.pcovr:pcovr",
+        step="atomprobe.analyses.steps:pcovr",
         cfg=reconstruction_params("layer", "pcovr"),
     script:
         STEP_SCRIPT
@@ -145,7 +145,7 @@ rule intrinsic_dimension:
         mem_mb=job_resource("intrinsic_dimension", "mem_mb", 4000),
         runtime=job_resource("intrinsic_dimension", "runtime", 60),
     params:
-        step="atomprobe.analyses.intrinsic_dimension:intrinsic_dimension",
+        step="atomprobe.analyses.steps:intrinsic_dimension",
         cfg=reconstruction_params("seed", "intrinsic_dimension"),
     script:
         STEP_SCRIPT
@@ -165,7 +165,7 @@ rule layer_reconstruction:
         mem_mb=job_resource("layer_reconstruction", "mem_mb", 4000),
         runtime=job_resource("layer_reconstruction", "runtime", 60),
     params:
-        step="atomprobe.analyses.layer_reconstruction:layer_reconstruction",
+        step="atomprobe.analyses.steps:layer_reconstruction",
         cfg=reconstruction_params("seed", "relative_alphas", "structure", "backbone"),
     script:
         STEP_SCRIPT
@@ -191,7 +191,7 @@ rule atlas:
         mem_mb=job_resource("atlas", "mem_mb", 4000),
         runtime=job_resource("atlas", "runtime", 30),
     params:
-        step="atomprobe.analyses.atlas:atlas",
+        step="atomprobe.analyses.steps:atlas",
         cfg=lambda w: {
             "dataset": w.dataset,
             "layer": RECONSTRUCTION["layer"],
@@ -217,7 +217,7 @@ rule convergence:
         mem_mb=job_resource("convergence", "mem_mb", 4000),
         runtime=job_resource("convergence", "runtime", 30),
     params:
-        step="atomprobe.analyses.convergence:convergence",
+        step="atomprobe.analyses.steps:convergence",
         cfg=reconstruction_params("seed", "layer", "convergence", "relative_alphas"),
     script:
         STEP_SCRIPT

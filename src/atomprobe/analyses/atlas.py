@@ -13,22 +13,16 @@ stylesheet and the dataset inline, so it opens from disk with no network).
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 from importlib import resources
 from typing import Any
 
-import chemiscope
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from atomprobe.analyses.feature_sets import load_feature_sets
-from atomprobe.data.composition import composition_matrix, resolve_encoding
-from atomprobe.data.structures import iter_atoms, load_structures
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, atomic_path, read_metadata, read_parquet, write_text
 
 VIEWER_FILES = ("sphinx/static/chemiscope.min.js", "sphinx/static/chemiscope-sphinx.css")
 
@@ -161,67 +155,3 @@ map and the principal components of its composition residual; a point is a struc
 </body>
 </html>
 """
-
-
-def atlas(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: the chemiscope atlas of one dataset.
-
-    inputs: ``structures`` (the dataset's table), ``structure`` (every model's pooled features
-    on it), ``pcovr`` (results/analyses/pcovr.parquet), ``registry`` (model labels).
-    outputs: ``dataset`` (``.json.gz``), ``viewer`` (``.html``). params: ``dataset``,
-    ``layer`` (the pooled layer mapped, as for PCovR), ``encoding`` (``cpd.composition.encoding``,
-    ``auto`` resolved from the features' pooling as for CPD), ``main_target`` (the map's colour).
-    """
-    name = params["dataset"]
-    sets = load_feature_sets(as_path_list(inputs["structure"]), params["layer"])
-    sets = [fs for fs in sets if fs.dataset == name]
-    if not sets:
-        raise DataError(f"atlas: no model has pooled features on dataset {name!r}")
-    ids = sorted(set.intersection(*(set(fs.keys) for fs in sets)))
-    if len(ids) < 3:
-        raise DataError(f"atlas: the models share {len(ids)} structures of {name}; need 3")
-    structures = load_structures(str(inputs["structures"]), ids=ids)
-    pooling = read_metadata(as_path_list(inputs["structure"])[0]).get("pooling")
-    C, _ = composition_matrix(
-        structures["numbers"], encoding=resolve_encoding(params["encoding"], pooling)
-    )
-    registry, _ = read_parquet(str(inputs["registry"]), columns=["name", "label"])
-    labels = dict(zip(registry["name"], registry["label"], strict=True))
-    pcovr, _ = read_parquet(str(inputs["pcovr"]))
-    pcovr = pcovr.loc[pcovr["dataset"] == name]
-    maps: dict[str, dict[str, np.ndarray]] = {}
-    for fs in sets:
-        rows = pd.Index(fs.keys).get_indexer(ids)
-        label = labels.get(fs.model, fs.model)
-        maps[label] = {"residual PC": residual_map(fs.values[rows], C)}
-        part = pcovr.loc[pcovr["model"] == fs.model].set_index("id").reindex(ids)
-        if part["pcovr_1"].notna().all():
-            maps[label]["PCovR"] = part[["pcovr_1", "pcovr_2"]].to_numpy(dtype=float)
-    targets = read_metadata(str(inputs["structures"])).get("targets", {})
-    first = next(iter(maps))
-    color = params.get("main_target") if params.get("main_target") in targets else None
-    settings = {
-        "map": {
-            "x": {"property": f"{first}: residual PC 1"},
-            "y": {"property": f"{first}: residual PC 2"},
-            **({"color": {"property": color}} if color else {}),
-        }
-    }
-    data = chemiscope.create_input(
-        structures=list(iter_atoms(structures)),
-        metadata={
-            "name": f"atomprobe atlas: {name}",
-            "description": (
-                f"{len(ids)} structures of {name} and {len(maps)} models: PCovR maps "
-                "(paper B) and principal components of the composition residual (paper A)"
-            ),
-        },
-        properties=atlas_properties(structures, targets, maps),
-        settings=settings,
-    )
-    # what chemiscope.write_input writes for a .json.gz path (gzip of json.dumps(data)), here
-    # through a temporary file and with no timestamp in the gzip header (same bytes each run)
-    with atomic_path(str(outputs["dataset"])) as temporary, open(temporary, "wb") as handle:
-        with gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=9, mtime=0) as packed:
-            packed.write(json.dumps(data).encode("utf-8"))
-    write_text(str(outputs["viewer"]), viewer_page(data, f"atomprobe atlas: {name}"))

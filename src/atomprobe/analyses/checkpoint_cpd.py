@@ -15,12 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.scores import cpd_scores
-from atomprobe.data.composition import composition_matrix, encode_counts, resolve_encoding
-from atomprobe.data.structures import load_structures
+from atomprobe.data.composition import composition_matrix, encode_counts
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, read_metadata, read_parquet, write_parquet
 
 CHECKPOINT_CPD_COLUMNS = {
     "model": "trained model",
@@ -89,35 +86,3 @@ def checkpoint_scores(
     if not frames:
         raise DataError("checkpoint CPD: the checkpoint table has no epoch")
     return pd.concat(frames, ignore_index=True)
-
-
-def checkpoint_cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: R² of every kept checkpoint of every trained model.
-
-    inputs: ``checkpoints`` (pooled last-layer features per epoch, one file per model),
-    ``structures`` (the table of their dataset). outputs: ``table``. params: the probe
-    settings of ``cpd`` (``composition``, ``cv``, ``scaling``, ``ridge``, ``seed``) and
-    ``targets``.
-    """
-    settings = probe_settings(params)
-    structures_path = str(inputs["structures"])
-    frames = []
-    for path in as_path_list(inputs["checkpoints"]):
-        meta = read_metadata(path)
-        checkpoints, _ = read_parquet(path)
-        ids = sorted(set(checkpoints["id"]))
-        structures = load_structures(structures_path, ids)
-        encoding = resolve_encoding(params["composition"]["encoding"], meta.get("pooling"))
-        scores = checkpoint_scores(
-            checkpoints, structures, list(params["targets"]), encoding, settings
-        )
-        frames.append(scores.assign(model=meta["model"], dataset=meta["dataset"]))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    frame = frame.reindex(columns=list(CHECKPOINT_CPD_COLUMNS))
-    write_parquet(
-        frame,
-        str(outputs["table"]),
-        {"columns": CHECKPOINT_CPD_COLUMNS},
-        params,
-        as_path_list(inputs["checkpoints"]),
-    )

@@ -14,18 +14,14 @@ Control targets, all computed from element counts (n_e = atoms of element e, N =
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
-from atomprobe.analyses.per_model import analysis_data, analysis_options, write_model_table
 from atomprobe.cpd.ceiling import CEILING_COLUMNS, composition_ceiling
-from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, SCORE_COLUMNS, ProbeSettings, cpd_scores
 from atomprobe.errors import ConfigError, DataError
-from atomprobe.io import Paths
 
 CONTROL_COLUMNS = {**SCORE_COLUMNS, "ceiling": CEILING_COLUMNS["ceiling"]}
 
@@ -137,19 +133,3 @@ def compositional_control(
     scores = cpd_scores(H, C, Y, names, list(probes), list(representations), settings)
     ceiling = composition_ceiling(C, Y, names, settings)
     return scores.merge(ceiling, on=["target", "repeat", "fold"], how="left")
-
-
-def control(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: compositional control of one model, results/analyses/control/{model}.parquet."""
-    cfg = params["control"]
-    data = analysis_data(inputs, params, [])
-    frame = compositional_control(
-        data.H,
-        data.C,
-        data.counts,
-        data.elements,
-        cfg["targets"],
-        settings=probe_settings(params),
-        **analysis_options(cfg),
-    )
-    write_model_table(frame, outputs, params, inputs, CONTROL_COLUMNS)

@@ -7,27 +7,21 @@ rising to 1) means the checkpoint's feature space has converged to the final one
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from atomprobe.analyses.feature_sets import (
     FeatureSet,
     align_rows,
-    load_feature_sets,
-    model_and_dataset,
 )
 from atomprobe.analyses.reconstruction import (
     RELATIVE_ALPHAS,
-    alpha_grid,
     capped_test_size,
     gfre,
     train_test_indices,
 )
 from atomprobe.analyses.similarity import linear_cka
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 CONVERGENCE_COLUMNS = {
     "model": "trained model",
@@ -106,43 +100,3 @@ def checkpoint_convergence(
     frame.insert(0, "model", final.model)
     frame.insert(1, "dataset", final.dataset)
     return frame
-
-
-def convergence(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: checkpoint → final feature convergence of every trained model.
-
-    inputs: ``checkpoints`` (``{model}/{dataset}_checkpoints.parquet``) and ``final`` (the
-    pooled features of the same models and datasets, any order); outputs: ``convergence``;
-    params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``convergence``,
-    ``relative_alphas``).
-    """
-    checkpoint_paths = as_path_list(inputs["checkpoints"])
-    final_paths = as_path_list(inputs["final"])
-    finals = {(fs.model, fs.dataset): fs for fs in load_feature_sets(final_paths, params["layer"])}
-    frames = []
-    for path in checkpoint_paths:
-        key = model_and_dataset(path)
-        if key not in finals:
-            raise DataError(f"{path}: no final features of model {key[0]} on {key[1]} given")
-        checkpoints, _ = read_parquet(path)
-        frames.append(
-            checkpoint_convergence(
-                checkpoints,
-                finals[key],
-                params["convergence"]["test_size"],
-                params["seed"],
-                alpha_grid(**params["relative_alphas"]),
-            )
-        )
-    frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=list(CONVERGENCE_COLUMNS))
-    )
-    write_parquet(
-        frame,
-        outputs["convergence"],
-        {"analysis": "convergence", "columns": CONVERGENCE_COLUMNS},
-        params=params,
-        inputs=[*checkpoint_paths, *final_paths],
-    )

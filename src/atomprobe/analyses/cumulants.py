@@ -8,23 +8,17 @@ higher orders the lower ones reconstruct linearly.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from atomprobe.analyses.feature_sets import model_and_dataset
 from atomprobe.analyses.reconstruction import (
     RELATIVE_ALPHAS,
-    alpha_grid,
-    capped_test_size,
     pointwise_gfre,
     root_mean_square,
     train_test_indices,
 )
-from atomprobe.features.io import read_atom_features
 from atomprobe.features.pooling import cumulant_pool
-from atomprobe.io import Paths, as_path_list, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -110,47 +104,3 @@ def cumulant_order_gfre(
     frame = pd.DataFrame(rows)
     frame["n_train"], frame["n_test"] = len(train_idx), len(test_idx)
     return frame
-
-
-def cumulants(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: GFRE between cumulant-pooling orders of one model's per-atom features.
-
-    inputs: ``atoms`` one per-atom feature file; outputs: ``cumulants`` parquet;
-    params: the config ``reconstruction`` section (uses ``cumulants``, ``seed`` and
-    ``relative_alphas``).
-    """
-    path = as_path_list(inputs["atoms"])[0]
-    model, dataset = model_and_dataset(path)
-    cfg = params["cumulants"]
-    index, F, _ = read_atom_features(path)
-    ids, phi, n_dropped = cumulant_features(index, F, cfg["max_order"])
-    if cfg["max_structures"] is not None and len(ids) > cfg["max_structures"]:
-        chosen = np.random.default_rng(params["seed"]).choice(
-            len(ids), cfg["max_structures"], replace=False
-        )
-        phi = phi[np.sort(chosen)]
-    n_test = capped_test_size(len(phi), cfg["test_size"])
-    alphas = alpha_grid(**params["relative_alphas"])
-    frame = cumulant_order_gfre(phi, cfg["max_order"], n_test, params["seed"], alphas)
-    frame.insert(0, "model", model)
-    frame.insert(1, "dataset", dataset)
-    log.info("cumulants: %s/%s, %d single-atom structures dropped", model, dataset, n_dropped)
-    write_parquet(
-        frame,
-        outputs["cumulants"],
-        {
-            "analysis": "cumulants",
-            "n_single_atom_dropped": n_dropped,
-            "columns": {
-                "model": "model whose per-atom last-layer features are pooled",
-                "dataset": "dataset of the structures",
-                "source_order": "K: cumulant order of the reconstructing features φ^(K)",
-                "target_order": "K': cumulant order of the reconstructed features φ^(K')",
-                "value": "GFRE(φ^(K) → φ^(K')), dimensionless",
-                "n_train": "training structures",
-                "n_test": "test structures",
-            },
-        },
-        params=params,
-        inputs=[path],
-    )

@@ -12,16 +12,10 @@ two identical molecules) are kept once for the same reason.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pandas as pd
-import skdim
 from scipy import stats
 
 from atomprobe.errors import DataError
-from atomprobe.features.io import feature_columns, read_features
-from atomprobe.io import Paths, as_path_list, read_metadata, write_parquet
 
 ID_COLUMNS = {
     "model": "model whose pooled features are measured",
@@ -69,6 +63,8 @@ def two_nn_dimension(
     X = np.unique(X, axis=0)
     if len(X) < 10:
         raise DataError(f"intrinsic dimension: {len(X)} distinct rows; need at least 10")
+    import skdim  # here, not at the top: it imports matplotlib.pyplot (0.7 s of every job's start)
+
     estimate = float(skdim.id.TwoNN().fit(X).dimension_)
     rng = np.random.default_rng(seed)
     draws = [
@@ -81,61 +77,10 @@ def two_nn_dimension(
     return estimate, estimate - half, estimate + half, len(X)
 
 
-def _sample(ids: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
+def shared_sample(ids: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
     """Row positions of at most ``n_samples`` structures: the same structures for every model
     (chosen by sorted id, seeded), in file order."""
     if len(ids) <= n_samples:
         return np.arange(len(ids))
     chosen = set(np.random.default_rng(seed).choice(np.sort(ids), n_samples, replace=False))
     return np.flatnonzero([i in chosen for i in ids])
-
-
-def intrinsic_dimension(
-    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
-) -> None:
-    """Step: TwoNN intrinsic dimension of every model's pooled features at every layer.
-
-    inputs: ``structure`` pooled feature files; outputs: ``intrinsic_dimension``; params:
-    ``seed`` and ``intrinsic_dimension`` (``datasets`` measured, ``n_samples``: at most this
-    many structures, a seeded draw shared by every model; ``n_bootstrap``).
-    """
-    cfg = params["intrinsic_dimension"]
-    paths = [
-        p
-        for p in as_path_list(inputs["structure"])
-        if read_metadata(p).get("dataset") in cfg["datasets"]
-    ]
-    rows = []
-    for path in paths:
-        meta = read_metadata(path)
-        ids, _, _ = read_features(path, layer="last")
-        rows_kept = _sample(ids, cfg["n_samples"], params["seed"])
-        for layer in sorted(set(feature_columns(path)["layer"])):
-            _, H, _ = read_features(path, layer=int(layer))
-            H = H[rows_kept]
-            value, low, high, n = two_nn_dimension(H, cfg["n_bootstrap"], params["seed"])
-            rows.append(
-                {
-                    "model": meta["model"],
-                    "dataset": meta["dataset"],
-                    "layer": int(layer),
-                    "estimator": "twonn",
-                    "value": value,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "n_samples": n,
-                    "n_bootstrap": cfg["n_bootstrap"],
-                }
-            )
-    if not rows:
-        raise DataError(
-            f"intrinsic dimension: no feature file on {cfg['datasets']}; "
-            "set reconstruction.intrinsic_dimension.datasets"
-        )
-    write_parquet(
-        pd.DataFrame(rows, columns=list(ID_COLUMNS)),
-        str(outputs["intrinsic_dimension"]),
-        {"analysis": "intrinsic_dimension", "columns": ID_COLUMNS},
-        params=params,
-        inputs=paths,
-    )

@@ -25,19 +25,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from atomprobe.analyses.per_model import analysis_data, analysis_options, write_model_table
 from atomprobe.cpd.checks import check_probe_inputs
-from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
-from atomprobe.io import Paths
 
 log = logging.getLogger(__name__)
 
@@ -461,33 +457,3 @@ def isomer_benchmark(
             )
             rows.append({"target": name, "representation": representation, **result})
     return pd.DataFrame(rows, columns=list(ISOMER_COLUMNS))
-
-
-def isomers(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: isomer benchmark of one model, results/analyses/isomers/{model}.parquet.
-
-    A dataset where no formula repeats (often so for crystals or your own structures) has no
-    isomers to rank: the table is then empty and its metadata ``note`` says why.
-    """
-    cfg = params["isomers"]
-    data = analysis_data(inputs, params, cfg["targets"])
-    group_sizes = pd.Series(data.formulas).value_counts()
-    if not (group_sizes >= max(cfg["min_group_size"], 2)).any():
-        note = (
-            f"no formula of dataset {params['dataset']} has {cfg['min_group_size']} or more "
-            "structures: no isomers to rank"
-        )
-        log.warning(note)
-        empty = pd.DataFrame(columns=list(ISOMER_COLUMNS))
-        write_model_table(empty, outputs, params, inputs, ISOMER_COLUMNS, note)
-        return
-    frame = isomer_benchmark(
-        data.H,
-        data.C,
-        data.Y,
-        data.target_names,
-        data.formulas,
-        settings=probe_settings(params),
-        **analysis_options(cfg),
-    )
-    write_model_table(frame, outputs, params, inputs, ISOMER_COLUMNS)

@@ -9,20 +9,14 @@ GFRE(last → ℓ) says the last layer has discarded what layer ℓ held.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from atomprobe.analyses.reconstruction import (
-    alpha_grid,
     capped_test_size,
     gfre,
     train_test_indices,
 )
-from atomprobe.errors import DataError
-from atomprobe.features.io import feature_columns, read_features
-from atomprobe.io import Paths, as_path_list, read_metadata, write_parquet
 
 LAYER_RECONSTRUCTION_COLUMNS = {
     "model": "model whose layers are compared",
@@ -79,46 +73,3 @@ def layer_gfre(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def layer_reconstruction(
-    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
-) -> None:
-    """Step: backbone vs last layer of every model with more than one layer.
-
-    inputs: ``structure`` pooled feature files; outputs: ``layer_reconstruction``; params:
-    ``seed``, ``relative_alphas``, ``structure`` (``test_size``) and ``backbone``
-    (``datasets``).
-    """
-    alphas = alpha_grid(**params["relative_alphas"])
-    frames = []
-    paths = [
-        p
-        for p in as_path_list(inputs["structure"])
-        if read_metadata(p).get("dataset") in params["backbone"]["datasets"]
-    ]
-    for path in paths:
-        meta = read_metadata(path)
-        numbers = sorted(set(feature_columns(path)["layer"]))
-        if len(numbers) < 2:
-            continue
-        layers = {int(layer): read_features(path, layer=int(layer))[1] for layer in numbers}
-        frame = layer_gfre(layers, params["structure"]["test_size"], params["seed"], alphas)
-        frames.append(frame.assign(model=meta["model"], dataset=meta["dataset"]))
-    if not paths:
-        raise DataError(
-            f"backbone GFRE: no feature file on {params['backbone']['datasets']}; "
-            "set reconstruction.backbone.datasets"
-        )
-    frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=list(LAYER_RECONSTRUCTION_COLUMNS))
-    )
-    write_parquet(
-        frame.reindex(columns=list(LAYER_RECONSTRUCTION_COLUMNS)),
-        str(outputs["layer_reconstruction"]),
-        {"analysis": "layer_reconstruction", "columns": LAYER_RECONSTRUCTION_COLUMNS},
-        params=params,
-        inputs=paths,
-    )

@@ -6,12 +6,9 @@ too when ``render.layer: best``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 PROFILE_KEYS = ["model", "dataset", "target", "group", "representation", "probe"]
 PROFILE_COLUMNS: dict[str, str] = {
@@ -63,11 +60,3 @@ def layer_profile(scores: pd.DataFrame) -> pd.DataFrame:
     profile = profile.join(last_layer, on=["model", "dataset"])
     profile["is_last"] = profile["layer"] == profile.pop("last_layer")
     return profile[list(PROFILE_COLUMNS)]
-
-
-def cpd_layer_profile(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: layer profiles of every CPD score file (input ``scores``), output ``profile``."""
-    paths = as_path_list(inputs["scores"])
-    scores = pd.concat([read_parquet(p)[0] for p in paths], ignore_index=True)
-    profile = layer_profile(scores)
-    write_parquet(profile, str(outputs["profile"]), {"columns": PROFILE_COLUMNS}, params, paths)

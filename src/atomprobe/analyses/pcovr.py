@@ -8,16 +8,11 @@ one scalar so their total variance is 1 (as for GFRE); the target is standardise
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pandas as pd
 from skmatter.decomposition import PCovR
 
-from atomprobe.analyses.feature_sets import load_feature_sets
 from atomprobe.analyses.reconstruction import check_features
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, read_metadata, read_parquet, write_parquet
 
 PCOVR_COLUMNS = {
     "model": "model whose pooled features are projected",
@@ -67,61 +62,3 @@ def pcovr_map(
     y_scaled = (y - y.mean()) / y.std()
     model = PCovR(mixing=mixing, n_components=n_components, random_state=0)
     return model.fit(centred / total_std, y_scaled).transform(centred / total_std)
-
-
-def pcovr(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: 2-D PCovR map of every model's pooled features, per dataset.
-
-    inputs: ``structure`` pooled feature files, ``structures`` one structures parquet per
-    dataset (``results/data/{dataset}.parquet``); outputs: ``pcovr``; params: the config
-    ``reconstruction`` section (uses ``layer`` and ``pcovr``).
-    """
-    cfg = params["pcovr"]
-    feature_paths = as_path_list(inputs["structure"])
-    structure_paths = as_path_list(inputs["structures"])
-    targets = {}
-    for path in structure_paths:
-        meta = read_metadata(path)
-        dataset = str(meta.get("dataset"))
-        if dataset not in cfg["targets"]:
-            continue
-        target = cfg["targets"][dataset]
-        if target not in meta.get("targets", {}):
-            raise DataError(
-                f"{path}: no target column {target!r}; set reconstruction.pcovr.targets.{dataset}"
-                f" to one of {sorted(meta.get('targets', {}))}"
-            )
-        frame, _ = read_parquet(path, columns=["id", target])
-        targets[dataset] = frame.set_index("id")[target]
-    frames = []
-    for fs in load_feature_sets(feature_paths, params["layer"]):
-        if fs.dataset not in targets:
-            continue
-        y = targets[fs.dataset].reindex(fs.keys).to_numpy(dtype=np.float64)
-        known = np.isfinite(y)
-        coordinates = pcovr_map(fs.values[known], y[known], 2, cfg["mixing"])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "model": fs.model,
-                    "dataset": fs.dataset,
-                    "target": cfg["targets"][fs.dataset],
-                    "id": fs.keys[known],
-                    "pcovr_1": coordinates[:, 0],
-                    "pcovr_2": coordinates[:, 1],
-                    "y": y[known],
-                }
-            )
-        )
-    if not frames:
-        raise DataError(
-            "PCovR: no feature file matches a dataset in reconstruction.pcovr.targets "
-            f"({sorted(cfg['targets'])}); add its dataset there"
-        )
-    write_parquet(
-        pd.concat(frames, ignore_index=True),
-        outputs["pcovr"],
-        {"analysis": "pcovr", "mixing": cfg["mixing"], "columns": PCOVR_COLUMNS},
-        params=params,
-        inputs=[*feature_paths, *structure_paths],
-    )

@@ -15,7 +15,7 @@ import pandas as pd
 
 from atomprobe.cpd.probe_data import ProbeData, load_probe_data
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
+from atomprobe.io import Paths, read_parquet, write_parquet
 
 
 def analysis_data(inputs: Paths, params: Mapping[str, Any], targets: Sequence[str]) -> ProbeData:
@@ -80,10 +80,3 @@ def concatenate_models(paths: Sequence[str]) -> tuple[pd.DataFrame, dict[str, st
         raise DataError("combine_models: no per-model tables; enable a model for this dataset")
     table = pd.concat([frame for frame, _ in loaded], ignore_index=True)
     return table, loaded[0][1]["columns"]
-
-
-def combine_models(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: concatenate the per-model tables (input ``tables``) into output ``table``."""
-    paths = as_path_list(inputs["tables"])
-    table, columns = concatenate_models(paths)
-    write_parquet(table, str(outputs["table"]), {"columns": columns}, params, paths)

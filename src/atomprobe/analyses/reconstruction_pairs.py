@@ -13,16 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.analyses.feature_sets import (
-    align_atom_rows,
-    align_rows,
-    group_by_dataset,
-    load_feature_sets,
-)
 from atomprobe.analyses.reconstruction import (
     RELATIVE_ALPHAS,
-    alpha_grid,
-    capped_test_size,
     default_n_neighbors,
     pointwise_gfre,
     pointwise_lfre,
@@ -30,7 +22,6 @@ from atomprobe.analyses.reconstruction import (
     structure_test_indices,
     train_test_indices,
 )
-from atomprobe.io import Paths, as_path_list, read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -171,86 +162,9 @@ def _rows(
     ]
 
 
-def _columns(name: str) -> dict[str, str]:
+def error_columns(name: str) -> dict[str, str]:
     """Column descriptions of the ``gfre`` or ``lfre`` table."""
     columns = dict(ERROR_COLUMNS)
     if name == "lfre":
         columns["n_neighbors"] = "k, training points in each local fit"
     return columns
-
-
-def reconstruction_source(
-    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
-) -> None:
-    """Step: GFRE and LFRE from one model to every model of one dataset at one level.
-
-    inputs: ``features``, the feature files of every model on the dataset (pooled for level
-    ``structure``, per-atom for ``atom``); outputs: ``gfre``, ``lfre`` parquet (no rows when
-    the source has no features there); params: ``source``, ``dataset``, ``level``, ``seed``,
-    ``layer``, ``lfre``, ``test_splits``, ``relative_alphas`` and the level's sizes
-    (``test_size``, ``train_size``). Per-atom rows get both splits (``atoms``, ``structures``).
-    """
-    level, dataset, source = params["level"], params["dataset"], params["source"]
-    max_rows = params[level]["train_size"]
-    if max_rows is not None:
-        max_rows += params[level]["test_size"]
-    structures = None
-    if level == "atom":
-        names, matrices, structures = align_atom_rows(
-            inputs["features"], dataset, max_rows, params["seed"]
-        )
-    else:
-        group = group_by_dataset(load_feature_sets(inputs["features"], params["layer"]))
-        names = [fs.model for fs in group.get(dataset, [])]
-        matrices = align_rows(group[dataset], max_rows, params["seed"])[1] if names else []
-    frames = {"gfre": pd.DataFrame(), "lfre": pd.DataFrame()}
-    if source in names:
-        frames["gfre"], frames["lfre"] = source_errors(
-            names,
-            matrices,
-            source,
-            capped_test_size(len(matrices[0]), params[level]["test_size"]),
-            params["seed"],
-            params["lfre"]["test_size"],
-            params["lfre"]["n_neighbors"],
-            params["test_splits"],
-            structures,
-            alpha_grid(**params["relative_alphas"]),
-        )
-        for frame in frames.values():
-            frame.insert(2, "level", level)
-            frame.insert(3, "dataset", dataset)
-    else:
-        log.warning("%s has no %s-level features on %s: no rows", source, level, dataset)
-    for name, frame in frames.items():
-        write_parquet(
-            frame,
-            outputs[name],
-            {"analysis": name, "columns": _columns(name)},
-            params=params,
-            inputs=as_path_list(inputs["features"]),
-        )
-
-
-def reconstruction(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: the per-source tables of :func:`reconstruction_source` as one table per metric.
-
-    inputs: ``gfre``, ``lfre``, the per-source parquets (level, dataset, source order);
-    outputs: ``gfre``, ``lfre`` parquet; params: the config ``reconstruction`` slice the
-    per-source jobs used.
-    """
-    for name in ("gfre", "lfre"):
-        parts = [read_parquet(path)[0] for path in as_path_list(inputs[name])]
-        parts = [part for part in parts if len(part)]
-        frame = (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=[*_columns(name)])
-        )
-        write_parquet(
-            frame,
-            outputs[name],
-            {"analysis": name, "columns": _columns(name)},
-            params=params,
-            inputs=as_path_list(inputs[name]),
-        )

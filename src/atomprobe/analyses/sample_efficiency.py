@@ -13,7 +13,6 @@ with a percentile bootstrap interval over the repeats (:func:`rho_interval`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,18 +20,10 @@ from scipy.stats import rankdata, spearmanr
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
-from atomprobe.analyses.per_model import (
-    analysis_data,
-    analysis_options,
-    concatenate_models,
-    write_model_table,
-)
 from atomprobe.cpd.checks import check_probe_inputs
-from atomprobe.cpd.probe_data import probe_settings
 from atomprobe.cpd.ridge import SharedRidgeCV
 from atomprobe.cpd.scores import DEFAULT_SETTINGS, ProbeSettings, fold_matrices
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, write_parquet
 
 CURVE_COLUMNS: dict[str, str] = {
     "target": "target probed",
@@ -253,38 +244,3 @@ def ranking_agreement(
                 }
             )
     return pd.DataFrame(rows, columns=list(RANKING_COLUMNS))
-
-
-def sample_efficiency_curve(
-    inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
-) -> None:
-    """Step: Ridge learning curves of one model, results/analyses/sample_efficiency/{model}."""
-    cfg = params["sample_efficiency"]
-    data = analysis_data(inputs, params, cfg["targets"])
-    frame = learning_curve(
-        data.H,
-        data.C,
-        data.Y,
-        data.target_names,
-        settings=probe_settings(params),
-        # n_bootstrap is for the ranking across models (combine_curves), not one model's curve
-        **{k: v for k, v in analysis_options(cfg).items() if k != "n_bootstrap"},
-    )
-    write_model_table(frame, outputs, params, inputs, CURVE_COLUMNS)
-
-
-def combine_curves(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: every model's curves (input ``tables``) into output ``table``, and the ranking
-    agreement across models (output ``ranking``, :func:`ranking_agreement`, bootstrap params
-    ``n_bootstrap``, ``ci_level``, ``seed``) of every model but those in params ``unranked``
-    (untrained controls: shown in the curves, not ranked)."""
-    paths = as_path_list(inputs["tables"])
-    curves, columns = concatenate_models(paths)
-    write_parquet(curves, str(outputs["table"]), {"columns": columns}, params, paths)
-    ranking = ranking_agreement(
-        curves.loc[~curves["model"].isin(params.get("unranked", []))],
-        n_bootstrap=params.get("n_bootstrap", 1000),
-        level=params.get("ci_level", 0.95),
-        seed=params.get("seed", 0),
-    )
-    write_parquet(ranking, str(outputs["ranking"]), {"columns": RANKING_COLUMNS}, params, paths)

@@ -25,17 +25,14 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
 
-from atomprobe.analyses.feature_sets import align_rows, group_by_dataset, load_feature_sets
 from atomprobe.analyses.reconstruction import check_features
 from atomprobe.errors import DataError
-from atomprobe.io import Paths, as_path_list, write_parquet
 
 
 def _unbiased_hsic(X: np.ndarray, Y: np.ndarray) -> float:
@@ -411,28 +408,3 @@ def pairwise_similarity(
                 for metric, (value, k_used) in {**values, **directed}.items()
             ]
     return pd.DataFrame(rows)
-
-
-def similarity(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: CKA and mutual kNN between the pooled features of every model pair, per dataset.
-
-    inputs: ``structure`` pooled feature files; outputs: ``similarity`` parquet;
-    params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``similarity``).
-    """
-    paths = as_path_list(inputs["structure"])
-    cfg = params["similarity"]
-    frames = []
-    feature_sets = load_feature_sets(paths, params["layer"])
-    for dataset, group in group_by_dataset(feature_sets).items():
-        _, matrices = align_rows(group, cfg["n_samples"], params["seed"])
-        frame = pairwise_similarity([fs.model for fs in group], matrices, cfg["k"])
-        frame.insert(2, "dataset", dataset)
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True).astype({"k": "Int64"})
-    write_parquet(
-        frame,
-        outputs["similarity"],
-        {"analysis": "similarity", "columns": SIMILARITY_COLUMNS},
-        params=params,
-        inputs=list(paths),
-    )

@@ -15,7 +15,10 @@ Two kinds of file are accepted:
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,14 @@ from atomprobe.errors import DataError
 from atomprobe.features.io import (
     ATOM_INDEX_COLUMNS,
     check_feature_file,
+    check_feature_ids,
+    check_ids_known,
+    write_atom_features,
+    write_features,
 )
-from atomprobe.io import read_metadata
+from atomprobe.io import Paths, atomic_path, read_metadata
+
+log = logging.getLogger(__name__)
 
 PLAIN_SUFFIXES = (".parquet", ".csv", ".npz")
 PLAIN_LAYER_NAME = "plain table"
@@ -132,6 +141,48 @@ def plain_columns(n_features: int) -> list[dict[str, Any]]:
         {"layer": 0, "layer_name": PLAIN_LAYER_NAME, "stream": "scalar", "L": 0, "channel": k}
         for k in range(n_features)
     ]
+
+
+def import_features(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
+    """Step: a ``source: features`` entry's file -> atomprobe's feature table.
+
+    inputs: ``features`` (the file the entry brings) and ``structures`` (its dataset's table:
+    every id must be a structure of it). outputs: ``features``. params: ``model``,
+    ``dataset``, ``atoms`` (a per-atom table).
+    """
+    source, target = Path(str(inputs["features"])), Path(str(outputs["features"]))
+    model, dataset, atoms = params["model"], params["dataset"], bool(params["atoms"])
+    if has_column_metadata(source):
+        check_feature_file(source, model, dataset, atoms=atoms)
+        check_feature_ids(source, str(inputs["structures"]))
+        with atomic_path(target) as temporary:
+            shutil.copyfile(source, temporary)
+        log.info("%s: atomprobe feature table of %s on %s, copied", source, model, dataset)
+        return
+    index, F, names = read_plain_table(source, atoms)
+    check_ids_known(index["id"], str(inputs["structures"]), source)
+    log.info(
+        "%s has no atomprobe column metadata: defaults used, one layer of %d scalar (L=0) "
+        "columns in file order (docs/formats.md)",
+        source,
+        F.shape[1],
+    )
+    metadata: Mapping[str, Any] = {"model": model, "dataset": dataset, "source_columns": names}
+    columns = plain_columns(F.shape[1])
+    if atoms:
+        write_atom_features(
+            target,
+            index["id"],
+            index["atom"].to_numpy(),
+            index["Z"].to_numpy(),
+            F,
+            columns,
+            metadata,
+            params,
+            [source],
+        )
+    else:
+        write_features(target, index["id"], F, columns, metadata, params, [source])
 
 
 def check_brought_file(path: str | os.PathLike[str], model: str, dataset: str, atoms: bool) -> None:

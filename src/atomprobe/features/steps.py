@@ -1,14 +1,14 @@
-"""The features stage's steps (workflow/rules/features.smk): extraction of pooled and per-atom
-features, per-checkpoint extraction, and the import of features you bring.
+"""The features stage's steps that run a model (workflow/rules/features.smk): extraction of
+pooled and per-atom features, and per-checkpoint extraction.
 
-Each reads only its inputs and writes only its outputs (contract: :mod:`atomprobe.runner`).
+Each reads only its inputs and writes only its outputs (contract: :mod:`atomprobe.runner`). The
+import of features you bring runs in the light ``data`` environment, without torch, so it lives
+with the file readers (:func:`atomprobe.features.imported.import_features`).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,12 @@ from atomprobe.features.extract import (
     load_adapter,
     probe_structures,
 )
-from atomprobe.features.imported import (
-    has_column_metadata,
-    plain_columns,
-    read_plain_table,
-)
 from atomprobe.features.io import (
     AtomFeatureWriter,
-    check_feature_file,
-    check_feature_ids,
-    check_ids_known,
     write_atom_features,
     write_features,
 )
-from atomprobe.io import Paths, atomic_path, write_parquet
+from atomprobe.io import Paths, write_parquet
 from atomprobe.models.base import load_model
 from atomprobe.models.families import family_info, get_family
 
@@ -110,45 +102,3 @@ def extract_checkpoints(
         params,
         [inputs["structures"], *files],
     )
-
-
-def import_features(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: a ``source: features`` entry's file -> atomprobe's feature table.
-
-    inputs: ``features`` (the file the entry brings) and ``structures`` (its dataset's table:
-    every id must be a structure of it). outputs: ``features``. params: ``model``,
-    ``dataset``, ``atoms`` (a per-atom table).
-    """
-    source, target = Path(str(inputs["features"])), Path(str(outputs["features"]))
-    model, dataset, atoms = params["model"], params["dataset"], bool(params["atoms"])
-    if has_column_metadata(source):
-        check_feature_file(source, model, dataset, atoms=atoms)
-        check_feature_ids(source, str(inputs["structures"]))
-        with atomic_path(target) as temporary:
-            shutil.copyfile(source, temporary)
-        log.info("%s: atomprobe feature table of %s on %s, copied", source, model, dataset)
-        return
-    index, F, names = read_plain_table(source, atoms)
-    check_ids_known(index["id"], str(inputs["structures"]), source)
-    log.info(
-        "%s has no atomprobe column metadata: defaults used, one layer of %d scalar (L=0) "
-        "columns in file order (docs/formats.md)",
-        source,
-        F.shape[1],
-    )
-    metadata: Mapping[str, Any] = {"model": model, "dataset": dataset, "source_columns": names}
-    columns = plain_columns(F.shape[1])
-    if atoms:
-        write_atom_features(
-            target,
-            index["id"],
-            index["atom"].to_numpy(),
-            index["Z"].to_numpy(),
-            F,
-            columns,
-            metadata,
-            params,
-            [source],
-        )
-    else:
-        write_features(target, index["id"], F, columns, metadata, params, [source])

@@ -8,14 +8,17 @@ hparams are the family's, weight and feature files exist, checksums match. Every
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from atomprobe.config import SCHEMA_DIR, load_yaml, validate_against
 from atomprobe.data.datasets import dataset_targets, has_splits, is_periodic
 from atomprobe.errors import ConfigError
-from atomprobe.io import sha256_file
+from atomprobe.io import as_path_list, read_metadata, sha256_file, write_parquet
 from atomprobe.models.families import family_info
 from atomprobe.models.families.hparams import check_hparams
 
@@ -303,3 +306,96 @@ def brought_features_path(entry: Mapping[str, Any], dataset: str, atoms: bool) -
     """The file a ``source: features`` entry brings for ``dataset`` (``paths``, or per atom
     ``atom_paths``); None if it brings none."""
     return entry.get("atom_paths" if atoms else "paths", {}).get(dataset)
+
+
+def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threads: int) -> None:
+    """Step: one row per registry model -> ``results/models/registry.parquet``.
+
+    Columns: name, label, family, source, weights (a builtin's shipped weights), train_target
+    (empty unless trained here), n_params, test_mae, baseline_mae (predict-the-train-mean, target
+    units), composition_mae (extensive targets: per-element references alone), best_epoch (the
+    epoch whose weights are the final model; trained here only), epochs_run, replica_of (the
+    entry whose seeds this model is one of, else empty), seed and rung (models built here),
+    train_passes (n_train × epochs_run, models trained here),
+    supports_periodic, datasets, note. A random-init model's test MAE is that of the untrained
+    model, in the mirrored entry's target.
+    inputs: metrics (the metrics.json of every model built here, in the order of
+    ``params["metrics_of"]``), features (pooled features, in the order of
+    ``params["features_of"]``).
+    params: registry (name -> entry), datasets (name -> datasets it was extracted on),
+    all_datasets (every configured dataset), metrics_of (model names), features_of ((model,
+    dataset) pairs).
+    """
+    metrics_files = dict(zip(params["metrics_of"], as_path_list(inputs["metrics"]), strict=True))
+    feature_files = {
+        (model, dataset): path
+        for (model, dataset), path in zip(
+            params["features_of"], as_path_list(inputs["features"]), strict=True
+        )
+    }
+    rows = []
+    for name, entry in params["registry"].items():
+        datasets = params["datasets"][name]
+        metrics: dict[str, Any] = {}
+        if entry["source"] in BUILT_HERE:
+            metrics = json.loads(Path(metrics_files[name]).read_text())
+        n_params = metrics.get("n_params")
+        if n_params is None and datasets:
+            n_params = read_metadata(feature_files[name, datasets[0]]).get("n_params")
+        notes = [entry["note"]] if "note" in entry else []
+        if entry["source"] == "random_init":
+            notes.insert(0, f"random initialisation of {entry['of_label']}, untrained")
+        skipped = [d for d in params["all_datasets"] if d not in datasets]
+        if skipped and entry["source"] in BUILT_HERE:
+            dataset = entry["training"]["dataset"]
+            why = f"trained on {dataset}" if entry["source"] == "train" else f"built for {dataset}"
+            notes.append(f"not extracted on {', '.join(skipped)}: {why}")
+        elif skipped and entry["source"] != "features":
+            notes.append(f"not extracted on {', '.join(skipped)}: no periodic support")
+        no_atoms = [d for d in datasets if atom_features_path(name, entry, d) is None]
+        if no_atoms:
+            notes.append(
+                f"no per-atom features on {', '.join(no_atoms)}: atom-level GFRE/LFRE and "
+                "cumulants skip it"
+            )
+        periodic = "family" in entry and family_info(entry["family"]).supports_periodic
+        rows.append(
+            {
+                "name": name,
+                "label": entry["label"],
+                "family": entry.get("family", ""),
+                "source": entry["source"],
+                "weights": str(entry.get("weights", "")),
+                "train_target": entry.get("target", "") if entry["source"] == "train" else "",
+                "n_params": n_params,
+                "test_mae": metrics.get("test_mae"),
+                "baseline_mae": metrics.get("baseline_mae"),
+                "composition_mae": metrics.get("composition_baseline_mae"),
+                "best_epoch": metrics.get("best_epoch"),
+                "epochs_run": metrics.get("epochs_run"),
+                "replica_of": entry.get("replica_of", ""),
+                "seed": entry.get("seed") if entry["source"] in BUILT_HERE else None,
+                "rung": entry.get("rung", 0) if entry["source"] in BUILT_HERE else None,
+                "train_passes": (
+                    metrics["n_train"] * metrics["epochs_run"]
+                    if entry["source"] == "train" and "n_train" in metrics
+                    else None
+                ),
+                "supports_periodic": periodic,
+                "datasets": ",".join(datasets),
+                "note": "; ".join(notes),
+            }
+        )
+    units = {
+        "test_mae": "target units (eV for gap and u0)",
+        "baseline_mae": "predict the training mean; same units",
+        "composition_mae": "extensive targets: per-element least-squares references alone",
+        "best_epoch": "epoch of the best validation MAE: its weights are the final model",
+        "epochs_run": "epochs trained before early stopping or the epoch budget",
+        "replica_of": "the entry whose seeds this model is one of (registry seeds); else empty",
+        "seed": "training seed of a model built here (weights, subset, batch order)",
+        "rung": "training-budget rung of a model built here (registry rung; ladder studies)",
+        "train_passes": "molecule passes a model trained here made: n_train × epochs_run",
+    }
+    sources = [*metrics_files.values(), *feature_files.values()]
+    write_parquet(pd.DataFrame(rows), outputs["table"], {"units": units}, params, sources)
