@@ -194,10 +194,12 @@ def test_no_scaling_fits_raw_features():
 
 
 def test_unknown_scaling_is_a_config_error():
-    with pytest.raises(ConfigError, match="scaling"):
-        ProbeSettings(scaling="robust")
+    """Validated once in the library, by the scaler's own factory, whichever probe asks."""
     with pytest.raises(ConfigError, match="scaling"):
         make_scaler("robust")
+    for kind in ("ridge", "mlp"):
+        with pytest.raises(ConfigError, match="scaling"):
+            make_probe(kind, ProbeSettings(scaling="robust"))
     with pytest.raises(ConfigError, match="scaling"):
         SharedRidgeCV(scaling="robust").fit(np.eye(4), np.arange(4.0))
     cfg = load_yaml("config/config.yaml")["cpd"]

@@ -31,8 +31,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from atomprobe.cpd.checks import as_matrix
-from atomprobe.cpd.scaling import DEFAULT_SCALING, SCALINGS, FeatureScaler, make_scaler
-from atomprobe.errors import ConfigError, DataError, data_errors
+from atomprobe.cpd.scaling import DEFAULT_SCALING, FeatureScaler, make_scaler
+from atomprobe.errors import DataError, data_errors
 
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 17))
 
@@ -192,8 +192,6 @@ class SharedRidgeCV(RegressorMixin, BaseEstimator):
         alphas = np.asarray(self.alphas, dtype=np.float64)
         if alphas.ndim != 1 or alphas.size == 0 or (alphas <= 0).any():
             raise DataError(f"SharedRidgeCV alphas {self.alphas!r}: give ≥ 1 positive value")
-        if self.scaling not in SCALINGS:
-            raise ConfigError(f"SharedRidgeCV scaling {self.scaling!r}: use one of {SCALINGS}")
         X = self._features(X, reset=True)
         if y is None:
             raise DataError("SharedRidgeCV requires y to be passed, but the target y is None")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from atomprobe.cpd.scaling import SCALINGS
 from atomprobe.cpd.scores import PROBES, REPRESENTATIONS
+from atomprobe.cpd.steps import SENSITIVITY_COLUMNS, SENSITIVITY_REPRESENTATIONS
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_text
 from atomprobe.render.aggregate import paired_difference, summarise
@@ -929,23 +930,6 @@ def table_isomers(results: Results, cfg: Mapping[str, Any]) -> Table:
     )
 
 
-SENSITIVITY_COLUMNS = (
-    "model",
-    "dataset",
-    "target",
-    "layer",
-    "encoding",
-    "main",
-    "scaling",
-    "representation",
-    "probe",
-    "repeat",
-    "fold",
-    "r2",
-    "n_clipped",
-    "ceiling",
-)
-SENSITIVITY_REPRESENTATIONS = ("full", "geom_v1", "geom_v2")
 #: Not scored: H under an encoding other than the one the CPD scores use (H has no encoding).
 NOT_SCORED = "—"
 
