@@ -137,7 +137,7 @@ def test_cpd_step_writes_tidy_scores(files, config, tmp_path):
 def test_analysis_steps_and_combination(files, config, tmp_path):
     shared = {
         "seed": 0,
-        **{k: config["cpd"][k] for k in ("composition", "cv", "ridge", "mlp", "gbt")},
+        **{k: config["cpd"][k] for k in ("composition", "cv", "scaling", "ridge", "mlp", "gbt")},
     }
     analyses = config["analyses"]
     for name, step, combine in (

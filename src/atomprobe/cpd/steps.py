@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atomprobe.cpd.ceiling import CEILING_COLUMNS, composition_ceiling
+from atomprobe.cpd.ceiling import composition_ceiling
+from atomprobe.cpd.columns import (
+    CPD_COLUMNS,
+    SENSITIVITY_COLUMNS,
+    SENSITIVITY_ENCODINGS,
+    SENSITIVITY_REPRESENTATIONS,
+)
 from atomprobe.cpd.groups import (
     column_group_scores,
     group_columns,
@@ -31,7 +37,6 @@ from atomprobe.cpd.probe_data import load_probe_data, probe_settings
 from atomprobe.cpd.protocols import PROTOCOL_COLUMNS, ToolkitSettings, protocol_scores
 from atomprobe.cpd.scaling import SCALINGS, GuardedScaler
 from atomprobe.cpd.scores import (
-    SCORE_COLUMNS,
     ProbeSettings,
     cpd_scores,
     fold_matrices,
@@ -44,15 +49,6 @@ from atomprobe.io import Paths, read_metadata, read_parquet, write_parquet
 
 log = logging.getLogger(__name__)
 
-CPD_COLUMNS: dict[str, str] = {
-    "model": "model name (registry)",
-    "dataset": "dataset probed",
-    "layer": "layer index of the pooled features",
-    "group": "feature-column group (all = every column of the layer)",
-    "n_columns": "feature columns in the group",
-    **SCORE_COLUMNS,
-    "ceiling": CEILING_COLUMNS["ceiling"],
-}
 #: Metadata keys of both score files: the encoding of C (``auto`` resolved), its pooling.
 ENCODING_METADATA = "composition_encoding"
 POOLING_METADATA = "pooling"
@@ -135,25 +131,6 @@ def cpd(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> 
     write_parquet(
         table[list(CPD_COLUMNS)], str(outputs["scores"]), metadata, params, [features, structures]
     )
-
-
-#: Representations of the sensitivity scores: H, the in-sample residual (v1), the per-fold one (v2).
-SENSITIVITY_REPRESENTATIONS: tuple[str, ...] = ("full", "geom_v1", "geom_v2")
-#: Encodings scored besides the one the cpd step uses: the residuals only (H has no encoding).
-SENSITIVITY_ENCODINGS: tuple[str, ...] = ("counts", "fraction")
-SENSITIVITY_COLUMNS: dict[str, str] = {
-    "model": "model name (registry)",
-    "dataset": "dataset probed",
-    "layer": "layer index of the pooled features (the model's last layer)",
-    "encoding": "composition encoding of C: counts | fraction | presence",
-    "main": "true for the encoding the cpd step uses (cpd.composition.encoding, auto resolved); "
-    "representation full is scored under it only",
-    "scaling": "feature scaling of the Ridge probe: guarded | standard | none",
-    **SCORE_COLUMNS,
-    "n_clipped": "test values of the fold the guard clips (the same for every scaling; 0 means "
-    "guarded and standard give bitwise the same score on that fold)",
-    "ceiling": CEILING_COLUMNS["ceiling"],
-}
 
 
 def guard_clipping(

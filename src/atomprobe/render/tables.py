@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from atomprobe.cpd.columns import SENSITIVITY_COLUMNS, SENSITIVITY_REPRESENTATIONS
 from atomprobe.cpd.scaling import SCALINGS
 from atomprobe.cpd.scores import PROBES, REPRESENTATIONS
-from atomprobe.cpd.steps import SENSITIVITY_COLUMNS, SENSITIVITY_REPRESENTATIONS
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_text
 from atomprobe.render.aggregate import paired_difference, summarise
