@@ -101,8 +101,6 @@ def test_each_builtin_matches_chgnet_load_and_its_known_energies(weights, chgnet
 
 def test_sources_and_builtin_names():
     assert set(SHIPPED_CHECKPOINTS) == set(KNOWN_ENERGIES)
-    with pytest.raises(ConfigError, match=r"builtin .* or checkpoint"):
-        get_family("chgnet").load({"source": "train"})
     with pytest.raises(ConfigError, match="r2scan"):
         get_family("chgnet").load({"source": "builtin", "weights": "0.4.0"})
     with pytest.raises(ConfigError, match="path and sha256"):

@@ -136,6 +136,38 @@ def test_a_checkpoint_for_a_family_without_a_loader_is_refused(tmp_path):
         load_registry(write_registry(tmp_path, {"a": entry}), "all", DATASETS)
 
 
+@pytest.mark.parametrize(
+    ("family", "source", "message"),
+    [
+        ("chgnet", "train", "cannot be trained here; use source: builtin, checkpoint"),
+        ("sevennet", "random_init", "cannot be trained here"),
+        ("schnet", "builtin", "ships no weights; use source: checkpoint, random_init, train"),
+        ("ani2x_aev", "checkpoint", "loads no checkpoint; use source: builtin"),
+    ],
+)
+def test_a_source_the_family_does_not_support_is_refused_once(tmp_path, family, source, message):
+    """The families declare their sources as data (FamilyInfo.sources); the registry checks
+    them, once, before any job, naming the sources the family supports."""
+    entry = {"label": "A", "family": family, "source": source, "target": "gap", "seed": 0}
+    if source == "random_init":
+        entry = {"label": "A", "source": source, "of": "t"}
+    models = {"a": entry}
+    if source == "random_init":
+        models["t"] = {
+            "label": "T",
+            "family": family,
+            "source": "train",
+            "target": "gap",
+            "seed": 0,
+        }
+    if source == "checkpoint":
+        weights = tmp_path / "w.pt"
+        weights.write_bytes(b"weights")
+        entry.update(path=str(weights), sha256=hashlib.sha256(b"weights").hexdigest())
+    with pytest.raises(ConfigError, match=rf"models\.a.*source: family '{family}' {message}"):
+        load_registry(write_registry(tmp_path, models), ["a"], DATASETS)
+
+
 def test_builtin_weight_names_are_checked_before_loading(tmp_path):
     entry = {"label": "S", "family": "sevennet", "source": "builtin", "weights": "SevenNet-1"}
     with pytest.raises(ConfigError, match=r"models\.s\.weights: 'SevenNet-1' is not shipped"):

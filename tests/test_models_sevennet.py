@@ -214,7 +214,5 @@ def test_checksum_mismatch_is_refused_in_one_line():
     with pytest.raises(ConfigError) as error:
         load_sevennet_checkpoint(path, "f" * 64, key="models.sevennet0")
     assert "models.sevennet0" in str(error.value) and "\n" not in str(error.value)
-    with pytest.raises(ConfigError, match=r"builtin .* or checkpoint"):
-        get_family("sevennet").load({"source": "train"})
     with pytest.raises(ConfigError, match="sha256"):
         get_family("sevennet").load({"source": "checkpoint", "path": path})

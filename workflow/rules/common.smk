@@ -1,6 +1,7 @@
 """What several rules files share, all computed from the config: included first by the Snakefile.
 
   REGISTRY            name -> validated registry entry (config `registry`, selection `models`)
+  SOURCES             name -> its Source (atomprobe.models.sources: train, random_init, ...)
   MODELS              enabled registry names, in registry order
   MODEL_DATASETS      name -> datasets its features exist on (a `features` entry: the ones it
                       brings; trained here: its training dataset; others: every dataset their
@@ -41,6 +42,7 @@ from atomprobe.errors import AtomprobeError
 from atomprobe.hardware import gpu_visible
 from atomprobe.data import datasets as _datasets
 from atomprobe.models import registry as _registry
+from atomprobe.models.sources import Source, source_of
 from atomprobe.preflight import check_data_and_models
 from atomprobe.render.figures import FIGURES
 from atomprobe.render.steps import ALL_ANALYSES, NEEDS
@@ -57,12 +59,13 @@ MODELS = list(REGISTRY)
 MODEL_DATASETS = {
     name: _registry.model_datasets(entry, DATASETS) for name, entry in REGISTRY.items()
 }
-TRAINED_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "train"]
-INIT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "random_init"]
+SOURCES = {name: source_of(entry) for name, entry in REGISTRY.items()}
+TRAINED_MODELS = [name for name, source in SOURCES.items() if source is Source.TRAIN]
+INIT_MODELS = [name for name, source in SOURCES.items() if source is Source.RANDOM_INIT]
 FEATURE_PAIRS = [(model, dataset) for model in MODELS for dataset in MODEL_DATASETS[model]]
 FEATURE_DATASETS = {dataset for _, dataset in FEATURE_PAIRS}
-EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if REGISTRY[m]["source"] != "features"]
-BROUGHT_MODELS = [name for name, entry in REGISTRY.items() if entry["source"] == "features"]
+EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if SOURCES[m].runs_model]
+BROUGHT_MODELS = [name for name, source in SOURCES.items() if source is Source.FEATURES]
 # pairs with per-atom features: every extracted pair, and a features entry's atom_paths
 ATOM_PAIRS = [
     (m, d) for m, d in FEATURE_PAIRS if _registry.atom_features_path(m, REGISTRY[m], d) is not None
@@ -263,7 +266,7 @@ BACKBONE_DATASETS = [
 
 # a training-budget ladder (registry `rung`, config/ladder.yaml): every claim on every rung
 LADDER_RUNGS = sorted(
-    {e.get("rung", 0) for e in REGISTRY.values() if e["source"] in ("train", "random_init")}
+    {e.get("rung", 0) for m, e in REGISTRY.items() if SOURCES[m].built_here}
 )
 LADDER_OUTPUTS = (
     {"ladder": "results/ladder.csv", "ladder_md": "results/ladder.md"}
@@ -330,9 +333,9 @@ def render_inputs(item):
 def extract_weights(w):
     """The weights file a model is extracted from ({} for builtin weights)."""
     entry = REGISTRY[w.model]
-    if entry["source"] in _registry.BUILT_HERE:
+    if SOURCES[w.model].built_here:
         return {"model": f"results/models/{w.model}/model.pt"}
-    if entry["source"] == "checkpoint":
+    if SOURCES[w.model] is Source.CHECKPOINT:
         return {"model": entry["path"]}
     return {}
 

@@ -38,7 +38,7 @@ from atomprobe.features.pooling import check_vector_pooling, cumulant_pool
 from atomprobe.io import read_parquet
 from atomprobe.models.base import FeatureBlock, ModelAdapter, load_model
 from atomprobe.models.families import get_family
-from atomprobe.models.registry import BUILT_HERE
+from atomprobe.models.sources import source_of
 from atomprobe.models.structures import Structures
 
 POOLINGS = ("mean", "sum", "max", "cumulants")
@@ -259,7 +259,7 @@ def load_adapter(entry: Mapping[str, Any], weights: str | None) -> ModelAdapter:
     """The model of a registry entry: a ``model.pt`` built here (trained or its random
     initialisation) or the family's own loader."""
     family = get_family(entry["family"])
-    if entry["source"] in BUILT_HERE:
+    if source_of(entry).built_here:
         return load_model(weights, family)
     return family.load(entry)
 

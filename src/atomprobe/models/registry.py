@@ -21,6 +21,7 @@ from atomprobe.errors import ConfigError
 from atomprobe.io import as_path_list, read_metadata, sha256_file, write_parquet
 from atomprobe.models.families import family_info
 from atomprobe.models.families.hparams import check_hparams
+from atomprobe.models.sources import Source, source_of
 
 # training settings of a `source: train` entry unless train_defaults or the entry set them
 # the defaults of every `training` key, declared once in the registry schema
@@ -31,8 +32,6 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     ].items()
     if "default" in spec
 }
-# sources whose model is built here by ModelFamily.build, weights in results/models/{name}/
-BUILT_HERE = ("train", "random_init")
 # what a random_init entry takes from the entry it mirrors (`of`), so that the two cannot drift
 MIRRORED_KEYS = ("family", "target", "seed", "rung", "hparams", "training")
 # the training settings the initial model depends on (the rest only shape the optimisation)
@@ -43,8 +42,8 @@ def _check_entry(
     name: str, entry: Mapping[str, Any], where: str, datasets: Mapping[str, Mapping[str, Any]]
 ) -> None:
     """Checks beyond the schema for one entry; ConfigError naming ``where`` and what to fix."""
-    source = entry["source"]
-    if source == "features":
+    source = source_of(entry)
+    if source is Source.FEATURES:
         for key in ("paths", "atom_paths"):
             for dataset, path in entry.get(key, {}).items():
                 if dataset not in datasets:
@@ -68,19 +67,25 @@ def _check_entry(
     except ConfigError as exc:
         raise ConfigError(f"{where}.family: {exc}") from exc
     weights = entry.get("weights")
-    if source == "builtin" and weights is not None and str(weights) not in info.builtin_weights:
+    shipped = info.builtin_weights
+    if source is Source.BUILTIN and weights is not None and str(weights) not in shipped:
         known = list(info.builtin_weights) or "none (leave weights out)"
         raise ConfigError(
             f"{where}.weights: {weights!r} is not shipped for family {entry['family']!r}; "
             f"known: {known}"
         )
-    if source in BUILT_HERE and not info.trainable:
-        raise ConfigError(f"{where}: family {entry['family']!r} cannot be trained here")
-    if source == "checkpoint" and not info.loads_checkpoints:
+    if source not in info.sources:
+        supported = ", ".join(sorted(info.sources))
+        what = {
+            Source.TRAIN: "cannot be trained here",
+            Source.RANDOM_INIT: "cannot be trained here",
+            Source.CHECKPOINT: "loads no checkpoint",
+            Source.BUILTIN: "ships no weights",
+        }[source]
         raise ConfigError(
-            f"{where}.source: family {entry['family']!r} loads no checkpoint; use source: builtin"
+            f"{where}.source: family {entry['family']!r} {what}; use source: {supported}"
         )
-    if source in BUILT_HERE:
+    if source.built_here:
         check_hparams(entry["family"], entry.get("hparams", {}), f"{where}.hparams")
         dataset = training_dataset(entry, datasets, where)
         if entry["target"] not in dataset_targets(dataset, datasets[dataset]):
@@ -88,7 +93,7 @@ def _check_entry(
                 f"{where}.target: {entry['target']!r} is not a target of dataset {dataset!r}; "
                 f"its targets: {list(dataset_targets(dataset, datasets[dataset]))}"
             )
-    if source == "checkpoint":
+    if source is Source.CHECKPOINT:
         path = Path(entry["path"])
         if not path.is_file():
             raise ConfigError(f"{where}.path: {path} not found; put the weights there")
@@ -152,7 +157,7 @@ def load_registry(
     for name in names:
         entry = dict(entries[name])
         where = f"{path}: models.{name}"
-        if entry["source"] == "random_init":
+        if source_of(entry) is Source.RANDOM_INIT:
             entry = random_init_entry(entry, entries, where)
             # problems in the mirrored settings name both entries
             where = f"{where}.of -> models.{entry['of']}"
@@ -161,10 +166,10 @@ def load_registry(
                 f"{where}.of: only a `source: random_init` entry names the entry it mirrors; "
                 "remove it"
             )
-        if entry["source"] in BUILT_HERE:
+        if source_of(entry).built_here:
             entry["training"] = {**defaults, **entry.get("training", {})}
             entry["training"]["dataset"] = training_dataset(entry, datasets, where)
-        if entry["source"] == "random_init":
+        if source_of(entry) is Source.RANDOM_INIT:
             entry["training"] = {k: entry["training"][k] for k in INIT_TRAINING_KEYS}
         _check_entry(name, entry, where, datasets)
         registry.update(replicas(name, entry, where))
@@ -184,7 +189,7 @@ def replicas(name: str, entry: Mapping[str, Any], where: str) -> dict[str, dict[
     """
     if "seeds" not in entry:
         return {name: dict(entry)}
-    if entry["source"] != "train":
+    if source_of(entry) is not Source.TRAIN:
         raise ConfigError(f"{where}.seeds: only a `source: train` entry trains replicas")
     base = {k: v for k, v in entry.items() if k != "seeds"}
     return {
@@ -238,7 +243,7 @@ def random_init_entry(
             f"{where}.of: {of!r} is not an entry of the registry; name a `source: train` entry"
         )
     mirrored = entries[of]
-    if mirrored["source"] != "train":
+    if source_of(mirrored) is not Source.TRAIN:
         raise ConfigError(
             f"{where}.of: {of!r} has source {mirrored['source']!r}; a random_init entry "
             "mirrors a `source: train` entry"
@@ -280,9 +285,9 @@ def model_datasets(
     initialisation): its training dataset only (the model knows only that dataset's elements).
     Otherwise every dataset, periodic ones only if the family supports periodic cells.
     """
-    if entry["source"] == "features":
+    if source_of(entry) is Source.FEATURES:
         return [d for d in datasets if d in entry["paths"]]
-    if entry["source"] in BUILT_HERE:
+    if source_of(entry).built_here:
         return [entry["training"]["dataset"]]
     periodic = family_info(entry["family"]).supports_periodic
     return [d for d, cfg in datasets.items() if periodic or not is_periodic(d, cfg)]
@@ -291,7 +296,7 @@ def model_datasets(
 def atom_features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str | None:
     """Per-atom last-layer features of model ``name`` on ``dataset``; None when a ``source:
     features`` entry brings none (atom-level analyses then skip the model)."""
-    if entry["source"] == "features" and dataset not in entry.get("atom_paths", {}):
+    if source_of(entry) is Source.FEATURES and dataset not in entry.get("atom_paths", {}):
         return None
     return f"results/features/{name}/{dataset}_atoms.parquet"
 
@@ -336,21 +341,22 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
     rows = []
     for name, entry in params["registry"].items():
         datasets = params["datasets"][name]
+        source = source_of(entry)
         metrics: dict[str, Any] = {}
-        if entry["source"] in BUILT_HERE:
+        if source.built_here:
             metrics = json.loads(Path(metrics_files[name]).read_text())
         n_params = metrics.get("n_params")
         if n_params is None and datasets:
             n_params = read_metadata(feature_files[name, datasets[0]]).get("n_params")
         notes = [entry["note"]] if "note" in entry else []
-        if entry["source"] == "random_init":
+        if source is Source.RANDOM_INIT:
             notes.insert(0, f"random initialisation of {entry['of_label']}, untrained")
         skipped = [d for d in params["all_datasets"] if d not in datasets]
-        if skipped and entry["source"] in BUILT_HERE:
+        if skipped and source.built_here:
             dataset = entry["training"]["dataset"]
-            why = f"trained on {dataset}" if entry["source"] == "train" else f"built for {dataset}"
+            why = f"trained on {dataset}" if source is Source.TRAIN else f"built for {dataset}"
             notes.append(f"not extracted on {', '.join(skipped)}: {why}")
-        elif skipped and entry["source"] != "features":
+        elif skipped and source.runs_model:
             notes.append(f"not extracted on {', '.join(skipped)}: no periodic support")
         no_atoms = [d for d in datasets if atom_features_path(name, entry, d) is None]
         if no_atoms:
@@ -364,9 +370,9 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "name": name,
                 "label": entry["label"],
                 "family": entry.get("family", ""),
-                "source": entry["source"],
+                "source": str(source),
                 "weights": str(entry.get("weights", "")),
-                "train_target": entry.get("target", "") if entry["source"] == "train" else "",
+                "train_target": entry.get("target", "") if source is Source.TRAIN else "",
                 "n_params": n_params,
                 "test_mae": metrics.get("test_mae"),
                 "baseline_mae": metrics.get("baseline_mae"),
@@ -374,11 +380,11 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
                 "best_epoch": metrics.get("best_epoch"),
                 "epochs_run": metrics.get("epochs_run"),
                 "replica_of": entry.get("replica_of", ""),
-                "seed": entry.get("seed") if entry["source"] in BUILT_HERE else None,
-                "rung": entry.get("rung", 0) if entry["source"] in BUILT_HERE else None,
+                "seed": entry.get("seed") if source.built_here else None,
+                "rung": entry.get("rung", 0) if source.built_here else None,
                 "train_passes": (
                     metrics["n_train"] * metrics["epochs_run"]
-                    if entry["source"] == "train" and "n_train" in metrics
+                    if source is Source.TRAIN and "n_train" in metrics
                     else None
                 ),
                 "supports_periodic": periodic,

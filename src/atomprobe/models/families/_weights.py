@@ -36,21 +36,6 @@ def verify_sha256(path: str | Path, expected: str, key: str) -> None:
         )
 
 
-def require_builtin(entry: Mapping[str, Any], family: str, why: str) -> None:
-    """ConfigError unless the registry entry's source is ``builtin``."""
-    if entry.get("source") != "builtin":
-        raise ConfigError(f"{family}: source must be builtin ({why}), not {entry.get('source')!r}")
-
-
-def require_source(entry: Mapping[str, Any], family: str, allowed: Mapping[str, str]) -> str:
-    """The entry's source if it is one of ``allowed`` (source -> why), else a ConfigError."""
-    source = entry.get("source")
-    if source not in allowed:
-        choices = " or ".join(f"{name} ({why})" for name, why in allowed.items())
-        raise ConfigError(f"{family}: source must be {choices}, not {source!r}")
-    return str(source)
-
-
 def checkpoint_file(entry: Mapping[str, Any], family: str) -> tuple[Path, str]:
     """``(path, sha256)`` of a ``source: checkpoint`` entry; ConfigError if either is missing."""
     missing = [key for key in ("path", "sha256") if not entry.get(key)]

@@ -20,7 +20,6 @@ from torchani.utils import SYMBOLS_2X
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.base import AtomsBatch, FeatureBlock, ModelAdapter, ModelFamily
-from atomprobe.models.families._weights import require_builtin
 
 ANI2X_ATOMIC_NUMBERS: tuple[int, ...] = tuple(ASE_ATOMIC_NUMBERS[s] for s in SYMBOLS_2X)
 """Atomic numbers in the AEV's element order: H, C, N, O, S, F, Cl."""
@@ -88,5 +87,4 @@ class ANIAEVFamily(ModelFamily):
     name = "ani2x_aev"
 
     def load(self, entry: Mapping[str, Any]) -> ANIAEVAdapter:
-        require_builtin(entry, "ani2x_aev", "a fixed descriptor")
         return ANIAEVAdapter()

@@ -40,10 +40,10 @@ from atomprobe.models.families import family_info
 from atomprobe.models.families._weights import (
     checkpoint_file,
     load_weights_only,
-    require_source,
     verify_sha256,
 )
 from atomprobe.models.hooks import record_calls
+from atomprobe.models.sources import Source, source_of
 
 log = logging.getLogger(__name__)
 
@@ -213,15 +213,7 @@ class CHGNetFamily(ModelFamily):
     default_weights = DEFAULT_WEIGHTS
 
     def load(self, entry: Mapping[str, Any]) -> CHGNetAdapter:
-        source = require_source(
-            entry,
-            "chgnet",
-            {
-                "builtin": "weights ship in the wheel",
-                "checkpoint": "path + sha256 of a file CHGNet.from_file reads",
-            },
-        )
-        if source == "checkpoint":
+        if source_of(entry) is Source.CHECKPOINT:
             path, sha256 = checkpoint_file(entry, "chgnet")
             return CHGNetAdapter(load_chgnet_file(path, sha256, key="chgnet checkpoint"))
         return CHGNetAdapter(load_builtin(str(entry.get("weights", self.default_weights))))

@@ -48,6 +48,7 @@ from atomprobe.models.families._weights import verify_sha256
 from atomprobe.models.families.hparams import READOUTS as POOLINGS
 from atomprobe.models.families.hparams import MACEHyperparameters
 from atomprobe.models.hooks import record_calls
+from atomprobe.models.sources import Source, source_of
 
 import_mace()
 
@@ -271,7 +272,7 @@ class MACEFamily(ModelFamily):
 
     def load(self, entry: Mapping[str, Any]) -> ModelAdapter:
         path = Path(str(entry.get("path", "")))
-        if entry.get("source") == "checkpoint" and path.suffix == ".model":
+        if source_of(entry) is Source.CHECKPOINT and path.suffix == ".model":
             if not entry.get("sha256"):
                 raise ConfigError(f"mace checkpoint {path}: give its sha256 (a .model is pickled)")
             return MACEAdapter(load_mace_model_file(path, str(entry["sha256"])), pooling="sum")

@@ -43,9 +43,9 @@ from atomprobe.models.families._equivariant import (
 from atomprobe.models.families._weights import (
     checkpoint_file,
     load_weights_only,
-    require_source,
     verify_sha256,
 )
+from atomprobe.models.sources import Source, source_of
 
 import_e3nn()
 
@@ -227,15 +227,7 @@ class SevenNetFamily(ModelFamily):
     default_weights = family_info("sevennet").builtin_weights[0]  # the registry's default
 
     def load(self, entry: Mapping[str, Any]) -> SevenNetAdapter:
-        source = require_source(
-            entry,
-            "sevennet",
-            {
-                "builtin": "weights ship in the wheel",
-                "checkpoint": "path + sha256 of a sevenn .pth checkpoint",
-            },
-        )
-        if source == "checkpoint":
+        if source_of(entry) is Source.CHECKPOINT:
             path, sha256 = checkpoint_file(entry, "sevennet")
             return SevenNetAdapter(
                 load_sevennet_checkpoint(path, sha256, key="sevennet checkpoint")
