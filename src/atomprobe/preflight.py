@@ -30,6 +30,7 @@ from atomprobe.features.io import check_feature_ids
 from atomprobe.features.pooling import check_vector_pooling
 from atomprobe.models.families import FAMILIES, family_info
 from atomprobe.models.registry import brought_features_path, load_registry
+from atomprobe.models.sources import Source, source_of
 
 Datasets = dict[str, dict[str, Any]]
 Registry = dict[str, dict[str, Any]]
@@ -93,7 +94,7 @@ def check_data_and_models(
         config["cpd"]["groups"]["layers"], FAMILIES, load_yaml(config["registry"])["models"]
     )
     for name, entry in registry.items():
-        if entry["source"] != "features":
+        if source_of(entry) is not Source.FEATURES:
             continue
         for dataset in entry["paths"]:
             for key in ("paths", "atom_paths"):

@@ -265,9 +265,7 @@ BACKBONE_DATASETS = [
 
 
 # a training-budget ladder (registry `rung`, config/ladder.yaml): every claim on every rung
-LADDER_RUNGS = sorted(
-    {e.get("rung", 0) for m, e in REGISTRY.items() if SOURCES[m].built_here}
-)
+LADDER_RUNGS = sorted({e.get("rung", 0) for m, e in REGISTRY.items() if SOURCES[m].built_here})
 LADDER_OUTPUTS = (
     {"ladder": "results/ladder.csv", "ladder_md": "results/ladder.md"}
     if len(LADDER_RUNGS) > 1

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from scipy import stats
 
+from atomprobe.models.sources import Source
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results, require_columns
 from atomprobe.render.style import (
@@ -822,7 +823,7 @@ def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figur
     registry = results.registry
     ratio = relative_test_error(registry)
     built = registry.loc[
-        registry["source"].isin(["train", "random_init"])
+        registry["source"].isin([Source.TRAIN, Source.RANDOM_INIT])
         & registry["name"].map(ratio).notna().to_numpy()
     ]
     metrics = [
@@ -837,7 +838,7 @@ def figure_alignment_accuracy(results: Results, cfg: Mapping[str, Any]) -> Figur
     frame = _dataset_rows(frame, cfg)
     names = set(built["name"])
     error = ratio.to_dict()
-    trained = set(built.loc[built["source"] == "train", "name"])
+    trained = set(built.loc[built["source"] == Source.TRAIN, "name"])
     for ax, metric in zip(axes[0], metrics, strict=True):
         part = frame.loc[
             (frame["metric"] == metric)

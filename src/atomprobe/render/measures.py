@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from atomprobe.errors import DataError
+from atomprobe.models.sources import Source
 from atomprobe.render.aggregate import summarise
 from atomprobe.render.inputs import Results
 from atomprobe.render.tables import format_ci, reported_layer_scores, select_rows
@@ -74,7 +75,7 @@ def _registry_models(results: Results, models: Mapping[str, Any] | None) -> list
     the papers' claims are about trained and pretrained models.
     """
     registry = results.registry
-    controls = set(registry.loc[registry["source"] == "random_init", "name"])
+    controls = set(registry.loc[registry["source"] == Source.RANDOM_INIT, "name"])
     if not models:
         return [name for name in results.model_order() if name not in controls]
     unknown = [k for k in models if k not in registry.columns]

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from atomprobe.errors import ConfigError
+from atomprobe.models.sources import Source
 from atomprobe.render.causes import claim_cause
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
@@ -560,7 +561,9 @@ def ladder_table(
     for rung in results.rungs():
         seen = results.at_rung(rung)
         registry = seen.registry
-        trained = registry.loc[registry["source"] == "train"] if "source" in registry else registry
+        trained = (
+            registry.loc[registry["source"] == Source.TRAIN] if "source" in registry else registry
+        )
         passes = trained["train_passes"].median() if "train_passes" in trained else NAN
         error = float(relative_test_error(trained).median()) if len(trained) else NAN
         for claim in claims:

@@ -26,6 +26,7 @@ from atomprobe.cpd.scaling import SCALINGS
 from atomprobe.cpd.scores import PROBES, REPRESENTATIONS
 from atomprobe.errors import ConfigError, DataError
 from atomprobe.io import write_text
+from atomprobe.models.sources import Source
 from atomprobe.render.aggregate import paired_difference, summarise
 from atomprobe.render.inputs import Results, require_columns
 
@@ -408,7 +409,7 @@ def table_task_alignment(results: Results, cfg: Mapping[str, Any]) -> Table:
     other = cfg["task_alignment"]["other_target"]
     target, residual, digits = cfg["main_target"], cfg["residual"], cfg["digits"]
     registry = results.registry
-    trained = registry.loc[registry["source"] == "train"]
+    trained = registry.loc[registry["source"] == Source.TRAIN]
     families = [
         f
         for f in dict.fromkeys(trained["family"])
