@@ -3,7 +3,8 @@
 A per-model analysis step (isomers, control, sample-efficiency curve) reads one model's pooled
 features (input ``features``) and the structure table (input ``structures``) at the configured
 ``layer``, and writes one table (output ``table``) with a ``model`` column in front;
-:func:`combine_models` concatenates the per-model tables into results/analyses/{name}.parquet.
+:func:`atomprobe.analyses.steps.combine_models` concatenates the per-model tables into
+results/analyses/{name}.parquet.
 """
 
 from __future__ import annotations
