@@ -167,7 +167,7 @@ def write_config(workdir: Path) -> Path:
             "atom": {"test_size": 100, "train_size": 400},
             "lfre": {"n_neighbors": None, "test_size": 10},
             "cumulants": {"dataset": "mine", "max_order": 2, "test_size": 20},
-            "similarity": {"n_samples": 60, "k": 5},
+            "similarity": {"n_samples": 60, "rank_samples": 60, "k": 5},
             "pcovr": {"targets": {"mine": "energy"}},
             "convergence": {"test_size": 10},
         },

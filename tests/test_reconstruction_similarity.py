@@ -10,6 +10,8 @@ from atomprobe.analyses.similarity import (
     information_imbalance,
     linear_cka,
     mutual_knn,
+    pairwise_similarity,
+    rank_rows,
 )
 from atomprobe.errors import DataError
 
@@ -159,3 +161,30 @@ def test_cknna_identities(features):
     assert cknna(X, X, 10) == pytest.approx(1.0)
     assert cknna(X, 2.5 * X @ rotation, 10) == pytest.approx(1.0)  # rotation and scale
     assert abs(cknna(X, rng.normal(size=X.shape), 10)) < 0.2  # unrelated: about 0
+
+
+def test_pairwise_table_caps_the_rank_measures_at_rank_samples(features):
+    """CKNNA and the imbalance use a seeded subset of ``rank_samples`` rows (n × n arrays per
+    model); CKA and mutual kNN every row. Their values are those of the measures on that subset,
+    and with rank_samples ≥ n nothing changes."""
+    X, _ = features
+    Y = np.tanh(X @ np.random.default_rng(1).normal(size=(8, 8)))
+    names = ["x", "y"]
+    full = pairwise_similarity(names, [X, Y], 5)
+    assert pairwise_similarity(names, [X, Y], 5, rank_samples=len(X), seed=3).equals(full)
+    capped = pairwise_similarity(names, [X, Y], 5, rank_samples=40, seed=3)
+    rows = rank_rows(len(X), 40, 3)
+    assert len(rows) == 40 and len(set(rows)) == 40 and list(rows) == sorted(rows)
+
+    def value(frame, metric, a="x", b="y"):
+        pick = frame[(frame.metric == metric) & (frame.model_a == a) & (frame.model_b == b)]
+        return pick.iloc[0]
+
+    assert value(capped, "cknna")["value"] == pytest.approx(cknna(X[rows], Y[rows], 5))
+    assert value(capped, "information_imbalance")["value"] == pytest.approx(
+        imbalance_brute_force(X[rows], Y[rows])
+    )
+    assert value(capped, "cknna")["n_samples"] == 40
+    for metric in ("cka", "mutual_knn"):
+        assert value(capped, metric)["value"] == value(full, metric)["value"]
+        assert value(capped, metric)["n_samples"] == len(X)

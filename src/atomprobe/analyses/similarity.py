@@ -345,17 +345,31 @@ SIMILARITY_COLUMNS = {
         "neighbours; information imbalance: 0 = model_a's nearest neighbours are model_b's, "
         "about 1 = unrelated"
     ),
-    "n_samples": "structures compared",
+    "n_samples": "structures compared (CKNNA and information imbalance: at most rank_samples)",
     "k": "neighbours per structure for mutual_knn (empty for CKA)",
 }
 
 
+def rank_rows(n_samples: int, rank_samples: int | None, seed: int) -> np.ndarray:
+    """Rows CKNNA and the information imbalance use: all ``n_samples`` rows, or a seeded random
+    ``rank_samples`` of them (sorted), since each holds 13 bytes × n² per model (distance ranks
+    in int32, the kernel in float64, the neighbour mask) and the step keeps every model's."""
+    if rank_samples is None or n_samples <= rank_samples:
+        return np.arange(n_samples)
+    return np.sort(np.random.default_rng(seed).choice(n_samples, rank_samples, replace=False))
+
+
 def pairwise_similarity(
-    names: Sequence[str], matrices: Sequence[np.ndarray], k: int
+    names: Sequence[str],
+    matrices: Sequence[np.ndarray],
+    k: int,
+    rank_samples: int | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """CKA, mutual kNN, CKNNA and the information imbalance of every ordered model pair.
 
-    CKA comes biased and debiased; the diagonal is included.
+    CKA comes biased and debiased; the diagonal is included. CKNNA and the information
+    imbalance use at most ``rank_samples`` of the rows (:func:`rank_rows`).
 
     Parameters
     ----------
@@ -365,7 +379,11 @@ def pairwise_similarity(
         Feature matrices of the same samples in the same order (see
         :func:`atomprobe.analyses.feature_sets.align_rows`).
     k : int
-        Neighbours per sample for mutual kNN.
+        Neighbours per sample for mutual kNN and CKNNA.
+    rank_samples : int or None, default=None
+        Most rows for CKNNA and the information imbalance (a seeded random subset); None: all.
+    seed : int, default=0
+        Seed of that subset.
 
     Returns
     -------
@@ -383,28 +401,30 @@ def pairwise_similarity(
         nearest_neighbors(check_features(M, f"{name} features"), k)
         for name, M in zip(names, matrices, strict=True)
     ]
-    ranks = [distance_ranks(M) for M in matrices]
-    kernels = [KernelNeighbours.of(np.asarray(M, dtype=np.float64), k) for M in matrices]
+    ranked = rank_rows(len(matrices[0]), rank_samples, seed)
+    ranks = [distance_ranks(M[ranked]) for M in matrices]
+    kernels = [KernelNeighbours.of(np.asarray(M[ranked], dtype=np.float64), k) for M in matrices]
     rows = []
     for i, j in itertools.combinations_with_replacement(range(len(names)), 2):
         X, Y = matrices[i], matrices[j]
         values = {
-            "cka": (linear_cka(X, Y), None),
-            "cka_debiased": (linear_cka(X, Y, debiased=True), None),
-            "mutual_knn": (neighbor_overlap(neighbors[i], neighbors[j]), k),
-            "cknna": (cknna_of(kernels[i], kernels[j]), k),
+            "cka": (linear_cka(X, Y), None, len(X)),
+            "cka_debiased": (linear_cka(X, Y, debiased=True), None, len(X)),
+            "mutual_knn": (neighbor_overlap(neighbors[i], neighbors[j]), k, len(X)),
+            "cknna": (cknna_of(kernels[i], kernels[j]), k, len(ranked)),
         }
         for a, b in {(i, j), (j, i)}:
-            directed = {"information_imbalance": (information_imbalance(ranks[a], ranks[b]), 1)}
+            imbalance = information_imbalance(ranks[a], ranks[b])
+            directed = {"information_imbalance": (imbalance, 1, len(ranked))}
             rows += [
                 {
                     "model_a": names[a],
                     "model_b": names[b],
                     "metric": metric,
                     "value": value,
-                    "n_samples": len(X),
+                    "n_samples": n_used,
                     "k": k_used,
                 }
-                for metric, (value, k_used) in {**values, **directed}.items()
+                for metric, (value, k_used, n_used) in {**values, **directed}.items()
             ]
     return pd.DataFrame(rows)

@@ -358,7 +358,8 @@ def cumulants(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: in
 
 
 def similarity(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int) -> None:
-    """Step: CKA and mutual kNN between the pooled features of every model pair, per dataset.
+    """Step: CKA, mutual kNN, CKNNA and the information imbalance between the pooled features
+    of every model pair, per dataset.
 
     inputs: ``structure`` pooled feature files; outputs: ``similarity`` parquet;
     params: the config ``reconstruction`` section (uses ``layer``, ``seed``, ``similarity``).
@@ -369,7 +370,9 @@ def similarity(inputs: Paths, outputs: Paths, params: dict[str, Any], threads: i
     feature_sets = load_feature_sets(paths, params["layer"])
     for dataset, group in group_by_dataset(feature_sets).items():
         _, matrices = align_rows(group, cfg["n_samples"], params["seed"])
-        frame = pairwise_similarity([fs.model for fs in group], matrices, cfg["k"])
+        frame = pairwise_similarity(
+            [fs.model for fs in group], matrices, cfg["k"], cfg["rank_samples"], params["seed"]
+        )
         frame.insert(2, "dataset", dataset)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True).astype({"k": "Int64"})
