@@ -34,8 +34,9 @@ lint: $(BIN)/.installed
 	done; \
 	exit $$status
 
+# one pytest worker per core; a test module stays on one worker (its module fixtures run once)
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 clean-venv:
 	rm -rf $(VENV)
