@@ -98,7 +98,7 @@ def params():
     cfg["atom"] = {"test_size": 50, "train_size": 200}
     cfg["lfre"] = {"n_neighbors": None, "test_size": 20}
     cfg["cumulants"].update(test_size=30, max_order=3)
-    cfg["similarity"] = {"n_samples": 100, "k": 5}
+    cfg["similarity"] = {"n_samples": 100, "rank_samples": 100, "k": 5}
     cfg["convergence"] = {"test_size": 40}
     return cfg
 

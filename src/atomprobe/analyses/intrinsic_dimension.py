@@ -78,8 +78,22 @@ def two_nn_dimension(
 
 
 def shared_sample(ids: np.ndarray, n_samples: int, seed: int) -> np.ndarray:
-    """Row positions of at most ``n_samples`` structures: the same structures for every model
-    (chosen by sorted id, seeded), in file order."""
+    """Row positions of at most ``n_samples`` structures, the same structures for every model.
+
+    Parameters
+    ----------
+    ids : ndarray of shape (n_rows,)
+        Structure ids of one model's feature table, in file order.
+    n_samples : int
+        Most structures to keep.
+    seed : int
+        Seed of the draw (made over the sorted ids, so every model draws the same ones).
+
+    Returns
+    -------
+    ndarray of shape (min(n_rows, n_samples),)
+        Row positions in file order.
+    """
     if len(ids) <= n_samples:
         return np.arange(len(ids))
     chosen = set(np.random.default_rng(seed).choice(np.sort(ids), n_samples, replace=False))

@@ -163,7 +163,18 @@ def _rows(
 
 
 def error_columns(name: str) -> dict[str, str]:
-    """Column descriptions of the ``gfre`` or ``lfre`` table."""
+    """Column descriptions of the ``gfre`` or ``lfre`` table.
+
+    Parameters
+    ----------
+    name : {"gfre", "lfre"}
+        The table.
+
+    Returns
+    -------
+    dict of str to str
+        Column -> description (LFRE adds ``n_neighbors``).
+    """
     columns = dict(ERROR_COLUMNS)
     if name == "lfre":
         columns["n_neighbors"] = "k, training points in each local fit"

@@ -351,9 +351,25 @@ SIMILARITY_COLUMNS = {
 
 
 def rank_rows(n_samples: int, rank_samples: int | None, seed: int) -> np.ndarray:
-    """Rows CKNNA and the information imbalance use: all ``n_samples`` rows, or a seeded random
-    ``rank_samples`` of them (sorted), since each holds 13 bytes × n² per model (distance ranks
-    in int32, the kernel in float64, the neighbour mask) and the step keeps every model's."""
+    """Rows CKNNA and the information imbalance use.
+
+    Each keeps 13 bytes × n² per model (distance ranks in int32, the kernel in float64, the
+    neighbour mask) and the step keeps every model's, so they use at most ``rank_samples`` rows.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows compared by CKA and mutual kNN.
+    rank_samples : int or None
+        Most rows for the rank measures; None: all.
+    seed : int
+        Seed of the subset.
+
+    Returns
+    -------
+    ndarray of shape (min(n_samples, rank_samples),)
+        Row positions, sorted: all rows, or a seeded random subset.
+    """
     if rank_samples is None or n_samples <= rank_samples:
         return np.arange(n_samples)
     return np.sort(np.random.default_rng(seed).choice(n_samples, rank_samples, replace=False))
