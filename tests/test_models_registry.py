@@ -18,9 +18,8 @@ from atomprobe.io import write_parquet
 from atomprobe.models.families import family_info, get_family
 from atomprobe.models.registry import (
     TRAINING_DEFAULTS,
-    atom_features_path,
     brought_features_path,
-    features_path,
+    has_atom_features,
     load_registry,
     model_datasets,
 )
@@ -54,7 +53,7 @@ def test_training_settings_merge_defaults_then_file_then_entry(tmp_path):
     entry = load_registry(path, "all", DATASETS)["a"]
     assert entry["training"] == {**TRAINING_DEFAULTS, "lr": 0.01, "epochs": 3, "dataset": "qm9"}
     assert model_datasets(entry, DATASETS) == ["qm9"]
-    assert features_path("a", entry, "qm9") == "results/features/a/qm9.parquet"
+    assert has_atom_features(entry, "qm9")
 
 
 def test_selection_and_disabled_entries(tmp_path):
@@ -121,10 +120,9 @@ def test_features_entries_bring_their_own_datasets(tmp_path):
     entry = {"label": "Mine", "source": "features", "paths": {"mp": str(table)}}
     registry = load_registry(write_registry(tmp_path, {"mine": entry}), "all", DATASETS)
     assert model_datasets(registry["mine"], DATASETS) == ["mp"]
-    # its import job writes the file every later job reads
-    assert features_path("mine", registry["mine"], "mp") == "results/features/mine/mp.parquet"
+    # its import job copies this file to where every later job reads features
     assert brought_features_path(registry["mine"], "mp", atoms=False) == str(table)
-    assert atom_features_path("mine", registry["mine"], "mp") is None  # atom level skips it
+    assert not has_atom_features(registry["mine"], "mp")  # atom level skips it
 
 
 def test_a_checkpoint_for_a_family_without_a_loader_is_refused(tmp_path):
@@ -256,8 +254,7 @@ def test_a_random_init_entry_takes_its_settings_from_the_trained_entry(tmp_path)
     # only what the initial model depends on: editing the epochs reruns nothing of it
     assert entry["training"] == {"dataset": "qm9", "n_train": 50}
     assert model_datasets(entry, DATASETS) == ["qm9"]
-    assert features_path("i", entry, "qm9") == "results/features/i/qm9.parquet"
-    assert atom_features_path("i", entry, "qm9") == "results/features/i/qm9_atoms.parquet"
+    assert has_atom_features(entry, "qm9")
     # the training dataset of the trained entry, and train_defaults' n_train, carry over
     mine = {"source": "file", "path": "x.xyz", "periodic": False, "targets": {"e": {"unit": "eV"}}}
     datasets = {**DATASETS, "mine": {**mine, "splits": {"seed": 0, "train": 5, "val": 1}}}

@@ -21,8 +21,12 @@
   PROTOCOL_PAIRS      the same pairs when cpd.protocols.enabled: R²_geom of the main target
                       under the toolkit's, unshuffled and formula-grouped protocols
   ANALYSIS_MODELS     models run through the paper-A analyses (features on analyses.dataset)
-  structures_path(), splits_path(), features_path(), atom_features_path(),
-  checkpoint_features_path(), cpd_path(), cpd_sensitivity_path(), cpd_protocols_path()
+  structures_path(), splits_path(), model_path(), features_path(), atoms_path(),
+  atom_features_path(), checkpoint_features_path(), cpd_path(), cpd_sensitivity_path(),
+  cpd_protocols_path(), analysis_path(), model_analysis_path(), table_path(), figure_path(),
+  atlas_path(), report_path()
+                      every output path: rules call these (with "{wildcard}" for patterns),
+                      never a literal, and no step builds a path of its own
   probe_params()      the probe settings every paper-A score depends on
   final_outputs()     every file the default target `all` asks for
   render_inputs(item) the cached results one table, figure or the report reads
@@ -67,9 +71,7 @@ FEATURE_DATASETS = {dataset for _, dataset in FEATURE_PAIRS}
 EXTRACTED = [(m, d) for m, d in FEATURE_PAIRS if SOURCES[m].runs_model]
 BROUGHT_MODELS = [name for name, source in SOURCES.items() if source is Source.FEATURES]
 # pairs with per-atom features: every extracted pair, and a features entry's atom_paths
-ATOM_PAIRS = [
-    (m, d) for m, d in FEATURE_PAIRS if _registry.atom_features_path(m, REGISTRY[m], d) is not None
-]
+ATOM_PAIRS = [(m, d) for m, d in FEATURE_PAIRS if _registry.has_atom_features(REGISTRY[m], d)]
 # training checkpoints are extracted on the dataset each model is trained on
 CHECKPOINT_PAIRS = [(m, REGISTRY[m]["training"]["dataset"]) for m in TRAINED_MODELS]
 
@@ -161,15 +163,30 @@ def names_pattern(names):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
+# --- every output path, in one place (rules call these, with "{wildcard}" for patterns) ---
+
+
+def model_path(model, name):
+    """A file of a model built here: model.pt, metrics.json, learning_curve.parquet or the
+    checkpoints folder."""
+    return f"results/models/{model}/{name}"
+
+
 def features_path(model, dataset):
-    """Pooled per-structure features of ``model`` on ``dataset``."""
-    return _registry.features_path(model, REGISTRY[model], dataset)
+    """Pooled per-structure features of ``model`` on ``dataset`` (extracted, or imported)."""
+    return f"results/features/{model}/{dataset}.parquet"
+
+
+def atoms_path(model, dataset):
+    """Per-atom last-layer features of ``model`` on ``dataset`` (the file pattern)."""
+    return f"results/features/{model}/{dataset}_atoms.parquet"
 
 
 def atom_features_path(model, dataset):
-    """Per-atom last-layer features of ``model`` on ``dataset`` (None: a features entry
-    without them)."""
-    return _registry.atom_features_path(model, REGISTRY[model], dataset)
+    """Per-atom last-layer features of ``model`` on ``dataset``; None for a features entry that
+    brings none there."""
+    has_atoms = _registry.has_atom_features(REGISTRY[model], dataset)
+    return atoms_path(model, dataset) if has_atoms else None
 
 
 def brought_features(model, dataset, atoms):
@@ -210,6 +227,32 @@ def cpd_protocols_path(model, dataset):
 def analysis_path(name):
     """A cross-model analysis table."""
     return f"results/analyses/{name}.parquet"
+
+
+def model_analysis_path(name, model):
+    """One model's table of the per-model analysis ``name``."""
+    return f"results/analyses/{name}/{model}.parquet"
+
+
+def table_path(name, fmt):
+    """A rendered table (csv, md or tex)."""
+    return f"figures/tables/{name}.{fmt}"
+
+
+def figure_path(name, fmt):
+    """A rendered figure (pdf or png)."""
+    return f"figures/{name}.{fmt}"
+
+
+def atlas_path(dataset, suffix):
+    """The atlas of ``dataset``: its chemiscope dataset (json.gz) or offline viewer (html)."""
+    return f"figures/atlas/{dataset}.{suffix}"
+
+
+def report_path(name):
+    """A file of the reproduction report: reproduction.md, reproduction.csv,
+    reproduction_summary.rst (the HTML report's landing page), ladder.md, ladder.csv."""
+    return f"results/{name}"
 
 
 def probe_params():
@@ -267,7 +310,7 @@ BACKBONE_DATASETS = [
 # a training-budget ladder (registry `rung`, config/ladder.yaml): every claim on every rung
 LADDER_RUNGS = sorted({e.get("rung", 0) for m, e in REGISTRY.items() if SOURCES[m].built_here})
 LADDER_OUTPUTS = (
-    {"ladder": "results/ladder.csv", "ladder_md": "results/ladder.md"}
+    {"ladder": report_path("ladder.csv"), "ladder_md": report_path("ladder.md")}
     if len(LADDER_RUNGS) > 1
     else {}
 )
@@ -298,7 +341,7 @@ def final_outputs():
     ]
     outputs += [f"figures/tables/{t}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS]
     outputs += [f"figures/{f}.{fmt}" for f in FIGURES for fmt in FIGURE_FORMATS]
-    outputs += ["results/reproduction.md", "results/reproduction.csv"]
+    outputs += [report_path("reproduction.md"), report_path("reproduction.csv")]
     return outputs
 
 
@@ -332,7 +375,7 @@ def extract_weights(w):
     """The weights file a model is extracted from ({} for builtin weights)."""
     entry = REGISTRY[w.model]
     if SOURCES[w.model].built_here:
-        return {"model": f"results/models/{w.model}/model.pt"}
+        return {"model": model_path(w.model, "model.pt")}
     if SOURCES[w.model] is Source.CHECKPOINT:
         return {"model": entry["path"]}
     return {}
@@ -474,7 +517,7 @@ def analysis_params(name):
 
 def per_model_tables(name):
     """The per-model tables of analysis ``name``, one per model in ANALYSIS_MODELS."""
-    return [f"results/analyses/{name}/{model}.parquet" for model in ANALYSIS_MODELS]
+    return [model_analysis_path(name, model) for model in ANALYSIS_MODELS]
 
 
 # --- stage reconstruction (paper B) ---

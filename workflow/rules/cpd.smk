@@ -12,7 +12,7 @@ config/README.md (## cpd).
 rule cpd:
     input:
         features=lambda w: features_path(w.model, w.dataset),
-        structures="results/data/{dataset}.parquet",
+        structures=structures_path("{dataset}"),
     output:
         scores=cpd_path("{model}", "{dataset}"),
     log:
@@ -33,7 +33,7 @@ rule cpd:
 rule cpd_sensitivity:
     input:
         features=lambda w: features_path(w.model, w.dataset),
-        structures="results/data/{dataset}.parquet",
+        structures=structures_path("{dataset}"),
     output:
         scores=cpd_sensitivity_path("{model}", "{dataset}"),
     log:
@@ -74,7 +74,7 @@ rule cpd_layer_profile:
 rule cpd_protocols:
     input:
         features=lambda w: features_path(w.model, w.dataset),
-        structures="results/data/{dataset}.parquet",
+        structures=structures_path("{dataset}"),
     output:
         scores=cpd_protocols_path("{model}", "{dataset}"),
     log:

@@ -12,8 +12,8 @@ rule extract:
         unpack(extract_structures),
         unpack(extract_weights),
     output:
-        features="results/features/{model}/{dataset}.parquet",
-        atoms="results/features/{model}/{dataset}_atoms.parquet",
+        features=features_path("{model}", "{dataset}"),
+        atoms=atoms_path("{model}", "{dataset}"),
     log:
         **job_logs("features/{model}_{dataset}"),
     wildcard_constraints:
@@ -38,7 +38,7 @@ rule import_features:
         features=lambda w: brought_features(w.model, w.dataset, atoms=False),
         structures=structures_path("{dataset}"),
     output:
-        features="results/features/{model}/{dataset}.parquet",
+        features=features_path("{model}", "{dataset}"),
     log:
         **job_logs("features/{model}_{dataset}_import"),
     wildcard_constraints:
@@ -62,7 +62,7 @@ rule import_atom_features:
         features=lambda w: brought_features(w.model, w.dataset, atoms=True),
         structures=structures_path("{dataset}"),
     output:
-        features="results/features/{model}/{dataset}_atoms.parquet",
+        features=atoms_path("{model}", "{dataset}"),
     log:
         **job_logs("features/{model}_{dataset}_atoms_import"),
     wildcard_constraints:
@@ -84,10 +84,10 @@ rule import_atom_features:
 rule extract_checkpoints:
     input:
         unpack(extract_structures),
-        model="results/models/{model}/model.pt",
-        checkpoints="results/models/{model}/checkpoints",
+        model=model_path("{model}", "model.pt"),
+        checkpoints=model_path("{model}", "checkpoints"),
     output:
-        features="results/features/{model}/{dataset}_checkpoints.parquet",
+        features=checkpoint_features_path("{model}", "{dataset}"),
     log:
         **job_logs("features/{model}_{dataset}_checkpoints"),
     wildcard_constraints:

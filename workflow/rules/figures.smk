@@ -20,7 +20,7 @@ for _table in TABLES:
         output:
             **{
                 fmt: report(
-                    f"figures/tables/{_table}.{fmt}",
+                    table_path(_table, fmt),
                     caption=f"../report/{_table}.rst",
                     category="Tables",
                     labels={"table": _table, "format": fmt},
@@ -52,7 +52,7 @@ for _figure in FIGURES:
         output:
             **{
                 fmt: report(
-                    f"figures/{_figure}.{fmt}",
+                    figure_path(_figure, fmt),
                     caption=f"../report/{_figure}.rst",
                     category="Figures",
                     labels={"figure": _figure, "format": fmt},

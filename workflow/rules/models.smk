@@ -12,10 +12,10 @@ rule train_model:
     input:
         unpack(training_data),
     output:
-        model="results/models/{model}/model.pt",
-        checkpoints=directory("results/models/{model}/checkpoints"),
-        curve="results/models/{model}/learning_curve.parquet",
-        metrics="results/models/{model}/metrics.json",
+        model=model_path("{model}", "model.pt"),
+        checkpoints=directory(model_path("{model}", "checkpoints")),
+        curve=model_path("{model}", "learning_curve.parquet"),
+        metrics=model_path("{model}", "metrics.json"),
     log:
         **job_logs("models/train_{model}"),
     wildcard_constraints:
@@ -38,8 +38,8 @@ rule init_model:
     input:
         unpack(training_data),
     output:
-        model="results/models/{model}/model.pt",
-        metrics="results/models/{model}/metrics.json",
+        model=model_path("{model}", "model.pt"),
+        metrics=model_path("{model}", "metrics.json"),
     log:
         **job_logs("models/init_{model}"),
     wildcard_constraints:
@@ -60,7 +60,7 @@ rule init_model:
 
 rule model_table:
     input:
-        metrics=[f"results/models/{m}/metrics.json" for m in TRAINED_MODELS + INIT_MODELS],
+        metrics=[model_path(m, "metrics.json") for m in TRAINED_MODELS + INIT_MODELS],
         features=[features_path(m, d) for m, d in FEATURE_PAIRS],
     output:
         table=REGISTRY_PARQUET,

@@ -111,8 +111,8 @@ rule pcovr:
             if d in RECONSTRUCTION["pcovr"]["targets"]
         ],
         structures=sorted(
-            {f"results/data/{d}.parquet" for _, d in FEATURE_PAIRS}
-            & {f"results/data/{d}.parquet" for d in RECONSTRUCTION["pcovr"]["targets"]}
+            {structures_path(d) for _, d in FEATURE_PAIRS}
+            & {structures_path(d) for d in RECONSTRUCTION["pcovr"]["targets"]}
         ),
     output:
         pcovr=analysis_path("pcovr"),
@@ -178,8 +178,8 @@ rule atlas:
         pcovr=analysis_path("pcovr"),
         registry=REGISTRY_PARQUET,
     output:
-        dataset="figures/atlas/{dataset}.json.gz",
-        viewer="figures/atlas/{dataset}.html",
+        dataset=atlas_path("{dataset}", "json.gz"),
+        viewer=atlas_path("{dataset}", "html"),
     log:
         **job_logs("analyses/atlas_{dataset}"),
     wildcard_constraints:

@@ -12,19 +12,19 @@ rule reproduction:
     output:
         **LADDER_OUTPUTS,
         md=report(
-            "results/reproduction.md",
+            report_path("reproduction.md"),
             caption="../report/reproduction.rst",
             category="Reproduction",
             labels={"report": "reproduction", "format": "md"},
         ),
         csv=report(
-            "results/reproduction.csv",
+            report_path("reproduction.csv"),
             caption="../report/reproduction.rst",
             category="Reproduction",
             labels={"report": "reproduction", "format": "csv"},
         ),
         landing=report(
-            "results/reproduction_summary.rst",
+            report_path("reproduction_summary.rst"),
             caption="../report/reproduction_summary.rst",
             category="Reproduction",
             labels={"report": "verdicts (landing page)", "format": "rst"},

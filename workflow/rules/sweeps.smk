@@ -13,9 +13,9 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             f"{_name}_model"
         input:
             features=lambda w: features_path(w.model, ANALYSES["dataset"]),
-            structures=f"results/data/{ANALYSES['dataset']}.parquet",
+            structures=structures_path(ANALYSES["dataset"]),
         output:
-            table=f"results/analyses/{_name}/{{model}}.parquet",
+            table=model_analysis_path(_name, "{model}"),
         log:
             **job_logs(f"analyses/{_name}/{{model}}"),
         conda:

@@ -293,18 +293,11 @@ def model_datasets(
     return [d for d, cfg in datasets.items() if periodic or not is_periodic(d, cfg)]
 
 
-def atom_features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str | None:
-    """Per-atom last-layer features of model ``name`` on ``dataset``; None when a ``source:
-    features`` entry brings none (atom-level analyses then skip the model)."""
-    if source_of(entry) is Source.FEATURES and dataset not in entry.get("atom_paths", {}):
-        return None
-    return f"results/features/{name}/{dataset}_atoms.parquet"
-
-
-def features_path(name: str, entry: Mapping[str, Any], dataset: str) -> str:
-    """Pooled feature table of model ``name`` on ``dataset`` (docs/formats.md): extracted here,
-    or a ``source: features`` entry's file as its import job wrote it."""
-    return f"results/features/{name}/{dataset}.parquet"
+def has_atom_features(entry: Mapping[str, Any], dataset: str) -> bool:
+    """Whether a model has per-atom last-layer features on ``dataset``: every model that runs
+    here does; a ``source: features`` entry only where it brings them (``atom_paths``), and the
+    atom-level analyses skip it elsewhere."""
+    return source_of(entry) is not Source.FEATURES or dataset in entry.get("atom_paths", {})
 
 
 def brought_features_path(entry: Mapping[str, Any], dataset: str, atoms: bool) -> str | None:
@@ -358,7 +351,7 @@ def model_table(inputs: Mapping, outputs: Mapping, params: dict[str, Any], threa
             notes.append(f"not extracted on {', '.join(skipped)}: {why}")
         elif skipped and source.runs_model:
             notes.append(f"not extracted on {', '.join(skipped)}: no periodic support")
-        no_atoms = [d for d in datasets if atom_features_path(name, entry, d) is None]
+        no_atoms = [d for d in datasets if not has_atom_features(entry, d)]
         if no_atoms:
             notes.append(
                 f"no per-atom features on {', '.join(no_atoms)}: atom-level GFRE/LFRE and "
