@@ -34,9 +34,11 @@ lint: $(BIN)/.installed
 	done; \
 	exit $$status
 
-# one pytest worker per core; a test module stays on one worker (its module fixtures run once)
+# one pytest worker per core; a test module stays on one worker (its module fixtures run once).
+# The SLURM test runs alone afterwards: beside the other worker its first job stayed pending.
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not cluster"
+	$(BIN)/python -m pytest -m cluster
 
 clean-venv:
 	rm -rf $(VENV)
