@@ -1,8 +1,8 @@
 """atomprobe: regenerate the tables and figures of the CPD and feature-reconstruction papers.
 
 snakemake --cores all                                   # default config, runs on a laptop
-snakemake --cores all --configfile config/paper.yaml    # paper scale (GPU recommended)
-snakemake --profile profiles/slurm --configfile config/paper.yaml
+snakemake --cores all --profile profiles/paper         # paper scale (GPU recommended)
+snakemake --profile profiles/slurm --profile profiles/paper   # paper scale on a SLURM cluster
 """
 
 import sys
@@ -38,8 +38,14 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
-try:  # config resources name rules that exist (known once every rule file is read)
-    check_resource_rules(config, [r.name for r in workflow.rules])
+try:  # set-resources/set-threads name rules that exist (known once every rule file is read)
+    check_resource_rules(
+        [
+            *workflow.resource_settings.overwrite_resources,
+            *workflow.resource_settings.overwrite_threads,
+        ],
+        [r.name for r in workflow.rules],
+    )
 except AtomprobeError as exc:
     sys.exit(f"atomprobe: {exc}")
 

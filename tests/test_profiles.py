@@ -16,6 +16,7 @@ from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "profiles" / "default"
 SLURM = REPO / "profiles" / "slurm"
+PAPER = REPO / "profiles" / "paper"
 SLURM_TEST = REPO / ".ci" / "slurm" / "profile"
 # Keys of the CI test profile that profiles/slurm must not have.
 TEST_ONLY_KEYS = {"slurm-init-seconds-before-status-checks", "slurm-keep-successful-logs"}
@@ -71,6 +72,19 @@ def test_slurm_profile_leaves_cluster_specifics_to_fill_in():
         assert key not in config["default-resources"]
 
 
+def test_paper_profile_stacks_on_the_cluster_and_default_profiles(monkeypatch):
+    """profiles/paper sets no key of profiles/slurm or profiles/default, so stacking it keeps
+    theirs whole (a later --profile replaces a top-level key an earlier one set)."""
+    paper = profile(PAPER)
+    assert set(paper) == {"configfile", "set-resources"}
+    assert not set(paper) & (set(profile(DEFAULT)) | set(profile(SLURM)))
+    monkeypatch.chdir(REPO)
+    _, args = parse_args(["--profile", str(SLURM), "--profile", str(PAPER)])
+    assert args.executor == "slurm" and args.set_resource_scopes == {"gpu": "local"}
+    assert args.set_resources
+    assert Path(args.configfile[0]).resolve() == REPO / "config" / "paper.yaml"
+
+
 def test_ci_profile_differs_from_slurm_profile_only_where_a_test_must():
     slurm, ci = profile(SLURM), profile(SLURM_TEST)
     assert set(ci) - set(slurm) == TEST_ONLY_KEYS
@@ -108,28 +122,29 @@ def test_partition_map_routes_gpu_jobs(path, cpu, gpu):
 
 
 @pytest.mark.timeout(300)
-def test_paper_config_resources_reach_its_jobs(tmp_path):
-    """What config/paper.yaml sets under `resources` (measured by the scale rehearsal) is what
-    its jobs ask the scheduler for (sbatch --mem/--time/--cpus-per-task on a cluster)."""
+def test_paper_profile_resources_reach_its_jobs(tmp_path):
+    """What profiles/paper sets under `set-resources` (measured by the scale rehearsal) is what
+    the paper config's jobs ask the scheduler for (sbatch --mem/--time on a cluster), and the
+    profile brings config/paper.yaml with it."""
     from conftest import run_snakemake
 
-    wanted = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())["resources"]
-    (tmp_path / "config").symlink_to(REPO / "config", target_is_directory=True)
-    result = run_snakemake(tmp_path, "-n", "--configfile", "config/paper.yaml", timeout=240)
+    wanted = profile(PAPER)["set-resources"]
+    for name in ("config", "profiles"):
+        (tmp_path / name).symlink_to(REPO / name, target_is_directory=True)
+    result = run_snakemake(tmp_path, "-n", "--profile", str(PAPER), timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "config/paper.yaml" in result.stdout + result.stderr
     jobs, rule = {}, None
     for line in (result.stdout + result.stderr).splitlines():
         line = line.strip()
         if line.startswith(("rule ", "localrule ")):
             rule = line.split()[1].rstrip(":")
-        elif rule and line.startswith("threads:"):
-            jobs.setdefault(rule, {})["threads"] = int(line.split()[1])
         elif rule and line.startswith("resources:"):
             for item in line.split(":", 1)[1].split(","):
                 key, _, value = item.strip().partition("=")
                 if key in ("mem_mb", "runtime"):
                     jobs.setdefault(rule, {})[key] = int(value)
     for name, asks in wanted.items():
-        assert name in jobs, f"{name}: no job of this rule in the paper config's dry run"
+        assert name in jobs, f"{name}: no job of this rule in the paper profile's dry run"
         for key, value in asks.items():
             assert jobs[name][key] == value, (name, key, jobs[name])

@@ -52,6 +52,8 @@ stops the run with one line naming the key. Overlays merge recursively over the 
 (`--configfile`; lists are replaced, not merged): `config/paper.yaml` (paper scale) and
 `config/tiny.yaml` (CI; `config/branches.yaml` goes over it for dry runs of the options the
 others leave unused). "default" is the value in `config/config.yaml`; — means the key has none.
+What a rule's jobs ask the scheduler for (threads, memory, runtime) is not config: each rule
+declares it, and Snakemake's own `set-resources`/`set-threads` raise it (`profiles/paper`).
 """
 
 

@@ -11,7 +11,7 @@ runs on (a GPU for ``device: cuda``, ``MP_API_KEY``) stay in the job, as one lin
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,17 @@ def check_config(config: Mapping[str, Any], config_files: Sequence[str | Path] =
     ConfigError
         One line naming the file (and line) or the key.
     """
+    source = " + ".join(map(str, config_files)) or "config"
     for path in config_files:
         load_yaml(path)
-    validate_config(config, source=" + ".join(map(str, config_files)) or "config")
+    if "resources" in config:
+        raise ConfigError(
+            f"{source}: key resources is gone: what a rule's jobs ask for is Snakemake's own "
+            "setting now; move it to `set-resources: {RULE: {mem_mb: N, runtime: MINUTES}}` "
+            "and `set-threads: {RULE: N}` in a profile (profiles/paper/config.yaml does so) or "
+            "pass --set-resources RULE:mem_mb=N"
+        )
+    validate_config(config, source=source)
 
 
 def check_data_and_models(
@@ -201,13 +209,15 @@ def check_probe_sizes(config: Mapping[str, Any], datasets: Datasets) -> None:
         )
 
 
-def check_resource_rules(config: Mapping[str, Any], rule_names: Sequence[str]) -> None:
-    """Every rule named under config ``resources`` is a rule of the workflow.
+def check_resource_rules(overridden: Iterable[str], rule_names: Sequence[str]) -> None:
+    """Every rule that Snakemake's ``set-resources``/``set-threads`` names is a rule of the
+    workflow (Snakemake itself ignores a name that is not, leaving the rule's own declaration).
 
     Parameters
     ----------
-    config : mapping
-        The merged config (its optional ``resources``: rule name to threads/mem_mb/runtime).
+    overridden : iterable of str
+        The rule names under ``set-resources`` and ``set-threads`` (profile keys or
+        command-line flags).
     rule_names : sequence of str
         The workflow's rules.
 
@@ -216,12 +226,12 @@ def check_resource_rules(config: Mapping[str, Any], rule_names: Sequence[str]) -
     ConfigError
         A name that is not a rule, with the closest rule name if there is one.
     """
-    for name in config.get("resources") or {}:
+    for name in overridden:
         if name not in rule_names:
             close = difflib.get_close_matches(name, rule_names, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(
-                f"config resources: {name!r} is not a rule of this workflow; {hint}"
+                f"set-resources/set-threads: {name!r} is not a rule of this workflow; {hint}"
                 "the rule names are in workflow/rules/*.smk (`snakemake --list-rules`)"
             )
 

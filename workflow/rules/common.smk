@@ -131,14 +131,6 @@ RENDER_CODE = sorted(
 )
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURE_FORMATS = ("pdf", "png")
-RESOURCES = config.get("resources") or {}
-
-
-def job_resource(rule_name, key, default):
-    """What each job of ``rule_name`` asks the scheduler for (``threads``, ``mem_mb`` in MB,
-    ``runtime`` in minutes): config ``resources.<rule_name>.<key>`` if set (config/paper.yaml
-    sets them from the scale rehearsal's measurements), else the rule's own ``default``."""
-    return RESOURCES.get(rule_name, {}).get(key, default)
 
 
 def model_job_gpus(wildcards):

@@ -19,10 +19,9 @@ rule cpd:
         **job_logs("cpd/{model}/{dataset}"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("cpd", "threads", 1)
     resources:
-        mem_mb=job_resource("cpd", "mem_mb", 4000),
-        runtime=job_resource("cpd", "runtime", 60),
+        mem_mb=4000,
+        runtime=60,
     params:
         step="atomprobe.cpd.steps:cpd",
         cfg=cpd_params,
@@ -40,10 +39,9 @@ rule cpd_sensitivity:
         **job_logs("cpd_sensitivity/{model}/{dataset}"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("cpd_sensitivity", "threads", 1)
     resources:
-        mem_mb=job_resource("cpd_sensitivity", "mem_mb", 4000),
-        runtime=job_resource("cpd_sensitivity", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.cpd.steps:cpd_sensitivity",
         cfg=cpd_sensitivity_params,
@@ -60,10 +58,9 @@ rule cpd_layer_profile:
         **job_logs("analyses/layer_profile"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("cpd_layer_profile", "threads", 1)
     resources:
-        mem_mb=job_resource("cpd_layer_profile", "mem_mb", 1000),
-        runtime=job_resource("cpd_layer_profile", "runtime", 10),
+        mem_mb=1000,
+        runtime=10,
     params:
         step="atomprobe.analyses.steps:cpd_layer_profile",
         cfg={},
@@ -81,10 +78,9 @@ rule cpd_protocols:
         **job_logs("cpd_protocols/{model}/{dataset}"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("cpd_protocols", "threads", 1)
     resources:
-        mem_mb=job_resource("cpd_protocols", "mem_mb", 4000),
-        runtime=job_resource("cpd_protocols", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.cpd.steps:cpd_protocols",
         cfg=cpd_protocols_params,
@@ -106,10 +102,9 @@ rule checkpoint_cpd:
         **job_logs("analyses/checkpoint_cpd"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("checkpoint_cpd", "threads", 1)
     resources:
-        mem_mb=job_resource("checkpoint_cpd", "mem_mb", 4000),
-        runtime=job_resource("checkpoint_cpd", "runtime", 60),
+        mem_mb=4000,
+        runtime=60,
     params:
         step="atomprobe.analyses.steps:checkpoint_cpd",
         cfg={**probe_params(), "targets": CHECKPOINT_TARGETS},

@@ -16,10 +16,9 @@ for _dataset in datasets_of("archive"):
             **job_logs(f"data/{_dataset}_archive"),
         conda:
             "../../envs/data.yaml"
-        threads: job_resource(f"{_dataset}_archive", "threads", 1)
         resources:
-            mem_mb=job_resource(f"{_dataset}_archive", "mem_mb", 500),
-            runtime=job_resource(f"{_dataset}_archive", "runtime", 60),
+            mem_mb=500,
+            runtime=60,
         params:
             step="atomprobe.data.steps:qm9_archive",
             cfg={"archive": DATASETS[_dataset]["archive"]},
@@ -38,10 +37,9 @@ rule qm9:
         dataset=names_pattern(datasets_of("qm9pack", "archive")),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("qm9", "threads", 1)
     resources:
-        mem_mb=job_resource("qm9", "mem_mb", 4000),
-        runtime=job_resource("qm9", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.data.steps:qm9",
         cfg=dataset_params,
@@ -58,10 +56,9 @@ rule mp:
         dataset=names_pattern(datasets_of("offline", "api")),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("mp", "threads", 1)
     resources:
-        mem_mb=job_resource("mp", "mem_mb", 2000),
-        runtime=job_resource("mp", "runtime", 30),
+        mem_mb=2000,
+        runtime=30,
     params:
         step="atomprobe.data.steps:mp",
         cfg=dataset_params,
@@ -80,10 +77,9 @@ rule structures_from_file:
         dataset=names_pattern(datasets_of("file")),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("structures_from_file", "threads", 1)
     resources:
-        mem_mb=job_resource("structures_from_file", "mem_mb", 4000),
-        runtime=job_resource("structures_from_file", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.data.steps:structures_from_file",
         cfg=dataset_params,
@@ -102,10 +98,9 @@ rule splits:
         dataset=names_pattern(SPLIT_DATASETS),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("splits", "threads", 1)
     resources:
-        mem_mb=job_resource("splits", "mem_mb", 1000),
-        runtime=job_resource("splits", "runtime", 5),
+        mem_mb=1000,
+        runtime=5,
     params:
         step="atomprobe.data.steps:splits",
         cfg=splits_params,

@@ -21,10 +21,9 @@ rule extract:
         dataset=names_pattern(list(DATASETS)),
     conda:
         "../../envs/torch.yaml"
-    threads: job_resource("extract", "threads", 1)
     resources:
-        mem_mb=job_resource("extract", "mem_mb", 6000),
-        runtime=job_resource("extract", "runtime", 60),
+        mem_mb=6000,
+        runtime=60,
         gpu=model_job_gpus,
     params:
         step="atomprobe.features.steps:extract",
@@ -46,10 +45,9 @@ rule import_features:
         dataset=names_pattern(list(DATASETS)),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("import_features", "threads", 1)
     resources:
-        mem_mb=job_resource("import_features", "mem_mb", 4000),
-        runtime=job_resource("import_features", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.features.imported:import_features",
         cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": False},
@@ -70,10 +68,9 @@ rule import_atom_features:
         dataset=names_pattern(list(DATASETS)),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("import_atom_features", "threads", 1)
     resources:
-        mem_mb=job_resource("import_atom_features", "mem_mb", 4000),
-        runtime=job_resource("import_atom_features", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.features.imported:import_features",
         cfg=lambda w: {"model": w.model, "dataset": w.dataset, "atoms": True},
@@ -95,10 +92,9 @@ rule extract_checkpoints:
         dataset=names_pattern(SPLIT_DATASETS),
     conda:
         "../../envs/torch.yaml"
-    threads: job_resource("extract_checkpoints", "threads", 1)
     resources:
-        mem_mb=job_resource("extract_checkpoints", "mem_mb", 6000),
-        runtime=job_resource("extract_checkpoints", "runtime", 60),
+        mem_mb=6000,
+        runtime=60,
         gpu=model_job_gpus,
     params:
         step="atomprobe.features.steps:extract_checkpoints",

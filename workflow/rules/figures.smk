@@ -31,10 +31,9 @@ for _table in TABLES:
             **job_logs(f"render/{_table}"),
         conda:
             "../../envs/plot.yaml"
-        threads: job_resource(f"table_{_table}", "threads", 1)
         resources:
-            mem_mb=job_resource(f"table_{_table}", "mem_mb", 2000),
-            runtime=job_resource(f"table_{_table}", "runtime", 5),
+            mem_mb=2000,
+            runtime=5,
         params:
             step="atomprobe.render.steps:render_table",
             cfg={**RENDER, "item": _table},
@@ -63,10 +62,9 @@ for _figure in FIGURES:
             **job_logs(f"render/{_figure}"),
         conda:
             "../../envs/plot.yaml"
-        threads: job_resource(f"figure_{_figure}", "threads", 1)
         resources:
-            mem_mb=job_resource(f"figure_{_figure}", "mem_mb", 2000),
-            runtime=job_resource(f"figure_{_figure}", "runtime", 5),
+            mem_mb=2000,
+            runtime=5,
         params:
             step="atomprobe.render.steps:render_figure",
             cfg={**RENDER, "item": _figure},

@@ -22,10 +22,9 @@ rule train_model:
         model=names_pattern(TRAINED_MODELS),
     conda:
         "../../envs/torch.yaml"
-    threads: job_resource("train_model", "threads", 1)
     resources:
-        mem_mb=job_resource("train_model", "mem_mb", 4000),
-        runtime=job_resource("train_model", "runtime", 120),
+        mem_mb=4000,
+        runtime=120,
         gpu=model_job_gpus,
     params:
         step="atomprobe.models.steps:train_model",
@@ -46,10 +45,9 @@ rule init_model:
         model=names_pattern(INIT_MODELS),
     conda:
         "../../envs/torch.yaml"
-    threads: job_resource("init_model", "threads", 1)
     resources:
-        mem_mb=job_resource("init_model", "mem_mb", 4000),
-        runtime=job_resource("init_model", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
         gpu=model_job_gpus,
     params:
         step="atomprobe.models.steps:init_model",
@@ -68,10 +66,9 @@ rule model_table:
         **job_logs("models/model_table"),
     conda:
         "../../envs/data.yaml"
-    threads: job_resource("model_table", "threads", 1)
     resources:
-        mem_mb=job_resource("model_table", "mem_mb", 1000),
-        runtime=job_resource("model_table", "runtime", 5),
+        mem_mb=1000,
+        runtime=5,
     params:
         step="atomprobe.models.registry:model_table",
         cfg={

@@ -21,10 +21,9 @@ rule reconstruction_source:
         source=names_pattern(MODELS),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("reconstruction_source", "threads", 1)
     resources:
-        mem_mb=job_resource("reconstruction_source", "mem_mb", 4000),
-        runtime=job_resource("reconstruction_source", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.analyses.steps:reconstruction_source",
         cfg=lambda w: {
@@ -50,10 +49,9 @@ rule reconstruction:
         **job_logs("analyses/reconstruction"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("reconstruction", "threads", 1)
     resources:
-        mem_mb=job_resource("reconstruction", "mem_mb", 1000),
-        runtime=job_resource("reconstruction", "runtime", 5),
+        mem_mb=1000,
+        runtime=5,
     params:
         step="atomprobe.analyses.steps:reconstruction",
         cfg=reconstruction_params(
@@ -72,10 +70,9 @@ rule cumulants:
         **job_logs("analyses/cumulants"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("cumulants", "threads", 1)
     resources:
-        mem_mb=job_resource("cumulants", "mem_mb", 8000),
-        runtime=job_resource("cumulants", "runtime", 60),
+        mem_mb=8000,
+        runtime=60,
     params:
         step="atomprobe.analyses.steps:cumulants",
         cfg=reconstruction_params("seed", "cumulants", "relative_alphas"),
@@ -92,10 +89,9 @@ rule similarity:
         **job_logs("analyses/similarity"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("similarity", "threads", 1)
     resources:
-        mem_mb=job_resource("similarity", "mem_mb", 4000),
-        runtime=job_resource("similarity", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.analyses.steps:similarity",
         cfg=reconstruction_params("seed", "layer", "similarity"),
@@ -120,10 +116,9 @@ rule pcovr:
         **job_logs("analyses/pcovr"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("pcovr", "threads", 1)
     resources:
-        mem_mb=job_resource("pcovr", "mem_mb", 4000),
-        runtime=job_resource("pcovr", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.analyses.steps:pcovr",
         cfg=reconstruction_params("layer", "pcovr"),
@@ -140,10 +135,9 @@ rule intrinsic_dimension:
         **job_logs("analyses/intrinsic_dimension"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("intrinsic_dimension", "threads", 1)
     resources:
-        mem_mb=job_resource("intrinsic_dimension", "mem_mb", 4000),
-        runtime=job_resource("intrinsic_dimension", "runtime", 60),
+        mem_mb=4000,
+        runtime=60,
     params:
         step="atomprobe.analyses.steps:intrinsic_dimension",
         cfg=reconstruction_params("seed", "intrinsic_dimension"),
@@ -160,10 +154,9 @@ rule layer_reconstruction:
         **job_logs("analyses/layer_reconstruction"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("layer_reconstruction", "threads", 1)
     resources:
-        mem_mb=job_resource("layer_reconstruction", "mem_mb", 4000),
-        runtime=job_resource("layer_reconstruction", "runtime", 60),
+        mem_mb=4000,
+        runtime=60,
     params:
         step="atomprobe.analyses.steps:layer_reconstruction",
         cfg=reconstruction_params("seed", "relative_alphas", "structure", "backbone"),
@@ -186,10 +179,9 @@ rule atlas:
         dataset=names_pattern(ATLAS_DATASETS),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("atlas", "threads", 1)
     resources:
-        mem_mb=job_resource("atlas", "mem_mb", 4000),
-        runtime=job_resource("atlas", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.analyses.steps:atlas",
         cfg=lambda w: {
@@ -212,10 +204,9 @@ rule convergence:
         **job_logs("analyses/convergence"),
     conda:
         "../../envs/analysis.yaml"
-    threads: job_resource("convergence", "threads", 1)
     resources:
-        mem_mb=job_resource("convergence", "mem_mb", 4000),
-        runtime=job_resource("convergence", "runtime", 30),
+        mem_mb=4000,
+        runtime=30,
     params:
         step="atomprobe.analyses.steps:convergence",
         cfg=reconstruction_params("seed", "layer", "convergence", "relative_alphas"),

@@ -33,10 +33,9 @@ rule reproduction:
         **job_logs("render/reproduction"),
     conda:
         "../../envs/plot.yaml"
-    threads: job_resource("reproduction", "threads", 1)
     resources:
-        mem_mb=job_resource("reproduction", "mem_mb", 2000),
-        runtime=job_resource("reproduction", "runtime", 5),
+        mem_mb=2000,
+        runtime=5,
     params:
         step="atomprobe.render.steps:reproduction_report",
         cfg={

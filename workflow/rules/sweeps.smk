@@ -20,10 +20,9 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             **job_logs(f"analyses/{_name}/{{model}}"),
         conda:
             "../../envs/analysis.yaml"
-        threads: job_resource(f"{_name}_model", "threads", 1)
         resources:
-            mem_mb=job_resource(f"{_name}_model", "mem_mb", 4000),
-            runtime=job_resource(f"{_name}_model", "runtime", 60),
+            mem_mb=4000,
+            runtime=60,
         params:
             step=_per_model_step,
             cfg=analysis_params(_name),
@@ -42,10 +41,9 @@ for _name, (_per_model_step, _combine_step, _extra_outputs) in PER_MODEL_ANALYSE
             **job_logs(f"analyses/{_name}"),
         conda:
             "../../envs/analysis.yaml"
-        threads: job_resource(_name, "threads", 1)
         resources:
-            mem_mb=job_resource(_name, "mem_mb", 1000),
-            runtime=job_resource(_name, "runtime", 10),
+            mem_mb=1000,
+            runtime=10,
         params:
             step=_combine_step,
             cfg=COMBINE_PARAMS.get(_name, {}),
