@@ -5,15 +5,18 @@ measures, exactly (``getrusage`` of a wrapper process that runs Snakemake's comm
 itself): the CPU of Snakemake's own process (scheduling, DAG updates, job-status polling and,
 with ``benchmark:`` directives, their ``/proc`` sampling threads) and the CPU of everything it
 started (the jobs, and the ILP scheduler's CBC solver). Beside them, the jobs' CPU as their
-``logs/benchmarks`` records state it. A variant is a checkout of the repository (``--checkout``:
-its ``Snakefile`` and ``src/``) and a Snakemake scheduler (``ilp`` or ``greedy``), so that code
-before and after a change, and the two schedulers, are measured in one session on one machine.
+``logs/benchmarks`` records state it, and the most threads Snakemake's process held at once. A
+variant is a checkout of the repository (its ``Snakefile`` and ``src/``), a Snakemake scheduler
+(``ilp`` or ``greedy``) and optionally a ``--max-jobs-per-timespan`` (Snakemake's default
+``100/1s``), so that code before and after a change, and the settings, are measured in one
+session on one machine.
 
 Run (idle machine; about 4 min per variant on 2 cores)::
 
     git worktree add /tmp/before <commit>
     .venv/bin/python benchmarks/snakemake_overhead.py \\
         --variant before:/tmp/before:ilp --variant after:.:ilp --variant greedy:.:greedy \\
+        --variant greedy-10s:.:greedy:100/10s \\
         --out benchmarks/results/snakemake_overhead.csv
 """
 
@@ -35,8 +38,15 @@ from stage_cpu import job_records  # a script beside this one
 
 # Runs Snakemake's command line in this process, then prints its own and its children's CPU.
 _WRAPPER = r"""
-import json, resource, sys, time
+import json, os, resource, sys, threading, time
 from snakemake.cli import main
+peak_threads = 0
+def count_threads():
+    global peak_threads
+    while True:
+        peak_threads = max(peak_threads, len(os.listdir("/proc/self/task")))
+        time.sleep(0.5)
+threading.Thread(target=count_threads, daemon=True).start()
 start = time.perf_counter()
 try:
     main(sys.argv[1:])
@@ -50,18 +60,24 @@ print("OVERHEAD " + json.dumps({
     "returncode": code, "wall_s": time.perf_counter() - start,
     "snakemake_user_s": own.ru_utime, "snakemake_system_s": own.ru_stime,
     "children_user_s": children.ru_utime, "children_system_s": children.ru_stime,
+    "peak_threads": peak_threads,
 }), file=sys.stderr)
 """
 
 
-def run_variant(name: str, checkout: Path, scheduler: str, cores: int) -> dict:
-    """Run the tiny DAG with ``checkout``'s workflow and library; its CPU split, one row."""
+def run_variant(
+    name: str, checkout: Path, scheduler: str, cores: int, rate_limit: str | None = None
+) -> dict:
+    """Run the tiny DAG with ``checkout``'s workflow and library; its CPU split, one row.
+    ``rate_limit`` is Snakemake's ``--max-jobs-per-timespan`` (None: the profile's or its own)."""
     with tempfile.TemporaryDirectory(prefix=f"overhead-{name}-") as tmp:
         workdir = Path(tmp)
         (workdir / "config").symlink_to(checkout / "config", target_is_directory=True)
         env = {**os.environ, "PYTHONPATH": str(checkout / "src"), "OMP_NUM_THREADS": "1"}
         command = [sys.executable, "-c", _WRAPPER, "--snakefile", str(checkout / "Snakefile")]
         command += ["--directory", str(workdir), "--cores", str(cores), "--scheduler", scheduler]
+        if rate_limit:
+            command += ["--max-jobs-per-timespan", rate_limit]
         # --quiet all: no message class printed (its argument, not a target)
         command += ["--configfile", str(checkout / "config" / "tiny.yaml"), "--quiet", "all"]
         started = time.perf_counter()
@@ -76,6 +92,7 @@ def run_variant(name: str, checkout: Path, scheduler: str, cores: int) -> dict:
     return {
         "variant": name,
         "scheduler": scheduler,
+        "max_jobs_per_timespan": rate_limit or "",
         "jobs": len(jobs),
         **row,
         "snakemake_cpu_s": row["snakemake_user_s"] + row["snakemake_system_s"],
@@ -90,22 +107,23 @@ def main() -> None:
         "--variant",
         action="append",
         required=True,
-        metavar="NAME:CHECKOUT:SCHEDULER",
-        help="a label, a checkout of the repository and ilp or greedy (repeatable)",
+        metavar="NAME:CHECKOUT:SCHEDULER[:MAX_JOBS_PER_TIMESPAN]",
+        help="a label, a checkout of the repository, ilp or greedy, and optionally a "
+        "--max-jobs-per-timespan such as 100/10s (repeatable)",
     )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="CSV of the rows")
     args = parser.parse_args()
     rows = []
     for spec in args.variant:
-        name, checkout, scheduler = spec.split(":")
-        rows.append(run_variant(name, Path(checkout).resolve(), scheduler, args.cores))
+        name, checkout, scheduler, *rate_limit = spec.split(":")
+        rows.append(run_variant(name, Path(checkout).resolve(), scheduler, args.cores, *rate_limit))
         print(json.dumps(rows[-1]), flush=True)
     table = pd.DataFrame(rows)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False, float_format="%.1f")
-    columns = ["variant", "jobs", "wall_s", "snakemake_cpu_s", "children_cpu_s"]
+    columns = ["variant", "jobs", "wall_s", "snakemake_cpu_s", "children_cpu_s", "peak_threads"]
     print(table[[*columns, "job_records_cpu_s"]].to_markdown(index=False, floatfmt=".1f"))
 
 

@@ -58,6 +58,7 @@ def test_default_profile_is_local_with_one_gpu_slot():
     assert config["rerun-incomplete"] is True and config["printshellcmds"] is True
     assert config["latency-wait"] > 0
     assert config["scheduler"] == "greedy"
+    assert config["max-jobs-per-timespan"] == "100/10s"
 
 
 def test_slurm_profile_leaves_cluster_specifics_to_fill_in():
