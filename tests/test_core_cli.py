@@ -16,6 +16,7 @@ from atomprobe.runner import USAGE_COLUMNS, as_path_list, resolve_step, run_step
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from occupancy import job_events, occupancy  # noqa: E402
 from stage_cpu import job_records  # noqa: E402
 
 
@@ -145,3 +146,22 @@ def test_gpu_visible_reads_the_drivers_and_cuda_visible_devices(
     else:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     assert hardware.gpu_visible() is expected
+
+
+def test_occupancy_counts_the_time_each_number_of_jobs_ran():
+    """A planted Snakemake log: job A from 0 to 120 s, job B from 60 s to 300 s."""
+    log = """Building DAG of jobs...
+[Sun Dec  6 16:09:00 2026]
+localrule qm9:
+    output: results/data/qm9.parquet
+[Sun Dec  6 16:10:00 2026]
+rule extract:
+    output: results/features/x.parquet
+[Sun Dec  6 16:11:00 2026]
+Finished jobid: 1 (Rule: qm9)
+1 of 2 steps (50%) done
+[Sun Dec  6 16:14:00 2026]
+Finished jobid: 2 (Rule: extract)
+"""
+    seconds = occupancy(job_events(log.splitlines()))
+    assert seconds == {1: 60 + 180, 2: 60}
