@@ -328,11 +328,9 @@ def final_outputs():
     outputs += [cpd_sensitivity_path(m, d) for m, d in SENSITIVITY_PAIRS]
     outputs += [cpd_protocols_path(m, d) for m, d in PROTOCOL_PAIRS]
     outputs += analysis_outputs().values()
-    outputs += [
-        f"figures/atlas/{d}.{suffix}" for d in ATLAS_DATASETS for suffix in ("json.gz", "html")
-    ]
-    outputs += [f"figures/tables/{t}.{fmt}" for t in TABLES for fmt in TABLE_FORMATS]
-    outputs += [f"figures/{f}.{fmt}" for f in FIGURES for fmt in FIGURE_FORMATS]
+    outputs += [atlas_path(d, suffix) for d in ATLAS_DATASETS for suffix in ("json.gz", "html")]
+    outputs += [table_path(t, fmt) for t in TABLES for fmt in TABLE_FORMATS]
+    outputs += [figure_path(f, fmt) for f in FIGURES for fmt in FIGURE_FORMATS]
     outputs += [report_path("reproduction.md"), report_path("reproduction.csv")]
     return outputs
 
