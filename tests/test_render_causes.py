@@ -12,6 +12,7 @@ import pytest
 
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.causes import budget_trend, claim_cause, ladder_trend
+from atomprobe.render.figures import figure_ladder
 from atomprobe.render.inputs import load_results
 from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.reproduction import ladder_markdown, ladder_table
@@ -161,7 +162,43 @@ def test_the_ladder_table_judges_every_claim_on_every_rung(tmp_path):
     assert list(frame["rung"]) == [0, 1, 2]
     assert list(frame["train_passes"]) == [5000, 50000, 500000]
     assert frame["ours"].is_monotonic_increasing  # a − b: 0.05, 0.2, 0.4
+    assert frame["paper_number"].tolist() == pytest.approx([0.36] * 3)  # 0.44 − 0.08
     assert "| B4 |" in ladder_markdown(frame)
+
+
+def test_the_ladder_figure_shows_the_claims_that_move_with_the_budget():
+    def rows(claim, values, paper):
+        return [
+            {
+                "id": claim,
+                "rung": rung,
+                "train_passes": 5000.0 * 10**rung,
+                "relative_test_error": 0.5 / (rung + 1),
+                "verdict": "differs",
+                "measure_name": f"{claim} measure",
+                "ours": value,
+                "ci_low": value - 0.05,
+                "ci_high": value + 0.05,
+                "paper_number": paper,
+            }
+            for rung, value in enumerate(values)
+        ]
+
+    ladder = pd.DataFrame(
+        rows("B4", [0.05, 0.2, 0.4], 0.36)
+        + rows("pretrained only", [0.7] * 3, 0.8)  # models not trained here: the same each rung
+        + rows("not run", [np.nan] * 3, np.nan)
+    )
+    fig = figure_ladder(ladder)
+    drawn = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in drawn] == ["B4: B4 measure"]
+    (panel,) = drawn
+    assert panel.xaxis_inverted()  # the most trained rung (least error) to the right
+    paper_lines = [line for line in panel.lines if line.get_label() == "paper"]
+    assert paper_lines and paper_lines[0].get_ydata()[0] == pytest.approx(0.36)
+    assert [t.get_text() for t in panel.texts] == [f"rung {r}: differs" for r in range(3)]
+    nothing = figure_ladder(ladder.loc[ladder["id"] != "B4"])
+    assert "no claim's measure changes" in nothing.axes[0].texts[0].get_text()
 
 
 def test_unmeasurable_claims_and_bounds_are_not_readings(tmp_path):

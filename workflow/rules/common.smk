@@ -302,7 +302,12 @@ BACKBONE_DATASETS = [
 # a training-budget ladder (registry `rung`, config/ladder.yaml): every claim on every rung
 LADDER_RUNGS = sorted({e.get("rung", 0) for m, e in REGISTRY.items() if SOURCES[m].built_here})
 LADDER_OUTPUTS = (
-    {"ladder": report_path("ladder.csv"), "ladder_md": report_path("ladder.md")}
+    {
+        "ladder": report_path("ladder.csv"),
+        "ladder_md": report_path("ladder.md"),
+        "ladder_pdf": figure_path("ladder", "pdf"),
+        "ladder_png": figure_path("ladder", "png"),
+    }
     if len(LADDER_RUNGS) > 1
     else {}
 )

@@ -34,7 +34,7 @@ CHECKPOINT_SCORES = "checkpoint_cpd"
 REACHING = ("reproduced", "same direction")
 
 
-def _paper_number(measure: Mapping[str, Any]) -> float | None:
+def paper_number(measure: Mapping[str, Any]) -> float | None:
     """The paper's number for the measure's statistic (None: a direction only)."""
     paper = measure.get("paper")
     if isinstance(paper, int | float):
@@ -173,7 +173,7 @@ def _trend(measure: Mapping[str, Any], points: Sequence[tuple[int, Outcome]], ax
         trend = "flat within intervals"
     else:
         trend = "rising" if last.mean > first.mean else "falling"
-        paper = _paper_number(measure)
+        paper = paper_number(measure)
         if paper is not None:
             toward = abs(last.mean - paper) < abs(first.mean - paper)
             trend += f", toward the paper's {paper:g}" if toward else f", away from {paper:g}"

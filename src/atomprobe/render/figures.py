@@ -899,6 +899,65 @@ def figure_backbone(results: Results, cfg: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def figure_ladder(ladder: pd.DataFrame, ncols: int = 4) -> Figure:
+    """Each claim's deciding measure against the training budget of a ladder's rungs.
+
+    Parameters
+    ----------
+    ladder : DataFrame
+        ``results/ladder.csv`` (:func:`atomprobe.render.reproduction.ladder_table`): one row
+        per claim and rung.
+    ncols : int, default=4
+        Panels per row.
+
+    Returns
+    -------
+    Figure
+        One panel per claim whose measure changes between rungs (claims decided by models
+        not trained here read the same on every rung and are left out): the measure's mean
+        and interval against the rung's median test MAE relative to the mean-predicting
+        baseline (the x axis runs from least to most trained), each point labelled with its
+        rung and verdict, the paper's number as a dashed line.
+    """
+    finite = ladder.loc[np.isfinite(ladder["ours"].astype(float))]
+    spread = finite.groupby("id", sort=False)["ours"].agg(lambda v: v.max() - v.min())
+    shown = [claim for claim, width in spread.items() if width > 0]
+    ncols = max(min(ncols, len(shown)), 1)
+    nrows = max(-(-len(shown) // ncols), 1)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=2.7 * nrows)
+    for ax in axes.flat[len(shown) :]:
+        ax.set_axis_off()
+    if not shown:
+        placeholder(axes[0, 0], "no claim's measure changes between the ladder's rungs")
+        return fig
+    for ax, claim in zip(axes.flat, shown, strict=False):
+        part = finite.loc[finite["id"] == claim].sort_values("rung")
+        x = part["relative_test_error"].to_numpy(float)
+        y = part["ours"].to_numpy(float)
+        low = np.where(np.isfinite(part["ci_low"]), y - part["ci_low"], 0.0)
+        high = np.where(np.isfinite(part["ci_high"]), part["ci_high"] - y, 0.0)
+        ax.errorbar(x, y, yerr=[low, high], color="0.0", marker="o", ms=4, capsize=2, **ERROR_KW)
+        for xi, yi, rung, verdict in zip(x, y, part["rung"], part["verdict"], strict=True):
+            ax.annotate(
+                f"rung {rung}: {verdict}",
+                (xi, yi),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=6,
+            )
+        paper = part["paper_number"].dropna()
+        if len(paper):
+            ax.axhline(paper.iloc[0], color="0.45", linestyle="--", linewidth=0.9, label="paper")
+        if np.isfinite(x).sum() > 1 and np.nanmax(x) > np.nanmin(x):
+            ax.invert_xaxis()  # less error = more training, to the right
+        ax.set_title(f"{claim}: {part['measure_name'].iloc[0]}", fontsize=7)
+        ax.set_xlabel("median test MAE / baseline MAE")
+    with_paper = [ax for ax in axes.flat if ax.get_legend_handles_labels()[0]]
+    if with_paper:
+        _figure_legend(fig, with_paper[0], ncols=1)
+    return fig
+
+
 SIMILARITY_LABELS = {
     "cka": "linear CKA",
     "cka_debiased": "linear CKA, debiased",

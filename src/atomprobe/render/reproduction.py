@@ -21,7 +21,7 @@ import yaml
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.sources import Source
-from atomprobe.render.causes import claim_cause
+from atomprobe.render.causes import claim_cause, paper_number
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.tables import format_ci, relative_test_error
@@ -531,6 +531,7 @@ LADDER_COLUMNS = (
     "ours",
     "ci_low",
     "ci_high",
+    "paper_number",
 )
 
 
@@ -553,8 +554,8 @@ def ladder_table(
     DataFrame
         One row per claim and rung, columns :data:`LADDER_COLUMNS`: the rung's median training
         passes and median relative test error (:func:`~atomprobe.render.tables.relative_test_error`)
-        of its models trained here, the
-        claim's verdict and its deciding measure's mean and interval on that rung.
+        of its models trained here, the claim's verdict, its deciding measure's mean and
+        interval on that rung, and the paper's number for that measure (NaN: a direction only).
     """
     claims = load_claims() if claims is None else claims
     rows = []
@@ -568,7 +569,8 @@ def ladder_table(
         error = float(relative_test_error(trained).median()) if len(trained) else NAN
         for claim in claims:
             row, parts = evaluate_claim(claim, seen, cfg, explain=False)
-            deciding = next((p for p in parts if p["decides"]), parts[0])
+            index = next((i for i, p in enumerate(parts) if p["decides"]), 0)
+            deciding, paper = parts[index], paper_number(claim_measures(claim)[index])
             rows.append(
                 {
                     "id": claim["id"],
@@ -580,6 +582,7 @@ def ladder_table(
                     "ours": deciding["ours"],
                     "ci_low": deciding["ci_low"],
                     "ci_high": deciding["ci_high"],
+                    "paper_number": NAN if paper is None else paper,
                 }
             )
     return pd.DataFrame(rows, columns=list(LADDER_COLUMNS))

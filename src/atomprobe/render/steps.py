@@ -14,7 +14,7 @@ from typing import Any
 
 from atomprobe.errors import ConfigError
 from atomprobe.io import Paths, write_text
-from atomprobe.render.figures import FIGURES
+from atomprobe.render.figures import FIGURES, figure_ladder
 from atomprobe.render.inputs import load_results
 from atomprobe.render.reproduction import (
     ladder_markdown,
@@ -78,7 +78,8 @@ def reproduction_report(
 ) -> None:
     """Evaluate every claim; write ``md`` (a row per claim), ``csv`` (per claim and measure),
     ``landing`` (the verdicts as the first page of ``snakemake --report``) and, when the rule
-    asks for them, ``ladder`` / ``ladder_md`` (every claim on every training-budget rung)."""
+    asks for them, ``ladder`` / ``ladder_md`` (every claim on every training-budget rung) and
+    its figure ``ladder_pdf`` / ``ladder_png``."""
     results = load_results(inputs)
     frame, measures = reproduction_tables(results, params)
     findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
@@ -90,3 +91,6 @@ def reproduction_report(
         ladder = ladder_table(results, params)
         write_text(outputs["ladder"], ladder.to_csv(index=False))
         write_text(outputs["ladder_md"], ladder_markdown(ladder, params["digits"]))
+        save_figure(
+            figure_ladder(ladder), outputs["ladder_pdf"], outputs["ladder_png"], dpi=params["dpi"]
+        )
