@@ -12,10 +12,14 @@ import pytest
 
 from atomprobe.io import read_parquet, write_parquet
 from atomprobe.render.causes import budget_trend, claim_cause, ladder_trend
-from atomprobe.render.figures import figure_ladder
+from atomprobe.render.figures import figure_ladder, figure_ladder_checkpoints
 from atomprobe.render.inputs import load_results
 from atomprobe.render.measures import MEASURES, Outcome
-from atomprobe.render.reproduction import ladder_markdown, ladder_table
+from atomprobe.render.reproduction import (
+    ladder_checkpoint_table,
+    ladder_markdown,
+    ladder_table,
+)
 from test_render_reproduction import CONTRAST
 from test_render_tables import RENDER_CFG, write_synthetic_results
 
@@ -30,9 +34,8 @@ def evaluate(results, measure, cfg):
     return MEASURES[measure["kind"]](results, measure, cfg)
 
 
-def _with_checkpoints(tmp_path, level: dict[str, list[float]]):
-    """Synthetic results plus checkpoint scores: R² of each model per epoch (5 folds each)."""
-    inputs = write_synthetic_results(tmp_path, models=MODELS, analyses=False)
+def _checkpoint_scores(level: dict[str, list[float]]) -> pd.DataFrame:
+    """Checkpoint scores: R² of the gap (geom_v2) of each model per epoch (5 folds each)."""
     rng = np.random.default_rng(0)
     rows = [
         {
@@ -52,8 +55,14 @@ def _with_checkpoints(tmp_path, level: dict[str, list[float]]):
         for epoch, value in enumerate(values)
         for fold in range(5)
     ]
+    return pd.DataFrame(rows)
+
+
+def _with_checkpoints(tmp_path, level: dict[str, list[float]]):
+    """Synthetic results plus checkpoint scores (:func:`_checkpoint_scores`)."""
+    inputs = write_synthetic_results(tmp_path, models=MODELS, analyses=False)
     path = tmp_path / "analyses" / "checkpoint_cpd.parquet"
-    write_parquet(pd.DataFrame(rows), path)
+    write_parquet(_checkpoint_scores(level), path)
     return load_results({**inputs, "checkpoint_cpd": str(path)})
 
 
@@ -115,8 +124,9 @@ def test_the_other_causes(tmp_path, claim, outcomes, verdict, expected):
     assert cause.startswith(expected) if expected else cause == ""
 
 
-def _ladder(tmp_path, gap_levels, u0_levels):
-    """MACE on the gap and on U0 at rungs 0, 1, 2 (registry column rung), R² levels per rung."""
+def _ladder(tmp_path, gap_levels, u0_levels, checkpoints=None):
+    """MACE on the gap and on U0 at rungs 0, 1, 2 (registry column rung), R² levels per rung,
+    and optionally checkpoint scores (:func:`_checkpoint_scores` of ``checkpoints``)."""
     models = [
         (f"mace_gap_r{r}", "mace", "train", "gap", False, v) for r, v in enumerate(gap_levels)
     ]
@@ -127,6 +137,9 @@ def _ladder(tmp_path, gap_levels, u0_levels):
     registry["rung"] = registry["name"].str.extract(r"_r(\d)$")[0].astype(float)
     registry["train_passes"] = 5000.0 * 10 ** registry["rung"]
     write_parquet(registry, inputs["registry"])
+    if checkpoints is not None:
+        inputs["checkpoint_cpd"] = str(tmp_path / "analyses" / "checkpoint_cpd.parquet")
+        write_parquet(_checkpoint_scores(checkpoints), inputs["checkpoint_cpd"])
     return load_results(inputs)
 
 
@@ -164,6 +177,40 @@ def test_the_ladder_table_judges_every_claim_on_every_rung(tmp_path):
     assert frame["ours"].is_monotonic_increasing  # a − b: 0.05, 0.2, 0.4
     assert frame["paper_number"].tolist() == pytest.approx([0.36] * 3)  # 0.44 − 0.08
     assert "| B4 |" in ladder_markdown(frame)
+
+
+def test_each_rung_s_checkpoints_give_the_measure_per_epoch(tmp_path):
+    checkpoints = {
+        "mace_gap_r0": [0.30, 0.32],
+        "mace_u0_r0": [0.30, 0.30],
+        "mace_gap_r1": [0.30, 0.35, 0.40],
+        "mace_u0_r1": [0.25, 0.25, 0.25],
+        "mace_gap_r2": [0.30, 0.40, 0.50, 0.55, 0.60],
+        "mace_u0_r2": [0.20, 0.15, 0.15, 0.15, 0.15],
+    }
+    results = _ladder(tmp_path, [0.35, 0.45, 0.55], [0.30, 0.25, 0.15], checkpoints)
+    claim = {"id": "B4", "claim": "c", "paper_value": "p", "source": "s", "measure": {**B4}}
+    frame = ladder_checkpoint_table(results, {**RENDER_CFG}, [claim])
+    assert frame.groupby("rung")["epoch"].apply(list).to_dict() == {
+        0: [1, 2],
+        1: [1, 2, 3],
+        2: [1, 2, 3, 4, 5],
+    }
+    # each rung reads its own models: gap − U0 of that rung, epoch by epoch
+    expected = [0.0, 0.02, 0.05, 0.10, 0.15, 0.10, 0.25, 0.35, 0.40, 0.45]
+    assert frame["ours"].tolist() == pytest.approx(expected, abs=0.03)
+    assert (frame["ci_low"] < frame["ours"]).all() and (frame["ours"] < frame["ci_high"]).all()
+    assert frame["paper_number"].tolist() == pytest.approx([0.36] * len(frame))
+    fig = figure_ladder_checkpoints(frame)
+    (panel,) = [ax for ax in fig.axes if ax.axison]
+    assert [line.get_label() for line in panel.lines] == ["rung 0", "rung 1", "rung 2", "paper"]
+    assert list(panel.lines[2].get_ydata()) == pytest.approx(expected[5:], abs=0.03)
+    no_checkpoints = ladder_checkpoint_table(
+        _ladder(tmp_path / "none", [0.35] * 3, [0.3] * 3), {**RENDER_CFG}, [claim]
+    )
+    assert no_checkpoints.empty
+    empty = figure_ladder_checkpoints(no_checkpoints)
+    assert "no claim's measure reads" in empty.axes[0].texts[0].get_text()
 
 
 def test_the_ladder_figure_shows_the_claims_that_move_with_the_budget():

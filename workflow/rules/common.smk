@@ -243,7 +243,8 @@ def atlas_path(dataset, suffix):
 
 def report_path(name):
     """A file of the reproduction report: reproduction.md, reproduction.csv,
-    reproduction_summary.rst (the HTML report's landing page), ladder.md, ladder.csv."""
+    reproduction_summary.rst (the HTML report's landing page), ladder.md, ladder.csv,
+    ladder_checkpoints.csv."""
     return f"results/{name}"
 
 
@@ -307,6 +308,9 @@ LADDER_OUTPUTS = (
         "ladder_md": report_path("ladder.md"),
         "ladder_pdf": figure_path("ladder", "pdf"),
         "ladder_png": figure_path("ladder", "png"),
+        "ladder_checkpoints": report_path("ladder_checkpoints.csv"),
+        "ladder_checkpoints_pdf": figure_path("ladder_checkpoints", "pdf"),
+        "ladder_checkpoints_png": figure_path("ladder_checkpoints", "png"),
     }
     if len(LADDER_RUNGS) > 1
     else {}

@@ -64,13 +64,13 @@ def _on_checkpoints(
     return out
 
 
-def budget_trend(
+def checkpoint_outcomes(
     measure: Mapping[str, Any],
     results: Results,
     cfg: Mapping[str, Any],
     evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
-) -> str | None:
-    """The deciding measure recomputed per training epoch, in words (None: no checkpoints).
+) -> list[tuple[int, Outcome]]:
+    """The deciding measure recomputed on the features of each kept training checkpoint.
 
     Parameters
     ----------
@@ -85,25 +85,25 @@ def budget_trend(
 
     Returns
     -------
-    str or None
-        ``"budget: <name> a → b → c over epochs e1–eN: <trend>"``, or None when the measure
-        does not select CPD scores of models with kept checkpoints.
+    list of (int, Outcome)
+        (epoch, outcome) for every epoch all the selected models reached (early stopping ends
+        models at different epochs) with a finite mean; empty when the measure does not select
+        CPD scores of models with kept checkpoints.
     """
     frame = results.analysis(CHECKPOINT_SCORES)
     if frame is None or frame.empty or measure.get("kind") not in ("value", "contrast", "ratio"):
-        return None
+        return []
     selects = [key for key in ("select", "a", "b") if key in measure]
     specs = {key: _on_checkpoints(measure[key], None, cfg["dataset"]) for key in selects}
     if not selects or any(spec is None for spec in specs.values()):
-        return None
-    # the epochs every selected model reached (early stopping ends models at different epochs)
+        return []
     models = set()
     for spec in specs.values():
         rows, _ = select(results, spec, cfg)
         models |= set(rows["model"]) if "model" in rows.columns else set()
     reached = frame.loc[frame["model"].isin(models)].groupby("model")["epoch"].max()
     if reached.empty:
-        return None
+        return []
     outcomes: list[tuple[int, Outcome]] = []
     for epoch in sorted(e for e in set(frame["epoch"]) if e <= reached.min()):
         spec = copy.deepcopy(dict(measure))
@@ -112,6 +112,25 @@ def budget_trend(
         outcome = evaluate(results, spec, cfg)
         if np.isfinite(outcome.mean):
             outcomes.append((int(epoch), outcome))
+    return outcomes
+
+
+def budget_trend(
+    measure: Mapping[str, Any],
+    results: Results,
+    cfg: Mapping[str, Any],
+    evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
+) -> str | None:
+    """The deciding measure over the kept training checkpoints, in words
+    (:func:`checkpoint_outcomes`, whose parameters it takes; None: fewer than two epochs give
+    a number).
+
+    Returns
+    -------
+    str or None
+        ``"budget: <name> a → b → c over epochs e1–eN: <trend>"``.
+    """
+    outcomes = checkpoint_outcomes(measure, results, cfg, evaluate)
     if len(outcomes) < 2:
         return None
     epochs = [e for e, _ in outcomes]

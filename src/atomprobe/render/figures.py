@@ -958,6 +958,49 @@ def figure_ladder(ladder: pd.DataFrame, ncols: int = 4) -> Figure:
     return fig
 
 
+def figure_ladder_checkpoints(checkpoints: pd.DataFrame, ncols: int = 4) -> Figure:
+    """Each claim's deciding measure on every kept training checkpoint, one line per rung.
+
+    Parameters
+    ----------
+    checkpoints : DataFrame
+        ``results/ladder_checkpoints.csv``
+        (:func:`atomprobe.render.reproduction.ladder_checkpoint_table`).
+    ncols : int, default=4
+        Panels per row.
+
+    Returns
+    -------
+    Figure
+        One panel per claim with checkpoint rows: the measure's mean against the training
+        epoch with its interval as a band, a line per rung, the paper's number dashed.
+    """
+    claims = list(dict.fromkeys(checkpoints["id"]))
+    ncols = max(min(ncols, len(claims)), 1)
+    nrows = max(-(-len(claims) // ncols), 1)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=2.7 * nrows)
+    for ax in axes.flat[len(claims) :]:
+        ax.set_axis_off()
+    if not claims:
+        placeholder(axes[0, 0], "no claim's measure reads the scores of kept checkpoints")
+        return fig
+    for ax, claim in zip(axes.flat, claims, strict=False):
+        part = checkpoints.loc[checkpoints["id"] == claim]
+        for (rung, line), style in zip(part.groupby("rung"), line_styles(), strict=False):
+            line = line.sort_values("epoch")
+            ax.plot(line["epoch"], line["ours"], label=f"rung {rung}", **style)
+            _interval_band(ax, line["epoch"], line["ci_low"], line["ci_high"])
+        paper = part["paper_number"].dropna()
+        if len(paper):
+            ax.axhline(paper.iloc[0], color="0.45", linestyle="--", linewidth=0.9, label="paper")
+        ax.set_title(f"{claim}: {part['measure_name'].iloc[0]}", fontsize=7)
+        ax.set_xlabel("training epoch of the checkpoint")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    most_lines = max(axes.flat[: len(claims)], key=lambda ax: len(ax.lines))
+    _figure_legend(fig, most_lines, ncols=6)
+    return fig
+
+
 SIMILARITY_LABELS = {
     "cka": "linear CKA",
     "cka_debiased": "linear CKA, debiased",

@@ -21,7 +21,7 @@ import yaml
 
 from atomprobe.errors import ConfigError
 from atomprobe.models.sources import Source
-from atomprobe.render.causes import claim_cause, paper_number
+from atomprobe.render.causes import checkpoint_outcomes, claim_cause, paper_number
 from atomprobe.render.inputs import Results
 from atomprobe.render.measures import MEASURES, Outcome
 from atomprobe.render.tables import format_ci, relative_test_error
@@ -586,6 +586,64 @@ def ladder_table(
                 }
             )
     return pd.DataFrame(rows, columns=list(LADDER_COLUMNS))
+
+
+LADDER_CHECKPOINT_COLUMNS = (
+    "id",
+    "rung",
+    "epoch",
+    "measure_name",
+    "ours",
+    "ci_low",
+    "ci_high",
+    "paper_number",
+)
+
+
+def ladder_checkpoint_table(
+    results: Results, cfg: Mapping[str, Any], claims: Sequence[Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Each claim's deciding measure on every kept training checkpoint of every rung
+    (``results/ladder_checkpoints.csv``): does it open up as the models train?
+
+    Parameters
+    ----------
+    results : Results
+        The cached results (analysis ``checkpoint_cpd``, registry ``rung``).
+    cfg : mapping
+        The render config.
+    claims : sequence of mapping, optional
+        The claims (default: ``claims.yaml``).
+
+    Returns
+    -------
+    DataFrame
+        One row per claim, rung and epoch that all of the rung's selected models reached,
+        columns :data:`LADDER_CHECKPOINT_COLUMNS`; claims whose deciding measure does not read
+        CPD scores of trained models have no rows.
+    """
+    claims = load_claims() if claims is None else claims
+    rows = []
+    for rung in results.rungs():
+        seen = results.at_rung(rung)
+        for claim in claims:
+            measures = claim_measures(claim)
+            measure = next((m for m in measures if m["decides"]), measures[0])
+            paper = paper_number(measure)
+            for epoch, outcome in checkpoint_outcomes(measure, seen, cfg, _evaluate):
+                rows.append(
+                    {
+                        "id": claim["id"],
+                        "rung": rung,
+                        "epoch": epoch,
+                        "measure_name": outcome.name,
+                        "ours": outcome.mean,
+                        "ci_low": outcome.low,
+                        "ci_high": outcome.high,
+                        "paper_number": NAN if paper is None else paper,
+                    }
+                )
+    return pd.DataFrame(rows, columns=list(LADDER_CHECKPOINT_COLUMNS))
 
 
 def ladder_markdown(frame: pd.DataFrame, digits: int = 3) -> str:

@@ -14,9 +14,10 @@ from typing import Any
 
 from atomprobe.errors import ConfigError
 from atomprobe.io import Paths, write_text
-from atomprobe.render.figures import FIGURES, figure_ladder
+from atomprobe.render.figures import FIGURES, figure_ladder, figure_ladder_checkpoints
 from atomprobe.render.inputs import load_results
 from atomprobe.render.reproduction import (
+    ladder_checkpoint_table,
     ladder_markdown,
     ladder_table,
     landing_rst,
@@ -78,8 +79,9 @@ def reproduction_report(
 ) -> None:
     """Evaluate every claim; write ``md`` (a row per claim), ``csv`` (per claim and measure),
     ``landing`` (the verdicts as the first page of ``snakemake --report``) and, when the rule
-    asks for them, ``ladder`` / ``ladder_md`` (every claim on every training-budget rung) and
-    its figure ``ladder_pdf`` / ``ladder_png``."""
+    asks for them, ``ladder`` / ``ladder_md`` (every claim on every training-budget rung), its
+    figure ``ladder_pdf`` / ``ladder_png``, and ``ladder_checkpoints`` with its figure
+    ``ladder_checkpoints_pdf`` / ``ladder_checkpoints_png`` (each rung's kept checkpoints)."""
     results = load_results(inputs)
     frame, measures = reproduction_tables(results, params)
     findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
@@ -93,4 +95,12 @@ def reproduction_report(
         write_text(outputs["ladder_md"], ladder_markdown(ladder, params["digits"]))
         save_figure(
             figure_ladder(ladder), outputs["ladder_pdf"], outputs["ladder_png"], dpi=params["dpi"]
+        )
+        checkpoints = ladder_checkpoint_table(results, params)
+        write_text(outputs["ladder_checkpoints"], checkpoints.to_csv(index=False))
+        save_figure(
+            figure_ladder_checkpoints(checkpoints),
+            outputs["ladder_checkpoints_pdf"],
+            outputs["ladder_checkpoints_png"],
+            dpi=params["dpi"],
         )
