@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from atomprobe.cli import main
 from atomprobe.errors import AtomprobeError
@@ -16,6 +19,7 @@ from atomprobe.runner import USAGE_COLUMNS, as_path_list, resolve_step, run_step
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from ladder_cost import ladder_costs, rung_table  # noqa: E402
 from occupancy import job_events, occupancy  # noqa: E402
 from stage_cpu import job_records  # noqa: E402
 
@@ -165,3 +169,47 @@ Finished jobid: 2 (Rule: extract)
 """
     seconds = occupancy(job_events(log.splitlines()))
     assert seconds == {1: 60 + 180, 2: 60}
+
+
+def test_ladder_cost_counts_resumed_training_from_its_curve(tmp_path):
+    """A finished model whose usage record covers only its last piece, a training killed at
+    epoch 2 of 4 (resume state only) and an untrained twin: each rung's passes, core-hours of
+    training (the curve's seconds, across resumes), other jobs' CPU and peak memory."""
+
+    def usage(stem, cpu, rss):
+        path = tmp_path / "logs" / "benchmarks" / f"{stem}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"s\th:m:s\tmax_rss\tcpu_time\tcpu_user\tcpu_system\n1\t0:00:01\t{rss}\t{cpu}\t{cpu}\t0\n"
+        )
+
+    done = tmp_path / "results" / "models" / "a_r1"
+    done.mkdir(parents=True)
+    pd.DataFrame({"epoch": [1, 2, 3], "seconds": [1000.0, 2000.0, 3600.0]}).to_parquet(
+        done / "learning_curve.parquet"
+    )
+    (done / "metrics.json").write_text(json.dumps({"test_mae": 0.1}))
+    usage("models/train_a_r1", 900, 1024)  # the last piece only: not the training's cost
+    usage("features/a_r1_qm9", 30, 2048)
+    usage("cpd/a_r1/qm9", 6, 512)
+    killed = tmp_path / "results" / "models" / "b_r1" / "resume"
+    killed.mkdir(parents=True)
+    torch.save(
+        {"curve": [{"epoch": 1, "seconds": 50.0}, {"epoch": 2, "seconds": 90.0}]},
+        killed / "state.pt",
+    )
+    usage("models/init_a_init", 4, 300)
+    registry = {
+        "a_r1": {"source": "train", "rung": 1, "training": {"n_train": 100, "epochs": 3}},
+        "b_r1": {"source": "train", "rung": 1, "training": {"n_train": 50, "epochs": 4}},
+        "a_init": {"source": "random_init", "rung": 1, "of": "a_r1", "training": {"n_train": 100}},
+        "z": {"source": "builtin"},
+    }
+    costs = ladder_costs(tmp_path, registry, ["qm9"]).set_index("model")
+    assert list(costs.index) == ["a_r1", "b_r1", "a_init"]  # pretrained: no rung's cost
+    assert costs.loc["a_r1", "train_s"] == 3600 and costs.loc["a_r1", "status"] == "finished"
+    assert costs.loc["a_r1", "other_cpu_s"] == 36 and costs.loc["a_r1", "peak_mb"] == 2048
+    assert costs.loc["b_r1", "status"] == "epoch 2 of 4" and costs.loc["b_r1", "train_s"] == 90
+    assert costs.loc["a_init", "molecule_passes"] == 0 and costs.loc["a_init", "other_cpu_s"] == 4
+    table = rung_table(costs.reset_index())
+    assert "| 1 | 1 of 3 | 400 | 1.02 | 0.01 | 2.0 |" in table
