@@ -5,6 +5,7 @@ reading that reaches the paper) fire on their own cases."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from atomprobe.render.reproduction import (
     ladder_markdown,
     ladder_table,
 )
+from atomprobe.render.steps import reproduction_report
 from test_render_reproduction import CONTRAST
 from test_render_tables import RENDER_CFG, write_synthetic_results
 
@@ -124,7 +126,7 @@ def test_the_other_causes(tmp_path, claim, outcomes, verdict, expected):
     assert cause.startswith(expected) if expected else cause == ""
 
 
-def _ladder(tmp_path, gap_levels, u0_levels, checkpoints=None):
+def _ladder_inputs(tmp_path, gap_levels, u0_levels, checkpoints=None):
     """MACE on the gap and on U0 at rungs 0, 1, 2 (registry column rung), R² levels per rung,
     and optionally checkpoint scores (:func:`_checkpoint_scores` of ``checkpoints``)."""
     models = [
@@ -140,7 +142,12 @@ def _ladder(tmp_path, gap_levels, u0_levels, checkpoints=None):
     if checkpoints is not None:
         inputs["checkpoint_cpd"] = str(tmp_path / "analyses" / "checkpoint_cpd.parquet")
         write_parquet(_checkpoint_scores(checkpoints), inputs["checkpoint_cpd"])
-    return load_results(inputs)
+    return inputs
+
+
+def _ladder(tmp_path, gap_levels, u0_levels, checkpoints=None):
+    """The results of :func:`_ladder_inputs`."""
+    return load_results(_ladder_inputs(tmp_path, gap_levels, u0_levels, checkpoints))
 
 
 def test_each_rung_sees_its_own_models_and_every_pretrained_one(tmp_path):
@@ -281,3 +288,22 @@ def test_a_change_within_fold_noise_is_flat_even_when_the_means_move(tmp_path):
     frame["r2"] = frame["r2"] + rng.normal(0, 0.2, len(frame))  # fold noise ≫ the trend
     cause = budget_trend(B4, results, RENDER_CFG, evaluate)
     assert cause.endswith("flat within intervals")
+
+
+def test_the_reproduction_step_writes_the_ladder_outputs(tmp_path):
+    """The step as the rule calls it on a ladder: every ladder output written, the report
+    judged on rung 0, and the ladder table and checkpoint table with a row per rung."""
+    checkpoints = {f"mace_{t}_r{r}": [0.3, 0.3 + 0.05 * r] for t in ("gap", "u0") for r in range(3)}
+    inputs = _ladder_inputs(tmp_path, [0.35, 0.45, 0.55], [0.30, 0.25, 0.15], checkpoints)
+    names = ("md", "csv", "landing", "ladder", "ladder_md", "ladder_checkpoints")
+    outputs = {n: str(tmp_path / "out" / f"{n}.txt") for n in names}
+    for figure in ("ladder", "ladder_checkpoints"):
+        for fmt in ("pdf", "png"):
+            outputs[f"{figure}_{fmt}"] = str(tmp_path / "out" / f"{figure}.{fmt}")
+    (tmp_path / "out").mkdir()
+    reproduction_report(inputs, outputs, {**copy.deepcopy(RENDER_CFG), "run": {}}, 1)
+    assert all(Path(p).stat().st_size > 0 for p in outputs.values())
+    ladder = pd.read_csv(outputs["ladder"])
+    assert set(ladder["rung"]) == {0, 1, 2} and "paper_number" in ladder.columns
+    per_epoch = pd.read_csv(outputs["ladder_checkpoints"])
+    assert set(per_epoch["rung"]) == {0, 1, 2} and set(per_epoch["epoch"]) == {1, 2}
