@@ -47,17 +47,13 @@ def paper_number(measure: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _on_checkpoints(
-    spec: Mapping[str, Any], epoch: int | None, dataset: str
-) -> dict[str, Any] | None:
-    """A CPD selection rewritten for the checkpoint scores of one epoch (None: every epoch);
-    None when the selection is not of CPD scores."""
+def _on_checkpoints(spec: Mapping[str, Any], dataset: str) -> dict[str, Any] | None:
+    """A CPD selection rewritten for the checkpoint scores of every epoch (add ``epoch`` to
+    select one); None when the selection is not of CPD scores."""
     if spec.get("scores") != "cpd":
         return None
     out = {k: v for k, v in spec.items() if k != "layer"}  # checkpoints: the last layer
     out["scores"] = CHECKPOINT_SCORES
-    if epoch is not None:
-        out["epoch"] = epoch
     out.setdefault("dataset", dataset)
     out.setdefault("probe", "ridge")
     out.setdefault("group", "all")
@@ -94,7 +90,7 @@ def checkpoint_outcomes(
     if frame is None or frame.empty or measure.get("kind") not in ("value", "contrast", "ratio"):
         return []
     selects = [key for key in ("select", "a", "b") if key in measure]
-    specs = {key: _on_checkpoints(measure[key], None, cfg["dataset"]) for key in selects}
+    specs = {key: _on_checkpoints(measure[key], cfg["dataset"]) for key in selects}
     if not selects or any(spec is None for spec in specs.values()):
         return []
     models = set()

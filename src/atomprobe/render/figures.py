@@ -899,6 +899,26 @@ def figure_backbone(results: Results, cfg: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def _claim_panels(claims: Sequence[str], ncols: int, empty: str) -> tuple[Figure, np.ndarray]:
+    """A grid with one panel per claim (``ncols`` a row, spare panels hidden); a single panel
+    saying ``empty`` when there is no claim."""
+    ncols = max(min(ncols, len(claims)), 1)
+    nrows = max(-(-len(claims) // ncols), 1)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=2.7 * nrows)
+    for ax in axes.flat[len(claims) :]:
+        ax.set_axis_off()
+    if not claims:
+        placeholder(axes[0, 0], empty)
+    return fig, axes
+
+
+def _paper_line(ax: Axes, part: pd.DataFrame) -> None:
+    """The paper's number (column ``paper_number``) as a dashed line, if it gives one."""
+    paper = part["paper_number"].dropna()
+    if len(paper):
+        ax.axhline(paper.iloc[0], color="0.45", linestyle="--", linewidth=0.9, label="paper")
+
+
 def figure_ladder(ladder: pd.DataFrame, ncols: int = 4) -> Figure:
     """Each claim's deciding measure against the training budget of a ladder's rungs.
 
@@ -922,13 +942,9 @@ def figure_ladder(ladder: pd.DataFrame, ncols: int = 4) -> Figure:
     finite = ladder.loc[np.isfinite(ladder["ours"].astype(float))]
     spread = finite.groupby("id", sort=False)["ours"].agg(lambda v: v.max() - v.min())
     shown = [claim for claim, width in spread.items() if width > 0]
-    ncols = max(min(ncols, len(shown)), 1)
-    nrows = max(-(-len(shown) // ncols), 1)
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=2.7 * nrows)
-    for ax in axes.flat[len(shown) :]:
-        ax.set_axis_off()
+    empty = "no claim's measure changes between the ladder's rungs"
+    fig, axes = _claim_panels(shown, ncols, empty)
     if not shown:
-        placeholder(axes[0, 0], "no claim's measure changes between the ladder's rungs")
         return fig
     for ax, claim in zip(axes.flat, shown, strict=False):
         part = finite.loc[finite["id"] == claim].sort_values("rung")
@@ -945,9 +961,7 @@ def figure_ladder(ladder: pd.DataFrame, ncols: int = 4) -> Figure:
                 textcoords="offset points",
                 fontsize=6,
             )
-        paper = part["paper_number"].dropna()
-        if len(paper):
-            ax.axhline(paper.iloc[0], color="0.45", linestyle="--", linewidth=0.9, label="paper")
+        _paper_line(ax, part)
         if np.isfinite(x).sum() > 1 and np.nanmax(x) > np.nanmin(x):
             ax.invert_xaxis()  # less error = more training, to the right
         ax.set_title(f"{claim}: {part['measure_name'].iloc[0]}", fontsize=7)
@@ -976,13 +990,9 @@ def figure_ladder_checkpoints(checkpoints: pd.DataFrame, ncols: int = 4) -> Figu
         epoch with its interval as a band, a line per rung, the paper's number dashed.
     """
     claims = list(dict.fromkeys(checkpoints["id"]))
-    ncols = max(min(ncols, len(claims)), 1)
-    nrows = max(-(-len(claims) // ncols), 1)
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=2.7 * nrows)
-    for ax in axes.flat[len(claims) :]:
-        ax.set_axis_off()
+    empty = "no claim's measure reads the scores of kept checkpoints"
+    fig, axes = _claim_panels(claims, ncols, empty)
     if not claims:
-        placeholder(axes[0, 0], "no claim's measure reads the scores of kept checkpoints")
         return fig
     for ax, claim in zip(axes.flat, claims, strict=False):
         part = checkpoints.loc[checkpoints["id"] == claim]
@@ -990,9 +1000,7 @@ def figure_ladder_checkpoints(checkpoints: pd.DataFrame, ncols: int = 4) -> Figu
             line = line.sort_values("epoch")
             ax.plot(line["epoch"], line["ours"], label=f"rung {rung}", **style)
             _interval_band(ax, line["epoch"], line["ci_low"], line["ci_high"])
-        paper = part["paper_number"].dropna()
-        if len(paper):
-            ax.axhline(paper.iloc[0], color="0.45", linestyle="--", linewidth=0.9, label="paper")
+        _paper_line(ax, part)
         ax.set_title(f"{claim}: {part['measure_name'].iloc[0]}", fontsize=7)
         ax.set_xlabel("training epoch of the checkpoint")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -169,6 +169,12 @@ def claim_measures(claim: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def deciding_index(measures: Sequence[Mapping[str, Any]]) -> int:
+    """Index of the measure that decides a claim: the first with ``decides`` (0 if none does:
+    the first measure then heads the row)."""
+    return next((i for i, m in enumerate(measures) if m["decides"]), 0)
+
+
 def _evaluate(results: Results, measure: Mapping[str, Any], cfg: Mapping[str, Any]) -> Outcome:
     if measure["kind"] == "none":
         outcome = Outcome("—", "not comparable", measure["reason"], "—", rule="none")
@@ -248,7 +254,7 @@ def evaluate_claim(
         "reason": reasons,
         "cause": cause,
         "shown_in": list(claim.get("shown_in", [])),
-        "headline": next((o.ours for o in outcomes if o.decides), outcomes[0].ours),
+        "headline": outcomes[deciding_index(measures)].ours,
     }
     rows = [
         {
@@ -569,8 +575,9 @@ def ladder_table(
         error = float(relative_test_error(trained).median()) if len(trained) else NAN
         for claim in claims:
             row, parts = evaluate_claim(claim, seen, cfg, explain=False)
-            index = next((i for i, p in enumerate(parts) if p["decides"]), 0)
-            deciding, paper = parts[index], paper_number(claim_measures(claim)[index])
+            measures = claim_measures(claim)
+            index = deciding_index(measures)
+            deciding, paper = parts[index], paper_number(measures[index])
             rows.append(
                 {
                     "id": claim["id"],
@@ -628,7 +635,7 @@ def ladder_checkpoint_table(
         seen = results.at_rung(rung)
         for claim in claims:
             measures = claim_measures(claim)
-            measure = next((m for m in measures if m["decides"]), measures[0])
+            measure = measures[deciding_index(measures)]
             paper = paper_number(measure)
             for epoch, outcome in checkpoint_outcomes(measure, seen, cfg, _evaluate):
                 rows.append(
