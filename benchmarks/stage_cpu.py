@@ -10,7 +10,7 @@ largest job by CPU and by memory. Usage, from a run's working directory::
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -54,5 +54,9 @@ def stage_table(jobs: pd.DataFrame) -> str:
 
 
 if __name__ == "__main__":
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "logs/benchmarks")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?", type=Path, default=Path("logs/benchmarks"))
+    root = parser.parse_args().root
+    if not any(root.rglob("*.tsv")):
+        parser.error(f"{root}: no benchmark records (*.tsv); run it from a run's working directory")
     print(stage_table(job_records(root)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from ladder_cost import ladder_costs, rung_table  # noqa: E402
 from occupancy import job_events, occupancy  # noqa: E402
-from stage_cpu import job_records  # noqa: E402
+from stage_cpu import job_records, stage_table  # noqa: E402
 
 
 def test_every_rule_names_a_step_that_resolves(rules):
@@ -107,6 +108,32 @@ def test_usage_record_counts_planted_cpu_and_memory(tmp_path):
     header, values = path.read_text().splitlines()
     assert tuple(header.split("\t")) == USAGE_COLUMNS
     assert values.split("\t")[1] == "1:02:05"
+
+
+def test_stage_table_sums_planted_records_and_the_script_refuses_an_empty_folder(tmp_path):
+    """Per stage: jobs, CPU and wall sums, the largest job; no records is a one-line error."""
+    root = tmp_path / "logs" / "benchmarks"
+    for job, wall, cpu, rss in [
+        ("models/a", 10, 8, 500),
+        ("models/b", 20, 30, 100),
+        ("cpd/c", 5, 4, 900),
+    ]:
+        path = root / f"{job}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\tcpu_time\tmax_rss\n{wall}\t{cpu}\t{rss}\n")
+    table = stage_table(job_records(root)).splitlines()
+    assert "| models | 2 | 38 | 30 | models/b 30 s | models/a 0.5 GiB |" in table
+    assert table[-1] == "| all | 3 | 42 | 35 | | |"
+    script = Path(__file__).parents[1] / "benchmarks" / "stage_cpu.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "empty")], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("no benchmark records (*.tsv); run it from a run's working directory")
+    )
 
 
 def test_failed_step_still_records_its_usage(tmp_path):
