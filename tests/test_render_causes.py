@@ -20,6 +20,7 @@ from atomprobe.render.reproduction import (
     ladder_checkpoint_table,
     ladder_markdown,
     ladder_table,
+    reproduction_tables,
 )
 from atomprobe.render.steps import reproduction_report
 from test_render_reproduction import CONTRAST
@@ -307,3 +308,18 @@ def test_the_reproduction_step_writes_the_ladder_outputs(tmp_path):
     assert set(ladder["rung"]) == {0, 1, 2} and "paper_number" in ladder.columns
     per_epoch = pd.read_csv(outputs["ladder_checkpoints"])
     assert set(per_epoch["rung"]) == {0, 1, 2} and set(per_epoch["epoch"]) == {1, 2}
+
+
+def test_a_verdict_that_changes_along_the_ladder_is_named_in_the_cause(tmp_path):
+    """Rung 0's contrast (0.05) differs from the paper's 0.36, rungs 1 and 2 (0.2, 0.4) reach
+    it: the report, which judges rung 0, names each rung's verdict; a flat ladder names none."""
+    claim = {"id": "B4", "claim": "c", "paper_value": "0.44 → 0.08", "source": "s", "measure": B4}
+    results = _ladder(tmp_path, [0.35, 0.45, 0.55], [0.30, 0.25, 0.15])
+    rows, _ = reproduction_tables(results, {**RENDER_CFG}, [claim])
+    ladder = ladder_table(results, {**RENDER_CFG}, [claim])
+    path = " → ".join(ladder["verdict"])
+    assert rows.loc[0, "verdict"] == "differs" and len(set(ladder["verdict"])) > 1
+    assert f"budget: verdict {path} over rungs 0–2 (ladder)" in rows.loc[0, "cause"]
+    flat = _ladder(tmp_path / "flat", [0.35] * 3, [0.30] * 3)
+    rows, _ = reproduction_tables(flat, {**RENDER_CFG}, [claim])
+    assert rows.loc[0, "verdict"] == "differs" and "verdict" not in rows.loc[0, "cause"]

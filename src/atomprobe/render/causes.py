@@ -13,7 +13,9 @@ Each cause comes from a rule applied to cached results, never from text written 
   (registry ``rung``), and recomputed on every kept training checkpoint
   (``results/analyses/checkpoint_cpd.parquet``: the same probe on each epoch's features) —
   moving (its interval at the last point clear of the first's) toward or away from the
-  paper, or flat within intervals;
+  paper, or flat within intervals; and, where the claim's verdict differs between rungs, the
+  verdict on each rung (a range can cross the paper's while its ends stay within the models'
+  spread);
 * otherwise **unexplained** by the measurements at hand.
 """
 
@@ -207,6 +209,7 @@ def claim_cause(
     cfg: Mapping[str, Any],
     evaluate: Callable[[Results, Mapping[str, Any], Mapping[str, Any]], Outcome],
     ladder: Sequence[tuple[int, Results]] = (),
+    rung_verdicts: Sequence[tuple[int, str]] = (),
 ) -> str:
     """What the measurements say about why ``verdict`` is not "reproduced" ("" if it is).
 
@@ -226,6 +229,8 @@ def claim_cause(
         Evaluates one measure (for the budget trend).
     ladder : sequence of (int, Results), default=()
         The rungs of a training-budget ladder (:meth:`Results.at_rung`), when it ran.
+    rung_verdicts : sequence of (int, str), default=()
+        The claim's verdict on each rung of that ladder.
 
     Returns
     -------
@@ -245,6 +250,10 @@ def claim_cause(
         for m, o in zip(measures, outcomes, strict=True)
         if not o.decides and not m.get("bound") and o.verdict in REACHING and o.verdict != verdict
     ]
+    verdicts = [v for _, v in rung_verdicts]
+    if len(set(verdicts)) > 1:
+        rungs = f"rungs {rung_verdicts[0][0]}–{rung_verdicts[-1][0]} (ladder)"
+        causes.append(f"budget: verdict {' → '.join(verdicts)} over {rungs}")
     deciding = [m for m, o in zip(measures, outcomes, strict=True) if o.decides]
     for measure in deciding[:1]:
         trends = [ladder_trend(measure, ladder, cfg, evaluate)] if len(ladder) > 1 else []

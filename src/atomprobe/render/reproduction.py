@@ -231,11 +231,15 @@ def evaluate_claim(
         verdict, reasons = "not comparable", f"{claim['reason']} (rule check: {reasons})"
     elif missing and verdict != "not comparable":
         reasons += "; not comparable: " + ", ".join(f"({i + 1})" for i in missing)
-    cause = (
-        claim_cause(claim, measures, outcomes, verdict, results, cfg, _evaluate, ladder)
-        if explain
-        else ""
-    )
+    cause = ""
+    if explain:
+        rung_verdicts = [
+            (rung, evaluate_claim(claim, seen, cfg, explain=False)[0]["verdict"])
+            for rung, seen in (ladder if len(ladder) > 1 else ())
+        ]
+        cause = claim_cause(
+            claim, measures, outcomes, verdict, results, cfg, _evaluate, ladder, rung_verdicts
+        )
     measures_text = "; ".join(
         f"{tag(i)}{o.name}: {o.verdict}" + ("" if o.decides else " (shown, does not decide)")
         for i, o in enumerate(outcomes)
