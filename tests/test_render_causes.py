@@ -308,6 +308,10 @@ def test_the_reproduction_step_writes_the_ladder_outputs(tmp_path):
     assert set(ladder["rung"]) == {0, 1, 2} and "paper_number" in ladder.columns
     per_epoch = pd.read_csv(outputs["ladder_checkpoints"])
     assert set(per_epoch["rung"]) == {0, 1, 2} and set(per_epoch["epoch"]) == {1, 2}
+    report = Path(outputs["md"]).read_text()
+    section = report.split("\n## Claims along the training-budget ladder\n")[1]
+    assert section.strip() == Path(outputs["ladder_md"]).read_text().split("\n", 1)[1].strip()
+    assert "| B4 | differs: " in section
 
 
 def test_a_verdict_that_changes_along_the_ladder_is_named_in_the_cause(tmp_path):

@@ -657,12 +657,13 @@ def ladder_checkpoint_table(
     return pd.DataFrame(rows, columns=list(LADDER_CHECKPOINT_COLUMNS))
 
 
-def ladder_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
-    """``results/ladder.md``: each claim's verdict and deciding number per rung, a column each."""
+def ladder_markdown(frame: pd.DataFrame, digits: int = 3, level: int = 1) -> str:
+    """``results/ladder.md``: each claim's verdict and deciding number per rung, a column each
+    (``level``: the Markdown level of its heading; 2 where it is a section of the report)."""
     rungs = sorted(set(frame["rung"]))
     budget = frame.drop_duplicates("rung").set_index("rung")
     lines = [
-        "# Claims along the training-budget ladder",
+        "#" * level + " Claims along the training-budget ladder",
         "",
         "Each claim judged, as in results/reproduction.md, on the models of each rung (and "
         "every model not trained here); per rung: its verdict and the deciding measure's mean "

@@ -77,7 +77,8 @@ def render_figure(inputs: Paths, outputs: Paths, params: dict[str, Any], threads
 def reproduction_report(
     inputs: Paths, outputs: Paths, params: dict[str, Any], threads: int
 ) -> None:
-    """Evaluate every claim; write ``md`` (a row per claim), ``csv`` (per claim and measure),
+    """Evaluate every claim; write ``md`` (a row per claim; on a ladder, a section with every
+    claim on every rung), ``csv`` (per claim and measure),
     ``landing`` (the verdicts as the first page of ``snakemake --report``) and, when the rule
     asks for them, ``ladder`` / ``ladder_md`` (every claim on every training-budget rung), its
     figure ``ladder_pdf`` / ``ladder_png``, and ``ladder_checkpoints`` with its figure
@@ -86,11 +87,13 @@ def reproduction_report(
     frame, measures = reproduction_tables(results, params)
     findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
     text = to_markdown(frame, params, params.get("run", {}), results.metadata, findings)
+    ladder = ladder_table(results, params) if "ladder" in outputs else None
+    if ladder is not None:  # the report shows each claim's verdict on every rung
+        text += "\n" + ladder_markdown(ladder, params["digits"], level=2)
     write_text(outputs["md"], text)
     write_text(outputs["csv"], measures.to_csv(index=False))
     write_text(outputs["landing"], landing_rst(frame, list(TABLES), list(FIGURES)))
-    if "ladder" in outputs:
-        ladder = ladder_table(results, params)
+    if ladder is not None:
         write_text(outputs["ladder"], ladder.to_csv(index=False))
         write_text(outputs["ladder_md"], ladder_markdown(ladder, params["digits"]))
         save_figure(
