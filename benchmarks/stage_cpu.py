@@ -57,6 +57,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", nargs="?", type=Path, default=Path("logs/benchmarks"))
     root = parser.parse_args().root
-    if not any(root.rglob("*.tsv")):
+    jobs = job_records(root)
+    if jobs.empty:
         parser.error(f"{root}: no benchmark records (*.tsv); run it from a run's working directory")
-    print(stage_table(job_records(root)))
+    print(stage_table(jobs))

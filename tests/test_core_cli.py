@@ -124,7 +124,7 @@ def test_stage_table_sums_planted_records_and_the_script_refuses_an_empty_folder
     table = stage_table(job_records(root)).splitlines()
     assert "| models | 2 | 38 | 30 | models/b 30 s | models/a 0.5 GiB |" in table
     assert table[-1] == "| all | 3 | 42 | 35 | | |"
-    script = Path(__file__).parents[1] / "benchmarks" / "stage_cpu.py"
+    script = REPO / "benchmarks" / "stage_cpu.py"
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "empty")], capture_output=True, text=True
     )

@@ -87,13 +87,9 @@ def reproduction_report(
     frame, measures = reproduction_tables(results, params)
     findings = [f"Table 8 (leakage): {table_leakage(results, params).notes[-1]}"]
     text = to_markdown(frame, params, params.get("run", {}), results.metadata, findings)
-    ladder = ladder_table(results, params) if "ladder" in outputs else None
-    if ladder is not None:  # the report shows each claim's verdict on every rung
-        text += "\n" + ladder_markdown(ladder, params["digits"], level=2)
-    write_text(outputs["md"], text)
-    write_text(outputs["csv"], measures.to_csv(index=False))
-    write_text(outputs["landing"], landing_rst(frame, list(TABLES), list(FIGURES)))
-    if ladder is not None:
+    if "ladder" in outputs:
+        ladder = ladder_table(results, params)
+        text += "\n" + ladder_markdown(ladder, params["digits"], level=2)  # verdicts per rung
         write_text(outputs["ladder"], ladder.to_csv(index=False))
         write_text(outputs["ladder_md"], ladder_markdown(ladder, params["digits"]))
         save_figure(
@@ -107,3 +103,6 @@ def reproduction_report(
             outputs["ladder_checkpoints_png"],
             dpi=params["dpi"],
         )
+    write_text(outputs["md"], text)
+    write_text(outputs["csv"], measures.to_csv(index=False))
+    write_text(outputs["landing"], landing_rst(frame, list(TABLES), list(FIGURES)))
